@@ -1,0 +1,149 @@
+/*
+ * db.h -- the LMDB layer: one environment per store (and one for the
+ * server), holding the record states, every change log it has, and the
+ * indexes the store needs.
+ *
+ * The one rule: a record's state and the change that made it are written in
+ * the same LMDB transaction.  jp_txn_write() (a local edit) and
+ * jp_txn_apply() (a change from elsewhere) both append the change to the
+ * log, merge it into the record and update the indexes, inside the caller's
+ * write transaction; the caller commits or aborts.  A crash anywhere leaves
+ * the environment at a transaction boundary.
+ *
+ * Named databases (keys big-endian):
+ *   meta      "node" -> node identity (msgpack, see db.c)
+ *   heads     store u16 -> [seq u64 | head hash 32 | last hlc u64]
+ *   rec       id 16 -> record state (codec.h)
+ *   log       store u16 | seq u64 -> encoded change (codec.h)
+ *   ix_ext    store u16 | class u8 | ext text -> id 16   (class: 1 customer
+ *             ext_id, 2 vehicle VIN, 3 event ext_id)
+ *   ix_phone  E.164 -> ids (dupsort)
+ *   ix_idnum  ID number -> ids (dupsort)
+ *   ix_vin    VIN -> ids of vehicles and service visits (dupsort)
+ *   ix_plate  plate -> vehicle ids (dupsort)
+ *   ix_name   name -> customer ids (dupsort)
+ *   ix_cust   customer id 16 | at ms u64 | record id 16 -> "" (the timeline:
+ *             the customer's vehicles by delivery and events by time)
+ * An index entry exists exactly while the record is not deleted and the
+ * field is set; every merge keeps them so.
+ */
+#ifndef JP_DB_H
+#define JP_DB_H
+
+#include "crypto.h"
+#include "err.h"
+#include "record.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct jp_db jp_db_t;
+typedef struct jp_txn jp_txn_t;
+
+/* Who this environment belongs to. */
+typedef struct {
+    uint16_t store;   /* store number, 1..65535; 0 = the group server */
+    char code[32];    /* short store code, e.g. "HZ01" */
+    char name[128];   /* store name */
+    char region[64];  /* region the store belongs to */
+    char group[64];   /* dealer group */
+    char tz[64];      /* group time zone, IANA name */
+} jp_node_t;
+
+/* A store's log position. */
+typedef struct {
+    uint64_t seq;             /* last seq, 0 if none */
+    uint8_t head[JP_HASH_LEN]; /* hash of that change, zeros if none */
+    jp_hlc_t hlc;             /* its hlc */
+} jp_head_t;
+
+typedef enum {
+    JP_IX_PHONE = 1,
+    JP_IX_IDNUM,
+    JP_IX_VIN,
+    JP_IX_PLATE,
+    JP_IX_NAME,
+} jp_index_t;
+
+/* Open (creating if needed) the environment in directory dir, which must
+ * exist.  map_mib is the LMDB map size in MiB (0: the default, 64 GiB;
+ * the file grows only as used). */
+int jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err);
+void jp_db_close(jp_db_t **self_p);
+
+/* Begin a transaction.  One write transaction at a time per process. */
+int jp_db_begin(jp_db_t *self, bool write, jp_txn_t **txn_p, jp_err_t *err);
+int jp_txn_commit(jp_txn_t **txn_p, jp_err_t *err); /* JP_EFULL when full */
+void jp_txn_abort(jp_txn_t **txn_p);                /* NULL-safe */
+
+/* A fresh record id for this node (time-ordered). */
+jp_id_t jp_db_new_id(jp_db_t *self);
+
+/* Node identity; JP_ENOTFOUND before jp_txn_node_set (an uninitialised
+ * store). */
+int jp_txn_node_get(jp_txn_t *txn, jp_node_t *out);
+int jp_txn_node_set(jp_txn_t *txn, const jp_node_t *node);
+
+/* Log position of store (zeros if it has no changes here). */
+int jp_txn_head(jp_txn_t *txn, uint16_t store, jp_head_t *out);
+
+/* A local edit.  The caller fills id, kind, author and fields; this fills
+ * store, seq, hlc and prev, then logs, merges and indexes.  Refuses
+ * (changing nothing): an update of an event (JP_EPERM), a create without a
+ * required field or with a field the kind does not carry (JP_EINVAL), an
+ * update of an unknown record or a ref to one (JP_ENOTFOUND), a kind that
+ * differs from the record's (JP_EINVAL).  A change that would alter
+ * nothing (every field already has that value) is not written: returns
+ * JP_EDUP. */
+int jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err);
+
+/* A change written elsewhere (encoded bytes).  It must continue its
+ * store's chain here: seq = head.seq + 1 and prev = head.head (else
+ * JP_ECHAIN); a change already here with the same hash returns JP_EDUP and
+ * writes nothing; an hlc too far ahead of the local clock is JP_EFUTURE. */
+int jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err);
+
+/* A record's state; JP_ENOTFOUND if never written.  Text borrows from
+ * LMDB: valid until the transaction ends or the next write in it. */
+int jp_txn_get(jp_txn_t *txn, const jp_id_t *id, jp_record_t *out);
+
+/* Record id by external id: class 1 customer ext_id, 2 vehicle VIN,
+ * 3 event ext_id, within store. */
+enum { JP_EXT_CUSTOMER = 1, JP_EXT_VEHICLE = 2, JP_EXT_EVENT = 3 };
+int jp_txn_find_ext(jp_txn_t *txn, uint16_t store, int cls, const char *ext,
+                    size_t n, jp_id_t *out);
+
+/* Call cb for every id under key in index ix (prefix: every key starting
+ * with it), until cb returns non-zero (which is returned). */
+typedef int (*jp_id_cb)(void *arg, const jp_id_t *id);
+int jp_txn_find(jp_txn_t *txn, jp_index_t ix, const char *key, size_t n,
+                bool prefix, jp_id_cb cb, void *arg);
+
+/* A customer's vehicles and events, oldest first. */
+int jp_txn_timeline(jp_txn_t *txn, const jp_id_t *customer, jp_id_cb cb,
+                    void *arg);
+
+/* Every record id in key order (for reports and digests). */
+int jp_txn_each_record(jp_txn_t *txn, jp_id_cb cb, void *arg);
+
+/* The encoded change (store, seq); borrowed like jp_txn_get. */
+int jp_txn_log_get(jp_txn_t *txn, uint16_t store, uint64_t seq,
+                   const uint8_t **p, size_t *n);
+
+/* Walk store's log from seq 1: every change decodes, seqs are gapless,
+ * each prev is the hash of the one before, the head matches heads, and
+ * every change's record exists.  The first fault is named in err. */
+int jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err);
+
+/* Stores that have a log here, ascending; returns the count (<= cap). */
+int jp_txn_stores(jp_txn_t *txn, uint16_t *out, int cap);
+
+/* SHA-256 over every (id, state) in key order: equal states, equal
+ * digests, wherever computed. */
+int jp_txn_digest(jp_txn_t *txn, uint8_t out[JP_HASH_LEN]);
+
+/* Record counts by kind (out[JP_K_COUNT]) and the number of changes. */
+int jp_txn_counts(jp_txn_t *txn, uint64_t out[JP_K_COUNT], uint64_t *changes);
+
+#endif
