@@ -48,7 +48,8 @@ int jp_parse_date(const char *s, size_t n, int64_t *days, const char **reason);
 
 /* ISO 8601 instant -> unix ms.  Accepts "YYYY-MM-DD" (00:00 local),
  * "YYYY-MM-DDTHH:MM[:SS[.fff]]" (local), the same with 'Z' or "+08:00",
- * and a space instead of 'T'. */
+ * and a space instead of 'T'.  Fractional seconds beyond 3 digits (up to
+ * 9) are truncated to the millisecond; offsets may also be "+HHMM", "+HH". */
 int jp_parse_instant(const char *s, size_t n, int64_t *ms, const char **reason);
 
 /* "YYYY-MM-DD" as an as-of instant: the last millisecond of that local day.
@@ -58,7 +59,8 @@ int jp_parse_asof(const char *s, size_t n, int64_t *ms, const char **reason);
 /* Yuan "12345", "12345.6", "12345.67" -> fen; no sign, no exponent. */
 int jp_parse_money(const char *s, size_t n, int64_t *fen, const char **reason);
 
-/* Decimal integer within [lo, hi]. */
+/* Decimal integer within [lo, hi].  The range reason ("must be between
+ * 1 and 5") is in a thread-local buffer, valid until the next call. */
 int jp_parse_int(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *v,
                  const char **reason);
 
@@ -73,5 +75,7 @@ int64_t jp_local_day(int64_t ms);
 
 /* Masked forms for display to staff: "138****8000", "4413**********123X". */
 void jp_phone_mask(const char *e164, char *out, size_t cap);
+/* The ID number's first 4 and last 4 characters, the rest as '*'. */
+void jp_idnum_mask(const char *id, char *out, size_t cap);
 
 #endif
