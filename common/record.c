@@ -1,1 +1,173 @@
-/* record.c -- being written */
+/*
+ * record.c -- field values, change builders, and the merge.
+ *
+ * The merge is last-writer-wins per field, ordered by (hlc, store).  It is
+ * a pure function of the record and the change, and commutative and
+ * idempotent over any set of changes, because each slot ends up holding the
+ * value of the greatest stamp seen, whatever the order they arrived in.
+ */
+#include "record.h"
+#include "err.h"
+
+#include <string.h>
+
+void
+jp_record_init(jp_record_t *r, const jp_id_t *id)
+{
+    memset(r, 0, sizeof *r);
+    r->id = *id;
+}
+
+int
+jp_merge(jp_record_t *r, const jp_change_t *ch)
+{
+    if (jp_id_cmp(&r->id, &ch->id) != 0)
+        return JP_EINVAL;
+    if (r->kind != JP_K_NONE && r->kind != ch->kind)
+        return JP_EINVAL;
+    r->kind = ch->kind;
+
+    int changed = 0;
+    for (unsigned i = 0; i < ch->nfields; i++) {
+        const jp_fval_t *fv = &ch->f[i];
+        jp_slot_t *s = &r->f[fv->id];
+        if (s->set && !jp_stamp_gt(ch->hlc, ch->store, s->hlc, s->store))
+            continue;
+        s->set = true;
+        s->hlc = ch->hlc;
+        s->store = ch->store;
+        s->v = fv->v;
+        changed++;
+    }
+    return changed;
+}
+
+bool
+jp_record_deleted(const jp_record_t *r)
+{
+    const jp_slot_t *s = &r->f[JP_F_DELETED];
+    return s->set && s->v.type == JP_T_BOOL && s->v.u.b;
+}
+
+int64_t
+jp_record_int(const jp_record_t *r, unsigned fid, int64_t fallback)
+{
+    if (fid >= JP_F_COUNT)
+        return fallback;
+    const jp_slot_t *s = &r->f[fid];
+    if (!s->set || s->v.type == 0 || s->v.type == JP_T_STR || s->v.type == JP_T_REF)
+        return fallback;
+    return s->v.type == JP_T_BOOL ? (int64_t)s->v.u.b : s->v.u.i;
+}
+
+const char *
+jp_record_str(const jp_record_t *r, unsigned fid, char *out, size_t cap)
+{
+    if (cap == 0)
+        return out;
+    out[0] = '\0';
+    if (fid >= JP_F_COUNT)
+        return out;
+    const jp_slot_t *s = &r->f[fid];
+    if (!s->set || s->v.type != JP_T_STR)
+        return out;
+    size_t n = s->v.u.s.n < cap - 1 ? s->v.u.s.n : cap - 1;
+    memcpy(out, s->v.u.s.p, n);
+    out[n] = '\0';
+    return out;
+}
+
+const jp_id_t *
+jp_record_ref(const jp_record_t *r, unsigned fid)
+{
+    if (fid >= JP_F_COUNT)
+        return NULL;
+    const jp_slot_t *s = &r->f[fid];
+    return s->set && s->v.type == JP_T_REF ? &s->v.u.ref : NULL;
+}
+
+bool
+jp_val_eq(const jp_val_t *a, const jp_val_t *b)
+{
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case 0:
+        return true;
+    case JP_T_BOOL:
+        return a->u.b == b->u.b;
+    case JP_T_REF:
+        return jp_id_cmp(&a->u.ref, &b->u.ref) == 0;
+    case JP_T_STR:
+        return a->u.s.n == b->u.s.n && memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
+    default:
+        return a->u.i == b->u.i;
+    }
+}
+
+/* The slot for fid in ch, inserted in order if absent. */
+static jp_val_t *
+s_change_slot(jp_change_t *ch, unsigned fid)
+{
+    unsigned i = 0;
+    while (i < ch->nfields && ch->f[i].id < fid)
+        i++;
+    if (i < ch->nfields && ch->f[i].id == fid)
+        return &ch->f[i].v;
+    memmove(&ch->f[i + 1], &ch->f[i], (ch->nfields - i) * sizeof ch->f[0]);
+    ch->nfields++;
+    ch->f[i].id = (uint8_t)fid;
+    memset(&ch->f[i].v, 0, sizeof ch->f[i].v);
+    return &ch->f[i].v;
+}
+
+void
+jp_change_set_str(jp_change_t *ch, unsigned fid, const char *p, size_t n)
+{
+    jp_val_t *v = s_change_slot(ch, fid);
+    v->type = JP_T_STR;
+    v->u.s.p = p;
+    v->u.s.n = (uint32_t)n;
+}
+
+void
+jp_change_set_int(jp_change_t *ch, unsigned fid, int64_t i)
+{
+    const jp_field_def_t *f = jp_field_def(fid);
+    jp_val_t *v = s_change_slot(ch, fid);
+    v->type = f ? f->type : JP_T_INT;
+    v->u.i = i;
+}
+
+void
+jp_change_set_ref(jp_change_t *ch, unsigned fid, const jp_id_t *id)
+{
+    jp_val_t *v = s_change_slot(ch, fid);
+    v->type = JP_T_REF;
+    v->u.ref = *id;
+}
+
+void
+jp_change_set_bool(jp_change_t *ch, unsigned fid, bool b)
+{
+    jp_val_t *v = s_change_slot(ch, fid);
+    v->type = JP_T_BOOL;
+    v->u.b = b;
+}
+
+void
+jp_change_set_nil(jp_change_t *ch, unsigned fid)
+{
+    jp_val_t *v = s_change_slot(ch, fid);
+    v->type = 0;
+}
+
+const jp_fval_t *
+jp_change_get(const jp_change_t *ch, unsigned fid)
+{
+    for (unsigned i = 0; i < ch->nfields; i++) {
+        if (ch->f[i].id == fid)
+            return &ch->f[i];
+    }
+    return NULL;
+}
