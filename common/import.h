@@ -3,8 +3,10 @@
  *
  * Two phases.  First every row of every file is parsed (libcsv) and
  * validated: required columns, enum words, phone, ID number checksum, VIN
- * check digit, dates and their order (delivery not before the customer's
- * creation, a complaint's contact and resolution not before it), and that
+ * check digit, dates and their order (nothing in the future, a birthday
+ * before the customer's creation, a complaint's contact and resolution not
+ * before the complaint; a delivery may precede the customer row, which old
+ * DMS exports often create after the sale), and that
  * every referenced ext_id exists in the files or the store.  Every rejected
  * row is reported with file, line, column and reason, never its personal
  * data.  Then, if nothing was rejected (or the user accepts partial
