@@ -311,8 +311,8 @@ s_uint(s_rd_t *rd, uint64_t max, uint64_t *u, const char *name)
 static int
 s_fixed_bin(s_rd_t *rd, size_t want, uint8_t *out, const char *name)
 {
-    const uint8_t *p;
-    uint32_t n;
+    const uint8_t *p = NULL;
+    uint32_t n = 0;
     int rc = s_bin(rd, &p, &n);
     if (rc == JP_ECORRUPT)
         return jp_err_set(rd->err, JP_ECORRUPT, "%s: truncated in %s", rd->what, name);
@@ -356,8 +356,8 @@ s_value(s_rd_t *rd, const jp_field_def_t *f, jp_val_t *v)
     int rc = JP_EINVAL;
     switch (f->type) {
     case JP_T_STR: {
-        const uint8_t *p;
-        uint32_t n;
+        const uint8_t *p = NULL;
+        uint32_t n = 0;
         rc = s_str(rd, &p, &n);
         if (rc == 0 && n > JP_MAX_STR)
             return jp_err_set(rd->err, JP_ETOOBIG,
@@ -368,8 +368,8 @@ s_value(s_rd_t *rd, const jp_field_def_t *f, jp_val_t *v)
         break;
     }
     case JP_T_REF: {
-        const uint8_t *p;
-        uint32_t n;
+        const uint8_t *p = NULL;
+        uint32_t n = 0;
         rc = s_bin(rd, &p, &n);
         if (rc == 0 && n != 16)
             rc = JP_EINVAL;
@@ -385,7 +385,7 @@ s_value(s_rd_t *rd, const jp_field_def_t *f, jp_val_t *v)
         }
         break;
     default: {
-        uint64_t u;
+        uint64_t u = 0;
         bool neg;
         rc = s_int(rd, &u, &neg);
         if (rc == 0 && f->type == JP_T_ENUM) {
@@ -418,7 +418,7 @@ s_value(s_rd_t *rd, const jp_field_def_t *f, jp_val_t *v)
 static int
 s_field_id(s_rd_t *rd, uint8_t kind, int prev, const jp_field_def_t **f)
 {
-    uint64_t id;
+    uint64_t id = 0;
     int rc = s_uint(rd, 255, &id, "field number");
     if (rc)
         return rc;
@@ -495,7 +495,7 @@ jp_change_decode(const uint8_t *p, size_t n, jp_change_t *ch, jp_err_t *err)
         return jp_err_set(err, JP_ECORRUPT, "change: not an array of 9 elements");
     if ((rc = s_version(&rd)))
         return rc;
-    uint64_t u;
+    uint64_t u = 0;
     memset(ch, 0, offsetof(jp_change_t, f));
     if ((rc = s_uint(&rd, UINT16_MAX, &u, "store")))
         return rc;

@@ -226,7 +226,7 @@ s_be(cur_t *c, unsigned w, uint64_t *v)
 static int
 s_uint(cur_t *c, uint64_t *v)
 {
-    uint8_t t;
+    uint8_t t = 0;
     int rc = s_tag(c, &t);
     if (rc)
         return rc;
@@ -243,8 +243,8 @@ s_uint(cur_t *c, uint64_t *v)
 static int
 s_int(cur_t *c, int64_t *v)
 {
-    uint8_t t;
-    uint64_t u;
+    uint8_t t = 0;
+    uint64_t u = 0;
     int rc = s_tag(c, &t);
     if (rc)
         return rc;
@@ -275,7 +275,7 @@ s_int(cur_t *c, int64_t *v)
 static int
 s_bool(cur_t *c, bool *v)
 {
-    uint8_t t;
+    uint8_t t = 0;
     int rc = s_tag(c, &t);
     if (rc)
         return rc;
@@ -289,7 +289,7 @@ s_bool(cur_t *c, bool *v)
 static int
 s_raw(cur_t *c, bool is_str, size_t max, const uint8_t **p, size_t *n)
 {
-    uint8_t t;
+    uint8_t t = 0;
     uint64_t len = 0;
     int rc = s_tag(c, &t);
     if (rc)
@@ -369,7 +369,7 @@ s_str(cur_t *c, size_t max, jp_msg_str_t *s)
 static int
 s_hdr(cur_t *c, bool is_map, uint32_t max, uint32_t *n)
 {
-    uint8_t t;
+    uint8_t t = 0;
     uint64_t len = 0;
     int rc = s_tag(c, &t);
     if (rc)
