@@ -110,35 +110,13 @@ s_text_problem(const char *s, size_t n)
         return "is empty (use --clear to remove a value)";
     if (n > JP_MAX_STR)
         return "is longer than 1024 bytes";
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        unsigned c = *p, cp, len;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7F)
-                return "contains a control character";
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            len = 3, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            len = 4, cp = c & 0x07;
-        else
-            return "is not valid UTF-8";
-        if ((size_t)(end - p) < len)
-            return "is not valid UTF-8";
-        for (unsigned i = 1; i < len; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return "is not valid UTF-8";
-            cp = cp << 6 | (p[i] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return "is not valid UTF-8";
-        p += len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7F)
+            return "contains a control character";
     }
+    if (!jp_utf8_valid(s, n))
+        return "is not valid UTF-8";
     return NULL;
 }
 

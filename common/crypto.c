@@ -468,19 +468,33 @@ s_put_be(uint8_t *p, uint64_t v, int bytes)
         p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
 }
 
+/* Both signed messages: a 14-byte domain tag (NULs included), a store,
+ * two 64-bit numbers and a hash.  The tag keeps these bytes from ever
+ * meaning anything else a key might sign. */
+static size_t
+s_signed_msg(const char tag[14], uint16_t store, uint64_t a, uint64_t b,
+             const uint8_t head[JP_HASH_LEN], uint8_t out[64])
+{
+    memcpy(out, tag, 14);
+    s_put_be(out + 14, store, 2);
+    s_put_be(out + 16, a, 8);
+    s_put_be(out + 24, b, 8);
+    memcpy(out + 32, head, JP_HASH_LEN);
+    return 64;
+}
+
 size_t
 jp_batch_msg(uint16_t store, uint64_t first, uint64_t last,
              const uint8_t head[JP_HASH_LEN], uint8_t out[JP_BATCH_MSG_LEN])
 {
-    /* The domain tag, NUL included, keeps these bytes from ever meaning
-     * anything else a key might sign. */
-    static const char tag[14] = "jipan-batch-1";
-    memcpy(out, tag, sizeof tag);
-    s_put_be(out + 14, store, 2);
-    s_put_be(out + 16, first, 8);
-    s_put_be(out + 24, last, 8);
-    memcpy(out + 32, head, JP_HASH_LEN);
-    return JP_BATCH_MSG_LEN;
+    return s_signed_msg("jipan-batch-1", store, first, last, head, out);
+}
+
+size_t
+jp_receipt_msg(uint16_t store, uint64_t seq, uint64_t server_ms,
+               const uint8_t head[JP_HASH_LEN], uint8_t out[JP_RECEIPT_MSG_LEN])
+{
+    return s_signed_msg("jipan-rcpt-1\0", store, seq, server_ms, head, out);
 }
 
 void

@@ -61,6 +61,15 @@ size_t jp_batch_msg(uint16_t store, uint64_t first, uint64_t last,
                     const uint8_t head[JP_HASH_LEN],
                     uint8_t out[JP_BATCH_MSG_LEN]);
 
+/* The bytes a server receipt signature covers (same layout, 64 bytes):
+ * "jipan-rcpt-1\0\0" (14) | store be16 | seq be64 | server_ms be64 |
+ * head hash (32).  The distinct tags keep a receipt from ever reading as a
+ * batch, and the reverse. */
+#define JP_RECEIPT_MSG_LEN 64
+size_t jp_receipt_msg(uint16_t store, uint64_t seq, uint64_t server_ms,
+                      const uint8_t head[JP_HASH_LEN],
+                      uint8_t out[JP_RECEIPT_MSG_LEN]);
+
 /* Hex of n bytes into out[2n+1]; parse 2n hex characters (JP_EINVAL). */
 void jp_hex(const uint8_t *p, size_t n, char *out);
 int jp_unhex(const char *s, uint8_t *out, size_t n);

@@ -540,41 +540,6 @@ s_quote(const char *p, size_t n, char out[S_QUOTE_MAX + 4])
 
 /* ---- cells ----------------------------------------------------------------------- */
 
-static bool
-s_utf8_ok(const char *s, size_t n)
-{
-    const uint8_t *p = (const uint8_t *)s, *end = p + n;
-    while (p < end) {
-        uint8_t c = *p;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            len = 3, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            len = 4, cp = c & 0x07;
-        else
-            return false;
-        if ((size_t)(end - p) < len)
-            return false;
-        for (size_t i = 1; i < len; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return false;
-        p += len;
-    }
-    return true;
-}
-
 /* "M, F": the words of an enum field, for a report. */
 static void
 s_words(const jp_field_def_t *d, char *out, size_t cap)
@@ -646,7 +611,7 @@ s_cell(s_imp_t *im, s_row_t *r, s_rowtmp_t *t, const s_col_t *c, int k)
 
     switch (c->how) {
     case C_STR:
-        if (!s_utf8_ok(p, n))
+        if (!jp_utf8_valid(p, n))
             return s_reject(im, r, col, "is not valid UTF-8");
         if (s_text(im, &v, JP_T_STR, p, n))
             return -1;

@@ -73,6 +73,10 @@ void jp_format_money(int64_t fen, char out[24]);
 /* Local civil date (days since epoch) of an instant, in the group's zone. */
 int64_t jp_local_day(int64_t ms);
 
+/* Well-formed UTF-8: no overlong forms, surrogates, or code points past
+ * U+10FFFF.  Reads exactly n bytes. */
+bool jp_utf8_valid(const char *s, size_t n);
+
 /* Masked forms for display to staff: "138****8000", "4413**********123X". */
 void jp_phone_mask(const char *e164, char *out, size_t cap);
 /* The ID number's first 4 and last 4 characters, the rest as '*'. */

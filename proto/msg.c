@@ -15,6 +15,7 @@
  */
 #include "msg.h"
 #include "codec.h"
+#include "validate.h"
 
 #include <msgpack.h>
 #include <stdint.h>
@@ -314,42 +315,6 @@ s_raw(cur_t *c, bool is_str, size_t max, const uint8_t **p, size_t *n)
     return 0;
 }
 
-/* Well-formed UTF-8: no overlong forms, surrogates or code points past
- * U+10FFFF. */
-static bool
-s_utf8(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = p[i];
-        size_t k;
-        uint32_t cp, min;
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        if ((b & 0xe0) == 0xc0)
-            k = 1, cp = b & 0x1f, min = 0x80;
-        else if ((b & 0xf0) == 0xe0)
-            k = 2, cp = b & 0x0f, min = 0x800;
-        else if ((b & 0xf8) == 0xf0)
-            k = 3, cp = b & 0x07, min = 0x10000;
-        else
-            return false;
-        if (n - i <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((p[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
-
 static int
 s_str(cur_t *c, size_t max, jp_msg_str_t *s)
 {
@@ -358,7 +323,7 @@ s_str(cur_t *c, size_t max, jp_msg_str_t *s)
     int rc = s_raw(c, true, max, &p, &n);
     if (rc)
         return rc;
-    if (!s_utf8(p, n))
+    if (!jp_utf8_valid((const char *)p, n))
         return s_fail(c, JP_ECORRUPT, "not UTF-8");
     s->p = (const char *)p;
     s->n = n;
@@ -607,7 +572,7 @@ s_check_str(const jp_msg_str_t *s, size_t max)
 {
     if (s->n > max)
         return JP_ETOOBIG;
-    if (s->n && (!s->p || !s_utf8((const uint8_t *)s->p, s->n)))
+    if (s->n && (!s->p || !jp_utf8_valid(s->p, s->n)))
         return JP_EINVAL;
     return 0;
 }
@@ -813,28 +778,4 @@ jp_msg_end(jp_msg_builder_t *b, const jp_msg_t *m)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &w, s_write);
     return s_bfail(b, s_put_range(&pk, s, m, s_list_index(s) + 1, s_nelem(s)));
-}
-
-/* ---- Signed bytes ------------------------------------------------------ */
-
-static void
-s_put_be(uint8_t *p, uint64_t v, unsigned w)
-{
-    for (unsigned i = 0; i < w; i++)
-        p[i] = (uint8_t)(v >> (8 * (w - 1 - i)));
-}
-
-size_t
-jp_receipt_msg(uint16_t store, uint64_t seq, uint64_t server_ms,
-               const uint8_t head[JP_HASH_LEN], uint8_t out[JP_RECEIPT_MSG_LEN])
-{
-    /* The domain tag, both NULs included, keeps a receipt from ever being
-     * read as a batch message or anything else the server key signs. */
-    static const char tag[14] = "jipan-rcpt-1\0";
-    memcpy(out, tag, sizeof tag);
-    s_put_be(out + 14, store, 2);
-    s_put_be(out + 16, seq, 8);
-    s_put_be(out + 24, server_ms, 8);
-    memcpy(out + 32, head, JP_HASH_LEN);
-    return JP_RECEIPT_MSG_LEN;
 }

@@ -263,11 +263,6 @@ int jp_msg_next_change(jp_msg_iter_t *it, const uint8_t **p, size_t *n);
 /* CHANGES entries: the store that wrote it, and the change's bytes. */
 int jp_msg_next_entry(jp_msg_iter_t *it, uint64_t *store, const uint8_t **p, size_t *n);
 
-/* The bytes a receipt signature covers (fixed layout, 64 bytes):
- * "jipan-rcpt-1\0\0" (14) | store be16 | seq be64 | server_ms be64 |
- * head (32).  Returns JP_RECEIPT_MSG_LEN. */
-#define JP_RECEIPT_MSG_LEN 64
-size_t jp_receipt_msg(uint16_t store, uint64_t seq, uint64_t server_ms,
-                      const uint8_t head[JP_HASH_LEN], uint8_t out[JP_RECEIPT_MSG_LEN]);
+/* The receipt message a RECEIPT signs is jp_receipt_msg() in crypto.h. */
 
 #endif
