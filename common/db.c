@@ -126,6 +126,11 @@ struct jp_txn {
     int broken;        /* 0, or the JP_E* of a write that failed half-way */
     s_last_t rec_last; /* last key of rec, to use MDB_APPEND */
     s_last_t log_last; /* last key of log, to use MDB_APPEND */
+    bool head_ok;      /* head holds heads[head_store] as of this txn */
+    bool head_dirty;   /* head is newer than heads: put it before commit */
+    uint16_t head_store; /* store of the cached head */
+    jp_head_t head;    /* one store's log position, kept across writes */
+    jp_id_t ref_ok[2]; /* last customer [0] and complaint [1] a ref was checked to */
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -214,24 +219,61 @@ s_idtext(const jp_id_t *id, char out[JP_ID_TEXT_LEN + 1])
 
 /* ---- heads --------------------------------------------------------------- */
 
+/* The cached head goes to the heads database (before a commit, before
+ * another store's head is cached, before heads is scanned). */
+static int
+s_head_flush(jp_txn_t *txn)
+{
+    if (!txn->head_dirty)
+        return 0;
+    uint8_t k[2], v[S_HEAD_LEN];
+    s_put16(k, txn->head_store);
+    s_put64(v, txn->head.seq);
+    memcpy(v + 8, txn->head.head, JP_HASH_LEN);
+    s_put64(v + 8 + JP_HASH_LEN, txn->head.hlc);
+    MDB_val key = {sizeof k, k}, val = {sizeof v, v};
+    int rc = mdb_put(txn->t, s_dbi(txn, S_HEADS), &key, &val, 0);
+    if (rc) {
+        txn->broken = s_mdb(rc, NULL, "heads");
+        return txn->broken;
+    }
+    txn->head_dirty = false;
+    return 0;
+}
+
+/* A store's log position.  A write transaction keeps the last one it read
+ * or wrote in memory: a run of writes by one store then costs no heads
+ * lookups and one put at commit. */
 static int
 s_head_get(jp_txn_t *txn, uint16_t store, jp_head_t *out)
 {
+    if (txn->head_ok && txn->head_store == store) {
+        *out = txn->head;
+        return 0;
+    }
+    int rc = s_head_flush(txn);
+    if (rc)
+        return rc;
     uint8_t k[2];
     MDB_val v;
     s_put16(k, store);
     memset(out, 0, sizeof *out);
-    int rc = s_get(txn, S_HEADS, k, sizeof k, &v);
-    if (rc == JP_ENOTFOUND)
-        return 0;
-    if (rc)
+    rc = s_get(txn, S_HEADS, k, sizeof k, &v);
+    if (rc && rc != JP_ENOTFOUND)
         return rc;
-    if (v.mv_size != S_HEAD_LEN)
-        return JP_ECORRUPT;
-    const uint8_t *p = v.mv_data;
-    out->seq = s_get64(p);
-    memcpy(out->head, p + 8, JP_HASH_LEN);
-    out->hlc = s_get64(p + 8 + JP_HASH_LEN);
+    if (rc == 0) {
+        if (v.mv_size != S_HEAD_LEN)
+            return JP_ECORRUPT;
+        const uint8_t *p = v.mv_data;
+        out->seq = s_get64(p);
+        memcpy(out->head, p + 8, JP_HASH_LEN);
+        out->hlc = s_get64(p + 8 + JP_HASH_LEN);
+    }
+    if (txn->write) {
+        txn->head_ok = true;
+        txn->head_store = store;
+        txn->head = *out;
+    }
     return 0;
 }
 
@@ -542,6 +584,10 @@ jp_txn_commit(jp_txn_t **txn_p, jp_err_t *err)
             jp_err_set(err, txn->broken,
                        "commit refused: a write in this transaction failed half-way (%s)",
                        jp_strerror(txn->broken));
+    } else if ((rc = s_head_flush(txn))) {
+        mdb_txn_abort(txn->t);
+        rc = jp_err_set(err, rc, "commit refused: heads could not be written (%s)",
+                        jp_strerror(rc));
     } else {
         rc = s_mdb(mdb_txn_commit(txn->t), err, "commit");
     }
@@ -852,14 +898,13 @@ s_commit_change(jp_txn_t *txn, const jp_change_t *ch, const uint8_t *enc, size_t
         goto fail;
 
     what = "heads";
-    uint8_t hk[2], hv[S_HEAD_LEN];
-    s_put16(hk, ch->store);
-    s_put64(hv, ch->seq);
-    memcpy(hv + 8, hash, JP_HASH_LEN);
-    s_put64(hv + 8 + JP_HASH_LEN, ch->hlc);
-    MDB_val hkey = {sizeof hk, hk}, hval = {sizeof hv, hv};
-    if ((rc = mdb_put(txn->t, s_dbi(txn, S_HEADS), &hkey, &hval, 0)))
+    jp_head_t head;
+    if ((rc = s_head_get(txn, ch->store, &head))) /* caches ch->store's head */
         goto fail;
+    txn->head.seq = ch->seq;
+    memcpy(txn->head.head, hash, JP_HASH_LEN);
+    txn->head.hlc = ch->hlc;
+    txn->head_dirty = true;
 
     if (store_rec) {
         what = "index";
@@ -942,6 +987,14 @@ s_check_ref(jp_txn_t *txn, const jp_change_t *ch, const jp_fval_t *f, jp_err_t *
 {
     char t[JP_ID_TEXT_LEN + 1], u[JP_ID_TEXT_LEN + 1];
     const char *fname = jp_field_def(f->id)->name;
+    jp_kind_t want = s_ref_kind(f->id);
+    /* Records are never removed, so a ref checked once in this transaction
+     * stays good: a run of events of one customer looks it up once. */
+    jp_id_t *ok = want == JP_K_CUSTOMER ? &txn->ref_ok[0]
+                  : want == JP_K_COMPLAINT ? &txn->ref_ok[1]
+                                           : NULL;
+    if (ok && jp_id_cmp(ok, &f->v.u.ref) == 0)
+        return 0;
     MDB_val v;
     int rc = s_get(txn, S_REC, f->v.u.ref.b, 16, &v);
     if (rc == JP_ENOTFOUND)
@@ -955,12 +1008,13 @@ s_check_ref(jp_txn_t *txn, const jp_change_t *ch, const jp_fval_t *f, jp_err_t *
     if (k < 0)
         return jp_err_set(err, JP_ECORRUPT, "record %s: stored state is malformed",
                           s_idtext(&f->v.u.ref, u));
-    jp_kind_t want = s_ref_kind(f->id);
     if (want != JP_K_NONE && k != (int)want)
         return jp_err_set(err, JP_EINVAL,
                           "record %s: field %s refers to %s, a %s, not a %s",
                           s_idtext(&ch->id, t), fname, s_idtext(&f->v.u.ref, u),
                           jp_kind_name((jp_kind_t)k), jp_kind_name(want));
+    if (ok)
+        *ok = f->v.u.ref;
     return 0;
 }
 
@@ -1272,7 +1326,10 @@ jp_txn_stores(jp_txn_t *txn, uint16_t *out, int cap)
     MDB_cursor *cur;
     MDB_val k, v;
     int count = 0;
-    int rc = mdb_cursor_open(txn->t, s_dbi(txn, S_HEADS), &cur);
+    int rc = s_head_flush(txn);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_open(txn->t, s_dbi(txn, S_HEADS), &cur);
     if (rc)
         return s_mdb(rc, NULL, "cursor");
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && count < cap;
