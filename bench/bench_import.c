@@ -1,0 +1,217 @@
+/*
+ * bench_import.c -- jipan-bench-import: how fast a store imports, against
+ * what LMDB itself can append on the same machine in the same run.
+ *
+ * Each round imports the three CSV files into a fresh store (parse,
+ * validate, build the changes, hash the chain, write log, state and
+ * indexes, commit), then appends the same number of records of the same
+ * average size into a fresh LMDB database with MDB_APPEND, in transactions
+ * of the same size: the floor under any design that stores those records.
+ * The ratio of the two is the figure to watch; the machine is noisy, so
+ * each figure is the median of the rounds.
+ */
+#include "import.h"
+
+#include <lmdb.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double
+s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+s_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double
+s_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, s_cmp);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void
+s_rmrf(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "jipan-bench-import: could not remove %s\n", dir);
+}
+
+#define S_CHECK(expr)                                                                 \
+    do {                                                                              \
+        int rc_ = (expr);                                                             \
+        if (rc_) {                                                                    \
+            fprintf(stderr, "jipan-bench-import: %s: %s\n", #expr, mdb_strerror(rc_)); \
+            exit(3);                                                                  \
+        }                                                                             \
+    } while (0)
+
+/* Bytes of all record states in the store at dir, and their count. */
+static void
+s_rec_size(const char *dir, size_t *records, size_t *bytes)
+{
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    S_CHECK(mdb_env_create(&env));
+    S_CHECK(mdb_env_set_maxdbs(env, 32));
+    S_CHECK(mdb_env_open(env, dir, MDB_RDONLY, 0600));
+    S_CHECK(mdb_txn_begin(env, NULL, MDB_RDONLY, &t));
+    S_CHECK(mdb_dbi_open(t, "rec", 0, &dbi));
+    S_CHECK(mdb_cursor_open(t, dbi, &cur));
+    *records = *bytes = 0;
+    while (mdb_cursor_get(cur, &k, &v, *records ? MDB_NEXT : MDB_FIRST) == 0) {
+        (*records)++;
+        *bytes += v.mv_size;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(t);
+    mdb_env_close(env);
+}
+
+/* Append n records of size bytes, sequential 16-byte keys, MDB_APPEND,
+ * per transactions of per_txn; seconds taken (commits included). */
+static double
+s_raw_append(const char *dir, size_t n, size_t size, size_t per_txn)
+{
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi dbi;
+    uint8_t key[16] = {0};
+    uint8_t *val = malloc(size);
+    if (!val)
+        exit(3);
+    memset(val, 0xa5, size);
+    S_CHECK(mdb_env_create(&env));
+    S_CHECK(mdb_env_set_maxdbs(env, 4));
+    S_CHECK(mdb_env_set_mapsize(env, (size_t)64 << 30));
+    S_CHECK(mdb_env_open(env, dir, 0, 0600));
+    double t0 = s_now();
+    for (size_t i = 0; i < n;) {
+        S_CHECK(mdb_txn_begin(env, NULL, 0, &t));
+        S_CHECK(mdb_dbi_open(t, "raw", MDB_CREATE, &dbi));
+        for (size_t j = 0; j < per_txn && i < n; j++, i++) {
+            for (int b = 15; b >= 8; b--) /* big-endian counter in the low half */
+                key[b] = (uint8_t)(i >> (8 * (15 - b)));
+            MDB_val k = {sizeof key, key}, v = {size, val};
+            S_CHECK(mdb_put(t, dbi, &k, &v, MDB_APPEND));
+        }
+        S_CHECK(mdb_txn_commit(t));
+    }
+    double secs = s_now() - t0;
+    mdb_env_close(env);
+    free(val);
+    return secs;
+}
+
+static void
+s_usage(FILE *f)
+{
+    fputs("usage: jipan-bench-import --data DIR [--rounds N]\n"
+          "\n"
+          "Imports DIR/customers.csv, vehicles.csv and events.csv into a fresh store\n"
+          "N times (default 3), and appends as many records of the same average size\n"
+          "into raw LMDB in the same run; prints the median of each and their ratio.\n",
+          f);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *data = NULL;
+    int rounds = 3;
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"rounds", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "d:r:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data = optarg; break;
+        case 'r': rounds = atoi(optarg); break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (!data || rounds < 1 || rounds > 99) {
+        s_usage(stderr);
+        return 2;
+    }
+    char cust[4200], veh[4200], ev[4200];
+    snprintf(cust, sizeof cust, "%s/customers.csv", data);
+    snprintf(veh, sizeof veh, "%s/vehicles.csv", data);
+    snprintf(ev, sizeof ev, "%s/events.csv", data);
+
+    double imp[99], raw[99];
+    size_t records = 0, bytes = 0;
+    jp_import_stats_t st = {0};
+    for (int r = 0; r < rounds; r++) {
+        char dir[] = "/tmp/jipan-bench-XXXXXX";
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            return 3;
+        }
+        char store[64], rawdir[64];
+        snprintf(store, sizeof store, "%s/store", dir);
+        snprintf(rawdir, sizeof rawdir, "%s/raw", dir);
+        if (mkdir(store, 0700) || mkdir(rawdir, 0700)) {
+            perror("mkdir");
+            return 3;
+        }
+        jp_err_t err = {0};
+        jp_db_t *db = NULL;
+        jp_txn_t *txn = NULL;
+        jp_node_t node = {.store = 1, .code = "BENCH", .name = "bench", .region = "r",
+                          .group = "g", .tz = "Asia/Shanghai"};
+        if (jp_db_open(&db, store, 0, &err) || jp_db_begin(db, true, &txn, &err) ||
+            jp_txn_node_set(txn, &node) || jp_txn_commit(&txn, &err)) {
+            fprintf(stderr, "jipan-bench-import: store: %s\n", err.msg);
+            return 3;
+        }
+        jp_import_opts_t o = {.customers = cust, .vehicles = veh, .events = ev,
+                              .author = "bench", .report = stderr};
+        memset(&st, 0, sizeof st);
+        double t0 = s_now();
+        int rc = jp_import(db, &o, &st, &err);
+        imp[r] = s_now() - t0;
+        jp_db_close(&db);
+        if (rc) {
+            fprintf(stderr, "jipan-bench-import: import: %s\n", err.msg);
+            return 1;
+        }
+        s_rec_size(store, &records, &bytes);
+        raw[r] = s_raw_append(rawdir, records, bytes / records, JP_IMPORT_TXN_ROWS);
+        printf("round %d: import %.3f s, raw append %.3f s\n", r + 1, imp[r], raw[r]);
+        fflush(stdout);
+        s_rmrf(dir);
+    }
+    double ti = s_median(imp, rounds), tr = s_median(raw, rounds);
+    printf("records          %zu (rows %zu: created %zu), %zu bytes per record state\n",
+           records, st.rows, st.created, bytes / records);
+    printf("import           %.3f s  %10.0f records/s  (median of %d)\n", ti,
+           (double)records / ti, rounds);
+    printf("raw LMDB append  %.3f s  %10.0f records/s  (median of %d)\n", tr,
+           (double)records / tr, rounds);
+    printf("import / raw     %.1f%%\n", 100.0 * tr / ti);
+    return 0;
+}
