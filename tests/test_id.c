@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -156,6 +158,66 @@ test_schema_table(void **state)
     assert_null(jp_field_by_name(JP_K_SERVICE, "severity"));
 }
 
+
+static const char *
+s_type_word(unsigned t)
+{
+    static const char *const w[] = {[JP_T_STR] = "str",     [JP_T_INT] = "int",
+                                    [JP_T_TIME] = "time",   [JP_T_DATE] = "date",
+                                    [JP_T_MONEY] = "money", [JP_T_ENUM] = "enum",
+                                    [JP_T_REF] = "ref",     [JP_T_BOOL] = "bool"};
+    return t < sizeof w / sizeof w[0] && w[t] ? w[t] : "?";
+}
+
+/* The row docs/FORMAT.md must have for field f, as the code defines it. */
+static void
+s_field_row(const jp_field_def_t *f, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "| %u | `%s` | %s | ", f->id, f->name, s_type_word(f->type));
+    const char *sep = "";
+    for (int k = JP_K_CUSTOMER; k < JP_K_COUNT; k++) {
+        if (!jp_kind_has((jp_kind_t)k, f))
+            continue;
+        n += snprintf(out + n, cap - (size_t)n, "%s%s%s", sep, jp_kind_name((jp_kind_t)k),
+                      (f->required >> k) & 1 ? "*" : "");
+        sep = ", ";
+    }
+    n += snprintf(out + n, cap - (size_t)n, " |");
+    for (unsigned i = 0; f->words && f->words[i]; i++)
+        n += snprintf(out + n, cap - (size_t)n, "%s%u `%s`", i ? ", " : " ", i + 1,
+                      f->words[i]);
+    snprintf(out + n, cap - (size_t)n, " |");
+}
+
+/* docs/FORMAT.md documents every field and kind exactly as schema.c has
+ * them, and nothing else: the document and the code cannot drift apart. */
+static void
+test_format_doc_matches_schema(void **state)
+{
+    (void)state;
+    FILE *f = fopen(JP_SOURCE_DIR "/docs/FORMAT.md", "r");
+    assert_non_null(f);
+    static char doc[1 << 16];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+
+    char row[1024];
+    for (unsigned id = 0; id < JP_F_COUNT; id++) {
+        s_field_row(jp_field_def(id), row, sizeof row);
+        if (!strstr(doc, row))
+            fail_msg("docs/FORMAT.md lacks or differs on the row: %s", row);
+    }
+    for (int k = JP_K_CUSTOMER; k < JP_K_COUNT; k++) {
+        snprintf(row, sizeof row, "| %d | `%s` |", k, jp_kind_name((jp_kind_t)k));
+        if (!strstr(doc, row))
+            fail_msg("docs/FORMAT.md lacks the kind row: %s", row);
+    }
+    /* No row for a field or kind number the code does not have. */
+    snprintf(row, sizeof row, "\n| %d | `", JP_F_COUNT);
+    assert_null(strstr(doc, row));
+}
+
 int
 main(void)
 {
@@ -166,6 +228,7 @@ main(void)
         cmocka_unit_test(test_id_text_edges),
         cmocka_unit_test(test_hlc),
         cmocka_unit_test(test_schema_table),
+        cmocka_unit_test(test_format_doc_matches_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
