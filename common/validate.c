@@ -225,39 +225,35 @@ jp_phone_normalize(const char *s, size_t n, char out[JP_PHONE_MAX], const char *
     return 0;
 }
 
+/* Copy s into out with all but the first `front` and last `back`
+ * characters replaced by '*'; a value too short to keep `full` characters
+ * is hidden entirely. */
+static void
+s_mask(const char *s, size_t full, size_t front, size_t back, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    size_t len = strlen(s), o = 0;
+    for (size_t i = 0; i < len && o + 1 < cap; i++) {
+        bool show = len >= full && (i < front || i >= len - back);
+        out[o++] = show ? s[i] : '*';
+    }
+    out[o] = '\0';
+}
+
 void
 jp_phone_mask(const char *e164, char *out, size_t cap)
 {
     assert(e164 && out);
-    if (cap == 0)
-        return;
-    const char *p = e164;
-    if (strncmp(p, "+86", 3) == 0)
-        p += 3;
-    size_t len = strlen(p);
-    /* Keep 3 in front and 4 at the end (the usual "138****8000"), but only
-     * when at least 4 are hidden; shorter oddities are hidden entirely. */
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 1 < cap; i++) {
-        int show = len >= 11 && (i < 3 || i >= len - 4);
-        out[o++] = show ? p[i] : '*';
-    }
-    out[o] = '\0';
+    /* The usual "138****8000": 3 in front, 4 at the end of 11 digits. */
+    s_mask(strncmp(e164, "+86", 3) == 0 ? e164 + 3 : e164, 11, 3, 4, out, cap);
 }
 
 void
 jp_idnum_mask(const char *id, char *out, size_t cap)
 {
     assert(id && out);
-    if (cap == 0)
-        return;
-    size_t len = strlen(id);
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 1 < cap; i++) {
-        int show = len >= 18 && (i < 4 || i >= len - 4);
-        out[o++] = show ? id[i] : '*';
-    }
-    out[o] = '\0';
+    s_mask(id, 18, 4, 4, out, cap);
 }
 
 /* ---------------------------------------------------------------------------
