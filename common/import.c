@@ -1385,6 +1385,7 @@ s_write(s_imp_t *im, jp_import_stats_t *st, jp_err_t *err)
     jp_txn_t *txn = NULL;
     jp_err_t werr = {0, ""};
     size_t intxn = 0;
+    size_t txn_rows = im->opts->txn_rows ? im->opts->txn_rows : JP_IMPORT_TXN_ROWS;
     int rc = 0;
     for (size_t o = 0; o < im->norder; o++) {
         const s_row_t *r = &im->rows[im->order[o]];
@@ -1410,7 +1411,7 @@ s_write(s_imp_t *im, jp_import_stats_t *st, jp_err_t *err)
             st->created++;
         else
             st->updated++;
-        if (++intxn == JP_IMPORT_TXN_ROWS) {
+        if (++intxn == txn_rows) {
             if ((rc = jp_txn_commit(&txn, err)))
                 goto fail;
             st->txns++;

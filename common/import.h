@@ -10,8 +10,8 @@
  * every referenced ext_id exists in the files or the store.  Every rejected
  * row is reported with file, line, column and reason, never its personal
  * data.  Then, if nothing was rejected (or the user accepts partial
- * imports), the good rows are written as changes, JP_IMPORT_TXN_ROWS per
- * LMDB transaction: a killed import leaves a prefix of whole transactions
+ * imports), the good rows are written as changes, JP_IMPORT_TXN_ROWS (or
+ * opts->txn_rows) per LMDB transaction: a killed import leaves a prefix of whole transactions
  * and running it again completes it.
  *
  * Rows carry their own external ids, so a second import of the same files
@@ -36,6 +36,7 @@ typedef struct {
     bool ignore_unknown;   /* ignore unknown columns instead of refusing */
     bool dry_run;          /* validate only */
     const char *author;    /* who imports (goes into every change) */
+    size_t txn_rows;       /* changes per transaction; 0: JP_IMPORT_TXN_ROWS */
     FILE *report;          /* rejected rows, one line each (NULL: none) */
 } jp_import_opts_t;
 

@@ -8,7 +8,7 @@
  * process, then for each of several delays spread over that time imports
  * into a fresh store in a child and kills it.  After each kill: the log's
  * chain verifies, every record has a change and every change its record,
- * and the number of changes is a whole number of JP_IMPORT_TXN_ROWS
+ * and the number of changes is a whole number of S_TXN_ROWS
  * transactions (or all of them).  Then the import runs again to the end:
  * counts by kind equal the uninterrupted import's, and a third import
  * writes nothing.  (Record ids are random per store, so digests are
@@ -41,6 +41,7 @@
 #include "validate.h"
 
 #define STORE 7
+#define S_TXN_ROWS 15000 /* small transactions: many boundaries to kill across */
 
 typedef struct {
     char dir[64];    /* mkdtemp result */
@@ -170,6 +171,7 @@ s_import_opts(fx_t *f, const char *store, bool dry_run, jp_import_stats_t *st,
         .vehicles = f->csv[1],
         .events = f->csv[2],
         .author = "crash-test",
+        .txn_rows = S_TXN_ROWS,
         .dry_run = dry_run,
         .report = stderr,
     };
@@ -245,9 +247,9 @@ s_check_store(const char *store, size_t total)
     for (int k = 0; k < JP_K_COUNT; k++)
         sum += counts[k];
     /* a fresh store and only creates: one change per record, whole
-     * transactions of JP_IMPORT_TXN_ROWS, or everything */
+     * transactions of S_TXN_ROWS, or everything */
     assert_int_equal(sum, changes);
-    assert_true(changes % JP_IMPORT_TXN_ROWS == 0 || changes == total);
+    assert_true(changes % S_TXN_ROWS == 0 || changes == total);
 
     jp_id_t *ids = malloc((changes + 1) * sizeof *ids);
     assert_non_null(ids);
