@@ -53,13 +53,13 @@ s_rmrf(const char *dir)
         fprintf(stderr, "jipan-bench-import: could not remove %s\n", dir);
 }
 
-#define S_CHECK(expr)                                                                 \
-    do {                                                                              \
-        int rc_ = (expr);                                                             \
-        if (rc_) {                                                                    \
-            fprintf(stderr, "jipan-bench-import: %s: %s\n", #expr, mdb_strerror(rc_)); \
-            exit(3);                                                                  \
-        }                                                                             \
+#define S_CHECK(expr)                                                                    \
+    do {                                                                                 \
+        int rc_ = (expr);                                                                \
+        if (rc_) {                                                                       \
+            fprintf(stderr, "jipan-bench-import: %s: %s\n", #expr, mdb_strerror(rc_));   \
+            exit(3);                                                                     \
+        }                                                                                \
     } while (0)
 
 /* Bytes of all record states in the store at dir, and their count. */
@@ -147,10 +147,18 @@ main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "d:r:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': data = optarg; break;
-        case 'r': rounds = atoi(optarg); break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'd':
+            data = optarg;
+            break;
+        case 'r':
+            rounds = atoi(optarg);
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (!data || rounds < 1 || rounds > 99) {
@@ -181,15 +189,22 @@ main(int argc, char **argv)
         jp_err_t err = {0};
         jp_db_t *db = NULL;
         jp_txn_t *txn = NULL;
-        jp_node_t node = {.store = 1, .code = "BENCH", .name = "bench", .region = "r",
-                          .group = "g", .tz = "Asia/Shanghai"};
+        jp_node_t node = {.store = 1,
+                          .code = "BENCH",
+                          .name = "bench",
+                          .region = "r",
+                          .group = "g",
+                          .tz = "Asia/Shanghai"};
         if (jp_db_open(&db, store, 0, &err) || jp_db_begin(db, true, &txn, &err) ||
             jp_txn_node_set(txn, &node) || jp_txn_commit(&txn, &err)) {
             fprintf(stderr, "jipan-bench-import: store: %s\n", err.msg);
             return 3;
         }
-        jp_import_opts_t o = {.customers = cust, .vehicles = veh, .events = ev,
-                              .author = "bench", .report = stderr};
+        jp_import_opts_t o = {.customers = cust,
+                              .vehicles = veh,
+                              .events = ev,
+                              .author = "bench",
+                              .report = stderr};
         memset(&st, 0, sizeof st);
         double t0 = s_now();
         int rc = jp_import(db, &o, &st, &err);

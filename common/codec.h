@@ -43,7 +43,7 @@ int jp_change_decode(const uint8_t *p, size_t n, jp_change_t *ch, jp_err_t *err)
 int jp_record_encode(const jp_record_t *r, jp_buf_t *out);
 
 /* Decode a state; id is the LMDB key it was stored under. */
-int jp_record_decode(const uint8_t *p, size_t n, const jp_id_t *id,
-                     jp_record_t *r, jp_err_t *err);
+int jp_record_decode(const uint8_t *p, size_t n, const jp_id_t *id, jp_record_t *r,
+                     jp_err_t *err);
 
 #endif

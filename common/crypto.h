@@ -47,8 +47,7 @@ void jp_key_destroy(jp_key_t **self_p);
 /* The 32-byte public key. */
 void jp_key_public(const jp_key_t *self, uint8_t pub[JP_PUB_LEN]);
 /* Sign n bytes. */
-int jp_key_sign(const jp_key_t *self, const void *msg, size_t n,
-                uint8_t sig[JP_SIG_LEN]);
+int jp_key_sign(const jp_key_t *self, const void *msg, size_t n, uint8_t sig[JP_SIG_LEN]);
 /* 0 if sig is pub's signature of msg, JP_ESIG otherwise. */
 int jp_sig_verify(const uint8_t pub[JP_PUB_LEN], const void *msg, size_t n,
                   const uint8_t sig[JP_SIG_LEN]);
@@ -58,8 +57,7 @@ int jp_sig_verify(const uint8_t pub[JP_PUB_LEN], const void *msg, size_t n,
  * head hash (32) -- see docs/FORMAT.md. */
 #define JP_BATCH_MSG_LEN 64
 size_t jp_batch_msg(uint16_t store, uint64_t first, uint64_t last,
-                    const uint8_t head[JP_HASH_LEN],
-                    uint8_t out[JP_BATCH_MSG_LEN]);
+                    const uint8_t head[JP_HASH_LEN], uint8_t out[JP_BATCH_MSG_LEN]);
 
 /* The bytes a server receipt signature covers (same layout, 64 bytes):
  * "jipan-rcpt-1\0\0" (14) | store be16 | seq be64 | server_ms be64 |
@@ -67,8 +65,7 @@ size_t jp_batch_msg(uint16_t store, uint64_t first, uint64_t last,
  * batch, and the reverse. */
 #define JP_RECEIPT_MSG_LEN 64
 size_t jp_receipt_msg(uint16_t store, uint64_t seq, uint64_t server_ms,
-                      const uint8_t head[JP_HASH_LEN],
-                      uint8_t out[JP_RECEIPT_MSG_LEN]);
+                      const uint8_t head[JP_HASH_LEN], uint8_t out[JP_RECEIPT_MSG_LEN]);
 
 /* Hex of n bytes into out[2n+1]; parse 2n hex characters (JP_EINVAL). */
 void jp_hex(const uint8_t *p, size_t n, char *out);

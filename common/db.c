@@ -120,17 +120,17 @@ typedef struct {
 } s_last_t;
 
 struct jp_txn {
-    jp_db_t *db;       /* owner */
-    MDB_txn *t;        /* the LMDB transaction */
-    bool write;        /* a write transaction */
-    int broken;        /* 0, or the JP_E* of a write that failed half-way */
-    s_last_t rec_last; /* last key of rec, to use MDB_APPEND */
-    s_last_t log_last; /* last key of log, to use MDB_APPEND */
-    bool head_ok;      /* head holds heads[head_store] as of this txn */
-    bool head_dirty;   /* head is newer than heads: put it before commit */
+    jp_db_t *db;         /* owner */
+    MDB_txn *t;          /* the LMDB transaction */
+    bool write;          /* a write transaction */
+    int broken;          /* 0, or the JP_E* of a write that failed half-way */
+    s_last_t rec_last;   /* last key of rec, to use MDB_APPEND */
+    s_last_t log_last;   /* last key of log, to use MDB_APPEND */
+    bool head_ok;        /* head holds heads[head_store] as of this txn */
+    bool head_dirty;     /* head is newer than heads: put it before commit */
     uint16_t head_store; /* store of the cached head */
-    jp_head_t head;    /* one store's log position, kept across writes */
-    jp_id_t ref_ok[2]; /* last customer [0] and complaint [1] a ref was checked to */
+    jp_head_t head;      /* one store's log position, kept across writes */
+    jp_id_t ref_ok[2];   /* last customer [0] and complaint [1] a ref was checked to */
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -990,7 +990,7 @@ s_check_ref(jp_txn_t *txn, const jp_change_t *ch, const jp_fval_t *f, jp_err_t *
     jp_kind_t want = s_ref_kind(f->id);
     /* Records are never removed, so a ref checked once in this transaction
      * stays good: a run of events of one customer looks it up once. */
-    jp_id_t *ok = want == JP_K_CUSTOMER ? &txn->ref_ok[0]
+    jp_id_t *ok = want == JP_K_CUSTOMER    ? &txn->ref_ok[0]
                   : want == JP_K_COMPLAINT ? &txn->ref_ok[1]
                                            : NULL;
     if (ok && jp_id_cmp(ok, &f->v.u.ref) == 0)

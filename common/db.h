@@ -43,19 +43,19 @@ typedef struct jp_txn jp_txn_t;
 
 /* Who this environment belongs to. */
 typedef struct {
-    uint16_t store;   /* store number, 1..65535; 0 = the group server */
-    char code[32];    /* short store code, e.g. "HZ01" */
-    char name[128];   /* store name */
-    char region[64];  /* region the store belongs to */
-    char group[64];   /* dealer group */
-    char tz[64];      /* group time zone, IANA name */
+    uint16_t store;  /* store number, 1..65535; 0 = the group server */
+    char code[32];   /* short store code, e.g. "HZ01" */
+    char name[128];  /* store name */
+    char region[64]; /* region the store belongs to */
+    char group[64];  /* dealer group */
+    char tz[64];     /* group time zone, IANA name */
 } jp_node_t;
 
 /* A store's log position. */
 typedef struct {
-    uint64_t seq;             /* last seq, 0 if none */
+    uint64_t seq;              /* last seq, 0 if none */
     uint8_t head[JP_HASH_LEN]; /* hash of that change, zeros if none */
-    jp_hlc_t hlc;             /* its hlc */
+    jp_hlc_t hlc;              /* its hlc */
 } jp_head_t;
 
 typedef enum {
@@ -111,25 +111,24 @@ int jp_txn_get(jp_txn_t *txn, const jp_id_t *id, jp_record_t *out);
 /* Record id by external id: class 1 customer ext_id, 2 vehicle VIN,
  * 3 event ext_id, within store. */
 enum { JP_EXT_CUSTOMER = 1, JP_EXT_VEHICLE = 2, JP_EXT_EVENT = 3 };
-int jp_txn_find_ext(jp_txn_t *txn, uint16_t store, int cls, const char *ext,
-                    size_t n, jp_id_t *out);
+int jp_txn_find_ext(jp_txn_t *txn, uint16_t store, int cls, const char *ext, size_t n,
+                    jp_id_t *out);
 
 /* Call cb for every id under key in index ix (prefix: every key starting
  * with it), until cb returns non-zero (which is returned). */
 typedef int (*jp_id_cb)(void *arg, const jp_id_t *id);
-int jp_txn_find(jp_txn_t *txn, jp_index_t ix, const char *key, size_t n,
-                bool prefix, jp_id_cb cb, void *arg);
+int jp_txn_find(jp_txn_t *txn, jp_index_t ix, const char *key, size_t n, bool prefix,
+                jp_id_cb cb, void *arg);
 
 /* A customer's vehicles and events, oldest first. */
-int jp_txn_timeline(jp_txn_t *txn, const jp_id_t *customer, jp_id_cb cb,
-                    void *arg);
+int jp_txn_timeline(jp_txn_t *txn, const jp_id_t *customer, jp_id_cb cb, void *arg);
 
 /* Every record id in key order (for reports and digests). */
 int jp_txn_each_record(jp_txn_t *txn, jp_id_cb cb, void *arg);
 
 /* The encoded change (store, seq); borrowed like jp_txn_get. */
-int jp_txn_log_get(jp_txn_t *txn, uint16_t store, uint64_t seq,
-                   const uint8_t **p, size_t *n);
+int jp_txn_log_get(jp_txn_t *txn, uint16_t store, uint64_t seq, const uint8_t **p,
+                   size_t *n);
 
 /* Walk store's log from seq 1: every change decodes, seqs are gapless,
  * each prev is the hash of the one before, the head matches heads, and

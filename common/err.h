@@ -34,8 +34,8 @@ enum {
 
 /* One error: its code and one sentence for a person. */
 typedef struct {
-    int code;       /* JP_E* of the failure, 0 when clear */
-    char msg[512];  /* what, where, why; no personal data */
+    int code;      /* JP_E* of the failure, 0 when clear */
+    char msg[512]; /* what, where, why; no personal data */
 } jp_err_t;
 
 /* Static words for a code ("hash chain broken"). */

@@ -21,8 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define JP_ID_TEXT_LEN 26           /* characters, without the NUL */
-#define JP_HLC_MAX_SKEW_MS 300000u  /* 5 minutes */
+#define JP_ID_TEXT_LEN 26          /* characters, without the NUL */
+#define JP_HLC_MAX_SKEW_MS 300000u /* 5 minutes */
 
 typedef struct {
     uint8_t b[16]; /* big-endian: ms48 | store16 | counter64 */

@@ -11,8 +11,8 @@
  * row is reported with file, line, column and reason, never its personal
  * data.  Then, if nothing was rejected (or the user accepts partial
  * imports), the good rows are written as changes, JP_IMPORT_TXN_ROWS (or
- * opts->txn_rows) per LMDB transaction: a killed import leaves a prefix of whole transactions
- * and running it again completes it.
+ * opts->txn_rows) per LMDB transaction: a killed import leaves a prefix of whole
+ * transactions and running it again completes it.
  *
  * Rows carry their own external ids, so a second import of the same files
  * writes nothing; a row whose values changed writes one update of the
@@ -52,7 +52,7 @@ typedef struct {
 /* Import; 0 when done, JP_EINVAL when rows were rejected and nothing was
  * written (or only the good rows, with opts->partial).  err names the
  * first problem and the count. */
-int jp_import(jp_db_t *db, const jp_import_opts_t *opts,
-              jp_import_stats_t *stats, jp_err_t *err);
+int jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
+              jp_err_t *err);
 
 #endif

@@ -26,32 +26,32 @@
 typedef struct {
     uint8_t type; /* JP_T_*, or 0 for nil */
     union {
-        int64_t i;  /* INT, TIME (ms), DATE (days), MONEY (fen), ENUM (index) */
-        bool b;     /* BOOL */
+        int64_t i;   /* INT, TIME (ms), DATE (days), MONEY (fen), ENUM (index) */
+        bool b;      /* BOOL */
         jp_id_t ref; /* REF */
         struct {
             const char *p; /* borrowed, not NUL-terminated */
             uint32_t n;    /* bytes */
-        } s;        /* STR */
+        } s;               /* STR */
     } u;
 } jp_val_t;
 
 /* One field set by a change. */
 typedef struct {
-    uint8_t id;  /* JP_F_* */
+    uint8_t id; /* JP_F_* */
     jp_val_t v;
 } jp_fval_t;
 
 typedef struct {
-    uint16_t store;       /* store that wrote it (0 = group server) */
-    uint64_t seq;         /* 1, 2, 3... per store, gapless */
-    jp_hlc_t hlc;         /* when, in the group's causal order */
-    jp_id_t id;           /* the record it writes */
-    uint8_t kind;         /* JP_K_* of that record */
-    const char *author;   /* borrowed: who made the change (user name) */
-    uint32_t author_len;  /* bytes of author */
-    uint8_t prev[32];     /* SHA-256 of the store's previous change; 0s for seq 1 */
-    uint8_t nfields;      /* entries used in f[] */
+    uint16_t store;             /* store that wrote it (0 = group server) */
+    uint64_t seq;               /* 1, 2, 3... per store, gapless */
+    jp_hlc_t hlc;               /* when, in the group's causal order */
+    jp_id_t id;                 /* the record it writes */
+    uint8_t kind;               /* JP_K_* of that record */
+    const char *author;         /* borrowed: who made the change (user name) */
+    uint32_t author_len;        /* bytes of author */
+    uint8_t prev[32];           /* SHA-256 of the store's previous change; 0s for seq 1 */
+    uint8_t nfields;            /* entries used in f[] */
     jp_fval_t f[JP_MAX_FIELDS]; /* ascending, unique field ids */
 } jp_change_t;
 
@@ -65,8 +65,8 @@ typedef struct {
 
 typedef struct {
     jp_id_t id;
-    uint8_t kind;               /* JP_K_*, JP_K_NONE for a record not yet seen */
-    jp_slot_t f[JP_F_COUNT];    /* indexed by field id */
+    uint8_t kind;            /* JP_K_*, JP_K_NONE for a record not yet seen */
+    jp_slot_t f[JP_F_COUNT]; /* indexed by field id */
 } jp_record_t;
 
 /* Start an empty record with the given id. */
@@ -99,7 +99,8 @@ bool jp_val_eq(const jp_val_t *a, const jp_val_t *b);
 /* Change builders: set a field in ch (keeps f[] sorted; replaces an earlier
  * set of the same field).  Strings are borrowed. */
 void jp_change_set_str(jp_change_t *ch, unsigned fid, const char *p, size_t n);
-void jp_change_set_int(jp_change_t *ch, unsigned fid, int64_t v); /* INT TIME DATE MONEY ENUM by field type */
+void jp_change_set_int(jp_change_t *ch, unsigned fid,
+                       int64_t v); /* INT TIME DATE MONEY ENUM by field type */
 void jp_change_set_ref(jp_change_t *ch, unsigned fid, const jp_id_t *id);
 void jp_change_set_bool(jp_change_t *ch, unsigned fid, bool b);
 void jp_change_set_nil(jp_change_t *ch, unsigned fid);

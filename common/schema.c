@@ -12,34 +12,27 @@
 #include <string.h>
 
 #define K(k) (1u << (k))
-#define EVENTS                                                               \
-    (K(JP_K_SERVICE) | K(JP_K_CONTACT) | K(JP_K_COMPLAINT) |                  \
-     K(JP_K_COMPLAINT_CONTACT) | K(JP_K_COMPLAINT_RESOLVED) |                 \
-     K(JP_K_SURVEY) | K(JP_K_REFERRAL) | K(JP_K_INSURANCE) |                  \
-     K(JP_K_PACKAGE) | K(JP_K_DEFEAT) | K(JP_K_GRADE))
+#define EVENTS                                                                           \
+    (K(JP_K_SERVICE) | K(JP_K_CONTACT) | K(JP_K_COMPLAINT) | K(JP_K_COMPLAINT_CONTACT) | \
+     K(JP_K_COMPLAINT_RESOLVED) | K(JP_K_SURVEY) | K(JP_K_REFERRAL) |                    \
+     K(JP_K_INSURANCE) | K(JP_K_PACKAGE) | K(JP_K_DEFEAT) | K(JP_K_GRADE))
 #define ALL (K(JP_K_CUSTOMER) | K(JP_K_VEHICLE) | EVENTS | K(JP_K_LINK))
 
 static const char *const s_gender[] = {"M", "F", NULL};
-static const char *const s_source[] = {"walk_in",  "phone",      "referral",
-                                       "internet", "exhibition", "other",
-                                       NULL};
-static const char *const s_grade[] = {"O", "H", "A", "B", "C", "potential",
-                                      NULL};
-static const char *const s_sale_kind[] = {"new", "replacement", "additional",
-                                          NULL};
+static const char *const s_source[] = {"walk_in",    "phone", "referral", "internet",
+                                       "exhibition", "other", NULL};
+static const char *const s_grade[] = {"O", "H", "A", "B", "C", "potential", NULL};
+static const char *const s_sale_kind[] = {"new", "replacement", "additional", NULL};
 static const char *const s_service_type[] = {
-    "first_maintenance", "periodic", "repair", "warranty", "accident",
-    "accessory",         NULL};
-static const char *const s_channel[] = {"phone", "dm",    "visit", "sms",
+    "first_maintenance", "periodic", "repair", "warranty", "accident", "accessory", NULL};
+static const char *const s_channel[] = {"phone", "dm",     "visit", "sms",
                                         "email", "wechat", NULL};
 static const char *const s_severity[] = {"major", "minor", NULL};
 static const char *const s_subject[] = {"sales", "service", "product", NULL};
 static const char *const s_repurchase[] = {"high", "mid", "low", NULL};
-static const char *const s_recommend[] = {"very_likely", "possible",
-                                          "unlikely", NULL};
-static const char *const s_reason[] = {"price",     "product",   "competitor",
-                                       "service",   "financing", "other",
-                                       NULL};
+static const char *const s_recommend[] = {"very_likely", "possible", "unlikely", NULL};
+static const char *const s_reason[] = {"price",     "product", "competitor", "service",
+                                       "financing", "other",   NULL};
 
 static const jp_field_def_t s_fields[JP_F_COUNT] = {
     {JP_F_DELETED, JP_T_BOOL, "deleted", NULL, ALL, 0},
@@ -54,8 +47,7 @@ static const jp_field_def_t s_fields[JP_F_COUNT] = {
     {JP_F_SOURCE, JP_T_ENUM, "source", s_source, K(JP_K_CUSTOMER), 0},
     {JP_F_GRADE, JP_T_ENUM, "grade", s_grade, K(JP_K_CUSTOMER) | K(JP_K_GRADE),
      K(JP_K_GRADE)},
-    {JP_F_CREATED_AT, JP_T_TIME, "created_at", NULL, K(JP_K_CUSTOMER),
-     K(JP_K_CUSTOMER)},
+    {JP_F_CREATED_AT, JP_T_TIME, "created_at", NULL, K(JP_K_CUSTOMER), K(JP_K_CUSTOMER)},
     {JP_F_REFERRED_BY, JP_T_REF, "referred_by", NULL, K(JP_K_CUSTOMER), 0},
     {JP_F_VIN, JP_T_STR, "vin", NULL, K(JP_K_VEHICLE) | K(JP_K_SERVICE),
      K(JP_K_VEHICLE) | K(JP_K_SERVICE)},
@@ -68,8 +60,8 @@ static const jp_field_def_t s_fields[JP_F_COUNT] = {
     {JP_F_PRICE, JP_T_MONEY, "price", NULL, K(JP_K_VEHICLE), 0},
     {JP_F_SALE_KIND, JP_T_ENUM, "sale_kind", s_sale_kind, K(JP_K_VEHICLE), 0},
     {JP_F_AT, JP_T_TIME, "at", NULL, EVENTS, EVENTS},
-    {JP_F_SERVICE_TYPE, JP_T_ENUM, "service_type", s_service_type,
-     K(JP_K_SERVICE), K(JP_K_SERVICE)},
+    {JP_F_SERVICE_TYPE, JP_T_ENUM, "service_type", s_service_type, K(JP_K_SERVICE),
+     K(JP_K_SERVICE)},
     {JP_F_MILEAGE, JP_T_INT, "mileage", NULL, K(JP_K_SERVICE), 0},
     {JP_F_AMOUNT, JP_T_MONEY, "amount", NULL,
      K(JP_K_SERVICE) | K(JP_K_INSURANCE) | K(JP_K_PACKAGE), 0},
@@ -78,21 +70,16 @@ static const jp_field_def_t s_fields[JP_F_COUNT] = {
     {JP_F_PURPOSE, JP_T_STR, "purpose", NULL, K(JP_K_CONTACT), 0},
     {JP_F_SEVERITY, JP_T_ENUM, "severity", s_severity, K(JP_K_COMPLAINT),
      K(JP_K_COMPLAINT)},
-    {JP_F_SUBJECT, JP_T_ENUM, "subject", s_subject, K(JP_K_COMPLAINT),
-     K(JP_K_COMPLAINT)},
+    {JP_F_SUBJECT, JP_T_ENUM, "subject", s_subject, K(JP_K_COMPLAINT), K(JP_K_COMPLAINT)},
     {JP_F_COMPLAINT, JP_T_REF, "complaint", NULL,
      K(JP_K_COMPLAINT_CONTACT) | K(JP_K_COMPLAINT_RESOLVED),
      K(JP_K_COMPLAINT_CONTACT) | K(JP_K_COMPLAINT_RESOLVED)},
-    {JP_F_SATISFACTION, JP_T_INT, "satisfaction", NULL, K(JP_K_SURVEY),
-     K(JP_K_SURVEY)},
+    {JP_F_SATISFACTION, JP_T_INT, "satisfaction", NULL, K(JP_K_SURVEY), K(JP_K_SURVEY)},
     {JP_F_REPURCHASE, JP_T_ENUM, "repurchase", s_repurchase, K(JP_K_SURVEY),
      K(JP_K_SURVEY)},
-    {JP_F_RECOMMEND, JP_T_ENUM, "recommend", s_recommend, K(JP_K_SURVEY),
-     K(JP_K_SURVEY)},
-    {JP_F_REFERRED, JP_T_REF, "referred", NULL, K(JP_K_REFERRAL),
-     K(JP_K_REFERRAL)},
-    {JP_F_REASON, JP_T_ENUM, "reason", s_reason, K(JP_K_DEFEAT),
-     K(JP_K_DEFEAT)},
+    {JP_F_RECOMMEND, JP_T_ENUM, "recommend", s_recommend, K(JP_K_SURVEY), K(JP_K_SURVEY)},
+    {JP_F_REFERRED, JP_T_REF, "referred", NULL, K(JP_K_REFERRAL), K(JP_K_REFERRAL)},
+    {JP_F_REASON, JP_T_ENUM, "reason", s_reason, K(JP_K_DEFEAT), K(JP_K_DEFEAT)},
     {JP_F_NOTE, JP_T_STR, "note", NULL, K(JP_K_CUSTOMER) | EVENTS, 0},
     {JP_F_LINK_A, JP_T_REF, "link_a", NULL, K(JP_K_LINK), K(JP_K_LINK)},
     {JP_F_LINK_B, JP_T_REF, "link_b", NULL, K(JP_K_LINK), K(JP_K_LINK)},

@@ -95,12 +95,12 @@ typedef enum {
 #define JP_MAX_STR 1024          /* bytes in one text value */
 
 typedef struct {
-    uint8_t id;          /* JP_F_* */
-    uint8_t type;        /* JP_T_* */
-    const char *name;    /* CSV column and CLI name */
+    uint8_t id;               /* JP_F_* */
+    uint8_t type;             /* JP_T_* */
+    const char *name;         /* CSV column and CLI name */
     const char *const *words; /* JP_T_ENUM: NULL-terminated words, index 1.. */
-    uint32_t kinds;      /* bit (1u << kind) for each kind that carries it */
-    uint32_t required;   /* bit (1u << kind) where it must be set on create */
+    uint32_t kinds;           /* bit (1u << kind) for each kind that carries it */
+    uint32_t required;        /* bit (1u << kind) where it must be set on create */
 } jp_field_def_t;
 
 /* The definition of field id, or NULL if unknown. */

@@ -42,11 +42,21 @@ s_full_change(jp_change_t *ch, jp_kind_t k, uint64_t seq)
             else
                 jp_change_set_str(ch, fid, "惠城区 A-1", strlen("惠城区 A-1"));
             break;
-        case JP_T_ENUM: jp_change_set_int(ch, fid, 1); break;
-        case JP_T_REF: jp_change_set_ref(ch, fid, &ch->id); break;
-        case JP_T_BOOL: jp_change_set_bool(ch, fid, fid % 2); break;
-        case JP_T_MONEY: jp_change_set_int(ch, fid, -123456789012); break;
-        default: jp_change_set_int(ch, fid, INT64_MIN + (int64_t)fid); break;
+        case JP_T_ENUM:
+            jp_change_set_int(ch, fid, 1);
+            break;
+        case JP_T_REF:
+            jp_change_set_ref(ch, fid, &ch->id);
+            break;
+        case JP_T_BOOL:
+            jp_change_set_bool(ch, fid, fid % 2);
+            break;
+        case JP_T_MONEY:
+            jp_change_set_int(ch, fid, -123456789012);
+            break;
+        default:
+            jp_change_set_int(ch, fid, INT64_MIN + (int64_t)fid);
+            break;
         }
     }
 }

@@ -158,14 +158,13 @@ test_schema_table(void **state)
     assert_null(jp_field_by_name(JP_K_SERVICE, "severity"));
 }
 
-
 static const char *
 s_type_word(unsigned t)
 {
-    static const char *const w[] = {[JP_T_STR] = "str",     [JP_T_INT] = "int",
-                                    [JP_T_TIME] = "time",   [JP_T_DATE] = "date",
-                                    [JP_T_MONEY] = "money", [JP_T_ENUM] = "enum",
-                                    [JP_T_REF] = "ref",     [JP_T_BOOL] = "bool"};
+    static const char *const w[] = {
+        [JP_T_STR] = "str",   [JP_T_INT] = "int",     [JP_T_TIME] = "time",
+        [JP_T_DATE] = "date", [JP_T_MONEY] = "money", [JP_T_ENUM] = "enum",
+        [JP_T_REF] = "ref",   [JP_T_BOOL] = "bool"};
     return t < sizeof w / sizeof w[0] && w[t] ? w[t] : "?";
 }
 
@@ -173,7 +172,8 @@ s_type_word(unsigned t)
 static void
 s_field_row(const jp_field_def_t *f, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "| %u | `%s` | %s | ", f->id, f->name, s_type_word(f->type));
+    int n =
+        snprintf(out, cap, "| %u | `%s` | %s | ", f->id, f->name, s_type_word(f->type));
     const char *sep = "";
     for (int k = JP_K_CUSTOMER; k < JP_K_COUNT; k++) {
         if (!jp_kind_has((jp_kind_t)k, f))

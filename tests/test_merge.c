@@ -24,9 +24,9 @@
 #define NCH 400
 #define NPERM 40
 
-static const char *const s_words[] = {"张三", "李四", "王五", "惠城区", "南山区",
-                                      "+8613800138000", "+8613900139000", "凯美瑞",
-                                      "粤L12345", "", "a note"};
+static const char *const s_words[] = {
+    "张三",           "李四",   "王五",     "惠城区", "南山区", "+8613800138000",
+    "+8613900139000", "凯美瑞", "粤L12345", "",       "a note"};
 
 static uint64_t s_state = 88172645463325252ull;
 
@@ -69,9 +69,15 @@ s_random_value(jp_change_t *ch, const jp_field_def_t *f)
         jp_change_set_int(ch, f->id, 1 + (int64_t)(s_rand() % n));
         break;
     }
-    case JP_T_REF: jp_change_set_ref(ch, f->id, &s_ids[s_rand() % NREC]); break;
-    case JP_T_BOOL: jp_change_set_bool(ch, f->id, s_rand() % 2); break;
-    default: jp_change_set_int(ch, f->id, (int64_t)(s_rand() % 2000) - 1000); break;
+    case JP_T_REF:
+        jp_change_set_ref(ch, f->id, &s_ids[s_rand() % NREC]);
+        break;
+    case JP_T_BOOL:
+        jp_change_set_bool(ch, f->id, s_rand() % 2);
+        break;
+    default:
+        jp_change_set_int(ch, f->id, (int64_t)(s_rand() % 2000) - 1000);
+        break;
     }
 }
 
@@ -94,8 +100,9 @@ s_build(void)
         memset(&s_ids[r], 0, sizeof s_ids[r]);
         s_ids[r].b[0] = 1;
         s_ids[r].b[15] = (uint8_t)r;
-        s_kinds[r] = r < 10 ? JP_K_CUSTOMER : r < 16 ? JP_K_VEHICLE
-                                                     : (jp_kind_t)(JP_K_SERVICE + r % 11);
+        s_kinds[r] = r < 10   ? JP_K_CUSTOMER
+                     : r < 16 ? JP_K_VEHICLE
+                              : (jp_kind_t)(JP_K_SERVICE + r % 11);
     }
     s_nitems = 0;
     /* Events: one create each. */

@@ -76,11 +76,11 @@ s_chance(double p)
 /* ---- the group ------------------------------------------------------------- */
 
 typedef struct {
-    const char *city;          /* region name */
-    const char *code;          /* store code prefix */
-    const char *plate;         /* plate prefix */
-    const char *districts[3];  /* districts of residence */
-    const char *idcodes[3];    /* resident ID area codes of those districts */
+    const char *city;         /* region name */
+    const char *code;         /* store code prefix */
+    const char *plate;        /* plate prefix */
+    const char *districts[3]; /* districts of residence */
+    const char *idcodes[3];   /* resident ID area codes of those districts */
 } region_t;
 
 static const region_t s_regions[] = {
@@ -93,23 +93,23 @@ static const region_t s_regions[] = {
 static const char *const s_surnames[] = {"王", "李", "张", "刘", "陈", "杨", "黄",
                                          "赵", "吴", "周", "徐", "孙", "马", "朱",
                                          "胡", "郭", "何", "林", "罗", "高", "梁"};
-static const char *const s_given[] = {"伟", "芳", "娜", "敏", "静", "丽", "强", "磊",
-                                      "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
-                                      "超", "秀英", "华", "平", "刚", "桂英", "建华",
-                                      "文", "辉", "鹏", "晨", "宇", "浩", "欣"};
+static const char *const s_given[] = {
+    "伟", "芳",   "娜",   "敏", "静", "丽", "强", "磊",   "军", "洋",
+    "勇", "艳",   "杰",   "娟", "涛", "明", "超", "秀英", "华", "平",
+    "刚", "桂英", "建华", "文", "辉", "鹏", "晨", "宇",   "浩", "欣"};
 static const char *const s_models[] = {"凯美瑞 2.0", "卡罗拉 1.2T", "雷凌 双擎",
-                                       "RAV4 荣放", "汉兰达 2.0T", "亚洲龙 2.5",
-                                       "威兰达", "赛那 2.5"};
+                                       "RAV4 荣放",  "汉兰达 2.0T", "亚洲龙 2.5",
+                                       "威兰达",     "赛那 2.5"};
 static const char *const s_phone_prefix[] = {"138", "139", "135", "136", "137", "150",
                                              "151", "152", "158", "159", "186", "187",
                                              "188", "189", "177", "199"};
-static const char *const s_sources[] = {"walk_in", "walk_in", "phone", "internet",
-                                        "exhibition", "other"};
+static const char *const s_sources[] = {"walk_in",  "walk_in",    "phone",
+                                        "internet", "exhibition", "other"};
 static const char *const s_grades[] = {"H", "A", "A", "B", "B", "C", "C", "potential"};
-static const char *const s_reasons[] = {"price", "product", "competitor",
+static const char *const s_reasons[] = {"price",   "product",   "competitor",
                                         "service", "financing", "other"};
-static const char *const s_channels[] = {"phone", "phone", "phone", "wechat", "sms",
-                                         "visit"};
+static const char *const s_channels[] = {"phone",  "phone", "phone",
+                                         "wechat", "sms",   "visit"};
 static const char *const s_vin_chars = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789";
 
 /* ---- output ---------------------------------------------------------------- */
@@ -122,7 +122,7 @@ typedef struct {
     uint64_t next_ext;     /* ext_id counter */
 } store_t;
 
-static int64_t s_asof; /* local civil day of --as-of */
+static int64_t s_asof;    /* local civil day of --as-of */
 static uint64_t s_people; /* global person counter: unique phones */
 static uint64_t s_vins;   /* global vehicle counter: unique VINs */
 static uint64_t s_rows;   /* rows written, for the summary */
@@ -182,13 +182,13 @@ s_name(char out[32])
 /* ---- one store's rows ------------------------------------------------------ */
 
 typedef struct {
-    char ext[24];      /* customer ext_id in its store */
+    char ext[24]; /* customer ext_id in its store */
     char name[32];
     char phone[16];
-    char idnum[19];    /* "" when none */
-    int64_t birthday;  /* civil day */
+    char idnum[19];   /* "" when none */
+    int64_t birthday; /* civil day */
     const char *district;
-    int64_t created;   /* civil day */
+    int64_t created; /* civil day */
 } person_t;
 
 static void
@@ -219,9 +219,9 @@ s_event(store_t *s, const char *cust, const char *kind, int64_t day, int minute,
 /* events.csv columns after `at`: vin,service_type,mileage,amount,channel,
  * purpose,severity,subject,complaint_ext_id,satisfaction,repurchase,
  * recommend,referred_ext_id,reason,grade */
-#define S_EV_COLS                                                                     \
-    "ext_id,customer_ext_id,kind,at,vin,service_type,mileage,amount,channel,purpose," \
-    "severity,subject,complaint_ext_id,satisfaction,repurchase,recommend,"           \
+#define S_EV_COLS                                                                        \
+    "ext_id,customer_ext_id,kind,at,vin,service_type,mileage,amount,channel,purpose,"    \
+    "severity,subject,complaint_ext_id,satisfaction,repurchase,recommend,"               \
     "referred_ext_id,reason,grade\n"
 
 static void
@@ -248,7 +248,9 @@ s_complaint(store_t *s, const char *cust, int64_t day)
     char cols[96], ext[24];
     int minute = (int)s_range(540, 1000);
     snprintf(cols, sizeof cols, ",,,,,,%s,%s,,,,,,,", s_chance(0.25) ? "major" : "minor",
-             s_chance(0.5) ? "service" : s_chance(0.5) ? "sales" : "product");
+             s_chance(0.5)   ? "service"
+             : s_chance(0.5) ? "sales"
+                             : "product");
     s_event(s, cust, "complaint", day, minute, cols, ext);
     /* First contact: mostly within the hour, some late, some never. */
     double r = (double)(s_next() % 100) / 100.0;
@@ -257,7 +259,8 @@ s_complaint(store_t *s, const char *cust, int64_t day)
         int64_t cday = day + (minute + after) / 1440;
         if (cday <= s_asof) {
             snprintf(cols, sizeof cols, ",,,,phone,,,,%s,,,,,,", ext);
-            s_event(s, cust, "complaint_contact", cday, (minute + after) % 1440, cols, NULL);
+            s_event(s, cust, "complaint_contact", cday, (minute + after) % 1440, cols,
+                    NULL);
         }
     }
     if (s_chance(0.8)) {
@@ -274,7 +277,8 @@ static void
 s_survey(store_t *s, const char *cust, int64_t day)
 {
     static const char *const rep[] = {"high", "high", "mid", "low"};
-    static const char *const rec[] = {"very_likely", "very_likely", "possible", "unlikely"};
+    static const char *const rec[] = {"very_likely", "very_likely", "possible",
+                                      "unlikely"};
     char cols[96];
     int sat = (int)(s_chance(0.75) ? s_range(4, 5) : s_range(1, 3));
     snprintf(cols, sizeof cols, ",,,,,,,,,%d,%s,%s,,,", sat, S_PICK(rep), S_PICK(rec));
@@ -305,7 +309,8 @@ s_owner_life(store_t *s, const person_t *p, int64_t delivered, char vin[18])
     if (s_chance(0.8)) {
         int64_t day = delivered + (s_chance(0.85) ? s_range(30, 90) : s_range(92, 150));
         if (day <= s_asof)
-            s_service(s, p->ext, vin, "first_maintenance", day, (day - delivered) * km_per_day, 0);
+            s_service(s, p->ext, vin, "first_maintenance", day,
+                      (day - delivered) * km_per_day, 0);
     }
     bool loyal = s_chance(0.65);
     for (int64_t day = delivered + s_range(170, 200); day <= s_asof;
@@ -321,7 +326,8 @@ s_owner_life(store_t *s, const person_t *p, int64_t delivered, char vin[18])
     for (int64_t day = delivered + 365; day <= s_asof; day += 365) {
         if (s_chance(0.6)) {
             char cols[64];
-            snprintf(cols, sizeof cols, ",,,%lld,,,,,,,,,,,", (long long)s_range(3000, 9000));
+            snprintf(cols, sizeof cols, ",,,%lld,,,,,,,,,,,",
+                     (long long)s_range(3000, 9000));
             s_event(s, p->ext, "insurance", day - s_range(0, 20), 660, cols, NULL);
         }
     }
@@ -336,7 +342,8 @@ s_owner_life(store_t *s, const person_t *p, int64_t delivered, char vin[18])
         s_complaint(s, p->ext, s_range(delivered + 10, s_asof));
     for (int64_t day = delivered + 100; day <= s_asof; day += s_range(80, 130)) {
         if (s_chance(0.5))
-            s_contact(s, p->ext, day, s_chance(0.5) ? "maintenance_reminder" : "follow_up");
+            s_contact(s, p->ext, day,
+                      s_chance(0.5) ? "maintenance_reminder" : "follow_up");
     }
 }
 
@@ -344,7 +351,8 @@ static void
 s_new_person(store_t *s, person_t *p, int64_t created)
 {
     uint64_t n = s_people++;
-    snprintf(p->ext, sizeof p->ext, "C%s-%llu", s->code, (unsigned long long)s->next_ext++);
+    snprintf(p->ext, sizeof p->ext, "C%s-%llu", s->code,
+             (unsigned long long)s->next_ext++);
     s_name(p->name);
     s_phone(n, p->phone);
     p->birthday = s_range(-3650, 12000); /* 1960 .. 2002 */
@@ -385,10 +393,10 @@ s_prospect(store_t *s, person_t *p, const char *source, const char *referred_by,
 }
 
 typedef struct {
-    int stores;         /* how many stores */
-    int customers;      /* customers per store (before referrals) */
-    double shared;      /* share of owners who also visit the next store */
-    const char *out;    /* output folder */
+    int stores;      /* how many stores */
+    int customers;   /* customers per store (before referrals) */
+    double shared;   /* share of owners who also visit the next store */
+    const char *out; /* output folder */
 } opts_t;
 
 static int
@@ -402,7 +410,8 @@ s_open(store_t *s, const char *dir)
         {&s->cust, "customers.csv",
          "ext_id,name,phone,id_number,birthday,district,source,grade,created_at,"
          "referred_by\n"},
-        {&s->veh, "vehicles.csv", "vin,customer_ext_id,model,plate,delivered_at,price,sale_kind\n"},
+        {&s->veh, "vehicles.csv",
+         "vin,customer_ext_id,model,plate,delivered_at,price,sale_kind\n"},
         {&s->ev, "events.csv", S_EV_COLS},
     };
     if (mkdir(dir, 0755) && errno != EEXIST) {
@@ -410,7 +419,8 @@ s_open(store_t *s, const char *dir)
         return -1;
     }
     for (int i = 0; i < 3; i++) {
-        if (snprintf(path, sizeof path, "%s/%s", dir, files[i].name) >= (int)sizeof path ||
+        if (snprintf(path, sizeof path, "%s/%s", dir, files[i].name) >=
+                (int)sizeof path ||
             !(*files[i].f = fopen(path, "w"))) {
             fprintf(stderr, "jipan-gen: cannot write %s: %s\n", path, strerror(errno));
             return -1;
@@ -464,8 +474,8 @@ s_generate(const opts_t *o)
         s->num = i + 1;
         s->reg = &s_regions[i % S_NREGIONS];
         snprintf(s->code, sizeof s->code, "%s%02d", s->reg->code, i / S_NREGIONS + 1);
-        fprintf(sf, "%d,%s,%s%d号店,%s\n", s->num, s->code, s->reg->city, i / S_NREGIONS + 1,
-                s->reg->city);
+        fprintf(sf, "%d,%s,%s%d号店,%s\n", s->num, s->code, s->reg->city,
+                i / S_NREGIONS + 1, s->reg->city);
         snprintf(path, sizeof path, "%s/%s", o->out, s->code);
         if (s_open(s, path))
             goto done_sf;
@@ -554,12 +564,15 @@ s_usage(FILE *f)
           "the same bytes.\n"
           "\n"
           "  -o, --out DIR        output folder (created)\n"
-          "  -n, --stores N       stores, spread over regions 惠州, 深圳, 广州 (default 3)\n"
-          "  -c, --customers C    customers per store, before referred leads (default 2000)\n"
+          "  -n, --stores N       stores, spread over regions 惠州, 深圳, 广州 (default "
+          "3)\n"
+          "  -c, --customers C    customers per store, before referred leads (default "
+          "2000)\n"
           "  -s, --seed S         seed (default 1)\n"
           "  -f, --shared F       share of owners who also service at the next store\n"
           "                       (default 0.05)\n"
-          "  -a, --as-of DATE     every event is on or before this date (default 2026-11-01)\n"
+          "  -a, --as-of DATE     every event is on or before this date (default "
+          "2026-11-01)\n"
           "  -h, --help           this help\n",
           f);
 }
@@ -571,22 +584,42 @@ main(int argc, char **argv)
     uint64_t seed = 1;
     const char *asof = "2026-11-01";
     static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'},     {"stores", required_argument, NULL, 'n'},
-        {"customers", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 's'},
-        {"shared", required_argument, NULL, 'f'},  {"as-of", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"out", required_argument, NULL, 'o'},
+        {"stores", required_argument, NULL, 'n'},
+        {"customers", required_argument, NULL, 'c'},
+        {"seed", required_argument, NULL, 's'},
+        {"shared", required_argument, NULL, 'f'},
+        {"as-of", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "o:n:c:s:f:a:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': o.out = optarg; break;
-        case 'n': o.stores = atoi(optarg); break;
-        case 'c': o.customers = atoi(optarg); break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
-        case 'f': o.shared = atof(optarg); break;
-        case 'a': asof = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'o':
+            o.out = optarg;
+            break;
+        case 'n':
+            o.stores = atoi(optarg);
+            break;
+        case 'c':
+            o.customers = atoi(optarg);
+            break;
+        case 's':
+            seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'f':
+            o.shared = atof(optarg);
+            break;
+        case 'a':
+            asof = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     const char *why = NULL;
