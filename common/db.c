@@ -39,7 +39,7 @@
 #include <string.h>
 
 #define S_DEFAULT_MAP_MIB ((size_t)64 * 1024) /* 64 GiB; the file grows as used */
-#define S_MAXDBS 16                           /* named databases, with room */
+#define S_MAXDBS 32                           /* named databases, with room */
 #define S_KEYBUF 512                          /* bytes of an index key buffer */
 #define S_HEAD_LEN (8 + JP_HASH_LEN + 8)      /* seq | hash | hlc */
 #define S_LOGKEY_LEN 10                       /* store u16 | seq u64 */
@@ -58,7 +58,8 @@ enum {
     S_IX_PLATE,
     S_IX_NAME,
     S_IX_CUST,
-    S_NDBI
+    S_TB0, /* the jp_table_t tables follow, in that order */
+    S_NDBI = S_TB0 + JP_TB_COUNT
 };
 
 static const struct {
@@ -76,10 +77,26 @@ static const struct {
     [S_IX_PLATE] = {"ix_plate", MDB_DUPSORT | MDB_DUPFIXED},
     [S_IX_NAME] = {"ix_name", MDB_DUPSORT | MDB_DUPFIXED},
     [S_IX_CUST] = {"ix_cust", 0},
+    [S_TB0 + JP_TB_SYNC] = {"sync", 0},
+    [S_TB0 + JP_TB_GLOG] = {"glog", 0},
+    [S_TB0 + JP_TB_BATCH] = {"batch", 0},
+    [S_TB0 + JP_TB_RCPT] = {"rcpt", 0},
+    [S_TB0 + JP_TB_KEYS] = {"keys", 0},
+    [S_TB0 + JP_TB_PEERS] = {"peers", 0},
 };
 
 /* The index entries a record state has, one slot each. */
-enum { S_X_PHONE, S_X_IDNUM, S_X_NAME, S_X_VIN, S_X_PLATE, S_X_EXT, S_X_CUST, S_X_N };
+enum {
+    S_X_PHONE,
+    S_X_IDNUM,
+    S_X_NAME,
+    S_X_VIN,
+    S_X_PLATE,
+    S_X_EXT,
+    S_X_CUST,  /* timeline: a vehicle's or event's customer; a link's link_b */
+    S_X_CUST2, /* timeline: a link's link_a (a link is in both timelines) */
+    S_X_N
+};
 
 typedef struct {
     int which;           /* S_IX_* database */
@@ -131,6 +148,8 @@ struct jp_txn {
     uint16_t head_store; /* store of the cached head */
     jp_head_t head;      /* one store's log position, kept across writes */
     jp_id_t ref_ok[2];   /* last customer [0] and complaint [1] a ref was checked to */
+    bool glog_ok;        /* glog_len holds the group log's length */
+    uint64_t glog_len;   /* the group log's length, counted by glog_append */
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -748,18 +767,23 @@ s_ix_key(const jp_db_t *db, const jp_record_t *r, int x, s_ixkey_t *out)
         out->n = n + 3;
         return true;
     }
-    /* S_X_CUST: the timeline, customer | at | id. */
-    unsigned atf;
-    if (r->kind == JP_K_VEHICLE)
+    /* S_X_CUST, S_X_CUST2: the timeline, customer | at | id.  A link is at
+     * time 0, so it comes first in both customers' timelines. */
+    unsigned atf = 0, cf = JP_F_CUSTOMER;
+    if (r->kind == JP_K_LINK)
+        cf = x == S_X_CUST ? JP_F_LINK_B : JP_F_LINK_A;
+    else if (x == S_X_CUST2)
+        return false;
+    else if (r->kind == JP_K_VEHICLE)
         atf = JP_F_DELIVERED_AT;
     else if (jp_kind_is_event(r->kind))
         atf = JP_F_AT;
     else
         return false;
-    const jp_id_t *c = jp_record_ref(r, JP_F_CUSTOMER);
+    const jp_id_t *c = jp_record_ref(r, cf);
     if (!c)
         return false;
-    int64_t at = jp_record_int(r, atf, 0);
+    int64_t at = atf ? jp_record_int(r, atf, 0) : 0;
     out->which = S_IX_CUST;
     memcpy(out->k, c->b, 16);
     s_put64(out->k + 16, at > 0 ? (uint64_t)at : 0);
@@ -1506,4 +1530,151 @@ jp_txn_counts(jp_txn_t *txn, uint64_t out[JP_K_COUNT], uint64_t *changes)
 done:
     mdb_cursor_close(cur);
     return rc;
+}
+
+/* ---- tables ---------------------------------------------------------------- */
+
+static int
+s_tb_put(jp_txn_t *txn, jp_table_t tb, const void *k, size_t kn, const void *v, size_t vn,
+         unsigned flags)
+{
+    assert(txn && txn->write && tb < JP_TB_COUNT);
+    if (txn->broken)
+        return txn->broken;
+    MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
+    int rc = mdb_put(txn->t, s_dbi(txn, S_TB0 + (int)tb), &key, &val, flags);
+    if (rc)
+        txn->broken = rc = s_mdb(rc, NULL, s_dbis[S_TB0 + tb].name);
+    return rc;
+}
+
+int
+jp_txn_tb_get(jp_txn_t *txn, jp_table_t tb, const void *k, size_t kn, const void **v,
+              size_t *vn)
+{
+    assert(txn && tb < JP_TB_COUNT && v && vn);
+    MDB_val val;
+    int rc = s_get(txn, S_TB0 + (int)tb, k, kn, &val);
+    if (rc == 0) {
+        *v = val.mv_data;
+        *vn = val.mv_size;
+    }
+    return rc;
+}
+
+int
+jp_txn_tb_put(jp_txn_t *txn, jp_table_t tb, const void *k, size_t kn, const void *v,
+              size_t vn)
+{
+    return s_tb_put(txn, tb, k, kn, v, vn, 0);
+}
+
+int
+jp_txn_tb_del(jp_txn_t *txn, jp_table_t tb, const void *k, size_t kn)
+{
+    assert(txn && txn->write && tb < JP_TB_COUNT);
+    MDB_val key = {kn, (void *)k};
+    int rc = mdb_del(txn->t, s_dbi(txn, S_TB0 + (int)tb), &key, NULL);
+    return rc == MDB_NOTFOUND ? JP_ENOTFOUND : s_mdb(rc, NULL, "delete");
+}
+
+int
+jp_txn_tb_each(jp_txn_t *txn, jp_table_t tb, const void *from, size_t fn, jp_kv_cb cb,
+               void *arg)
+{
+    assert(txn && tb < JP_TB_COUNT && cb);
+    MDB_cursor *cur;
+    MDB_val k = {fn, (void *)from}, v;
+    int rc = mdb_cursor_open(txn->t, s_dbi(txn, S_TB0 + (int)tb), &cur);
+    if (rc)
+        return s_mdb(rc, NULL, "cursor");
+    for (rc = mdb_cursor_get(cur, &k, &v, from && fn ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if ((rc = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size)))
+            goto done;
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : s_mdb(rc, NULL, "cursor");
+done:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int
+jp_txn_tb_last(jp_txn_t *txn, jp_table_t tb, void *k, size_t cap, size_t *kn)
+{
+    assert(txn && tb < JP_TB_COUNT && kn);
+    MDB_cursor *cur;
+    MDB_val key, v;
+    int rc = mdb_cursor_open(txn->t, s_dbi(txn, S_TB0 + (int)tb), &cur);
+    if (rc)
+        return s_mdb(rc, NULL, "cursor");
+    rc = mdb_cursor_get(cur, &key, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc)
+        return s_mdb(rc, NULL, "last key");
+    if (key.mv_size > cap)
+        return JP_ETOOBIG;
+    memcpy(k, key.mv_data, key.mv_size);
+    *kn = key.mv_size;
+    return 0;
+}
+
+int
+jp_txn_glog_len(jp_txn_t *txn, uint64_t *len)
+{
+    uint8_t k[8];
+    size_t kn;
+    int rc = jp_txn_tb_last(txn, JP_TB_GLOG, k, sizeof k, &kn);
+    *len = 0;
+    if (rc == JP_ENOTFOUND)
+        return 0;
+    if (rc == 0 && kn != 8)
+        return JP_ECORRUPT;
+    if (rc == 0)
+        *len = s_get64(k);
+    return rc;
+}
+
+int
+jp_txn_glog_append(jp_txn_t *txn, uint16_t store, uint64_t seq, uint64_t *pos)
+{
+    assert(pos);
+    int rc;
+    /* The length is learnt once per transaction, then counted here. */
+    if (!txn->glog_ok) {
+        if ((rc = jp_txn_glog_len(txn, &txn->glog_len)))
+            return rc;
+        txn->glog_ok = true;
+    }
+    uint8_t k[8], v[S_LOGKEY_LEN];
+    s_put64(k, txn->glog_len + 1);
+    s_logkey(v, store, seq);
+    if ((rc = s_tb_put(txn, JP_TB_GLOG, k, sizeof k, v, sizeof v, MDB_APPEND)))
+        return rc;
+    *pos = ++txn->glog_len;
+    return 0;
+}
+
+int
+jp_db_copy(jp_db_t *self, const char *dir, jp_err_t *err)
+{
+    assert(self && dir);
+    char what[300];
+    snprintf(what, sizeof what, "hot copy to %s", dir);
+    return s_mdb(mdb_env_copy2(self->env, dir, MDB_CP_COMPACT), err, what);
+}
+
+int
+jp_db_size(jp_db_t *self, uint64_t *used, uint64_t *mapsize)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc = mdb_env_info(self->env, &info);
+    if (!rc)
+        rc = mdb_env_stat(self->env, &st);
+    if (rc)
+        return s_mdb(rc, NULL, "environment info");
+    *used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    *mapsize = info.me_mapsize;
+    return 0;
 }

@@ -145,4 +145,56 @@ int jp_txn_digest(jp_txn_t *txn, uint8_t out[JP_HASH_LEN]);
 /* Record counts by kind (out[JP_K_COUNT]) and the number of changes. */
 int jp_txn_counts(jp_txn_t *txn, uint64_t out[JP_K_COUNT], uint64_t *changes);
 
+/* ---- tables: what sync, the server and the audit keep beside the records --
+ *
+ * Plain key -> value tables, keys compared as bytes (big-endian numbers sort
+ * in order).  What each holds is defined by the code that owns it:
+ *   sync   a store's sync state (sync.c): pull cursor, pinned server keys
+ *   glog   the group log: position u64 -> store u16 | seq u64 (server)
+ *   batch  signed batches: store u16 | last seq u64 -> first seq u64 |
+ *          signature 64 | unix ms u64 (server: every batch it accepted;
+ *          store: every batch it pushed)
+ *   rcpt   receipts: store u16 | seq u64 -> server ms u64 | signature 64
+ *          (store: the server's receipts; server: the ones it issued)
+ *   keys   the server's enrolled keys: Curve public key 32 -> entry
+ *   peers  the server's stores: store u16 -> entry
+ * Values are borrowed like jp_txn_get's. */
+typedef enum {
+    JP_TB_SYNC,
+    JP_TB_GLOG,
+    JP_TB_BATCH,
+    JP_TB_RCPT,
+    JP_TB_KEYS,
+    JP_TB_PEERS,
+    JP_TB_COUNT
+} jp_table_t;
+
+int jp_txn_tb_get(jp_txn_t *txn, jp_table_t tb, const void *k, size_t kn, const void **v,
+                  size_t *vn); /* JP_ENOTFOUND if absent */
+int jp_txn_tb_put(jp_txn_t *txn, jp_table_t tb, const void *k, size_t kn, const void *v,
+                  size_t vn);
+int jp_txn_tb_del(jp_txn_t *txn, jp_table_t tb, const void *k, size_t kn);
+
+/* Call cb for each entry with key >= from (every entry: from NULL), in key
+ * order, until cb returns non-zero (which is returned). */
+typedef int (*jp_kv_cb)(void *arg, const uint8_t *k, size_t kn, const uint8_t *v,
+                        size_t vn);
+int jp_txn_tb_each(jp_txn_t *txn, jp_table_t tb, const void *from, size_t fn,
+                   jp_kv_cb cb, void *arg);
+
+/* The last key of tb, copied into k (cap bytes); JP_ENOTFOUND if tb is
+ * empty. */
+int jp_txn_tb_last(jp_txn_t *txn, jp_table_t tb, void *k, size_t cap, size_t *kn);
+
+/* Append (store, seq) to the group log; *pos is its position (1, 2, ...). */
+int jp_txn_glog_append(jp_txn_t *txn, uint16_t store, uint64_t seq, uint64_t *pos);
+/* Length of the group log. */
+int jp_txn_glog_len(jp_txn_t *txn, uint64_t *len);
+
+/* LMDB's hot copy of the environment into directory dir (which must exist
+ * and be empty), consistent as of one moment, while writers go on. */
+int jp_db_copy(jp_db_t *self, const char *dir, jp_err_t *err);
+/* Bytes the environment's data file uses (pages in use). */
+int jp_db_size(jp_db_t *self, uint64_t *used, uint64_t *mapsize);
+
 #endif

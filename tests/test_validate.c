@@ -245,7 +245,7 @@ test_idnum(void **state)
     time_t tomorrow = time(NULL) + 2 * 86400;
     struct tm tm;
     assert_non_null(localtime_r(&tomorrow, &tm));
-    char fut[19];
+    char fut[64]; /* room for any year the compiler can imagine */
     snprintf(fut, sizeof fut, "110105%04d%02d%02d002", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday);
     fut[17] = jp_idnum_check_char(fut);
