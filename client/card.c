@@ -3,11 +3,10 @@
  * card class, and one readable line per event.
  *
  * The timeline comes from the ix_cust index (vehicles by delivery, events
- * by time).  The class is computed here from that timeline with the rules
- * of metrics.md ("loyal": three purchases in two years and no complaint of
- * the last year left unresolved; "effective": a service visit in the last
- * year; "deal": first sale in the last year; else "data-only"), as a hint
- * on the counter screen; the reports compute the figures that count.
+ * by time).  The class is the statistics engine's (common/stats.h), as of
+ * now, for the whole person (every row sharing a phone or ID number) over
+ * every record this store holds: the same rules as `report`, so a card
+ * never disagrees with the counts.
  */
 #include "card.h"
 
@@ -15,9 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats.h"
 #include "validate.h"
-
-#define S_DAY_MS 86400000LL
 
 static int
 s_push(cli_timeline_t *tl, const jp_id_t *id, const jp_record_t *r)
@@ -133,90 +131,32 @@ s_complaint_state(jp_txn_t *txn, const cli_timeline_t *tl, const jp_id_t *compla
     }
 }
 
-/* The prospect's state: its current grade, or "defeated" when the latest
- * grade-setting moment is a defeat (a defeat wins a tie). */
-static void
-s_prospect(jp_txn_t *txn, const jp_record_t *cust, const cli_timeline_t *tl, int64_t now,
-           char *out, size_t cap)
-{
-    const jp_field_def_t *gf = jp_field_def(JP_F_GRADE);
-    int64_t grade_at = INT64_MIN, defeat_at = INT64_MIN;
-    int64_t grade = jp_record_int(cust, JP_F_GRADE, 0);
-    if (grade)
-        grade_at = jp_record_int(cust, JP_F_CREATED_AT, INT64_MIN);
-    for (int i = 0; i < tl->n; i++) {
-        const cli_entry_t *e = &tl->e[i];
-        jp_record_t r;
-        if (e->deleted || e->at > now)
-            continue;
-        if (e->kind == JP_K_DEFEAT && e->at >= defeat_at) {
-            defeat_at = e->at;
-        } else if (e->kind == JP_K_GRADE && e->at >= grade_at &&
-                   jp_txn_get(txn, &e->id, &r) == 0) {
-            grade_at = e->at;
-            grade = jp_record_int(&r, JP_F_GRADE, grade);
-        }
-    }
-    if (defeat_at != INT64_MIN && defeat_at >= grade_at)
-        snprintf(out, cap, "defeated");
-    else if (grade)
-        snprintf(out, cap, "grade %s", jp_enum_word(gf, (unsigned)grade));
-    else
-        snprintf(out, cap, "-");
-}
-
 void
 cli_card_class(jp_txn_t *txn, const jp_record_t *cust, const cli_timeline_t *tl,
                char *out, size_t cap)
 {
-    int64_t now = (int64_t)jp_now_ms();
-    int64_t first_sale = INT64_MAX;
-    int purchases_730 = 0;
-    bool serviced_365 = false, open_complaint = false;
-
-    for (int i = 0; i < tl->n; i++) {
-        const cli_entry_t *e = &tl->e[i];
-        jp_record_t r;
-        if (e->deleted || e->at > now || jp_txn_get(txn, &e->id, &r) != 0)
-            continue;
-        bool purchase = false;
-        switch (e->kind) {
-        case JP_K_VEHICLE:
-            purchase = true;
-            if (e->at < first_sale)
-                first_sale = e->at;
-            break;
-        case JP_K_SERVICE:
-            purchase = jp_record_int(&r, JP_F_AMOUNT, 0) > 0;
-            serviced_365 |= e->at > now - 365 * S_DAY_MS;
-            break;
-        case JP_K_INSURANCE:
-        case JP_K_PACKAGE:
-            purchase = true;
-            break;
-        case JP_K_COMPLAINT:
-            if (e->at > now - 365 * S_DAY_MS) {
-                int64_t contacted, resolved;
-                s_complaint_state(txn, tl, &e->id, &contacted, &resolved);
-                open_complaint |= resolved == INT64_MIN || resolved > now;
-            }
-            break;
-        default:
-            break;
-        }
-        if (purchase && e->at > now - 730 * S_DAY_MS)
-            purchases_730++;
+    static const char *const words[JP_CLASSES] = {"loyal", "effective", "deal",
+                                                  "data-only"};
+    jp_base_t *b = NULL;
+    jp_scope_t *all = malloc(sizeof *all);
+    jp_standing_t st;
+    (void)tl; /* the engine reads the whole person, not this row's timeline */
+    snprintf(out, cap, "-");
+    if (!all)
+        return;
+    jp_scope_all(all);
+    if (jp_base_load_customer(txn, (int64_t)jp_now_ms(), &cust->id, &b, NULL) == 0 &&
+        jp_stats_standing(b, all, &cust->id, &st) == 0) {
+        if (st.cls >= 0)
+            snprintf(out, cap, "%s", words[st.cls]);
+        else if (st.grade && st.defeated)
+            snprintf(out, cap, "defeated");
+        else if (st.grade)
+            snprintf(out, cap, "grade %s",
+                     jp_enum_word(jp_field_def(JP_F_GRADE), st.grade));
     }
-    if (first_sale == INT64_MAX)
-        s_prospect(txn, cust, tl, now, out, cap);
-    else if (purchases_730 >= 3 && !open_complaint)
-        snprintf(out, cap, "loyal");
-    else if (serviced_365)
-        snprintf(out, cap, "effective");
-    else if (first_sale > now - 365 * S_DAY_MS)
-        snprintf(out, cap, "deal");
-    else
-        snprintf(out, cap, "data-only");
+    jp_base_destroy(&b);
+    free(all);
 }
 
 /* Append to out, with sep before anything but the first piece. */

@@ -38,6 +38,8 @@ static const s_cmd_t s_cmds[] = {
     {"verify", cmd_verify, "verify the hash chain of every log in the store"},
     {"status", cmd_status, "identity, log position, record counts, file size"},
     {"digest", cmd_digest, "the state digest (SHA-256 over every record)"},
+    {"report", cmd_report, "loyalty statistics of this store, offline"},
+    {"today", cmd_today, "the work list due today: calls, reminders, follow-ups"},
 };
 
 static void

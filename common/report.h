@@ -1,0 +1,68 @@
+/*
+ * report.h -- the statistics and the work list as JSON and CSV (the store
+ * and the server render alike), and the one list of figures every format
+ * is built from.
+ *
+ * docs/REPORTS.md documents the JSON schema ("jipan.stats/1",
+ * "jipan.today/1") and the CSV tables.
+ */
+#ifndef JP_REPORT_H
+#define JP_REPORT_H
+
+#include "stats.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+typedef enum {
+    JP_FIG_COUNT = 1, /* an integer count */
+    JP_FIG_RATE,      /* numerator, denominator, percentage */
+    JP_FIG_FIXED,     /* a value with two decimals, or n/a */
+    JP_FIG_MONEY,     /* fen */
+} jp_fig_type_t;
+
+/* One figure of the report. */
+typedef struct {
+    const char *section; /* "base", "loyalty", ... (JSON top-level key) */
+    const char *name;    /* key within the section; '.' nests ("satisfaction.5") */
+    const char *label;   /* words for the text report */
+    uint8_t type;        /* jp_fig_type_t */
+    int64_t count;       /* COUNT; MONEY in fen */
+    jp_rate_t rate;      /* RATE */
+    jp_fixed_t fixed;    /* FIXED */
+} jp_figure_t;
+
+/* The figures of s in report order (the regional table apart).  Writes at
+ * most cap into out; returns how many there are. */
+size_t jp_stats_figures(const jp_stats_t *s, jp_figure_t *out, size_t cap);
+
+/* "59.81" from 5981 hundredths; "-0.50"; "n/a" when na. */
+void jp_format_hundredths(int64_t v, bool na, char *out, size_t cap);
+
+/* The ISO 8601 local instant with offset: "2026-06-30T23:59:59.999+08:00". */
+void jp_format_iso(int64_t ms, char *out, size_t cap);
+
+/* The report as a JSON object (schema jipan.stats/1).  scope is a label
+ * for people ("store 7", "group"); stores lists the scope's stores (NULL:
+ * left out); filter may be NULL.  Caller owns the reference; NULL when out
+ * of memory. */
+json_t *jp_stats_json(const jp_stats_t *s, const char *scope, const jp_scope_t *stores,
+                      const jp_filter_t *filter);
+
+/* Serialise as the tools print it: 2-space indent, reals with up to 15
+ * significant digits.  Caller frees; NULL when out of memory. */
+char *jp_json_text(const json_t *j);
+
+/* A CSV table of the report: "figures" (section, figure, numerator,
+ * denominator, value) or "regional" (district and the six counts).
+ * JP_EINVAL for another name, JP_EIO on a write error. */
+int jp_stats_csv(const jp_stats_t *s, const char *table, FILE *out);
+
+/* The work list as JSON (schema jipan.today/1) and CSV; phones masked. */
+json_t *jp_worklist_json(const jp_worklist_t *w, const char *scope);
+int jp_worklist_csv(const jp_worklist_t *w, FILE *out);
+
+/* Words for a work-list line's details ("grade H, last contact ..."). */
+void jp_due_details(const jp_due_t *d, char *out, size_t cap);
+
+#endif
