@@ -235,11 +235,103 @@ s_write_all(int fd, const char *p, size_t n)
 }
 
 int
+jp_secret_write(const char *path, const void *data, size_t n, jp_err_t *err)
+{
+    /* O_EXCL: never replace a key (that would orphan every batch signed with it). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        return jp_err_set(err, e == EEXIST ? JP_EEXIST : JP_EIO,
+                          "cannot create key file %s: %s%s", path, strerror(e),
+                          e == EEXIST ? " (refusing to overwrite an existing key)" : "");
+    }
+    if (s_write_all(fd, data, n) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path); /* a truncated key file would only fail later, less clearly */
+        return jp_err_set(err, JP_EIO, "cannot write key file %s: %s", path, strerror(e));
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        unlink(path);
+        return jp_err_set(err, JP_EIO, "cannot write key file %s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int
+jp_secret_read(const char *path, char **out, size_t *len, size_t max, jp_err_t *err)
+{
+    int rc;
+    char *buf = NULL;
+    size_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return jp_err_set(err, e == ENOENT ? JP_ENOTFOUND : JP_EIO,
+                          "cannot open key file %s: %s", path, strerror(e));
+    }
+    /* fstat on the open descriptor: the mode checked is the file read. */
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        rc = jp_err_set(err, JP_EIO, "cannot stat key file %s: %s", path, strerror(e));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = jp_err_set(err, JP_EINVAL, "key file %s is not a regular file", path);
+        goto fail;
+    }
+    if (st.st_mode & 0077) {
+        rc = jp_err_set(err, JP_EPERM,
+                        "key file %s is %s by others (mode %04o); chmod 600 it", path,
+                        (st.st_mode & 0044) ? "readable" : "accessible",
+                        (unsigned)(st.st_mode & 07777));
+        goto fail;
+    }
+    if (st.st_size <= 0 || (size_t)st.st_size > max) {
+        rc = jp_err_set(err, JP_ECORRUPT, "key file %s is not a key file (%s)", path,
+                        st.st_size <= 0 ? "empty" : "too large");
+        goto fail;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        rc = jp_err_set(err, JP_ENOMEM, "cannot read key file %s: out of memory", path);
+        goto fail;
+    }
+    while (n < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            rc = jp_err_set(err, JP_EIO, "cannot read key file %s: %s", path, strerror(e));
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    close(fd);
+    *out = buf;
+    *len = n;
+    return 0;
+
+fail:
+    if (buf) {
+        OPENSSL_cleanse(buf, n);
+        free(buf);
+    }
+    close(fd);
+    return rc;
+}
+
+int
 jp_key_save(const jp_key_t *self, const char *path, jp_err_t *err)
 {
     assert(self && path);
     int rc = 0;
-    int fd = -1;
     BIO *bio = BIO_new(BIO_s_mem());
     if (!bio) {
         rc = jp_err_set(err, JP_ENOMEM, "cannot save key file %s: out of memory", path);
@@ -257,31 +349,8 @@ jp_key_save(const jp_key_t *self, const char *path, jp_err_t *err)
         rc = jp_err_set(err, JP_ECRYPTO, "cannot encode the key for %s (OpenSSL)", path);
         goto fail;
     }
-    /* O_EXCL: never replace a key (that would orphan every batch signed with it). */
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        rc = jp_err_set(err, e == EEXIST ? JP_EEXIST : JP_EIO,
-                        "cannot create key file %s: %s%s", path, strerror(e),
-                        e == EEXIST ? " (refusing to overwrite an existing key)" : "");
+    if ((rc = jp_secret_write(path, pem, (size_t)pem_len, err)))
         goto fail;
-    }
-    if (s_write_all(fd, pem, (size_t)pem_len) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        rc = jp_err_set(err, JP_EIO, "cannot write key file %s: %s", path, strerror(e));
-        close(fd);
-        fd = -1;
-        unlink(path); /* a truncated key file would only fail later, less clearly */
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        int e = errno;
-        fd = -1;
-        rc = jp_err_set(err, JP_EIO, "cannot write key file %s: %s", path, strerror(e));
-        unlink(path);
-        goto fail;
-    }
-    fd = -1;
     OPENSSL_cleanse(pem, (size_t)pem_len);
     BIO_free(bio);
     return 0;
@@ -308,56 +377,8 @@ jp_key_load(jp_key_t **self_p, const char *path, jp_err_t *err)
     BIO *bio = NULL;
     EVP_PKEY *pkey = NULL;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        rc = jp_err_set(err, e == ENOENT ? JP_ENOTFOUND : JP_EIO,
-                        "cannot open key file %s: %s", path, strerror(e));
+    if ((rc = jp_secret_read(path, &buf, &len, S_KEY_FILE_MAX, err)))
         goto fail;
-    }
-    /* fstat on the open descriptor: the mode checked is the file read. */
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        rc = jp_err_set(err, JP_EIO, "cannot stat key file %s: %s", path, strerror(e));
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = jp_err_set(err, JP_EINVAL, "key file %s is not a regular file", path);
-        goto fail;
-    }
-    if (st.st_mode & 0077) {
-        rc = jp_err_set(err, JP_EPERM,
-                        "key file %s is %s by others (mode %04o); chmod 600 it", path,
-                        (st.st_mode & 0044) ? "readable" : "accessible",
-                        (unsigned)(st.st_mode & 07777));
-        goto fail;
-    }
-    if (st.st_size <= 0 || st.st_size > S_KEY_FILE_MAX) {
-        rc =
-            jp_err_set(err, JP_ECORRUPT, "key file %s is not an Ed25519 private key (%s)",
-                       path, st.st_size <= 0 ? "empty" : "too large");
-        goto fail;
-    }
-    buf = malloc((size_t)st.st_size);
-    if (!buf) {
-        rc = jp_err_set(err, JP_ENOMEM, "cannot read key file %s: out of memory", path);
-        goto fail;
-    }
-    while (len < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + len, (size_t)st.st_size - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            rc =
-                jp_err_set(err, JP_EIO, "cannot read key file %s: %s", path, strerror(e));
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-    }
     bio = BIO_new_mem_buf(buf, (int)len);
     if (!bio) {
         rc = jp_err_set(err, JP_ENOMEM, "cannot read key file %s: out of memory", path);
@@ -379,7 +400,6 @@ jp_key_load(jp_key_t **self_p, const char *path, jp_err_t *err)
     BIO_free(bio);
     OPENSSL_cleanse(buf, len);
     free(buf);
-    close(fd);
     return 0;
 
 fail:
@@ -389,8 +409,6 @@ fail:
         OPENSSL_cleanse(buf, len);
         free(buf);
     }
-    if (fd >= 0)
-        close(fd);
     return rc;
 }
 

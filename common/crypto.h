@@ -67,6 +67,12 @@ size_t jp_batch_msg(uint16_t store, uint64_t first, uint64_t last,
 size_t jp_receipt_msg(uint16_t store, uint64_t seq, uint64_t server_ms,
                       const uint8_t head[JP_HASH_LEN], uint8_t out[JP_RECEIPT_MSG_LEN]);
 
+/* A secret file: written with mode 0600 and O_EXCL (never overwritten);
+ * read only if no one but its owner may read it, at most max bytes, into
+ * a malloc'd NUL-terminated *out (the caller cleanses and frees it). */
+int jp_secret_write(const char *path, const void *data, size_t n, jp_err_t *err);
+int jp_secret_read(const char *path, char **out, size_t *len, size_t max, jp_err_t *err);
+
 /* Hex of n bytes into out[2n+1]; parse 2n hex characters (JP_EINVAL). */
 void jp_hex(const uint8_t *p, size_t n, char *out);
 int jp_unhex(const char *s, uint8_t *out, size_t n);

@@ -1678,3 +1678,84 @@ jp_db_size(jp_db_t *self, uint64_t *used, uint64_t *mapsize)
     *mapsize = info.me_mapsize;
     return 0;
 }
+
+/* ---- batches and receipts ---------------------------------------------------- */
+
+#define S_BATCH_VLEN (8 + JP_SIG_LEN + 8 + JP_PUB_LEN)
+#define S_RCPT_VLEN (8 + JP_SIG_LEN)
+
+int
+jp_txn_batch_put(jp_txn_t *txn, const jp_batch_t *b)
+{
+    uint8_t k[S_LOGKEY_LEN], v[S_BATCH_VLEN];
+    s_logkey(k, b->store, b->last);
+    s_put64(v, b->first);
+    memcpy(v + 8, b->sig, JP_SIG_LEN);
+    s_put64(v + 8 + JP_SIG_LEN, b->ms);
+    memcpy(v + 16 + JP_SIG_LEN, b->pub, JP_PUB_LEN);
+    return jp_txn_tb_put(txn, JP_TB_BATCH, k, sizeof k, v, sizeof v);
+}
+
+int
+jp_batch_decode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn, jp_batch_t *out)
+{
+    if (kn != S_LOGKEY_LEN || vn != S_BATCH_VLEN)
+        return JP_ECORRUPT;
+    out->store = s_get16(k);
+    out->last = s_get64(k + 2);
+    out->first = s_get64(v);
+    memcpy(out->sig, v + 8, JP_SIG_LEN);
+    out->ms = s_get64(v + 8 + JP_SIG_LEN);
+    memcpy(out->pub, v + 16 + JP_SIG_LEN, JP_PUB_LEN);
+    return out->first >= 1 && out->first <= out->last ? 0 : JP_ECORRUPT;
+}
+
+typedef struct {
+    jp_batch_t *out;
+    int rc;
+} s_bfind_t;
+
+static int
+s_batch_first(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    s_bfind_t *f = arg;
+    f->rc = jp_batch_decode(k, kn, v, vn, f->out);
+    return 1; /* only the first entry at or after the key */
+}
+
+int
+jp_txn_batch_find(jp_txn_t *txn, uint16_t store, uint64_t seq, jp_batch_t *out)
+{
+    uint8_t k[S_LOGKEY_LEN];
+    s_logkey(k, store, seq);
+    s_bfind_t f = {out, JP_ENOTFOUND};
+    int rc = jp_txn_tb_each(txn, JP_TB_BATCH, k, sizeof k, s_batch_first, &f);
+    if (rc < 0)
+        return rc;
+    if (f.rc)
+        return f.rc;
+    return out->store == store && out->first <= seq ? 0 : JP_ENOTFOUND;
+}
+
+int
+jp_txn_receipt_put(jp_txn_t *txn, const jp_receipt_t *r)
+{
+    uint8_t k[S_LOGKEY_LEN], v[S_RCPT_VLEN];
+    s_logkey(k, r->store, r->seq);
+    s_put64(v, r->ms);
+    memcpy(v + 8, r->sig, JP_SIG_LEN);
+    return jp_txn_tb_put(txn, JP_TB_RCPT, k, sizeof k, v, sizeof v);
+}
+
+int
+jp_receipt_decode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn,
+                  jp_receipt_t *out)
+{
+    if (kn != S_LOGKEY_LEN || vn != S_RCPT_VLEN)
+        return JP_ECORRUPT;
+    out->store = s_get16(k);
+    out->seq = s_get64(k + 2);
+    out->ms = s_get64(v);
+    memcpy(out->sig, v + 8, JP_SIG_LEN);
+    return 0;
+}

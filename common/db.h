@@ -191,6 +191,38 @@ int jp_txn_glog_append(jp_txn_t *txn, uint16_t store, uint64_t seq, uint64_t *po
 /* Length of the group log. */
 int jp_txn_glog_len(jp_txn_t *txn, uint64_t *len);
 
+/* A signed batch: the store's signature of jp_batch_msg(store, first, last,
+ * hash of change last), by the key pub, accepted (server) or sent (store)
+ * at ms.  Kept in table batch. */
+typedef struct {
+    uint16_t store;
+    uint64_t first, last;
+    uint8_t sig[JP_SIG_LEN];
+    uint64_t ms;
+    uint8_t pub[JP_PUB_LEN];
+} jp_batch_t;
+
+int jp_txn_batch_put(jp_txn_t *txn, const jp_batch_t *b);
+/* The batch of store that holds seq (JP_ENOTFOUND if none). */
+int jp_txn_batch_find(jp_txn_t *txn, uint16_t store, uint64_t seq, jp_batch_t *out);
+/* Decode a batch table entry (key and value as jp_txn_tb_each gives them). */
+int jp_batch_decode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn,
+                    jp_batch_t *out);
+
+/* A server receipt: the server accepted store's changes up to seq, whose
+ * hash is head, at ms; sig is the server's signature of jp_receipt_msg().
+ * Kept in table rcpt (head is not stored: it is the log's). */
+typedef struct {
+    uint16_t store;
+    uint64_t seq;
+    uint64_t ms;
+    uint8_t sig[JP_SIG_LEN];
+} jp_receipt_t;
+
+int jp_txn_receipt_put(jp_txn_t *txn, const jp_receipt_t *r);
+int jp_receipt_decode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn,
+                      jp_receipt_t *out);
+
 /* LMDB's hot copy of the environment into directory dir (which must exist
  * and be empty), consistent as of one moment, while writers go on. */
 int jp_db_copy(jp_db_t *self, const char *dir, jp_err_t *err);

@@ -1,0 +1,748 @@
+/*
+ * cmd_sync.c -- the store's side of the sync protocol (proto/PROTOCOL.md):
+ * `keys`, `sync` (once), `run` (the daemon), `backup`.
+ *
+ * A round: HELLO, WELCOME (where the server stands for this store), then
+ * at once both directions: PUSH the changes after the server's acked seq,
+ * several batches in flight up to the server's credit, each RECEIPT
+ * verified against the pinned receipt key and kept; and PULL the group
+ * log after this store's cursor, each CHANGES applied with the cursor in
+ * one transaction, one CREDIT back for each.  When both are done: BYE.  A
+ * store in sync costs HELLO, WELCOME, one empty CHANGES, BYE.
+ *
+ * What the store keeps in its sync table:
+ *   "endpoint"    the server's endpoint (text)
+ *   "server_key"  the server's Curve key, pinned at the first sync (text)
+ *   "receipt_key" the server's receipt key, pinned at the first WELCOME
+ *   "cursor"      the group log position pulled up to (be64)
+ */
+#include "store.h"
+
+#include "codec.h"
+#include "crypto.h"
+#include "curve.h"
+#include "msg.h"
+#include "validate.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_CURVE_FILE "curve.key"
+#define S_TIMEOUT_MS 15000 /* silence that ends a round (PROTOCOL.md 3) */
+#define S_PULL_CREDIT 8     /* CHANGES in flight */
+#define S_AGENT "jipan-store/1"
+
+typedef struct {
+    cli_t *c;
+    void *ctx, *sock;
+    jp_key_t *key;          /* this store's signing key */
+    jp_buf_t out;           /* outgoing message */
+    uint8_t receipt_key[JP_PUB_LEN];
+    bool have_receipt_key;
+    /* counters of one round, for the summary line */
+    uint64_t pushed, pulled, receipts;
+    int perr;               /* protocol error the server answered, 0 if none */
+    bool quiet;
+} s_sync_t;
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+/* This store's Curve key pair, created on first use. */
+static int
+s_curve(cli_t *c, jp_curve_t *k, bool *created)
+{
+    char path[1024];
+    jp_err_t err;
+    cli_path(c, S_CURVE_FILE, path, sizeof path);
+    int rc = jp_curve_load(k, path, &err);
+    *created = false;
+    if (rc == JP_ENOTFOUND) {
+        if ((rc = jp_curve_generate(k, &err)) == 0 && (rc = jp_curve_save(k, path, &err)) == 0)
+            *created = true;
+    }
+    return rc ? cli_fail_err(c, rc, &err) : CLI_OK;
+}
+
+static const char s_keys_usage[] =
+    "usage: " CLI_PROG " keys\n"
+    "\n"
+    "Print this store's public keys: what the group's operator enrols with\n"
+    "`jipan-server enroll --store N --curve KEY --sign HEX ...`.  The Curve key\n"
+    "pair (DIR/" S_CURVE_FILE ", mode 0600) is made on first use.\n";
+
+int
+cmd_keys(cli_t *c, int argc, char **argv)
+{
+    int o, ec = CLI_CONTINUE;
+    static const struct option opts[] = {CLI_STD_LONGOPTS, {NULL, 0, NULL, 0}};
+    cli_getopt_reset();
+    while (ec == CLI_CONTINUE && (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1)
+        ec = cli_std_opt(c, o, argv, s_keys_usage);
+    if (ec != CLI_CONTINUE)
+        return ec;
+    if ((ec = cli_open(c)))
+        return ec;
+    jp_curve_t k;
+    bool created;
+    jp_key_t *key = NULL;
+    jp_err_t err;
+    char path[1024], hex[2 * JP_PUB_LEN + 1];
+    uint8_t pub[JP_PUB_LEN];
+    char curve_hex[2 * 32 + 1];
+    if ((ec = s_curve(c, &k, &created)))
+        goto done;
+    jp_curve_hex(k.pub, curve_hex);
+    cli_path(c, CLI_KEY_FILE, path, sizeof path);
+    int rc = jp_key_load(&key, path, &err);
+    if (rc) {
+        ec = cli_fail_err(c, rc, &err);
+        goto done;
+    }
+    jp_key_public(key, pub);
+    jp_hex(pub, sizeof pub, hex);
+    printf("store  %u\ncode   %s\nregion %s\ncurve  %s\nsign   %s\n", c->node.store,
+           c->node.code, c->node.region, curve_hex, hex);
+    printf("\nenrol with:\n  jipan-server enroll --store %u --code %s --region %s "
+           "--curve %s --sign %s\n",
+           c->node.store, c->node.code, c->node.region, curve_hex, hex);
+done:
+    memset(&k, 0, sizeof k);
+    jp_key_destroy(&key);
+    cli_close(c);
+    return ec;
+}
+
+/* ---- the sync table ------------------------------------------------------------ */
+
+static int
+s_get_text(jp_txn_t *txn, const char *name, char *out, size_t cap)
+{
+    const void *v;
+    size_t n;
+    out[0] = '\0';
+    int rc = jp_txn_tb_get(txn, JP_TB_SYNC, name, strlen(name), &v, &n);
+    if (rc)
+        return rc;
+    if (n >= cap)
+        return JP_ECORRUPT;
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int
+s_put_text(jp_txn_t *txn, const char *name, const void *v, size_t n)
+{
+    return jp_txn_tb_put(txn, JP_TB_SYNC, name, strlen(name), v, n);
+}
+
+static uint64_t
+s_cursor(jp_txn_t *txn)
+{
+    const void *v;
+    size_t n;
+    uint64_t pos = 0;
+    if (jp_txn_tb_get(txn, JP_TB_SYNC, "cursor", 6, &v, &n) == 0 && n == 8)
+        for (int i = 0; i < 8; i++)
+            pos = pos << 8 | ((const uint8_t *)v)[i];
+    return pos;
+}
+
+static int
+s_put_cursor(jp_txn_t *txn, uint64_t pos)
+{
+    uint8_t v[8];
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint8_t)(pos >> (56 - 8 * i));
+    return s_put_text(txn, "cursor", v, 8);
+}
+
+/* ---- one round ------------------------------------------------------------------- */
+
+static void __attribute__((format(printf, 2, 3)))
+s_say(s_sync_t *s, const char *fmt, ...)
+{
+    if (s->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+static int
+s_send(s_sync_t *s, const jp_msg_t *m)
+{
+    int rc = jp_msg_send(s->sock, m, &s->out, 0);
+    if (rc)
+        return cli_fail(s->c, CLI_INTERNAL, "cannot send %s: %s", jp_msg_type_name(m->type),
+                        rc < 0 && rc != -1 ? jp_strerror(rc) : zmq_strerror(errno));
+    return 0;
+}
+
+/* Receive one message into *frame and decode it into m; CLI_REFUSED on
+ * silence past the timeout (the round is over; the caller reconnects). */
+static int
+s_recv(s_sync_t *s, zmq_msg_t *frame, jp_msg_t *m)
+{
+    zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
+    uint64_t until = jp_now_ms() + S_TIMEOUT_MS;
+    for (;;) {
+        if (s_stop)
+            return cli_fail(s->c, CLI_REFUSED, "interrupted");
+        int64_t left = (int64_t)(until - jp_now_ms());
+        if (left <= 0)
+            return cli_fail(s->c, CLI_REFUSED,
+                            "no answer from the server in %d s (offline?)", S_TIMEOUT_MS / 1000);
+        int n = zmq_poll(&it, 1, left > 500 ? 500 : (long)left);
+        if (n < 0 && errno != EINTR)
+            return cli_fail(s->c, CLI_INTERNAL, "poll: %s", zmq_strerror(errno));
+        if (n > 0)
+            break;
+    }
+    if (zmq_msg_recv(frame, s->sock, 0) < 0)
+        return cli_fail(s->c, CLI_INTERNAL, "receive: %s", zmq_strerror(errno));
+    jp_err_t err;
+    int rc = jp_msg_decode(zmq_msg_data(frame), zmq_msg_size(frame), m, &err);
+    if (rc)
+        return cli_fail(s->c, CLI_INTERNAL, "the server sent a bad message: %s", err.msg);
+    if (m->type == JP_MSG_ERROR) {
+        s->perr = (int)m->error.code;
+        return cli_fail(s->c, CLI_REFUSED, "server refused (%s): %.*s",
+                        jp_perr_name((int)m->error.code) ? jp_perr_name((int)m->error.code)
+                                                         : "?",
+                        (int)m->error.message.n, m->error.message.p);
+    }
+    return 0;
+}
+
+/* Build and send the PUSH of changes *next.. (at most max_batch bytes). */
+static int
+s_push_batch(s_sync_t *s, uint64_t *next, uint64_t head, uint64_t max_batch, uint64_t bno)
+{
+    cli_t *c = s->c;
+    jp_txn_t *txn;
+    jp_err_t err;
+    int rc = jp_db_begin(c->db, false, &txn, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    /* First count what fits, then build: the list's length comes first. */
+    uint64_t bytes = 0, last = *next - 1;
+    const uint8_t *p;
+    size_t n;
+    while (last < head && last - *next + 1 < JP_MSG_MAX_CHANGES) {
+        if ((rc = jp_txn_log_get(txn, c->node.store, last + 1, &p, &n)))
+            goto fail;
+        if (bytes && bytes + n + 5 > max_batch)
+            break;
+        bytes += n + 5;
+        last++;
+    }
+    jp_msg_t m = {.type = JP_MSG_PUSH};
+    m.push.batch = bno;
+    m.push.store = c->node.store;
+    m.push.first_seq = *next;
+    m.push.last_seq = last;
+    jp_msg_builder_t b;
+    jp_buf_reset(&s->out);
+    jp_msg_begin(&b, &s->out, &m, (uint32_t)(last - *next + 1));
+    uint8_t hash[JP_HASH_LEN], msg[JP_BATCH_MSG_LEN];
+    for (uint64_t q = *next; q <= last; q++) {
+        if ((rc = jp_txn_log_get(txn, c->node.store, q, &p, &n)))
+            goto fail;
+        jp_msg_add_change(&b, p, n);
+    }
+    jp_sha256(p, n, hash);
+    jp_batch_msg(c->node.store, *next, last, hash, msg);
+    if ((rc = jp_key_sign(s->key, msg, sizeof msg, m.push.sig)) || (rc = jp_msg_end(&b, &m)))
+        goto fail;
+    jp_txn_abort(&txn);
+    if (zmq_send(s->sock, s->out.data, s->out.len, 0) < 0)
+        return cli_fail(c, CLI_INTERNAL, "cannot send a batch: %s", zmq_strerror(errno));
+    s->pushed += last - *next + 1;
+    *next = last + 1;
+    return 0;
+fail:
+    jp_txn_abort(&txn);
+    return cli_fail(c, cli_exit_for(rc), "batch from seq %llu: %s",
+                    (unsigned long long)*next, jp_strerror(rc));
+}
+
+/* A RECEIPT: it must be signed by the pinned key and name our own hash. */
+static int
+s_receipt(s_sync_t *s, const jp_msg_t *m)
+{
+    cli_t *c = s->c;
+    uint8_t rmsg[JP_RECEIPT_MSG_LEN];
+    jp_receipt_msg(c->node.store, m->receipt.seq, m->receipt.server_ms, m->receipt.head, rmsg);
+    if (m->receipt.store != c->node.store ||
+        jp_sig_verify(s->receipt_key, rmsg, sizeof rmsg, m->receipt.sig) != 0)
+        return cli_fail(c, CLI_REFUSED,
+                        "a receipt for seq %llu is not signed by the pinned server key",
+                        (unsigned long long)m->receipt.seq);
+    jp_txn_t *txn;
+    jp_err_t err;
+    jp_head_t own;
+    int rc = jp_db_begin(c->db, true, &txn, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    const uint8_t *p;
+    size_t n;
+    uint8_t h[JP_HASH_LEN];
+    if ((rc = jp_txn_head(txn, c->node.store, &own)) || m->receipt.seq > own.seq ||
+        (m->receipt.seq && ((rc = jp_txn_log_get(txn, c->node.store, m->receipt.seq, &p, &n)) ||
+                            (jp_sha256(p, n, h), memcmp(h, m->receipt.head, JP_HASH_LEN))))) {
+        jp_txn_abort(&txn);
+        return cli_fail(c, CLI_REFUSED,
+                        "the server's receipt for seq %llu does not match this store's log",
+                        (unsigned long long)m->receipt.seq);
+    }
+    jp_receipt_t r = {.store = c->node.store, .seq = m->receipt.seq, .ms = m->receipt.server_ms};
+    memcpy(r.sig, m->receipt.sig, JP_SIG_LEN);
+    if (m->receipt.seq && (rc = jp_txn_receipt_put(txn, &r)))
+        goto fail;
+    if ((rc = jp_txn_commit(&txn, &err)))
+        return cli_fail_err(c, rc, &err);
+    s->receipts++;
+    return 0;
+fail:
+    jp_txn_abort(&txn);
+    return cli_fail(c, cli_exit_for(rc), "keeping a receipt: %s", jp_strerror(rc));
+}
+
+/* A CHANGES: every entry merged, and the cursor, in one transaction. */
+static int
+s_changes(s_sync_t *s, const jp_msg_t *m, uint64_t *cursor)
+{
+    cli_t *c = s->c;
+    if (m->changes.from_pos != *cursor + 1 || m->changes.to_pos < *cursor)
+        return cli_fail(c, CLI_REFUSED, "the server sent positions %llu..%llu after %llu",
+                        (unsigned long long)m->changes.from_pos,
+                        (unsigned long long)m->changes.to_pos, (unsigned long long)*cursor);
+    jp_txn_t *txn;
+    jp_err_t err;
+    int rc = jp_db_begin(c->db, true, &txn, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    jp_msg_iter_t it;
+    jp_msg_iter_init(&it, &m->changes.entries);
+    const uint8_t *p;
+    size_t n;
+    uint64_t store;
+    while ((rc = jp_msg_next_entry(&it, &store, &p, &n)) > 0) {
+        rc = jp_txn_apply(txn, p, n, &err);
+        if (rc == JP_EDUP)
+            continue;
+        if (rc) {
+            jp_txn_abort(&txn);
+            return cli_fail(c, cli_exit_for(rc), "group log after %llu: %s",
+                            (unsigned long long)*cursor, err.msg);
+        }
+        s->pulled++;
+    }
+    if ((rc = s_put_cursor(txn, m->changes.to_pos)) || (rc = jp_txn_commit(&txn, &err))) {
+        jp_txn_abort(&txn);
+        return cli_fail(c, cli_exit_for(rc), "applying pulled changes: %s", jp_strerror(rc));
+    }
+    *cursor = m->changes.to_pos;
+    return 0;
+}
+
+/* The position check of WELCOME, and the receipt key pin. */
+static int
+s_welcome(s_sync_t *s, const jp_msg_t *w, jp_head_t *own, uint64_t *cursor)
+{
+    cli_t *c = s->c;
+    jp_txn_t *txn;
+    jp_err_t err;
+    int rc = jp_db_begin(c->db, true, &txn, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    *cursor = s_cursor(txn);
+    if ((rc = jp_txn_head(txn, c->node.store, own)))
+        goto fail;
+    if (w->welcome.acked_seq > own->seq) {
+        jp_txn_abort(&txn);
+        return cli_fail(c, CLI_REFUSED,
+                        "the server holds seq %llu of this store, which has only %llu: "
+                        "restored from an old backup? (an operator must reconcile)",
+                        (unsigned long long)w->welcome.acked_seq, (unsigned long long)own->seq);
+    }
+    if (w->welcome.acked_seq) {
+        const uint8_t *p;
+        size_t n;
+        uint8_t h[JP_HASH_LEN];
+        if ((rc = jp_txn_log_get(txn, c->node.store, w->welcome.acked_seq, &p, &n)))
+            goto fail;
+        jp_sha256(p, n, h);
+        if (memcmp(h, w->welcome.acked_head, JP_HASH_LEN) != 0) {
+            jp_txn_abort(&txn);
+            return cli_fail(c, CLI_REFUSED,
+                            "the logs have diverged at seq %llu: the server's copy differs",
+                            (unsigned long long)w->welcome.acked_seq);
+        }
+    }
+    const void *v;
+    size_t n;
+    rc = jp_txn_tb_get(txn, JP_TB_SYNC, "receipt_key", 11, &v, &n);
+    if (rc == 0 && (n != JP_PUB_LEN || memcmp(v, w->welcome.server_pub, JP_PUB_LEN) != 0)) {
+        jp_txn_abort(&txn);
+        return cli_fail(c, CLI_REFUSED,
+                        "the server's receipt key is not the one pinned at the first sync");
+    }
+    if (rc == JP_ENOTFOUND &&
+        (rc = s_put_text(txn, "receipt_key", w->welcome.server_pub, JP_PUB_LEN)))
+        goto fail;
+    if (rc && rc != JP_ENOTFOUND)
+        goto fail;
+    memcpy(s->receipt_key, w->welcome.server_pub, JP_PUB_LEN);
+    if ((rc = jp_txn_commit(&txn, &err)))
+        return cli_fail_err(c, rc, &err);
+    return 0;
+fail:
+    jp_txn_abort(&txn);
+    return cli_fail(c, cli_exit_for(rc), "sync state: %s", jp_strerror(rc));
+}
+
+/* One round over the connected socket. */
+static int
+s_round(s_sync_t *s)
+{
+    cli_t *c = s->c;
+    jp_msg_t m = {.type = JP_MSG_HELLO}, in;
+    zmq_msg_t frame;
+    m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
+    m.hello.store = c->node.store;
+    m.hello.agent.p = S_AGENT;
+    m.hello.agent.n = strlen(S_AGENT);
+    s->pushed = s->pulled = s->receipts = 0;
+    s->perr = 0;
+    int ec = s_send(s, &m);
+    if (ec)
+        return ec;
+    zmq_msg_init(&frame);
+    if ((ec = s_recv(s, &frame, &in)))
+        goto done;
+    if (in.type != JP_MSG_WELCOME) {
+        ec = cli_fail(c, CLI_REFUSED, "the server answered HELLO with %s",
+                      jp_msg_type_name(in.type));
+        goto done;
+    }
+    jp_head_t own;
+    uint64_t cursor, group_pos = in.welcome.group_pos;
+    uint64_t credit = in.welcome.credit ? in.welcome.credit : 1;
+    uint64_t max_batch = in.welcome.max_batch;
+    uint64_t acked = in.welcome.acked_seq;
+    if (max_batch > JP_MSG_MAX_BATCH || max_batch < JP_MSG_MAX_CHANGE + 64)
+        max_batch = JP_MSG_MAX_BATCH;
+    if ((ec = s_welcome(s, &in, &own, &cursor)))
+        goto done;
+    uint64_t next = acked + 1, bno = 0, inflight = 0;
+    bool pulling = cursor < group_pos;
+    if (pulling) {
+        m.type = JP_MSG_PULL;
+        m.pull.after_pos = cursor;
+        m.pull.credit = S_PULL_CREDIT;
+        if ((ec = s_send(s, &m)))
+            goto done;
+    }
+    while (!s_stop && (next <= own.seq || inflight > 0 || pulling)) {
+        while (inflight < credit && next <= own.seq) {
+            if ((ec = s_push_batch(s, &next, own.seq, max_batch, ++bno)))
+                goto done;
+            inflight++;
+        }
+        zmq_msg_close(&frame);
+        zmq_msg_init(&frame);
+        if ((ec = s_recv(s, &frame, &in)))
+            goto done;
+        if (in.type == JP_MSG_RECEIPT) {
+            if ((ec = s_receipt(s, &in)))
+                goto done;
+            acked = in.receipt.seq;
+            inflight--;
+        } else if (in.type == JP_MSG_CHANGES) {
+            if ((ec = s_changes(s, &in, &cursor)))
+                goto done;
+            pulling = in.changes.more;
+            if (pulling) {
+                m.type = JP_MSG_CREDIT;
+                m.credit.credit = 1;
+                if ((ec = s_send(s, &m)))
+                    goto done;
+            }
+        } else if (in.type == JP_MSG_PING) {
+            m.type = JP_MSG_PONG;
+            m.pong.ms = in.ping.ms;
+            if ((ec = s_send(s, &m)))
+                goto done;
+        }
+    }
+    if (s_stop) {
+        ec = cli_fail(c, CLI_REFUSED, "interrupted");
+        goto done;
+    }
+    m.type = JP_MSG_BYE;
+    m.bye.reason.p = "done";
+    m.bye.reason.n = 4;
+    s_send(s, &m);
+    s_say(s, "synced: pushed %llu (server holds seq %llu), pulled %llu (cursor %llu)\n",
+          (unsigned long long)s->pushed, (unsigned long long)acked,
+          (unsigned long long)s->pulled, (unsigned long long)cursor);
+    ec = CLI_OK;
+done:
+    zmq_msg_close(&frame);
+    return ec;
+}
+
+/* ---- connection ---------------------------------------------------------------- */
+
+static void
+s_disconnect(s_sync_t *s)
+{
+    if (s->sock)
+        zmq_close(s->sock);
+    s->sock = NULL;
+}
+
+static int
+s_connect(s_sync_t *s, const char *endpoint, const uint8_t server_key[32], const jp_curve_t *k)
+{
+    jp_err_t err;
+    s->sock = zmq_socket(s->ctx, ZMQ_DEALER);
+    if (!s->sock)
+        return cli_fail(s->c, CLI_INTERNAL, "socket: %s", zmq_strerror(errno));
+    int ivl = 1000, max = 60000;
+    if (jp_sock_common(s->sock, &err))
+        return cli_fail_err(s->c, JP_EINVAL, &err);
+    if (zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, server_key, 32) ||
+        zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, k->pub, JP_Z85_KEY_LEN) ||
+        zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, k->sec, JP_Z85_KEY_LEN) ||
+        zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) ||
+        zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &max, sizeof max))
+        return cli_fail(s->c, CLI_INTERNAL, "socket options: %s", zmq_strerror(errno));
+    if (zmq_connect(s->sock, endpoint))
+        return cli_fail(s->c, CLI_USAGE, "cannot connect to '%s': %s", endpoint,
+                        zmq_strerror(errno));
+    return 0;
+}
+
+/* Endpoint and server key: from the options, pinned on first use; else as
+ * pinned.  The key is kept as its 32 bytes. */
+static int
+s_target(cli_t *c, const char *ep_opt, const char *key_opt, char *ep, size_t epcap,
+         uint8_t key[32])
+{
+    jp_txn_t *txn;
+    jp_err_t err;
+    int rc = jp_db_begin(c->db, true, &txn, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    char was_ep[512];
+    uint8_t opt[32];
+    const void *v;
+    size_t n;
+    bool have_key = jp_txn_tb_get(txn, JP_TB_SYNC, "server_key", 10, &v, &n) == 0 && n == 32;
+    if (have_key)
+        memcpy(key, v, 32);
+    bool have_ep = s_get_text(txn, "endpoint", was_ep, sizeof was_ep) == 0;
+    int ec = CLI_OK;
+    if (key_opt && !jp_curve_parse(key_opt, opt))
+        ec = cli_usage_error(c, "--server-key needs the server's Curve key (64 hex digits)");
+    else if (key_opt && have_key && memcmp(opt, key, 32) != 0)
+        ec = cli_fail(c, CLI_REFUSED,
+                      "--server-key differs from the key pinned at the first sync; a store "
+                      "talks to one server (re-pin with a new store directory)");
+    else if (!key_opt && !have_key)
+        ec = cli_usage_error(c, "the first sync needs --server-key (from `jipan-server keys`)");
+    else if (!ep_opt && !have_ep)
+        ec = cli_usage_error(c, "the first sync needs --server ENDPOINT");
+    else if (ep_opt && strlen(ep_opt) >= epcap)
+        ec = cli_usage_error(c, "--server: endpoint too long");
+    if (ec == CLI_OK) {
+        snprintf(ep, epcap, "%s", ep_opt ? ep_opt : was_ep);
+        if (!have_key)
+            memcpy(key, opt, 32);
+        if ((!have_key && (rc = s_put_text(txn, "server_key", key, 32))) ||
+            (ep_opt && (rc = s_put_text(txn, "endpoint", ep, strlen(ep)))) ||
+            (rc = jp_txn_commit(&txn, &err)))
+            ec = cli_fail(c, cli_exit_for(rc), "sync state: %s", jp_strerror(rc));
+    }
+    jp_txn_abort(&txn);
+    return ec;
+}
+
+static const char s_sync_usage[] =
+    "usage: " CLI_PROG " sync [--server ENDPOINT] [--server-key KEY]\n"
+    "       " CLI_PROG " run [--server ENDPOINT] [--server-key KEY] [--interval SECONDS]\n"
+    "\n"
+    "sync: one round with the group server: push this store's changes the\n"
+    "server has not acknowledged, pull the group's changes this store has not\n"
+    "seen, then stop.  Exit 0 when in sync, 1 when refused or offline.\n"
+    "\n"
+    "run: the sync daemon: a round every --interval seconds (default 2), with\n"
+    "reconnection and backoff (1 s doubling to 60 s) while the server is away.\n"
+    "Stops on SIGTERM or SIGINT.\n"
+    "\n"
+    "The first sync needs both options; they are then kept in the store, and\n"
+    "the server's key stays pinned: a different key is refused.\n"
+    "\n"
+    "  --server ENDPOINT   e.g. tcp://group.example.cn:7700\n"
+    "  --server-key KEY    the server's Curve key (`jipan-server keys`)\n"
+    "  -q, --quiet         no summary line\n";
+
+static int
+s_sync_main(cli_t *c, int argc, char **argv, bool daemon)
+{
+    static const struct option opts[] = {CLI_STD_LONGOPTS,
+                                         {"server", required_argument, NULL, 'S'},
+                                         {"server-key", required_argument, NULL, 'K'},
+                                         {"interval", required_argument, NULL, 'i'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {NULL, 0, NULL, 0}};
+    const char *ep_opt = NULL, *key_opt = NULL, *why;
+    int64_t interval = 2;
+    bool quiet = false;
+    int o, ec = CLI_CONTINUE;
+    cli_getopt_reset();
+    while (ec == CLI_CONTINUE &&
+           (o = getopt_long(argc, argv, CLI_STD_SHORT "q", opts, NULL)) != -1) {
+        if (o == 'S')
+            ep_opt = optarg;
+        else if (o == 'K')
+            key_opt = optarg;
+        else if (o == 'q')
+            quiet = true;
+        else if (o == 'i' && jp_parse_int(optarg, strlen(optarg), 1, 3600, &interval, &why))
+            ec = cli_usage_error(c, "--interval: %s", why);
+        else if (o != 'i')
+            ec = cli_std_opt(c, o, argv, s_sync_usage);
+    }
+    if (ec != CLI_CONTINUE)
+        return ec;
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument");
+    if ((ec = cli_open(c)))
+        return ec;
+    s_sync_t s = {.c = c, .quiet = quiet};
+    jp_curve_t k;
+    bool created;
+    char ep[512], path[1024];
+    uint8_t key[32];
+    jp_err_t err;
+    if ((ec = s_curve(c, &k, &created)) || (ec = s_target(c, ep_opt, key_opt, ep, sizeof ep, key)))
+        goto done;
+    cli_path(c, CLI_KEY_FILE, path, sizeof path);
+    int rc = jp_key_load(&s.key, path, &err);
+    if (rc) {
+        ec = cli_fail_err(c, rc, &err);
+        goto done;
+    }
+    s.ctx = zmq_ctx_new();
+    struct sigaction sa = {.sa_handler = s_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (!daemon) {
+        if ((ec = s_connect(&s, ep, key, &k)) == 0)
+            ec = s_round(&s);
+        goto done;
+    }
+    /* The daemon: rounds for ever, backing off while they fail. */
+    unsigned backoff = 1000;
+    srand((unsigned)(jp_now_ms() ^ (uint64_t)getpid()));
+    while (!s_stop) {
+        if (!s.sock && (ec = s_connect(&s, ep, key, &k)))
+            goto done;
+        ec = s_round(&s);
+        if (s.perr == JP_PERR_REVOKED || s.perr == JP_PERR_IDENTITY ||
+            s.perr == JP_PERR_CHAIN || s.perr == JP_PERR_SIGNATURE ||
+            s.perr == JP_PERR_VERSION)
+            goto done; /* refusals a retry cannot cure: an operator must act */
+        unsigned wait = (unsigned)interval * 1000;
+        if (ec) {
+            s_disconnect(&s); /* a fresh connection and HELLO next time */
+            wait = backoff + (unsigned)(rand() % (int)(backoff / 4 + 1));
+            backoff = backoff >= 30000 ? 60000 : backoff * 2;
+        } else {
+            backoff = 1000;
+        }
+        for (unsigned t = 0; t < wait && !s_stop; t += 100)
+            usleep(100 * 1000);
+    }
+    ec = CLI_OK;
+done:
+    memset(&k, 0, sizeof k);
+    s_disconnect(&s);
+    if (s.ctx)
+        zmq_ctx_term(s.ctx);
+    jp_key_destroy(&s.key);
+    jp_buf_free(&s.out);
+    cli_close(c);
+    return ec;
+}
+
+int
+cmd_sync(cli_t *c, int argc, char **argv)
+{
+    return s_sync_main(c, argc, argv, false);
+}
+
+int
+cmd_run(cli_t *c, int argc, char **argv)
+{
+    return s_sync_main(c, argc, argv, true);
+}
+
+/* ---- backup ---------------------------------------------------------------------- */
+
+static const char s_backup_usage[] =
+    "usage: " CLI_PROG " backup DIR\n"
+    "\n"
+    "A consistent hot copy of the store's environment into DIR (created if\n"
+    "needed; it must not hold a copy already), while the store works and syncs.\n"
+    "Restore: stop the daemon, copy DIR/data.mdb over the store directory's,\n"
+    "start again; the next sync pushes and pulls what the copy lacks.\n";
+
+int
+cmd_backup(cli_t *c, int argc, char **argv)
+{
+    int o, ec = CLI_CONTINUE;
+    static const struct option opts[] = {CLI_STD_LONGOPTS, {NULL, 0, NULL, 0}};
+    cli_getopt_reset();
+    while (ec == CLI_CONTINUE && (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1)
+        ec = cli_std_opt(c, o, argv, s_backup_usage);
+    if (ec != CLI_CONTINUE)
+        return ec;
+    if (optind + 1 != argc)
+        return cli_usage_error(c, "give the directory to copy into");
+    const char *dir = argv[optind];
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cli_fail(c, CLI_INTERNAL, "cannot create %s: %s", dir, strerror(errno));
+    if ((ec = cli_open(c)))
+        return ec;
+    jp_err_t err;
+    int rc = jp_db_copy(c->db, dir, &err);
+    ec = rc ? cli_fail_err(c, rc, &err) : CLI_OK;
+    if (!rc)
+        printf("copied to %s/" CLI_DATA_FILE "\n", dir);
+    cli_close(c);
+    return ec;
+}

@@ -1,0 +1,275 @@
+/*
+ * keys.c -- the server's enrolled keys and stores, and its configuration.
+ */
+#include "server.h"
+
+#include "validate.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_KEY_VERSION 1
+#define S_KEY_FIXED (1 + 1 + 2 + JP_PUB_LEN + 8 + 8 + 8 + 1)
+#define S_PEER_VERSION 1
+
+static void
+s_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t
+s_get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Copy a length-prefixed string at *p (n bytes left) into out[cap]. */
+static int
+s_take_str(const uint8_t **p, size_t *n, char *out, size_t cap)
+{
+    if (*n < 1 || (size_t)(*p)[0] + 1 > *n || (*p)[0] >= cap)
+        return JP_ECORRUPT;
+    size_t len = (*p)[0];
+    memcpy(out, *p + 1, len);
+    out[len] = '\0';
+    *p += 1 + len;
+    *n -= 1 + len;
+    return 0;
+}
+
+static size_t
+s_give_str(uint8_t *p, const char *s)
+{
+    size_t len = strlen(s);
+    if (len > 255)
+        len = 255;
+    p[0] = (uint8_t)len;
+    memcpy(p + 1, s, len);
+    return 1 + len;
+}
+
+int
+srv_key_get(jp_txn_t *txn, const uint8_t curve[32], srv_key_t *out)
+{
+    const void *v;
+    size_t n;
+    int rc = jp_txn_tb_get(txn, JP_TB_KEYS, curve, 32, &v, &n);
+    if (rc)
+        return rc;
+    const uint8_t *p = v;
+    if (n < S_KEY_FIXED || p[0] != S_KEY_VERSION)
+        return JP_ECORRUPT;
+    memset(out, 0, sizeof *out);
+    out->role = p[1];
+    out->store = (uint16_t)(p[2] << 8 | p[3]);
+    memcpy(out->sign, p + 4, JP_PUB_LEN);
+    out->enrolled_ms = s_get64(p + 4 + JP_PUB_LEN);
+    out->expires_ms = s_get64(p + 12 + JP_PUB_LEN);
+    out->revoked_ms = s_get64(p + 20 + JP_PUB_LEN);
+    p += S_KEY_FIXED - 1;
+    n -= S_KEY_FIXED - 1;
+    return s_take_str(&p, &n, out->region, sizeof out->region);
+}
+
+int
+srv_key_put(jp_txn_t *txn, const uint8_t curve[32], const srv_key_t *k)
+{
+    uint8_t v[S_KEY_FIXED + 64];
+    v[0] = S_KEY_VERSION;
+    v[1] = k->role;
+    v[2] = (uint8_t)(k->store >> 8);
+    v[3] = (uint8_t)k->store;
+    memcpy(v + 4, k->sign, JP_PUB_LEN);
+    s_put64(v + 4 + JP_PUB_LEN, k->enrolled_ms);
+    s_put64(v + 12 + JP_PUB_LEN, k->expires_ms);
+    s_put64(v + 20 + JP_PUB_LEN, k->revoked_ms);
+    size_t n = S_KEY_FIXED - 1 + s_give_str(v + S_KEY_FIXED - 1, k->region);
+    return jp_txn_tb_put(txn, JP_TB_KEYS, curve, 32, v, n);
+}
+
+bool
+srv_key_valid(const srv_key_t *k, uint64_t now_ms, const char **why)
+{
+    if (k->revoked_ms && k->revoked_ms <= now_ms) {
+        *why = "revoked";
+        return false;
+    }
+    if (k->expires_ms && k->expires_ms <= now_ms) {
+        *why = "expired (replaced by a newer key)";
+        return false;
+    }
+    return true;
+}
+
+void
+srv_principal(const srv_key_t *k, char *out, size_t cap)
+{
+    switch (k->role) {
+    case SRV_ROLE_STORE:
+        snprintf(out, cap, "store:%u", k->store);
+        break;
+    case SRV_ROLE_REGION:
+        snprintf(out, cap, "region:%s", k->region);
+        break;
+    case SRV_ROLE_GROUP:
+        snprintf(out, cap, "group");
+        break;
+    case SRV_ROLE_AUDITOR:
+        snprintf(out, cap, "auditor");
+        break;
+    default:
+        snprintf(out, cap, "unknown");
+    }
+}
+
+int
+srv_peer_get(jp_txn_t *txn, uint16_t store, srv_peer_t *out)
+{
+    uint8_t k[2] = {(uint8_t)(store >> 8), (uint8_t)store};
+    const void *v;
+    size_t n;
+    int rc = jp_txn_tb_get(txn, JP_TB_PEERS, k, 2, &v, &n);
+    if (rc)
+        return rc;
+    const uint8_t *p = v;
+    if (n < 17 || p[0] != S_PEER_VERSION)
+        return JP_ECORRUPT;
+    memset(out, 0, sizeof *out);
+    out->store = store;
+    out->enrolled_ms = s_get64(p + 1);
+    out->last_ms = s_get64(p + 9);
+    p += 17;
+    n -= 17;
+    if ((rc = s_take_str(&p, &n, out->code, sizeof out->code)) ||
+        (rc = s_take_str(&p, &n, out->name, sizeof out->name)) ||
+        (rc = s_take_str(&p, &n, out->region, sizeof out->region)))
+        return rc;
+    return 0;
+}
+
+int
+srv_peer_put(jp_txn_t *txn, const srv_peer_t *x)
+{
+    uint8_t k[2] = {(uint8_t)(x->store >> 8), (uint8_t)x->store};
+    uint8_t v[17 + 3 * 256];
+    v[0] = S_PEER_VERSION;
+    s_put64(v + 1, x->enrolled_ms);
+    s_put64(v + 9, x->last_ms);
+    size_t n = 17;
+    n += s_give_str(v + n, x->code);
+    n += s_give_str(v + n, x->name);
+    n += s_give_str(v + n, x->region);
+    return jp_txn_tb_put(txn, JP_TB_PEERS, k, 2, v, n);
+}
+
+/* ---- configuration --------------------------------------------------------- */
+
+typedef struct {
+    srv_conf_t *conf;
+    jp_err_t *err;
+    const char *path;
+    int rc;
+} s_ini_t;
+
+static int
+s_copy(s_ini_t *x, int line, const char *name, char *out, size_t cap, const char *val)
+{
+    if (strlen(val) >= cap) {
+        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: %s is longer than %zu bytes", x->path,
+                           line, name, cap - 1);
+        return 0;
+    }
+    strcpy(out, val);
+    return 1;
+}
+
+static int
+s_number(s_ini_t *x, int line, const char *name, uint32_t *out, const char *val, int64_t lo,
+         int64_t hi)
+{
+    int64_t v;
+    const char *why;
+    if (jp_parse_int(val, strlen(val), lo, hi, &v, &why)) {
+        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: %s: %s (%lld..%lld)", x->path, line,
+                           name, why, (long long)lo, (long long)hi);
+        return 0;
+    }
+    *out = (uint32_t)v;
+    return 1;
+}
+
+static int
+s_on_ini(void *arg, const char *section, const char *name, const char *val)
+{
+    int line = 0; /* inih reports the line: see srv_conf_load */
+    s_ini_t *x = arg;
+    srv_conf_t *c = x->conf;
+    if (strcmp(section, "server") != 0) {
+        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: unknown section [%s]", x->path, line,
+                           section);
+        return 0;
+    }
+    if (!strcmp(name, "endpoint"))
+        return s_copy(x, line, name, c->endpoint, sizeof c->endpoint, val);
+    if (!strcmp(name, "data"))
+        return s_copy(x, line, name, c->data, sizeof c->data, val);
+    if (!strcmp(name, "group"))
+        return s_copy(x, line, name, c->group, sizeof c->group, val);
+    if (!strcmp(name, "timezone"))
+        return s_copy(x, line, name, c->tz, sizeof c->tz, val);
+    if (!strcmp(name, "max_batch"))
+        return s_number(x, line, name, &c->max_batch, val, 65536 + 64,
+                        JP_MSG_MAX_BATCH);
+    if (!strcmp(name, "credit"))
+        return s_number(x, line, name, &c->credit, val, 1, JP_MSG_MAX_CREDIT);
+    if (!strcmp(name, "overlap_days"))
+        return s_number(x, line, name, &c->overlap_days, val, 0, 365);
+    x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: unknown setting '%s'", x->path, line, name);
+    return 0;
+}
+
+int
+srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err)
+{
+    memset(conf, 0, sizeof *conf);
+    strcpy(conf->endpoint, "tcp://127.0.0.1:7700");
+    strcpy(conf->data, "/var/lib/jipan-server");
+    strcpy(conf->tz, "Asia/Shanghai");
+    conf->max_batch = JP_MSG_MAX_BATCH;
+    conf->credit = 16;
+    conf->overlap_days = 7;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return jp_err_set(err, errno == ENOENT ? JP_ENOTFOUND : JP_EIO,
+                          "cannot read configuration %s: %s", path, strerror(errno));
+    s_ini_t x = {conf, err, path, 0};
+    int line = ini_parse_file(f, s_on_ini, &x);
+    fclose(f);
+    if (x.rc) {
+        /* The handler wrote "path:0: ..."; put in the line inih stopped at. */
+        char msg[sizeof err->msg];
+        const char *rest = strstr(err->msg, ":0: ");
+        if (err && rest) {
+            snprintf(msg, sizeof msg, "%s:%d: %s", path, line, rest + 4);
+            snprintf(err->msg, sizeof err->msg, "%s", msg);
+        }
+        return x.rc;
+    }
+    if (line > 0)
+        return jp_err_set(err, JP_EINVAL, "%s:%d: not a setting (name = value)", path, line);
+    if (!conf->group[0])
+        return jp_err_set(err, JP_EINVAL, "%s: 'group' (the dealer group's name) is required",
+                          path);
+    if (jp_tz_set(conf->tz))
+        return jp_err_set(err, JP_EINVAL, "%s: timezone '%s' is not a known time zone", path,
+                          conf->tz);
+    return 0;
+}

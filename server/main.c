@@ -1,0 +1,679 @@
+/*
+ * main.c -- jipan-server: the group's server and its operator commands.
+ *
+ *   init     create the data directory, the group's environment and keys
+ *   keys     print the server's public keys (what stores pin)
+ *   enroll   admit a store's key, or an analyst's or auditor's
+ *   revoke   refuse a key from now on, live sessions included
+ *   stores   the enrolled stores and keys, with their log positions
+ *   status   log position, stores' last sync and lag, disk use
+ *   backup   hot copy of the environment while the server runs
+ *   run      serve
+ *
+ * Every command reads the configuration file (-c, default
+ * /etc/jipan/jipan-server.conf).  Exit codes: 0 done, 1 refused or bad
+ * input, 2 usage, 3 internal or I/O error.
+ */
+#include "server.h"
+
+#include "validate.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define S_DEFAULT_CONF "/etc/jipan/jipan-server.conf"
+
+enum { S_OK = 0, S_REFUSED = 1, S_USAGE = 2, S_INTERNAL = 3 };
+
+typedef struct {
+    const char *conf_path;
+    srv_conf_t conf;
+    const char *cmd;
+} s_run_t;
+
+static int
+s_exit_for(int rc)
+{
+    switch (rc) {
+    case 0:
+        return S_OK;
+    case JP_EINVAL:
+    case JP_ENOTFOUND:
+    case JP_EEXIST:
+    case JP_EPERM:
+    case JP_ECHAIN:
+    case JP_ESIG:
+        return S_REFUSED;
+    default:
+        return S_INTERNAL;
+    }
+}
+
+static int
+s_fail(s_run_t *r, int rc, const jp_err_t *err)
+{
+    fprintf(stderr, SRV_PROG ": %s: %s\n", r->cmd,
+            err && err->msg[0] ? err->msg : jp_strerror(rc));
+    return s_exit_for(rc);
+}
+
+static int
+s_usage_error(s_run_t *r, const char *msg)
+{
+    fprintf(stderr, SRV_PROG ": %s: %s (see `" SRV_PROG " %s --help`)\n", r->cmd, msg,
+            r->cmd);
+    return S_USAGE;
+}
+
+static void
+s_path(char *out, size_t cap, const s_run_t *r, const char *file)
+{
+    snprintf(out, cap, "%s/%s", r->conf.data, file);
+}
+
+static int
+s_open(s_run_t *r, jp_db_t **db, jp_err_t *err)
+{
+    struct stat st;
+    if (stat(r->conf.data, &st) != 0)
+        return jp_err_set(err, JP_ENOTFOUND,
+                          "data directory %s does not exist: run `" SRV_PROG " init` first",
+                          r->conf.data);
+    return jp_db_open(db, r->conf.data, 0, err);
+}
+
+/* ---- init, keys -------------------------------------------------------------- */
+
+static void
+s_print_keys(s_run_t *r)
+{
+    char path[1100];
+    jp_curve_t c;
+    jp_key_t *k = NULL;
+    s_path(path, sizeof path, r, SRV_CURVE_FILE);
+    if (jp_curve_load(&c, path, NULL) == 0) {
+        char hex[2 * 32 + 1];
+        jp_curve_hex(c.pub, hex);
+        printf("curve   %s   (stores pin this: `jipan-store sync --server-key`)\n", hex);
+    }
+    s_path(path, sizeof path, r, SRV_KEY_FILE);
+    if (jp_key_load(&k, path, NULL) == 0) {
+        uint8_t pub[JP_PUB_LEN];
+        char hex[2 * JP_PUB_LEN + 1];
+        jp_key_public(k, pub);
+        jp_hex(pub, sizeof pub, hex);
+        printf("receipt %s   (signs receipts and the server's own changes)\n", hex);
+        jp_key_destroy(&k);
+    }
+    memset(&c, 0, sizeof c);
+}
+
+static int
+cmd_init(s_run_t *r, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    jp_err_t err = {0};
+    char path[1100];
+    if (mkdir(r->conf.data, 0700) != 0 && errno != EEXIST) {
+        jp_err_set(&err, JP_EIO, "cannot create %s: %s", r->conf.data, strerror(errno));
+        return s_fail(r, JP_EIO, &err);
+    }
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    jp_key_t *key = NULL;
+    jp_node_t node;
+    int rc = jp_db_open(&db, r->conf.data, 0, &err);
+    if (rc)
+        return s_fail(r, rc, &err);
+    if ((rc = jp_db_begin(db, true, &txn, &err)))
+        goto done;
+    if (jp_txn_node_get(txn, &node) == 0) {
+        rc = jp_err_set(&err, JP_EEXIST, "%s already holds a group (%s)", r->conf.data,
+                        node.group);
+        goto done;
+    }
+    memset(&node, 0, sizeof node);
+    node.store = 0;
+    snprintf(node.code, sizeof node.code, "SERVER");
+    snprintf(node.name, sizeof node.name, "%s", r->conf.group);
+    snprintf(node.group, sizeof node.group, "%s", r->conf.group);
+    snprintf(node.tz, sizeof node.tz, "%s", r->conf.tz);
+    if ((rc = jp_txn_node_set(txn, &node))) {
+        jp_err_set(&err, rc, "cannot write the node identity");
+        goto done;
+    }
+    s_path(path, sizeof path, r, SRV_KEY_FILE);
+    if ((rc = jp_key_generate(&key, &err)) || (rc = jp_key_save(key, path, &err)))
+        goto done;
+    jp_curve_t c;
+    s_path(path, sizeof path, r, SRV_CURVE_FILE);
+    if ((rc = jp_curve_generate(&c, &err)) || (rc = jp_curve_save(&c, path, &err)))
+        goto done;
+    memset(&c, 0, sizeof c);
+    rc = jp_txn_commit(&txn, &err);
+done:
+    jp_txn_abort(&txn);
+    jp_key_destroy(&key);
+    jp_db_close(&db);
+    if (rc)
+        return s_fail(r, rc, &err);
+    printf("group %s initialised in %s\n", r->conf.group, r->conf.data);
+    s_print_keys(r);
+    return S_OK;
+}
+
+static int
+cmd_keys(s_run_t *r, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    s_print_keys(r);
+    return S_OK;
+}
+
+/* ---- enroll, revoke ------------------------------------------------------------- */
+
+typedef struct {
+    uint16_t store;      /* the store whose keys are looked for */
+    const uint8_t *keep; /* the new key: left alone */
+    uint8_t (*out)[32];  /* the other live keys found */
+    int n, cap;
+    uint64_t now;
+} s_walk_t;
+
+static int
+s_walk_store_keys(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    (void)v;
+    (void)vn;
+    s_walk_t *w = arg;
+    (void)kn;
+    return w->n == w->cap ? 1 : (memcpy(w->out[w->n++], k, 32), 0);
+}
+
+/* Every enrolled key of a store other than keep that is still valid. */
+static int
+s_store_keys(jp_txn_t *txn, uint16_t store, const uint8_t *keep, uint8_t (*out)[32], int cap)
+{
+    uint8_t all[1024][32];
+    s_walk_t w = {store, keep, all, 0, 1024, jp_now_ms()};
+    int rc = jp_txn_tb_each(txn, JP_TB_KEYS, NULL, 0, s_walk_store_keys, &w);
+    if (rc < 0)
+        return rc;
+    int n = 0;
+    for (int i = 0; i < w.n && n < cap; i++) {
+        srv_key_t k;
+        const char *why;
+        if (keep && memcmp(all[i], keep, 32) == 0)
+            continue;
+        if (srv_key_get(txn, all[i], &k) == 0 && k.role == SRV_ROLE_STORE &&
+            k.store == store && srv_key_valid(&k, w.now, &why))
+            memcpy(out[n++], all[i], 32);
+    }
+    return n;
+}
+
+static const char s_enroll_usage[] =
+    "usage: " SRV_PROG " enroll --store N --code CODE --name NAME --region REGION\n"
+    "                    --curve KEY --sign HEX [--rotate]\n"
+    "       " SRV_PROG " enroll --role group|auditor|region:NAME --curve KEY\n"
+    "\n"
+    "Admit a key.  A store's two public keys are what `jipan-store keys` prints\n"
+    "at the store: --curve (the Z85 Curve key it connects with) and --sign (the\n"
+    "hex Ed25519 key it signs its batches with).  Analysts and auditors are\n"
+    "not stores: they get a role and a Curve key only.\n"
+    "\n"
+    "  --rotate   the store already has a key: the old keys stay valid for the\n"
+    "             configured overlap window (overlap_days), then expire\n";
+
+static int
+cmd_enroll(s_run_t *r, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"help", no_argument, NULL, 'h'},      {"store", required_argument, NULL, 's'},
+        {"code", required_argument, NULL, 'C'}, {"name", required_argument, NULL, 'n'},
+        {"region", required_argument, NULL, 'R'}, {"curve", required_argument, NULL, 'k'},
+        {"sign", required_argument, NULL, 'S'}, {"role", required_argument, NULL, 'r'},
+        {"rotate", no_argument, NULL, 'o'},    {0}};
+    const char *store = NULL, *code = "", *name = "", *region = NULL, *curve = NULL,
+               *sign = NULL, *role = NULL;
+    bool rotate = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (o) {
+        case 'h':
+            fputs(s_enroll_usage, stdout);
+            return S_OK;
+        case 's': store = optarg; break;
+        case 'C': code = optarg; break;
+        case 'n': name = optarg; break;
+        case 'R': region = optarg; break;
+        case 'k': curve = optarg; break;
+        case 'S': sign = optarg; break;
+        case 'r': role = optarg; break;
+        case 'o': rotate = true; break;
+        default:
+            return s_usage_error(r, "unknown option");
+        }
+    }
+    uint8_t ck[32];
+    if (!curve || !jp_curve_parse(curve, ck))
+        return s_usage_error(r, "--curve needs the Curve public key (64 hex digits, from `jipan-store keys`)");
+    srv_key_t k = {.enrolled_ms = jp_now_ms()};
+    srv_peer_t peer = {0};
+    if (store) {
+        int64_t n;
+        const char *why;
+        if (role)
+            return s_usage_error(r, "--store and --role exclude each other");
+        if (jp_parse_int(store, strlen(store), 1, 65535, &n, &why))
+            return s_usage_error(r, "--store needs a store number 1..65535");
+        if (!sign || jp_unhex(sign, k.sign, JP_PUB_LEN) != 0 || strlen(sign) != 64)
+            return s_usage_error(r, "--sign needs the store's 64-hex-digit signing key");
+        if (!region || !*region)
+            return s_usage_error(r, "--region is required for a store");
+        k.role = SRV_ROLE_STORE;
+        k.store = (uint16_t)n;
+        peer.store = k.store;
+        peer.enrolled_ms = k.enrolled_ms;
+        if (strlen(code) >= sizeof peer.code || strlen(name) >= sizeof peer.name ||
+            strlen(region) >= sizeof peer.region)
+            return s_usage_error(r, "--code, --name or --region is too long");
+        strcpy(peer.code, code);
+        strcpy(peer.name, name);
+        strcpy(peer.region, region);
+    } else if (role && !strcmp(role, "group")) {
+        k.role = SRV_ROLE_GROUP;
+    } else if (role && !strcmp(role, "auditor")) {
+        k.role = SRV_ROLE_AUDITOR;
+    } else if (role && !strncmp(role, "region:", 7) && role[7] &&
+               strlen(role + 7) < sizeof k.region) {
+        k.role = SRV_ROLE_REGION;
+        strcpy(k.region, role + 7);
+    } else {
+        return s_usage_error(r, "give --store N (a store) or --role group|auditor|region:NAME");
+    }
+
+    jp_err_t err = {0};
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    int rc = s_open(r, &db, &err);
+    if (rc)
+        return s_fail(r, rc, &err);
+    if ((rc = jp_db_begin(db, true, &txn, &err)))
+        goto done;
+    srv_key_t old;
+    if (srv_key_get(txn, ck, &old) == 0) {
+        rc = jp_err_set(&err, JP_EEXIST, "key %s is enrolled already (revoke it first)",
+                        curve);
+        goto done;
+    }
+    if (k.role == SRV_ROLE_STORE) {
+        uint8_t others[64][32];
+        int n = s_store_keys(txn, k.store, ck, others, 64);
+        if (n < 0) {
+            rc = n;
+            goto done;
+        }
+        if (n > 0 && !rotate) {
+            rc = jp_err_set(&err, JP_EEXIST,
+                            "store %u has a live key already: use --rotate to replace it "
+                            "with an overlap window, or revoke it first",
+                            k.store);
+            goto done;
+        }
+        uint64_t expires = k.enrolled_ms + (uint64_t)r->conf.overlap_days * 86400000ull;
+        for (int i = 0; i < n; i++) {
+            if ((rc = srv_key_get(txn, others[i], &old)))
+                goto done;
+            if (!old.expires_ms || old.expires_ms > expires)
+                old.expires_ms = expires;
+            if ((rc = srv_key_put(txn, others[i], &old)))
+                goto done;
+        }
+        srv_peer_t was;
+        if (srv_peer_get(txn, k.store, &was) == 0) {
+            peer.enrolled_ms = was.enrolled_ms;
+            peer.last_ms = was.last_ms;
+        }
+        if ((rc = srv_peer_put(txn, &peer)))
+            goto done;
+        if (n > 0)
+            printf("store %u: %d old key(s) expire in %u day(s)\n", k.store, n,
+                   r->conf.overlap_days);
+    }
+    if ((rc = srv_key_put(txn, ck, &k)) || (rc = jp_txn_commit(&txn, &err)))
+        goto done;
+    char who[96];
+    srv_principal(&k, who, sizeof who);
+    printf("enrolled %s as %s\n", curve, who);
+done:
+    jp_txn_abort(&txn);
+    jp_db_close(&db);
+    return rc ? s_fail(r, rc, &err) : S_OK;
+}
+
+static const char s_revoke_usage[] =
+    "usage: " SRV_PROG " revoke (--curve KEY | --store N)\n"
+    "\n"
+    "Refuse a key from now on: new connections are refused, and a session open\n"
+    "with it is answered ERROR revoked at its next message (and within 250 ms\n"
+    "when idle).  --store revokes every key of that store.  What the key sent\n"
+    "before stays accepted: its batches remain verifiable.\n";
+
+static int
+cmd_revoke(s_run_t *r, int argc, char **argv)
+{
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+                                       {"curve", required_argument, NULL, 'k'},
+                                       {"store", required_argument, NULL, 's'},
+                                       {0}};
+    const char *curve = NULL, *store = NULL;
+    int o;
+    while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (o == 'h') {
+            fputs(s_revoke_usage, stdout);
+            return S_OK;
+        } else if (o == 'k')
+            curve = optarg;
+        else if (o == 's')
+            store = optarg;
+        else
+            return s_usage_error(r, "unknown option");
+    }
+    uint8_t keys[64][32];
+    int n = 0;
+    int64_t sn = 0;
+    const char *why;
+    if (curve) {
+        if (!jp_curve_parse(curve, keys[0]))
+            return s_usage_error(r, "--curve needs a Curve public key (64 hex digits)");
+        n = 1;
+    } else if (!store || jp_parse_int(store, strlen(store), 1, 65535, &sn, &why)) {
+        return s_usage_error(r, "give --curve KEY or --store N");
+    }
+    jp_err_t err = {0};
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    int rc = s_open(r, &db, &err);
+    if (rc)
+        return s_fail(r, rc, &err);
+    if ((rc = jp_db_begin(db, true, &txn, &err)))
+        goto done;
+    if (!curve && (n = s_store_keys(txn, (uint16_t)sn, NULL, keys, 64)) <= 0) {
+        rc = n < 0 ? n : jp_err_set(&err, JP_ENOTFOUND, "store %lld has no live key", (long long)sn);
+        goto done;
+    }
+    uint64_t now = jp_now_ms();
+    for (int i = 0; i < n; i++) {
+        srv_key_t k;
+        if ((rc = srv_key_get(txn, keys[i], &k))) {
+            jp_err_set(&err, rc, "key %s is not enrolled", curve ? curve : "?");
+            goto done;
+        }
+        if (!k.revoked_ms)
+            k.revoked_ms = now;
+        if ((rc = srv_key_put(txn, keys[i], &k)))
+            goto done;
+        char z[2 * 32 + 1], who[96];
+        jp_hex(keys[i], 32, z);
+        srv_principal(&k, who, sizeof who);
+        printf("revoked %s (%s)\n", z, who);
+    }
+    rc = jp_txn_commit(&txn, &err);
+done:
+    jp_txn_abort(&txn);
+    jp_db_close(&db);
+    return rc ? s_fail(r, rc, &err) : S_OK;
+}
+
+/* ---- stores, status ------------------------------------------------------------- */
+
+typedef struct {
+    jp_txn_t *txn;
+    uint64_t now;
+} s_list_t;
+
+static int
+s_list_key(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    (void)kn;
+    (void)v;
+    (void)vn;
+    s_list_t *l = arg;
+    srv_key_t key;
+    char z[2 * 32 + 1], who[96], state[64];
+    const char *why;
+    if (srv_key_get(l->txn, k, &key))
+        return 0;
+    jp_hex(k, 32, z);
+    srv_principal(&key, who, sizeof who);
+    if (srv_key_valid(&key, l->now, &why)) {
+        if (key.expires_ms) {
+            char t[17];
+            jp_format_instant((int64_t)key.expires_ms, t);
+            snprintf(state, sizeof state, "live until %s", t);
+        } else {
+            snprintf(state, sizeof state, "live");
+        }
+    } else {
+        snprintf(state, sizeof state, "%s", why);
+    }
+    printf("  key %s  %-16s %s\n", z, who, state);
+    return 0;
+}
+
+static int
+s_list_peer(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    (void)v;
+    (void)vn;
+    s_list_t *l = arg;
+    srv_peer_t p;
+    jp_head_t h;
+    if (kn != 2 || srv_peer_get(l->txn, (uint16_t)(k[0] << 8 | k[1]), &p) ||
+        jp_txn_head(l->txn, p.store, &h))
+        return 0;
+    char last[17] = "never";
+    if (p.last_ms)
+        jp_format_instant((int64_t)p.last_ms, last);
+    printf("store %-5u %-8s %-12s seq %-10llu last batch %s  %s\n", p.store, p.code,
+           p.region, (unsigned long long)h.seq, last, p.name);
+    return 0;
+}
+
+static int
+cmd_stores(s_run_t *r, int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--help")) {
+        puts("usage: " SRV_PROG " stores\n\nThe enrolled stores (number, code, region, "
+             "accepted log position,\nlast batch, name) and every enrolled key with its "
+             "principal and state.");
+        return S_OK;
+    }
+    jp_err_t err = {0};
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    int rc = s_open(r, &db, &err);
+    if (rc || (rc = jp_db_begin(db, false, &txn, &err)))
+        goto done;
+    s_list_t l = {txn, jp_now_ms()};
+    if ((rc = jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_list_peer, &l)) == 0) {
+        printf("keys:\n");
+        rc = jp_txn_tb_each(txn, JP_TB_KEYS, NULL, 0, s_list_key, &l);
+    }
+done:
+    jp_txn_abort(&txn);
+    jp_db_close(&db);
+    return rc ? s_fail(r, rc, &err) : S_OK;
+}
+
+static int
+cmd_status(s_run_t *r, int argc, char **argv)
+{
+    bool digest = argc > 1 && !strcmp(argv[1], "--digest");
+    if (argc > 1 && !strcmp(argv[1], "--help")) {
+        puts("usage: " SRV_PROG " status [--digest]\n\nThe group log position, each "
+             "store's accepted position and last sync,\nrecords, disk use; --digest adds "
+             "the state digest (reads every record).");
+        return S_OK;
+    }
+    jp_err_t err = {0};
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    int rc = s_open(r, &db, &err);
+    if (rc || (rc = jp_db_begin(db, false, &txn, &err)))
+        goto done;
+    uint64_t len, counts[JP_K_COUNT], changes, used, map;
+    jp_node_t node;
+    if ((rc = jp_txn_node_get(txn, &node)) || (rc = jp_txn_glog_len(txn, &len)) ||
+        (rc = jp_txn_counts(txn, counts, &changes)) || (rc = jp_db_size(db, &used, &map)))
+        goto done;
+    uint64_t people = counts[JP_K_CUSTOMER], events = 0;
+    for (int k = JP_K_SERVICE; k < JP_K_COUNT; k++)
+        if (k != JP_K_LINK)
+            events += counts[k];
+    printf("group       %s (time zone %s)\n", node.group, node.tz);
+    printf("group log   %llu changes\n", (unsigned long long)len);
+    printf("records     %llu customers, %llu vehicles, %llu events, %llu links\n",
+           (unsigned long long)people, (unsigned long long)counts[JP_K_VEHICLE],
+           (unsigned long long)events, (unsigned long long)counts[JP_K_LINK]);
+    printf("disk        %.1f MiB used of a %.0f GiB map\n", used / 1048576.0,
+           map / 1073741824.0);
+    if (digest) {
+        uint8_t d[JP_HASH_LEN];
+        char hex[2 * JP_HASH_LEN + 1];
+        if ((rc = jp_txn_digest(txn, d)))
+            goto done;
+        jp_hex(d, sizeof d, hex);
+        printf("digest      %s\n", hex);
+    }
+    printf("stores:\n");
+    s_list_t l = {txn, jp_now_ms()};
+    rc = jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_list_peer, &l);
+done:
+    jp_txn_abort(&txn);
+    jp_db_close(&db);
+    return rc ? s_fail(r, rc, &err) : S_OK;
+}
+
+static int
+cmd_backup(s_run_t *r, int argc, char **argv)
+{
+    if (argc != 2 || !strcmp(argv[1], "--help")) {
+        puts("usage: " SRV_PROG " backup DIR\n\nA consistent hot copy of the group's "
+             "environment into DIR (created; must\nnot hold one already), taken while "
+             "the server runs.  Restore: stop the\nserver, put DIR/data.mdb in place of "
+             "the data directory's, start it.");
+        return argc == 2 ? S_OK : S_USAGE;
+    }
+    jp_err_t err = {0};
+    jp_db_t *db = NULL;
+    if (mkdir(argv[1], 0700) != 0 && errno != EEXIST) {
+        jp_err_set(&err, JP_EIO, "cannot create %s: %s", argv[1], strerror(errno));
+        return s_fail(r, JP_EIO, &err);
+    }
+    int rc = s_open(r, &db, &err);
+    if (!rc)
+        rc = jp_db_copy(db, argv[1], &err);
+    jp_db_close(&db);
+    if (rc)
+        return s_fail(r, rc, &err);
+    printf("copied to %s/data.mdb\n", argv[1]);
+    return S_OK;
+}
+
+static int
+cmd_run(s_run_t *r, int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--help")) {
+        puts("usage: " SRV_PROG " run\n\nServe the stores on the configured endpoint until "
+             "SIGTERM or SIGINT.\nTells systemd when ready (Type=notify).");
+        return S_OK;
+    }
+    jp_err_t err = {0};
+    int rc = srv_serve(&r->conf, &err);
+    return rc ? s_fail(r, rc, &err) : S_OK;
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int (*fn)(s_run_t *, int, char **);
+    const char *help;
+} s_cmd_t;
+
+static const s_cmd_t s_cmds[] = {
+    {"init", cmd_init, "create the data directory, the group's environment and keys"},
+    {"keys", cmd_keys, "print the server's public keys (stores pin the Curve key)"},
+    {"enroll", cmd_enroll, "admit a store's keys, or an analyst's or auditor's key"},
+    {"revoke", cmd_revoke, "refuse a key from now on, live sessions included"},
+    {"stores", cmd_stores, "the enrolled stores and keys"},
+    {"status", cmd_status, "group log position, stores' last sync, disk use"},
+    {"backup", cmd_backup, "hot copy of the environment while the server runs"},
+    {"run", cmd_run, "serve (the daemon)"},
+};
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out, "usage: " SRV_PROG " [-c FILE] COMMAND [OPTIONS]\n\n"
+                 "The dealer group's server: admits the stores' keys, merges their\n"
+                 "change logs into the group base, serves the group's figures.\n\n"
+                 "  -c, --config FILE  configuration (default " S_DEFAULT_CONF
+                 ", or $JIPAN_SERVER_CONF)\n"
+                 "  -h, --help         this text\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
+        fprintf(out, "  %-7s %s\n", s_cmds[i].name, s_cmds[i].help);
+    fprintf(out, "\n`" SRV_PROG " COMMAND --help` describes a command; "
+                 "deploy/README.md is the operator's guide.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    s_run_t r = {.conf_path = getenv("JIPAN_SERVER_CONF"), .cmd = "error"};
+    if (!r.conf_path)
+        r.conf_path = S_DEFAULT_CONF;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            s_usage(stdout);
+            return S_OK;
+        }
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+            r.conf_path = argv[++i];
+            continue;
+        }
+        fprintf(stderr, SRV_PROG ": unknown option %s\n", argv[i]);
+        s_usage(stderr);
+        return S_USAGE;
+    }
+    if (i == argc) {
+        s_usage(stderr);
+        return S_USAGE;
+    }
+    for (size_t c = 0; c < sizeof s_cmds / sizeof s_cmds[0]; c++) {
+        if (strcmp(argv[i], s_cmds[c].name) != 0)
+            continue;
+        r.cmd = s_cmds[c].name;
+        bool help = i + 1 < argc && !strcmp(argv[i + 1], "--help");
+        jp_err_t err = {0};
+        if (!help) {
+            int rc = srv_conf_load(&r.conf, r.conf_path, &err);
+            if (rc)
+                return s_fail(&r, rc, &err);
+        }
+        optind = 1;
+        return s_cmds[c].fn(&r, argc - i, argv + i);
+    }
+    fprintf(stderr, SRV_PROG ": unknown command '%s'\n", argv[i]);
+    s_usage(stderr);
+    return S_USAGE;
+}

@@ -1,0 +1,927 @@
+/*
+ * serve.c -- the server's loop: admit clients (ZAP), verify and merge
+ * their batches, stream the group log back, answer queries.
+ *
+ * One thread polls two sockets: the ROUTER the clients talk to, and the
+ * REP socket on inproc://zeromq.zap.01 that libzmq asks, during each CURVE
+ * handshake, whether the client's key may in (RFC 27).  The ZAP reply
+ * names the key's principal as User-Id and carries the key itself as the
+ * metadata property X-Key, so every message that arrives says which key
+ * sent it; the principal of a message is read from there, never from the
+ * message.
+ *
+ * A PUSH is checked in full before anything is written, then applied,
+ * appended to the group log, linked and receipted in one LMDB transaction;
+ * the RECEIPT is sent after the commit.  A crash before the commit loses
+ * the batch and no receipt was sent: the store resends it.
+ */
+#include "server.h"
+
+#include "codec.h"
+#include "msg.h"
+#include "record.h"
+#include "validate.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <zmq.h>
+
+#define S_MAX_SESSIONS 4096   /* live sessions, at most */
+#define S_IDLE_MS 60000       /* a session silent this long is forgotten */
+#define S_SWEEP_MS 250        /* revocation sweep and housekeeping */
+#define S_MAX_RID 256         /* bytes of a ZeroMQ routing id */
+
+typedef struct {
+    uint8_t rid[S_MAX_RID]; /* ROUTER routing id */
+    size_t rid_n;
+    uint8_t key[32];  /* the client's Curve key */
+    srv_key_t k;      /* its entry, as of the last message */
+    bool hello;       /* WELCOME sent */
+    bool revoked;     /* ERROR revoked sent: nothing more is processed */
+    bool gone;        /* the peer is gone: dropped at the next sweep */
+    uint64_t seen_ms; /* last message */
+    bool pulling;     /* a PULL stream is open */
+    uint64_t pull_pos;    /* last group log position sent */
+    uint64_t pull_credit; /* CHANGES still allowed */
+} s_sess_t;
+
+typedef struct {
+    const srv_conf_t *conf;
+    void *ctx, *router, *zap;
+    jp_db_t *db;
+    jp_key_t *key;        /* receipts and the server's own batches */
+    uint8_t pub[JP_PUB_LEN];
+    jp_buf_t out;         /* encoded outgoing message */
+    s_sess_t *sess;       /* S_MAX_SESSIONS */
+    int nsess;
+    uint64_t batches, changes; /* accepted since start, for the log */
+    jp_id_t *touched;     /* customers a batch changed, for linking */
+    size_t ntouched, captouched;
+} s_srv_t;
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+/* One line to stderr (the journal under systemd): never personal data. */
+static void __attribute__((format(printf, 1, 2)))
+s_log(const char *fmt, ...)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    fprintf(stderr, "%s " SRV_PROG ": ", ts);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- sessions -------------------------------------------------------------- */
+
+static s_sess_t *
+s_sess_find(s_srv_t *s, const uint8_t *rid, size_t n)
+{
+    for (int i = 0; i < s->nsess; i++)
+        if (s->sess[i].rid_n == n && memcmp(s->sess[i].rid, rid, n) == 0)
+            return &s->sess[i];
+    return NULL;
+}
+
+static void
+s_sess_drop(s_srv_t *s, s_sess_t *x)
+{
+    *x = s->sess[--s->nsess];
+}
+
+static s_sess_t *
+s_sess_new(s_srv_t *s, const uint8_t *rid, size_t n, const uint8_t key[32])
+{
+    if (s->nsess == S_MAX_SESSIONS || n > S_MAX_RID)
+        return NULL;
+    s_sess_t *x = &s->sess[s->nsess++];
+    memset(x, 0, sizeof *x);
+    memcpy(x->rid, rid, n);
+    x->rid_n = n;
+    memcpy(x->key, key, 32);
+    return x;
+}
+
+/* Send m to session x.  A peer that is gone (ROUTER_MANDATORY says so)
+ * loses its session. */
+static int
+s_send(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+{
+    if (zmq_send(s->router, x->rid, x->rid_n, ZMQ_SNDMORE) < 0 ||
+        jp_msg_send(s->router, m, &s->out, 0) != 0) {
+        if (errno == EHOSTUNREACH)
+            x->gone = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_error(s_srv_t *s, s_sess_t *x, int code, uint64_t ref, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int
+s_error(s_srv_t *s, s_sess_t *x, int code, uint64_t ref, const char *fmt, ...)
+{
+    char text[JP_MSG_MAX_TEXT];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    /* Cut at a character boundary: the message must stay UTF-8. */
+    size_t n = strlen(text);
+    while (n > 0 && !jp_utf8_valid(text, n))
+        n--;
+    jp_msg_t m = {.type = JP_MSG_ERROR};
+    m.error.code = code;
+    m.error.ref = ref;
+    m.error.message.p = text;
+    m.error.message.n = n;
+    char who[96];
+    srv_principal(&x->k, who, sizeof who);
+    s_log("%s: refused (%s): %.*s", who, jp_perr_name(code), (int)n, text);
+    return s_send(s, x, &m);
+}
+
+/* ---- the ZAP handler --------------------------------------------------------- */
+
+/* Append a ZMTP metadata property (name len u8, name, value len be32,
+ * value). */
+static size_t
+s_meta_prop(uint8_t *p, const char *name, const char *val)
+{
+    size_t nn = strlen(name), vn = strlen(val);
+    p[0] = (uint8_t)nn;
+    memcpy(p + 1, name, nn);
+    p[1 + nn] = (uint8_t)(vn >> 24);
+    p[2 + nn] = (uint8_t)(vn >> 16);
+    p[3 + nn] = (uint8_t)(vn >> 8);
+    p[4 + nn] = (uint8_t)vn;
+    memcpy(p + 5 + nn, val, vn);
+    return 5 + nn + vn;
+}
+
+static void
+s_zap(s_srv_t *s)
+{
+    /* Request: version, request id, domain, address, identity, mechanism,
+     * credentials (CURVE: the client's 32-byte public key). */
+    zmq_msg_t f[8];
+    int n = 0, more = 1;
+    while (more && n < 8) {
+        zmq_msg_init(&f[n]);
+        if (zmq_msg_recv(&f[n], s->zap, 0) < 0) {
+            zmq_msg_close(&f[n]);
+            break;
+        }
+        more = zmq_msg_more(&f[n]);
+        n++;
+    }
+    while (more) { /* more frames than any request has: drain them */
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        if (zmq_msg_recv(&extra, s->zap, 0) < 0)
+            more = 0;
+        else
+            more = zmq_msg_more(&extra);
+        zmq_msg_close(&extra);
+    }
+    const char *status = "400", *text = "malformed ZAP request";
+    char user[96] = "";
+    uint8_t meta[128];
+    size_t metan = 0;
+    if (n == 7 && zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
+        zmq_msg_size(&f[6]) == 32) {
+        const uint8_t *key = zmq_msg_data(&f[6]);
+        srv_key_t k;
+        const char *why = "not enrolled";
+        jp_txn_t *txn;
+        int rc = jp_db_begin(s->db, false, &txn, NULL);
+        if (rc == 0) {
+            rc = srv_key_get(txn, key, &k);
+            jp_txn_abort(&txn);
+        }
+        char z[JP_Z85_KEY_LEN + 1], hex[2 * 32 + 1];
+        jp_curve_text(key, z);
+        jp_hex(key, 32, hex);
+        if (rc == 0 && srv_key_valid(&k, jp_now_ms(), &why)) {
+            status = "200";
+            text = "OK";
+            srv_principal(&k, user, sizeof user);
+            metan = s_meta_prop(meta, "X-Key", z);
+        } else {
+            status = "400";
+            text = rc && rc != JP_ENOTFOUND ? "key lookup failed" : why;
+            /* The key is public: naming it helps the operator. */
+            s_log("refused a connection from key %s: %s", hex, text);
+        }
+    }
+    if (n >= 2) {
+        zmq_send(s->zap, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(s->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
+        zmq_send(s->zap, status, 3, ZMQ_SNDMORE);
+        zmq_send(s->zap, text, strlen(text), ZMQ_SNDMORE);
+        zmq_send(s->zap, user, strlen(user), ZMQ_SNDMORE);
+        zmq_send(s->zap, meta, metan, 0);
+    }
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+}
+
+/* ---- PUSH -------------------------------------------------------------------- */
+
+int
+srv_sign_own(jp_txn_t *txn, const jp_key_t *key, uint64_t first, uint64_t last,
+             jp_err_t *err)
+{
+    jp_head_t h;
+    int rc = jp_txn_head(txn, 0, &h);
+    if (rc)
+        return jp_err_set(err, rc, "server log head unreadable");
+    jp_batch_t b = {.store = 0, .first = first, .last = last, .ms = jp_now_ms()};
+    uint8_t msg[JP_BATCH_MSG_LEN];
+    jp_batch_msg(0, first, last, h.head, msg);
+    jp_key_public(key, b.pub);
+    if ((rc = jp_key_sign(key, msg, sizeof msg, b.sig)))
+        return jp_err_set(err, rc, "signing the server's batch failed");
+    for (uint64_t q = first; q <= last; q++) {
+        uint64_t pos;
+        if ((rc = jp_txn_glog_append(txn, 0, q, &pos)))
+            return jp_err_set(err, rc, "group log append failed");
+    }
+    if ((rc = jp_txn_batch_put(txn, &b)))
+        return jp_err_set(err, rc, "batch record failed");
+    return 0;
+}
+
+static int
+s_touch(s_srv_t *s, const jp_id_t *id)
+{
+    if (s->ntouched == s->captouched) {
+        size_t cap = s->captouched ? s->captouched * 2 : 1024;
+        jp_id_t *p = realloc(s->touched, cap * sizeof *p);
+        if (!p)
+            return JP_ENOMEM;
+        s->touched = p;
+        s->captouched = cap;
+    }
+    s->touched[s->ntouched++] = *id;
+    return 0;
+}
+
+/* Protocol error for a JP_E* from applying or committing. */
+static int
+s_perr_for(int rc)
+{
+    switch (rc) {
+    case JP_ECHAIN:
+        return JP_PERR_CHAIN;
+    case JP_EFUTURE:
+        return JP_PERR_FUTURE;
+    case JP_ECORRUPT:
+    case JP_ETOOBIG:
+    case JP_EINVAL:
+        return JP_PERR_MALFORMED;
+    case JP_EFULL:
+        return JP_PERR_FULL;
+    default:
+        return JP_PERR_INTERNAL;
+    }
+}
+
+static void
+s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+{
+    const uint64_t bno = m->push.batch;
+    if (x->k.role != SRV_ROLE_STORE) {
+        s_error(s, x, JP_PERR_IDENTITY, bno, "only a store's key may push");
+        return;
+    }
+    const uint16_t store = x->k.store;
+    if (m->push.store != store) {
+        s_error(s, x, JP_PERR_IDENTITY, bno,
+                "this key is store %u's, the batch claims store %llu", store,
+                (unsigned long long)m->push.store);
+        return;
+    }
+    if (m->push.changes.count == 0 || m->push.first_seq == 0 ||
+        m->push.last_seq - m->push.first_seq + 1 != m->push.changes.count) {
+        s_error(s, x, JP_PERR_CHAIN, bno, "seqs %llu..%llu do not match %u changes",
+                (unsigned long long)m->push.first_seq,
+                (unsigned long long)m->push.last_seq, m->push.changes.count);
+        return;
+    }
+
+    /* 1. Every change decodes, is this store's, and the seqs run on. */
+    jp_msg_iter_t it;
+    const uint8_t *p, *lastp = NULL;
+    size_t n, lastn = 0;
+    uint64_t want = m->push.first_seq;
+    jp_change_t ch;
+    jp_err_t err;
+    jp_msg_iter_init(&it, &m->push.changes);
+    while (jp_msg_next_change(&it, &p, &n) > 0) {
+        if (jp_change_decode(p, n, &ch, &err)) {
+            s_error(s, x, JP_PERR_MALFORMED, bno, "change %llu: %s",
+                    (unsigned long long)want, err.msg);
+            return;
+        }
+        if (ch.store != store) {
+            s_error(s, x, JP_PERR_IDENTITY, bno,
+                    "change %llu is written as store %u: store %u writes only as itself",
+                    (unsigned long long)want, ch.store, store);
+            return;
+        }
+        if (ch.seq != want) {
+            s_error(s, x, JP_PERR_CHAIN, bno, "change at seq %llu says seq %llu",
+                    (unsigned long long)want, (unsigned long long)ch.seq);
+            return;
+        }
+        want++;
+        lastp = p;
+        lastn = n;
+    }
+
+    /* 2. The signature is the store's. */
+    uint8_t head[JP_HASH_LEN], bmsg[JP_BATCH_MSG_LEN];
+    jp_sha256(lastp, lastn, head);
+    jp_batch_msg(store, m->push.first_seq, m->push.last_seq, head, bmsg);
+    if (jp_sig_verify(x->k.sign, bmsg, sizeof bmsg, m->push.sig) != 0) {
+        s_error(s, x, JP_PERR_SIGNATURE, bno,
+                "batch %llu..%llu: the signature is not store %u's enrolled key's",
+                (unsigned long long)m->push.first_seq,
+                (unsigned long long)m->push.last_seq, store);
+        return;
+    }
+
+    /* 3. Apply, in one transaction with the group log and the receipt. */
+    jp_txn_t *txn = NULL;
+    int rc = jp_db_begin(s->db, true, &txn, &err);
+    if (rc) {
+        s_error(s, x, s_perr_for(rc), bno, "%s", err.msg);
+        return;
+    }
+    jp_head_t h;
+    if ((rc = jp_txn_head(txn, store, &h)))
+        goto internal;
+    if (m->push.first_seq > h.seq + 1) {
+        jp_txn_abort(&txn);
+        s_error(s, x, JP_PERR_CHAIN, bno, "a gap: batch starts at seq %llu, accepted up to %llu",
+                (unsigned long long)m->push.first_seq, (unsigned long long)h.seq);
+        return;
+    }
+    s->ntouched = 0;
+    unsigned fresh = 0;
+    jp_msg_iter_init(&it, &m->push.changes);
+    while (jp_msg_next_change(&it, &p, &n) > 0) {
+        rc = jp_txn_apply(txn, p, n, &err);
+        if (rc == JP_EDUP)
+            continue; /* a resent change: harmless */
+        if (rc) {
+            jp_txn_abort(&txn);
+            s_error(s, x, s_perr_for(rc), bno, "%s", err.msg);
+            return;
+        }
+        fresh++;
+        uint64_t pos;
+        /* jp_txn_apply decoded the change; decode the id and kind again
+         * cheaply from ch for linking. */
+        if ((rc = jp_change_decode(p, n, &ch, &err)) ||
+            (rc = jp_txn_glog_append(txn, store, ch.seq, &pos)))
+            goto internal;
+        if (ch.kind == JP_K_CUSTOMER &&
+            (jp_change_get(&ch, JP_F_PHONE) || jp_change_get(&ch, JP_F_ID_NUMBER) ||
+             jp_change_get(&ch, JP_F_DELETED)) &&
+            (rc = s_touch(s, &ch.id)))
+            goto internal;
+    }
+    if ((rc = jp_txn_head(txn, store, &h)))
+        goto internal;
+    uint64_t now = jp_now_ms();
+    if (fresh) {
+        jp_batch_t b = {.store = store,
+                        .first = m->push.first_seq,
+                        .last = m->push.last_seq,
+                        .ms = now};
+        memcpy(b.sig, m->push.sig, JP_SIG_LEN);
+        memcpy(b.pub, x->k.sign, JP_PUB_LEN);
+        if ((rc = jp_txn_batch_put(txn, &b)))
+            goto internal;
+        /* One customer across stores: link the rows this batch changed. */
+        jp_head_t own;
+        unsigned wrote = 0;
+        if ((rc = jp_txn_head(txn, 0, &own)))
+            goto internal;
+        for (size_t i = 0; i < s->ntouched; i++)
+            if ((rc = srv_link_customer(txn, &s->touched[i], &wrote, &err)))
+                goto internal_err;
+        if (wrote && (rc = srv_sign_own(txn, s->key, own.seq + 1, own.seq + wrote, &err)))
+            goto internal_err;
+        srv_peer_t peer;
+        if (srv_peer_get(txn, store, &peer) == 0) {
+            peer.last_ms = now;
+            if ((rc = srv_peer_put(txn, &peer)))
+                goto internal;
+        }
+        if ((rc = jp_txn_head(txn, store, &h)))
+            goto internal;
+    }
+    jp_receipt_t r = {.store = store, .seq = h.seq, .ms = now};
+    uint8_t rmsg[JP_RECEIPT_MSG_LEN];
+    jp_receipt_msg(store, h.seq, now, h.head, rmsg);
+    if ((rc = jp_key_sign(s->key, rmsg, sizeof rmsg, r.sig)))
+        goto internal;
+    if (fresh && (rc = jp_txn_receipt_put(txn, &r)))
+        goto internal;
+    if ((rc = jp_txn_commit(&txn, &err))) {
+        s_error(s, x, s_perr_for(rc), bno, "%s", err.msg);
+        return;
+    }
+    s->batches += fresh > 0;
+    s->changes += fresh;
+
+    jp_msg_t a = {.type = JP_MSG_RECEIPT};
+    a.receipt.batch = bno;
+    a.receipt.store = store;
+    a.receipt.seq = h.seq;
+    memcpy(a.receipt.head, h.head, JP_HASH_LEN);
+    a.receipt.server_ms = now;
+    memcpy(a.receipt.sig, r.sig, JP_SIG_LEN);
+    s_send(s, x, &a);
+    return;
+
+internal:
+    jp_err_set(&err, rc, "%s", jp_strerror(rc));
+internal_err:
+    jp_txn_abort(&txn);
+    s_error(s, x, s_perr_for(rc), bno, "batch not accepted: %s", err.msg);
+}
+
+/* ---- PULL -------------------------------------------------------------------- */
+
+typedef struct {
+    s_srv_t *s;
+    jp_txn_t *txn;
+    uint16_t skip;      /* the client's own store: not sent (it has them) */
+    bool skip_on;
+    uint64_t maxbytes;
+    uint64_t pos;       /* last position covered */
+    uint32_t count;
+    uint64_t bytes;
+    const uint8_t *p[JP_MSG_MAX_CHANGES / 16]; /* the entries picked */
+    size_t n[JP_MSG_MAX_CHANGES / 16];
+    uint16_t store[JP_MSG_MAX_CHANGES / 16];
+    int rc;
+} s_pick_t;
+
+static int
+s_pick(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    s_pick_t *pk = arg;
+    if (kn != 8 || vn != 10) {
+        pk->rc = JP_ECORRUPT;
+        return 1;
+    }
+    uint16_t store = (uint16_t)(v[0] << 8 | v[1]);
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = seq << 8 | v[2 + i];
+    if (!(pk->skip_on && store == pk->skip)) {
+        const uint8_t *p;
+        size_t n;
+        int rc = jp_txn_log_get(pk->txn, store, seq, &p, &n);
+        if (rc) {
+            pk->rc = rc;
+            return 1;
+        }
+        if (pk->count == sizeof pk->p / sizeof pk->p[0] ||
+            (pk->count && pk->bytes + n + 16 > pk->maxbytes))
+            return 1;
+        pk->p[pk->count] = p;
+        pk->n[pk->count] = n;
+        pk->store[pk->count] = store;
+        pk->count++;
+        pk->bytes += n + 16;
+    }
+    uint64_t pos = 0;
+    for (int i = 0; i < 8; i++)
+        pos = pos << 8 | k[i];
+    pk->pos = pos;
+    return 0;
+}
+
+/* Send x the next CHANGES of its stream; false if it has nothing to send. */
+static bool
+s_pump(s_srv_t *s, s_sess_t *x)
+{
+    if (!x->pulling || x->pull_credit == 0 || x->revoked || x->gone)
+        return false;
+    jp_txn_t *txn;
+    jp_err_t err;
+    if (jp_db_begin(s->db, false, &txn, &err)) {
+        s_error(s, x, JP_PERR_INTERNAL, 0, "pull: %s", err.msg);
+        return false;
+    }
+    uint64_t len;
+    static s_pick_t pk; /* large; one at a time */
+    pk.count = 0;
+    pk.bytes = 0;
+    pk.rc = 0;
+    pk.s = s;
+    pk.txn = txn;
+    pk.skip = x->k.store;
+    pk.skip_on = x->k.role == SRV_ROLE_STORE;
+    pk.maxbytes = s->conf->max_batch;
+    pk.pos = x->pull_pos;
+    int rc = jp_txn_glog_len(txn, &len);
+    if (rc == 0 && x->pull_pos < len) {
+        uint8_t k[8];
+        for (int i = 0; i < 8; i++)
+            k[i] = (uint8_t)((x->pull_pos + 1) >> (56 - 8 * i));
+        rc = jp_txn_tb_each(txn, JP_TB_GLOG, k, 8, s_pick, &pk);
+        if (rc > 0)
+            rc = pk.rc;
+    }
+    if (rc < 0) {
+        jp_txn_abort(&txn);
+        s_error(s, x, JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
+        x->pulling = false;
+        return false;
+    }
+    jp_msg_t m = {.type = JP_MSG_CHANGES};
+    m.changes.from_pos = x->pull_pos + 1;
+    m.changes.to_pos = pk.pos;
+    m.changes.more = pk.pos < len;
+    jp_msg_builder_t b;
+    jp_buf_reset(&s->out);
+    rc = jp_msg_begin(&b, &s->out, &m, pk.count);
+    for (uint32_t i = 0; i < pk.count; i++)
+        rc = jp_msg_add_entry(&b, pk.store[i], pk.p[i], pk.n[i]);
+    rc = jp_msg_end(&b, &m);
+    jp_txn_abort(&txn);
+    if (rc) {
+        s_error(s, x, JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
+        x->pulling = false;
+        return false;
+    }
+    if (zmq_send(s->router, x->rid, x->rid_n, ZMQ_SNDMORE) < 0 ||
+        zmq_send(s->router, s->out.data, s->out.len, 0) < 0) {
+        if (errno == EHOSTUNREACH)
+            x->gone = true;
+        return false;
+    }
+    x->pull_pos = pk.pos;
+    x->pull_credit--;
+    if (!m.changes.more)
+        x->pulling = false;
+    return true;
+}
+
+/* ---- QUERY ------------------------------------------------------------------- */
+
+static void
+s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+{
+    const jp_msg_str_t *w = &m->query.what;
+    if (!(w->n == 6 && memcmp(w->p, "status", 6) == 0)) {
+        s_error(s, x, JP_PERR_FORBIDDEN, m->query.id, "unknown query '%.*s'",
+                (int)(w->n > 32 ? 32 : w->n), w->p);
+        return;
+    }
+    jp_txn_t *txn;
+    if (jp_db_begin(s->db, false, &txn, NULL)) {
+        s_error(s, x, JP_PERR_INTERNAL, m->query.id, "status: database");
+        return;
+    }
+    uint64_t len = 0;
+    jp_txn_glog_len(txn, &len);
+    uint8_t d[JP_HASH_LEN];
+    char hex[2 * JP_HASH_LEN + 1] = "";
+    if (jp_txn_digest(txn, d) == 0)
+        jp_hex(d, sizeof d, hex);
+    jp_txn_abort(&txn);
+    char body[512];
+    int n = snprintf(body, sizeof body,
+                     "{\"group_pos\":%llu,\"digest\":\"%s\",\"sessions\":%d}",
+                     (unsigned long long)len, hex, s->nsess);
+    jp_msg_t a = {.type = JP_MSG_ANSWER};
+    a.answer.id = m->query.id;
+    a.answer.body.p = body;
+    a.answer.body.n = (size_t)n;
+    s_send(s, x, &a);
+}
+
+/* ---- a message ------------------------------------------------------------------ */
+
+static void
+s_hello(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+{
+    if (m->hello.min_version > JP_PROTO_VERSION || m->hello.max_version < JP_PROTO_VERSION) {
+        s_error(s, x, JP_PERR_VERSION, 0, "this server speaks version %d only",
+                JP_PROTO_VERSION);
+        return;
+    }
+    bool is_store = x->k.role == SRV_ROLE_STORE;
+    if (m->hello.store != (is_store ? x->k.store : 0)) {
+        s_error(s, x, JP_PERR_IDENTITY, 0, "this key is %s%u's, HELLO says store %llu",
+                is_store ? "store " : "not a store's: ", is_store ? x->k.store : 0,
+                (unsigned long long)m->hello.store);
+        return;
+    }
+    jp_txn_t *txn;
+    jp_head_t h = {0};
+    uint64_t len = 0;
+    int rc = jp_db_begin(s->db, false, &txn, NULL);
+    if (rc == 0) {
+        if (is_store)
+            rc = jp_txn_head(txn, x->k.store, &h);
+        if (rc == 0)
+            rc = jp_txn_glog_len(txn, &len);
+        jp_txn_abort(&txn);
+    }
+    if (rc) {
+        s_error(s, x, JP_PERR_INTERNAL, 0, "hello: %s", jp_strerror(rc));
+        return;
+    }
+    jp_msg_t a = {.type = JP_MSG_WELCOME};
+    a.welcome.version = JP_PROTO_VERSION;
+    memcpy(a.welcome.server_pub, s->pub, JP_PUB_LEN);
+    a.welcome.acked_seq = h.seq;
+    memcpy(a.welcome.acked_head, h.head, JP_HASH_LEN);
+    a.welcome.group_pos = len;
+    a.welcome.server_ms = jp_now_ms();
+    a.welcome.credit = s->conf->credit;
+    a.welcome.max_batch = s->conf->max_batch;
+    x->hello = true;
+    x->pulling = false;
+    char who[96];
+    srv_principal(&x->k, who, sizeof who);
+    s_log("%s: session opened (acked seq %llu, group log %llu)", who,
+          (unsigned long long)h.seq, (unsigned long long)len);
+    s_send(s, x, &a);
+}
+
+/* Re-read x's key entry: a revocation by another process shows here. */
+static bool
+s_still_valid(s_srv_t *s, s_sess_t *x)
+{
+    jp_txn_t *txn;
+    const char *why = "revoked";
+    int rc = jp_db_begin(s->db, false, &txn, NULL);
+    if (rc == 0) {
+        rc = srv_key_get(txn, x->key, &x->k);
+        jp_txn_abort(&txn);
+    }
+    if (rc == 0 && srv_key_valid(&x->k, jp_now_ms(), &why))
+        return true;
+    if (!x->revoked) {
+        x->revoked = true;
+        x->pulling = false;
+        s_error(s, x, JP_PERR_REVOKED, 0, "this key is %s", rc ? "no longer enrolled" : why);
+    }
+    return false;
+}
+
+static void
+s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
+{
+    const char *z = zmq_msg_gets(frame, "X-Key");
+    uint8_t key[32];
+    if (!z || !jp_curve_parse(z, key))
+        return; /* not through our ZAP handler: cannot happen with CURVE on */
+    s_sess_t *x = s_sess_find(s, rid, ridn);
+    if (x && (x->gone || memcmp(x->key, key, 32) != 0)) {
+        /* A new connection that reuses a routing id: a new session. */
+        memset(x, 0, sizeof *x);
+        memcpy(x->rid, rid, ridn);
+        x->rid_n = ridn;
+        memcpy(x->key, key, 32);
+    }
+    if (!x && !(x = s_sess_new(s, rid, ridn, key))) {
+        s_log("session table full (%d): a message dropped", S_MAX_SESSIONS);
+        return;
+    }
+    x->seen_ms = jp_now_ms();
+    if (x->revoked || !s_still_valid(s, x))
+        return;
+
+    jp_msg_t m;
+    jp_err_t err;
+    int rc = jp_msg_decode(zmq_msg_data(frame), zmq_msg_size(frame), &m, &err);
+    if (rc) {
+        s_error(s, x, jp_msg_perr(rc), 0, "%s", err.msg);
+        return;
+    }
+    if (m.type != JP_MSG_HELLO && !x->hello) {
+        s_error(s, x, JP_PERR_NO_HELLO, 0, "send HELLO first");
+        return;
+    }
+    switch (m.type) {
+    case JP_MSG_HELLO:
+        s_hello(s, x, &m);
+        break;
+    case JP_MSG_PUSH:
+        s_push(s, x, &m);
+        break;
+    case JP_MSG_PULL:
+        x->pulling = true;
+        x->pull_pos = m.pull.after_pos;
+        x->pull_credit = m.pull.credit > JP_MSG_MAX_CREDIT ? JP_MSG_MAX_CREDIT : m.pull.credit;
+        break;
+    case JP_MSG_CREDIT:
+        x->pull_credit += m.credit.credit;
+        if (x->pull_credit > JP_MSG_MAX_CREDIT)
+            x->pull_credit = JP_MSG_MAX_CREDIT;
+        break;
+    case JP_MSG_PING: {
+        jp_msg_t a = {.type = JP_MSG_PONG};
+        a.pong.ms = m.ping.ms;
+        s_send(s, x, &a);
+        break;
+    }
+    case JP_MSG_PONG:
+        break;
+    case JP_MSG_QUERY:
+        s_query(s, x, &m);
+        break;
+    case JP_MSG_BYE:
+        x->gone = true;
+        break;
+    default:
+        s_error(s, x, JP_PERR_UNKNOWN, 0, "%s is not a message a client sends",
+                jp_msg_type_name(m.type));
+    }
+}
+
+static void
+s_router(s_srv_t *s)
+{
+    uint8_t rid[S_MAX_RID];
+    /* Drain what is there, a bounded number at a time. */
+    for (int i = 0; i < 256; i++) {
+        int n = zmq_recv(s->router, rid, sizeof rid, ZMQ_DONTWAIT);
+        if (n < 0)
+            return;
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, s->router, 0) < 0) {
+            zmq_msg_close(&frame);
+            return;
+        }
+        if (zmq_msg_more(&frame)) {
+            /* A multi-frame message is malformed: drop all of it. */
+            while (zmq_msg_more(&frame) && zmq_msg_recv(&frame, s->router, 0) >= 0)
+                ;
+        } else if ((size_t)n <= sizeof rid) {
+            s_message(s, rid, (size_t)n, &frame);
+        }
+        zmq_msg_close(&frame);
+    }
+}
+
+/* Forget silent sessions; tell the revoked ones at once. */
+static void
+s_sweep(s_srv_t *s)
+{
+    uint64_t now = jp_now_ms();
+    for (int i = s->nsess - 1; i >= 0; i--) {
+        s_sess_t *x = &s->sess[i];
+        if (x->gone || now - x->seen_ms > S_IDLE_MS) {
+            s_sess_drop(s, x);
+            continue;
+        }
+        if (!x->revoked)
+            s_still_valid(s, x);
+    }
+}
+
+/* ---- set-up --------------------------------------------------------------------- */
+
+static int
+s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
+{
+    char path[1100];
+    int rc;
+    jp_curve_t curve;
+    s->conf = conf;
+    if ((rc = jp_db_open(&s->db, conf->data, 0, err)))
+        return rc;
+    snprintf(path, sizeof path, "%s/%s", conf->data, SRV_KEY_FILE);
+    if ((rc = jp_key_load(&s->key, path, err)))
+        return rc;
+    jp_key_public(s->key, s->pub);
+    snprintf(path, sizeof path, "%s/%s", conf->data, SRV_CURVE_FILE);
+    if ((rc = jp_curve_load(&curve, path, err)))
+        return rc;
+    if (!(s->sess = calloc(S_MAX_SESSIONS, sizeof *s->sess)))
+        return jp_err_set(err, JP_ENOMEM, "out of memory");
+
+    s->ctx = zmq_ctx_new();
+    s->zap = zmq_socket(s->ctx, ZMQ_REP);
+    s->router = zmq_socket(s->ctx, ZMQ_ROUTER);
+    if (!s->ctx || !s->zap || !s->router)
+        return jp_err_set(err, JP_EIO, "ZeroMQ: %s", zmq_strerror(errno));
+    /* The ZAP handler must be bound before the ROUTER accepts anyone. */
+    if (zmq_bind(s->zap, "inproc://zeromq.zap.01"))
+        return jp_err_set(err, JP_EIO, "ZAP handler: %s", zmq_strerror(errno));
+    int one = 1, hwm = 4096;
+    if ((rc = jp_sock_common(s->router, err)))
+        return rc;
+    if (zmq_setsockopt(s->router, ZMQ_CURVE_SERVER, &one, sizeof one) ||
+        zmq_setsockopt(s->router, ZMQ_CURVE_SECRETKEY, curve.sec, JP_Z85_KEY_LEN) ||
+        zmq_setsockopt(s->router, ZMQ_ZAP_DOMAIN, "jipan", 5) ||
+        zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) ||
+        zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
+        zmq_setsockopt(s->router, ZMQ_RCVHWM, &hwm, sizeof hwm))
+        return jp_err_set(err, JP_EIO, "socket options: %s", zmq_strerror(errno));
+    memset(&curve, 0, sizeof curve);
+    if (zmq_bind(s->router, conf->endpoint))
+        return jp_err_set(err, JP_EIO, "cannot listen on %s: %s", conf->endpoint,
+                          zmq_strerror(errno));
+    return 0;
+}
+
+static void
+s_close(s_srv_t *s)
+{
+    if (s->router)
+        zmq_close(s->router);
+    if (s->zap)
+        zmq_close(s->zap);
+    if (s->ctx)
+        zmq_ctx_term(s->ctx);
+    jp_key_destroy(&s->key);
+    jp_db_close(&s->db);
+    jp_buf_free(&s->out);
+    free(s->sess);
+    free(s->touched);
+}
+
+int
+srv_serve(const srv_conf_t *conf, jp_err_t *err)
+{
+    s_srv_t s = {0};
+    int rc = s_open(&s, conf, err);
+    if (rc) {
+        s_close(&s);
+        return rc;
+    }
+    struct sigaction sa = {.sa_handler = s_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    s_log("listening on %s", conf->endpoint);
+    sd_notify(0, "READY=1\nSTATUS=listening");
+    printf("listening on %s\n", conf->endpoint);
+    fflush(stdout);
+
+    uint64_t last_sweep = jp_now_ms();
+    while (!s_stop) {
+        /* Streams with credit keep the loop from sleeping. */
+        bool busy = false;
+        for (int i = 0; i < s.nsess; i++)
+            busy |= s.sess[i].pulling && s.sess[i].pull_credit > 0;
+        zmq_pollitem_t items[] = {{s.zap, 0, ZMQ_POLLIN, 0}, {s.router, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, 2, busy ? 0 : S_SWEEP_MS);
+        if (n < 0 && errno != EINTR) {
+            rc = jp_err_set(err, JP_EIO, "poll: %s", zmq_strerror(errno));
+            break;
+        }
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+            s_zap(&s);
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_router(&s);
+        for (int i = s.nsess - 1; i >= 0; i--)
+            s_pump(&s, &s.sess[i]);
+        uint64_t now = jp_now_ms();
+        if (now - last_sweep >= S_SWEEP_MS) {
+            s_sweep(&s);
+            last_sweep = now;
+        }
+    }
+    sd_notify(0, "STOPPING=1");
+    s_log("stopping: %llu batches, %llu changes accepted since start",
+          (unsigned long long)s.batches, (unsigned long long)s.changes);
+    s_close(&s);
+    return rc;
+}

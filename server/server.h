@@ -1,0 +1,103 @@
+/*
+ * server.h -- jipan-server: what its parts share.
+ *
+ * The server is one process, one thread: a ROUTER socket for the clients
+ * and, beside it, the ZAP handler that admits them, both polled by one
+ * loop (serve.c).  Its state is one LMDB environment (db.h) holding the
+ * group base, every store's log, the group log, the batches and receipts,
+ * and the enrolled keys and stores (this file's entries).  Enrolment and
+ * revocation (main.c) are separate processes writing the same environment;
+ * the loop reads a key's entry on every message, so a revocation takes
+ * effect on live sessions at the next message, and a sweep every 250 ms
+ * tells idle sessions.
+ */
+#ifndef SRV_SERVER_H
+#define SRV_SERVER_H
+
+#include "crypto.h"
+#include "curve.h"
+#include "db.h"
+#include "err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SRV_PROG "jipan-server"
+#define SRV_KEY_FILE "server.key"  /* Ed25519: receipts and the server's own batches */
+#define SRV_CURVE_FILE "curve.key" /* Curve key pair of the ROUTER socket */
+
+/* The configuration file (deploy/jipan-server.conf documents it). */
+typedef struct {
+    char endpoint[256]; /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7700 */
+    char data[1024];    /* data directory: LMDB environment and keys */
+    char group[64];     /* the dealer group's name */
+    char tz[64];        /* the group's time zone (IANA) */
+    uint32_t max_batch; /* bytes of changes in one PUSH or CHANGES */
+    uint32_t credit;    /* PUSH batches a client may have unanswered */
+    uint32_t overlap_days; /* key rotation: days the old key stays valid */
+} srv_conf_t;
+
+int srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err);
+
+/* A principal's role. */
+typedef enum {
+    SRV_ROLE_STORE = 1,   /* store:<n>: writes its own log, reads its store */
+    SRV_ROLE_REGION = 2,  /* region:<name>: reads its region's figures */
+    SRV_ROLE_GROUP = 3,   /* group: reads everything */
+    SRV_ROLE_AUDITOR = 4, /* auditor: reads everything, writes nothing */
+} srv_role_t;
+
+/* An enrolled Curve key (keys table, keyed by the 32-byte public key).
+ * Stored as: version u8 (1) | role u8 | store be16 | sign pub 32 |
+ * enrolled ms be64 | expires ms be64 | revoked ms be64 | region len u8 |
+ * region bytes. */
+typedef struct {
+    uint8_t role;                /* srv_role_t */
+    uint16_t store;              /* SRV_ROLE_STORE: the store */
+    uint8_t sign[JP_PUB_LEN];    /* SRV_ROLE_STORE: its Ed25519 batch key */
+    uint64_t enrolled_ms;        /* when enrolled */
+    uint64_t expires_ms;         /* 0, or when it stops being valid (rotation) */
+    uint64_t revoked_ms;         /* 0, or when revoked */
+    char region[64];             /* SRV_ROLE_REGION: the region */
+} srv_key_t;
+
+int srv_key_get(jp_txn_t *txn, const uint8_t curve[32], srv_key_t *out);
+int srv_key_put(jp_txn_t *txn, const uint8_t curve[32], const srv_key_t *k);
+/* Whether k may be used at now_ms; if not, why (for messages). */
+bool srv_key_valid(const srv_key_t *k, uint64_t now_ms, const char **why);
+/* "store:3", "region:惠州", "group", "auditor". */
+void srv_principal(const srv_key_t *k, char *out, size_t cap);
+
+/* A store of the group (peers table, keyed by store be16).  Stored as:
+ * version u8 (1) | enrolled ms be64 | last batch ms be64 | then code,
+ * name, region each as len u8 | bytes. */
+typedef struct {
+    uint16_t store;
+    char code[32];
+    char name[128];
+    char region[64];
+    uint64_t enrolled_ms;
+    uint64_t last_ms; /* when its last batch was accepted, 0 never */
+} srv_peer_t;
+
+int srv_peer_get(jp_txn_t *txn, uint16_t store, srv_peer_t *out);
+int srv_peer_put(jp_txn_t *txn, const srv_peer_t *p);
+
+/* Link customer rows that share a phone or an ID number with the rows
+ * already here (link.c): called for each customer a batch changed, inside
+ * the batch's transaction; the links are the server's own changes (store
+ * 0).  *wrote counts the changes written. */
+int srv_link_customer(jp_txn_t *txn, const jp_id_t *customer, unsigned *wrote,
+                      jp_err_t *err);
+/* The deterministic id of the link between customers a < b. */
+jp_id_t srv_link_id(const jp_id_t *a, const jp_id_t *b);
+
+/* Run the server until SIGINT or SIGTERM (serve.c). */
+int srv_serve(const srv_conf_t *conf, jp_err_t *err);
+
+/* Sign and record the server's own changes seqs first..last (store 0) as
+ * one batch, in txn (serve.c, also used by enrolment). */
+int srv_sign_own(jp_txn_t *txn, const jp_key_t *key, uint64_t first, uint64_t last,
+                 jp_err_t *err);
+
+#endif
