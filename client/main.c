@@ -38,6 +38,10 @@ static const s_cmd_t s_cmds[] = {
     {"verify", cmd_verify, "verify the hash chain of every log in the store"},
     {"status", cmd_status, "identity, log position, record counts, file size"},
     {"digest", cmd_digest, "the state digest (SHA-256 over every record)"},
+    {"keys", cmd_keys, "this store's public keys, for enrolment at the server"},
+    {"sync", cmd_sync, "one sync with the group server: push, then pull"},
+    {"run", cmd_run, "the sync daemon: sync every few seconds, reconnecting"},
+    {"backup", cmd_backup, "hot copy of the store while it works"},
     {"report", cmd_report, "loyalty statistics of this store, offline"},
     {"today", cmd_today, "the work list due today: calls, reminders, follow-ups"},
 };

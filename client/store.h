@@ -56,6 +56,10 @@ int cmd_log(cli_t *c, int argc, char **argv);
 int cmd_verify(cli_t *c, int argc, char **argv);
 int cmd_status(cli_t *c, int argc, char **argv);
 int cmd_digest(cli_t *c, int argc, char **argv);
+int cmd_keys(cli_t *c, int argc, char **argv);
+int cmd_sync(cli_t *c, int argc, char **argv);
+int cmd_run(cli_t *c, int argc, char **argv);
+int cmd_backup(cli_t *c, int argc, char **argv);
 int cmd_report(cli_t *c, int argc, char **argv);
 int cmd_today(cli_t *c, int argc, char **argv);
 
