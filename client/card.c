@@ -84,7 +84,8 @@ cli_timeline_load(jp_txn_t *txn, const jp_id_t *cust, bool all, cli_timeline_t *
         if (rc < 0)
             return rc;
     }
-    qsort(tl->e, (size_t)tl->n, sizeof *tl->e, s_entry_cmp);
+    if (tl->n > 1) /* e is NULL for an empty timeline */
+        qsort(tl->e, (size_t)tl->n, sizeof *tl->e, s_entry_cmp);
     return 0;
 }
 

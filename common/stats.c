@@ -497,13 +497,13 @@ s_csr(s_gkey_t *k, size_t n, uint32_t ngroups, uint32_t **start, uint32_t **idx)
     return 0;
 }
 
-static const jp_base_t *s_cmp_base; /* for s_off_cmp: qsort has no context */
-
+/* Pairs (pool offset, index) by text, then index; arg is the base. */
 static int
-s_off_cmp(const void *a, const void *b)
+s_off_cmp(const void *a, const void *b, void *arg)
 {
+    const jp_base_t *base = arg;
     const uint32_t *x = a, *y = b;
-    int c = strcmp(s_cmp_base->pool + x[0], s_cmp_base->pool + y[0]);
+    int c = strcmp(base->pool + x[0], base->pool + y[0]);
     return c ? c : (x[1] > y[1]) - (x[1] < y[1]);
 }
 
@@ -513,8 +513,7 @@ s_off_cmp(const void *a, const void *b)
 static int
 s_intern(jp_base_t *b, uint32_t (*pairs)[2], size_t n, uint32_t **out, uint32_t *count)
 {
-    s_cmp_base = b;
-    qsort(pairs, n, sizeof *pairs, s_off_cmp);
+    qsort_r(pairs, n, sizeof *pairs, s_off_cmp, b);
     *out = malloc((n ? n : 1) * sizeof **out);
     if (!*out)
         return JP_ENOMEM;
@@ -2075,7 +2074,8 @@ jp_worklist_compute(const jp_base_t *b, const jp_scope_t *scope, jp_worklist_t *
         jp_worklist_free(out);
         return rc;
     }
-    qsort(out->items, out->n, sizeof *out->items, s_due_cmp);
+    if (out->n > 1) /* items is NULL when nothing is due */
+        qsort(out->items, out->n, sizeof *out->items, s_due_cmp);
     return 0;
 }
 

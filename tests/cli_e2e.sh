@@ -271,4 +271,41 @@ has "$T/out" "小李"
 check "an uninitialised directory is refused"
 run 1 -d "$T/nowhere" status
 
+check "report: text, json, csv, a filter, bad input"
+ok report --as-of 2026-06-30
+has "$T/out" "loyalty report, store 7 HZ01, as of 2026-06-30T23:59:59.999+08:00"
+has "$T/out" "repeat-purchase rate"
+has "$T/out" "regional concentration"
+ok report --as-of 2026-06-30 --format json
+has "$T/out" '"schema": "jipan.stats/1"'
+has "$T/out" '"owners": '
+ok report --as-of 2026-06-30 --format csv
+has "$T/out" "section,figure,numerator,denominator,value"
+has "$T/out" "retention,churn,"
+ok report --as-of 2026-06-30 --format csv --table regional
+has "$T/out" "district,quality,potential,general"
+ok report --as-of 2026-06-30 --filter "visits >=0, age_days >1"
+has "$T/out" "cohort filter: visits >=0, age_days >1"
+has "$T/out" "vehicles matching the filter"
+run 2 report --filter "visits >> 3"
+has "$T/err" "filter: column 9: expected a number after '>'"
+run 2 report --as-of 2026-13-01
+has "$T/err" "--as-of"
+run 2 report --format xml
+has "$T/err" "--format must be text, json or csv"
+
+check "today: the work list, phones masked"
+ok today --as-of 2025-01-16
+has "$T/out" "work list, store 7 HZ01, 2025-01-16"
+ok today --as-of 2025-01-16 --format json
+has "$T/out" '"schema": "jipan.today/1"'
+hasnt "$T/out" "$PHONE1"
+ok today --as-of 2025-01-16 --format csv
+has "$T/out" "kind,due,customer,name,phone,vin,details"
+hasnt "$T/out" "$PHONE1"
+for cmd in report today; do
+    ok "$cmd" --help
+    has "$T/out" "usage: jipan-store $cmd"
+done
+
 echo "cli_e2e: all checks passed"

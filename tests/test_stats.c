@@ -435,6 +435,11 @@ test_empty(void **state)
     assert_na(s->day7);
     assert_na(s->quarterly);
     assert_int_equal(s->ndistricts, 0);
+    /* Nothing due. */
+    jp_worklist_t w;
+    assert_int_equal(jp_worklist_compute(f->base, &f->scope, &w), 0);
+    assert_int_equal(w.n, 0);
+    jp_worklist_free(&w);
     /* JSON: a zero denominator is null, never 0 or NaN. */
     json_t *j = jp_stats_json(s, "store 1", NULL, NULL);
     assert_non_null(j);
