@@ -1623,7 +1623,7 @@ int
 jp_txn_glog_len(jp_txn_t *txn, uint64_t *len)
 {
     uint8_t k[8];
-    size_t kn;
+    size_t kn = 0;
     int rc = jp_txn_tb_last(txn, JP_TB_GLOG, k, sizeof k, &kn);
     *len = 0;
     if (rc == JP_ENOTFOUND)

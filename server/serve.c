@@ -721,7 +721,12 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
         return;
     }
     x->seen_ms = jp_now_ms();
-    if (x->revoked || !s_still_valid(s, x))
+    if (x->revoked) {
+        /* PROTOCOL.md 5: every message of a revoked session gets this. */
+        s_error(s, x, JP_PERR_REVOKED, 0, "this key was revoked: nothing more is accepted");
+        return;
+    }
+    if (!s_still_valid(s, x))
         return;
 
     jp_msg_t m;
