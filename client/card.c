@@ -43,6 +43,25 @@ typedef struct {
     bool deleted_only;   /* the --all scan: only tombstoned records */
 } s_load_t;
 
+/* Add the other end of a live link to the rows to load. */
+static void
+s_follow(cli_timeline_t *tl, const jp_id_t *link, const jp_record_t *r)
+{
+    if (jp_record_deleted(r))
+        return; /* unlinked */
+    for (unsigned f = JP_F_LINK_A; f <= JP_F_LINK_B; f++) {
+        const jp_id_t *other = jp_record_ref(r, f);
+        bool seen = !other;
+        for (int i = 0; i < tl->nrows && !seen; i++)
+            seen = jp_id_cmp(&tl->row[i], other) == 0;
+        if (!seen && tl->nrows < CLI_MAX_LINKED) {
+            tl->row[tl->nrows] = *other;
+            tl->link[tl->nrows] = *link;
+            tl->nrows++;
+        }
+    }
+}
+
 static int
 s_on_record(void *arg, const jp_id_t *id)
 {
@@ -50,6 +69,11 @@ s_on_record(void *arg, const jp_id_t *id)
     jp_record_t r;
     if (jp_txn_get(l->txn, id, &r) != 0)
         return 0;
+    if (r.kind == JP_K_LINK) {
+        if (!l->deleted_only)
+            s_follow(l->tl, id, &r);
+        return 0;
+    }
     if (l->deleted_only) {
         const jp_id_t *cust = jp_record_ref(&r, JP_F_CUSTOMER);
         if (!jp_record_deleted(&r) || !cust || jp_id_cmp(cust, l->cust) != 0)
@@ -75,14 +99,25 @@ int
 cli_timeline_load(jp_txn_t *txn, const jp_id_t *cust, bool all, cli_timeline_t *tl)
 {
     s_load_t l = {txn, tl, cust, false};
-    int rc = jp_txn_timeline(txn, cust, s_on_record, &l);
-    if (rc < 0 && rc != JP_ENOTFOUND)
-        return rc;
+    int rc;
+    tl->row[0] = *cust;
+    memset(&tl->link[0], 0, sizeof tl->link[0]);
+    tl->nrows = 1;
+    /* Rows found through links are appended to row[] as they are met. */
+    for (int i = 0; i < tl->nrows; i++) {
+        l.cust = &tl->row[i];
+        rc = jp_txn_timeline(txn, l.cust, s_on_record, &l);
+        if (rc < 0 && rc != JP_ENOTFOUND)
+            return rc;
+    }
     if (all) {
         l.deleted_only = true;
-        rc = jp_txn_each_record(txn, s_on_record, &l);
-        if (rc < 0)
-            return rc;
+        for (int i = 0; i < tl->nrows; i++) {
+            l.cust = &tl->row[i];
+            rc = jp_txn_each_record(txn, s_on_record, &l);
+            if (rc < 0)
+                return rc;
+        }
     }
     if (tl->n > 1) /* e is NULL for an empty timeline */
         qsort(tl->e, (size_t)tl->n, sizeof *tl->e, s_entry_cmp);

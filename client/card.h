@@ -16,16 +16,25 @@ typedef struct {
     bool deleted; /* voided by a tombstone (listed only with --all) */
 } cli_entry_t;
 
+#define CLI_MAX_LINKED 32 /* rows of one person followed through links */
+
 /* A customer's vehicles and events, oldest first. */
 typedef struct {
     cli_entry_t *e; /* entries, owned */
     int n;          /* used */
     int cap;        /* allocated */
+    /* The person's rows: [0] the customer asked for, then every row linked
+     * to it (at other stores, or duplicates), transitively; link[i] is the
+     * link record that brought row[i] in (zero for row 0). */
+    jp_id_t row[CLI_MAX_LINKED];
+    jp_id_t link[CLI_MAX_LINKED];
+    int nrows;
 } cli_timeline_t;
 
-/* Load the timeline of customer cust; with all, deleted entries too (a
- * scan of every record, since the timeline index holds live ones only).
- * Returns 0 or a JP_E* code. */
+/* Load the timeline of customer cust and of every row linked to it (the
+ * server's link records: one person across stores); with all, deleted
+ * entries too (a scan of every record, since the timeline index holds live
+ * ones only).  Returns 0 or a JP_E* code. */
 int cli_timeline_load(jp_txn_t *txn, const jp_id_t *cust, bool all, cli_timeline_t *tl);
 void cli_timeline_free(cli_timeline_t *tl);
 

@@ -485,3 +485,58 @@ done:
     free(ch);
     return ec;
 }
+
+static const char s_unlink_usage[] =
+    "usage: " CLI_PROG " [-u NAME] unlink LINK_ID\n"
+    "\n"
+    "Undo a wrong link: the group server linked two customer rows as one\n"
+    "person (same phone or ID number) and they are not.  `show` lists a\n"
+    "customer's links as \"same person ... (link ID)\".  The unlink is a change\n"
+    "of its own, signed into this store's log with the author (-u), synced to\n"
+    "every store, and visible in `jipan-audit history`; the server does not\n"
+    "link that pair again.\n";
+
+int
+cmd_unlink(cli_t *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_STD_LONGOPTS, {NULL, 0, NULL, 0}};
+    jp_change_t *ch = NULL;
+    jp_txn_t *txn = NULL;
+    jp_record_t r;
+    jp_id_t id;
+    int o, ec = CLI_CONTINUE;
+
+    cli_getopt_reset();
+    while (ec == CLI_CONTINUE &&
+           (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1)
+        ec = cli_std_opt(c, o, argv, s_unlink_usage);
+    if (ec != CLI_CONTINUE)
+        return ec;
+    if (optind != argc - 1)
+        return cli_usage_error(c, optind >= argc ? "which link?" : "one link ID only");
+    if (strlen(argv[optind]) != JP_ID_TEXT_LEN || jp_id_parse(argv[optind], &id) != 0)
+        return cli_usage_error(c, "give the link's ID (26 characters, from `show`)");
+    ch = calloc(1, sizeof *ch);
+    if (!ch)
+        return cli_fail(c, CLI_INTERNAL, "out of memory");
+    if ((ec = s_begin(c, &txn)))
+        goto done;
+    if (jp_txn_get(txn, &id, &r) != 0 || r.kind != JP_K_LINK) {
+        ec = cli_fail(c, CLI_REFUSED, "%s is not a link", argv[optind]);
+        goto done;
+    }
+    if (jp_record_deleted(&r)) {
+        ec = cli_fail(c, CLI_REFUSED, "link %s is undone already", argv[optind]);
+        goto done;
+    }
+    ch->id = id;
+    ch->kind = JP_K_LINK;
+    jp_change_set_bool(ch, JP_F_DELETED, true);
+    if ((ec = s_write_commit(c, &txn, ch, NULL)))
+        goto done;
+    printf("unlinked %s\n", argv[optind]);
+done:
+    jp_txn_abort(&txn);
+    free(ch);
+    return ec;
+}

@@ -89,6 +89,16 @@ s_print_card(cli_t *c, jp_txn_t *txn, const jp_record_t *r, const cli_timeline_t
                  jp_record_str(&ref, JP_F_NAME, name, sizeof name), idt);
         rc |= s_card_line(t, "referred by", v);
     }
+    for (int i = 1; i < tl->nrows; i++) {
+        /* The same person's rows elsewhere: how a store sees its
+         * customer's visits at every store of the group. */
+        char id[JP_ID_TEXT_LEN + 1], lid[JP_ID_TEXT_LEN + 1], line[128];
+        jp_id_format(&tl->row[i], id);
+        jp_id_format(&tl->link[i], lid);
+        cli_store_label(c, jp_id_store(&tl->row[i]), store, sizeof store);
+        snprintf(line, sizeof line, "%s at %s (link %s)", id, store, lid);
+        rc |= s_card_line(t, "same person", line);
+    }
     rc |= s_card_field(t, "ext id", r, JP_F_EXT_ID, o->full);
     rc |= s_card_field(t, "note", r, JP_F_NOTE, o->full);
     if (jp_record_deleted(r))

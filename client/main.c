@@ -38,6 +38,7 @@ static const s_cmd_t s_cmds[] = {
     {"verify", cmd_verify, "verify the hash chain of every log in the store"},
     {"status", cmd_status, "identity, log position, record counts, file size"},
     {"digest", cmd_digest, "the state digest (SHA-256 over every record)"},
+    {"unlink", cmd_unlink, "undo a wrong link of two customer rows as one person"},
     {"keys", cmd_keys, "this store's public keys, for enrolment at the server"},
     {"sync", cmd_sync, "one sync with the group server: push, then pull"},
     {"run", cmd_run, "the sync daemon: sync every few seconds, reconnecting"},

@@ -57,6 +57,7 @@ int cmd_verify(cli_t *c, int argc, char **argv);
 int cmd_status(cli_t *c, int argc, char **argv);
 int cmd_digest(cli_t *c, int argc, char **argv);
 int cmd_keys(cli_t *c, int argc, char **argv);
+int cmd_unlink(cli_t *c, int argc, char **argv);
 int cmd_sync(cli_t *c, int argc, char **argv);
 int cmd_run(cli_t *c, int argc, char **argv);
 int cmd_backup(cli_t *c, int argc, char **argv);
