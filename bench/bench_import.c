@@ -11,6 +11,7 @@
  * each figure is the median of the rounds.
  */
 #include "import.h"
+#include "raw.h"
 
 #include <lmdb.h>
 
@@ -85,41 +86,6 @@ s_rec_size(const char *dir, size_t *records, size_t *bytes)
     mdb_cursor_close(cur);
     mdb_txn_abort(t);
     mdb_env_close(env);
-}
-
-/* Append n records of size bytes, sequential 16-byte keys, MDB_APPEND,
- * per transactions of per_txn; seconds taken (commits included). */
-static double
-s_raw_append(const char *dir, size_t n, size_t size, size_t per_txn)
-{
-    MDB_env *env;
-    MDB_txn *t;
-    MDB_dbi dbi;
-    uint8_t key[16] = {0};
-    uint8_t *val = malloc(size);
-    if (!val)
-        exit(3);
-    memset(val, 0xa5, size);
-    S_CHECK(mdb_env_create(&env));
-    S_CHECK(mdb_env_set_maxdbs(env, 4));
-    S_CHECK(mdb_env_set_mapsize(env, (size_t)64 << 30));
-    S_CHECK(mdb_env_open(env, dir, 0, 0600));
-    double t0 = s_now();
-    for (size_t i = 0; i < n;) {
-        S_CHECK(mdb_txn_begin(env, NULL, 0, &t));
-        S_CHECK(mdb_dbi_open(t, "raw", MDB_CREATE, &dbi));
-        for (size_t j = 0; j < per_txn && i < n; j++, i++) {
-            for (int b = 15; b >= 8; b--) /* big-endian counter in the low half */
-                key[b] = (uint8_t)(i >> (8 * (15 - b)));
-            MDB_val k = {sizeof key, key}, v = {size, val};
-            S_CHECK(mdb_put(t, dbi, &k, &v, MDB_APPEND));
-        }
-        S_CHECK(mdb_txn_commit(t));
-    }
-    double secs = s_now() - t0;
-    mdb_env_close(env);
-    free(val);
-    return secs;
 }
 
 static void
@@ -215,7 +181,7 @@ main(int argc, char **argv)
             return 1;
         }
         s_rec_size(store, &records, &bytes);
-        raw[r] = s_raw_append(rawdir, records, bytes / records, JP_IMPORT_TXN_ROWS);
+        raw[r] = jp_bench_raw_append(rawdir, records, bytes / records, JP_IMPORT_TXN_ROWS);
         printf("round %d: import %.3f s, raw append %.3f s\n", r + 1, imp[r], raw[r]);
         fflush(stdout);
         s_rmrf(dir);

@@ -50,6 +50,7 @@ typedef struct {
     uint64_t pushed, pulled, receipts;
     int perr;               /* protocol error the server answered, 0 if none */
     bool quiet;
+    bool no_push, no_pull;  /* --pull-only, --push-only */
 } s_sync_t;
 
 static volatile sig_atomic_t s_stop;
@@ -446,7 +447,7 @@ s_round(s_sync_t *s)
         goto done;
     }
     jp_head_t own;
-    uint64_t cursor, group_pos = in.welcome.group_pos;
+    uint64_t cursor = 0, group_pos = in.welcome.group_pos;
     uint64_t credit = in.welcome.credit ? in.welcome.credit : 1;
     uint64_t max_batch = in.welcome.max_batch;
     uint64_t acked = in.welcome.acked_seq;
@@ -454,8 +455,8 @@ s_round(s_sync_t *s)
         max_batch = JP_MSG_MAX_BATCH;
     if ((ec = s_welcome(s, &in, &own, &cursor)))
         goto done;
-    uint64_t next = acked + 1, bno = 0, inflight = 0;
-    bool pulling = cursor < group_pos;
+    uint64_t next = s->no_push ? own.seq + 1 : acked + 1, bno = 0, inflight = 0;
+    bool pulling = cursor < group_pos && !s->no_pull;
     if (pulling) {
         m.type = JP_MSG_PULL;
         m.pull.after_pos = cursor;
@@ -606,6 +607,8 @@ static const char s_sync_usage[] =
     "\n"
     "  --server ENDPOINT   e.g. tcp://group.example.cn:7700\n"
     "  --server-key KEY    the server's Curve key (`jipan-server keys`)\n"
+    "  --push-only         push, do not pull (e.g. to measure the upload)\n"
+    "  --pull-only         pull, do not push\n"
     "  -q, --quiet         no summary line\n";
 
 static int
@@ -616,10 +619,12 @@ s_sync_main(cli_t *c, int argc, char **argv, bool daemon)
                                          {"server-key", required_argument, NULL, 'K'},
                                          {"interval", required_argument, NULL, 'i'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"push-only", no_argument, NULL, 'P'},
+                                         {"pull-only", no_argument, NULL, 'L'},
                                          {NULL, 0, NULL, 0}};
     const char *ep_opt = NULL, *key_opt = NULL, *why;
     int64_t interval = 2;
-    bool quiet = false;
+    bool quiet = false, push_only = false, pull_only = false;
     int o, ec = CLI_CONTINUE;
     cli_getopt_reset();
     while (ec == CLI_CONTINUE &&
@@ -630,6 +635,10 @@ s_sync_main(cli_t *c, int argc, char **argv, bool daemon)
             key_opt = optarg;
         else if (o == 'q')
             quiet = true;
+        else if (o == 'P')
+            push_only = true;
+        else if (o == 'L')
+            pull_only = true;
         else if (o == 'i' && jp_parse_int(optarg, strlen(optarg), 1, 3600, &interval, &why))
             ec = cli_usage_error(c, "--interval: %s", why);
         else if (o != 'i')
@@ -641,7 +650,11 @@ s_sync_main(cli_t *c, int argc, char **argv, bool daemon)
         return cli_usage_error(c, "unexpected argument");
     if ((ec = cli_open(c)))
         return ec;
-    s_sync_t s = {.c = c, .quiet = quiet};
+    if (push_only && pull_only) {
+        cli_close(c);
+        return cli_usage_error(c, "--push-only and --pull-only exclude each other");
+    }
+    s_sync_t s = {.c = c, .quiet = quiet, .no_push = pull_only, .no_pull = push_only};
     jp_curve_t k;
     bool created;
     char ep[512], path[1024];
