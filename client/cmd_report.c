@@ -36,6 +36,10 @@ static const char s_report_usage[] =
     "  --table NAME      with csv: figures (default) or regional\n"
     "  --filter EXPR     count the vehicles matching a cohort filter, e.g.\n"
     "                    'daily_km 5..500, age_days >213, visits >=4'\n"
+    "  --scope SCOPE     ask the group server instead (network needed): the\n"
+    "                    figures it computes over the group's base for store:N;\n"
+    "                    json (default) or csv; a store key reads its own store\n"
+    "                    only\n"
     "  -h, --help        this text\n";
 
 static const char s_today_usage[] =
@@ -59,6 +63,8 @@ typedef struct {
     int format;         /* S_FMT_* */
     const char *table;  /* csv table */
     const char *filter; /* filter expression, NULL: none */
+    const char *scope;  /* ask the server for this scope, NULL: offline */
+    bool format_set;    /* --format given */
 } s_opts_t;
 
 static int
@@ -69,6 +75,7 @@ s_parse(cli_t *c, int argc, char **argv, bool report, s_opts_t *o)
                                              {"format", required_argument, NULL, 'f'},
                                              {"table", required_argument, NULL, 't'},
                                              {"filter", required_argument, NULL, 'F'},
+                                             {"scope", required_argument, NULL, 'S'},
                                              {NULL, 0, NULL, 0}};
     const char *usage = report ? s_report_usage : s_today_usage;
     int opt;
@@ -78,7 +85,10 @@ s_parse(cli_t *c, int argc, char **argv, bool report, s_opts_t *o)
     while ((opt = getopt_long(argc, argv, CLI_STD_SHORT, longopts, NULL)) != -1) {
         if (opt == 'a') {
             o->asof = optarg;
+        } else if (report && opt == 'S') {
+            o->scope = optarg;
         } else if (opt == 'f') {
+            o->format_set = true;
             if (strcmp(optarg, "text") == 0)
                 o->format = S_FMT_TEXT;
             else if (strcmp(optarg, "json") == 0)
@@ -94,7 +104,8 @@ s_parse(cli_t *c, int argc, char **argv, bool report, s_opts_t *o)
         } else if (report && opt == 'F') {
             o->filter = optarg;
         } else {
-            int rc = cli_std_opt(c, opt == 't' || opt == 'F' ? '?' : opt, argv, usage);
+            int rc = cli_std_opt(c, opt == 't' || opt == 'F' || opt == 'S' ? '?' : opt, argv,
+                                 usage);
             if (rc != CLI_CONTINUE)
                 return rc;
         }
@@ -298,6 +309,32 @@ s_print_json(cli_t *c, json_t *j)
     return CLI_OK;
 }
 
+/* report --scope: the server computes; its JSON or CSV is printed. */
+static int
+s_ask(cli_t *c, const s_opts_t *o)
+{
+    if (o->format_set && o->format == S_FMT_TEXT)
+        return cli_usage_error(c, "--scope answers come as json or csv");
+    const char *args[10];
+    int n = 0;
+    args[2 * n] = "scope", args[2 * n++ + 1] = o->scope;
+    args[2 * n] = "format", args[2 * n++ + 1] = o->format == S_FMT_CSV ? "csv" : "json";
+    args[2 * n] = "table", args[2 * n++ + 1] = o->table;
+    if (o->asof)
+        args[2 * n] = "as_of", args[2 * n++ + 1] = o->asof;
+    if (o->filter)
+        args[2 * n] = "filter", args[2 * n++ + 1] = o->filter;
+    int rc = cli_open(c);
+    if (rc)
+        return rc;
+    char *body = NULL;
+    size_t len;
+    if ((rc = cli_ask_server(c, "report", args, n, &body, &len)) == CLI_OK)
+        fwrite(body, 1, len, stdout);
+    free(body);
+    return rc;
+}
+
 int
 cmd_report(cli_t *c, int argc, char **argv)
 {
@@ -314,6 +351,10 @@ cmd_report(cli_t *c, int argc, char **argv)
     jp_err_clear(&err);
     if (o.filter && jp_filter_parse(o.filter, &flt, &err) != 0)
         return cli_usage_error(c, "%s", err.msg);
+    if (o.scope) {
+        jp_filter_destroy(&flt);
+        return s_ask(c, &o);
+    }
     if ((rc = s_load(c, &o, &base)))
         goto done;
     if (!(scope = calloc(1, sizeof *scope))) {

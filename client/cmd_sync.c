@@ -18,6 +18,7 @@
  */
 #include "store.h"
 
+#include "ask.h"
 #include "codec.h"
 #include "crypto.h"
 #include "curve.h"
@@ -758,4 +759,28 @@ cmd_backup(cli_t *c, int argc, char **argv)
         printf("copied to %s/" CLI_DATA_FILE "\n", dir);
     cli_close(c);
     return ec;
+}
+
+/* ---- asking the server ------------------------------------------------------------- */
+
+int
+cli_ask_server(cli_t *c, const char *what, const char *const *args, int nargs, char **body,
+               size_t *n)
+{
+    jp_curve_t k;
+    bool created;
+    char ep[512];
+    uint8_t key[32];
+    int ec = s_curve(c, &k, &created);
+    if (ec)
+        return ec;
+    if ((ec = s_target(c, NULL, NULL, ep, sizeof ep, key))) {
+        memset(&k, 0, sizeof k);
+        return ec;
+    }
+    jp_ask_t a = {.endpoint = ep, .server_key = key, .key = &k, .store = c->node.store};
+    jp_err_t err;
+    int rc = jp_ask(&a, what, args, nargs, body, n, &err);
+    memset(&k, 0, sizeof k);
+    return rc ? cli_fail_err(c, rc, &err) : CLI_OK;
 }

@@ -111,6 +111,12 @@ const char *cli_author(cli_t *c);
 /* Path of a file in the store directory into out. */
 void cli_path(const cli_t *c, const char *file, char *out, size_t cap);
 
+/* Ask the group server (cmd_sync.c): what the store pinned at its first
+ * sync, with its own key.  Returns an exit code; on success *body is
+ * malloc'd (the caller frees it). */
+int cli_ask_server(cli_t *c, const char *what, const char *const *args, int nargs,
+                   char **body, size_t *n);
+
 /* --- field values (fields.c) --- */
 
 /* Field values typed on a command line, in the order given. */

@@ -20,6 +20,8 @@
 #include "codec.h"
 #include "msg.h"
 #include "record.h"
+#include "report.h"
+#include "stats.h"
 #include "validate.h"
 
 #include <assert.h>
@@ -598,36 +600,226 @@ s_pump(s_srv_t *s, s_sess_t *x)
 
 /* ---- QUERY ------------------------------------------------------------------- */
 
-static void
-s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+/* The value of QUERY argument name, NUL-terminated into out; false if absent. */
+static bool
+s_arg(const jp_msg_t *m, const char *name, char *out, size_t cap)
 {
-    const jp_msg_str_t *w = &m->query.what;
-    if (!(w->n == 6 && memcmp(w->p, "status", 6) == 0)) {
-        s_error(s, x, JP_PERR_FORBIDDEN, m->query.id, "unknown query '%.*s'",
-                (int)(w->n > 32 ? 32 : w->n), w->p);
-        return;
+    for (uint32_t i = 0; i < m->query.args.n; i++) {
+        const jp_msg_str_t *k = &m->query.args.v[i].key, *v = &m->query.args.v[i].val;
+        if (k->n == strlen(name) && memcmp(k->p, name, k->n) == 0 && v->n < cap) {
+            memcpy(out, v->p, v->n);
+            out[v->n] = '\0';
+            return true;
+        }
     }
+    return false;
+}
+
+typedef struct {
     jp_txn_t *txn;
-    if (jp_db_begin(s->db, false, &txn, NULL)) {
-        s_error(s, x, JP_PERR_INTERNAL, m->query.id, "status: database");
+    const char *region;
+    jp_scope_t *scope;
+    int n;
+} s_region_t;
+
+static int
+s_region_store(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    (void)v, (void)vn;
+    s_region_t *r = arg;
+    srv_peer_t p;
+    if (kn == 2 && srv_peer_get(r->txn, (uint16_t)(k[0] << 8 | k[1]), &p) == 0 &&
+        strcmp(p.region, r->region) == 0) {
+        jp_scope_add(r->scope, p.store);
+        r->n++;
+    }
+    return 0;
+}
+
+/* Resolve scope text to stores, and check the principal may read it
+ * (PROTOCOL.md: group and auditor everything, region its region, store
+ * its store).  Returns 0 or a protocol error code, with why. */
+static int
+s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out,
+        char *label, size_t cap, const char **why)
+{
+    jp_scope_clear(out);
+    if (!strcmp(text, "group")) {
+        if (k->role != SRV_ROLE_GROUP && k->role != SRV_ROLE_AUDITOR)
+            return *why = "only group and auditor keys read the group's figures",
+                   JP_PERR_FORBIDDEN;
+        jp_scope_all(out);
+        snprintf(label, cap, "group");
+        return 0;
+    }
+    if (!strncmp(text, "region:", 7) && text[7]) {
+        const char *region = text + 7;
+        if (k->role == SRV_ROLE_STORE ||
+            (k->role == SRV_ROLE_REGION && strcmp(k->region, region) != 0))
+            return *why = "this key may not read that region's figures", JP_PERR_FORBIDDEN;
+        s_region_t r = {txn, region, out, 0};
+        jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_region_store, &r);
+        if (r.n == 0)
+            return *why = "no store of the group is in that region", JP_PERR_MALFORMED;
+        snprintf(label, cap, "region %s", region);
+        return 0;
+    }
+    int64_t n;
+    const char *bad;
+    if (!strncmp(text, "store:", 6) && jp_parse_int(text + 6, strlen(text + 6), 1, 65535, &n, &bad) == 0) {
+        srv_peer_t p;
+        if (srv_peer_get(txn, (uint16_t)n, &p) != 0)
+            return *why = "no such store in the group", JP_PERR_MALFORMED;
+        if ((k->role == SRV_ROLE_STORE && k->store != n) ||
+            (k->role == SRV_ROLE_REGION && strcmp(k->region, p.region) != 0))
+            return *why = "this key may not read that store's figures", JP_PERR_FORBIDDEN;
+        jp_scope_add(out, (uint16_t)n);
+        snprintf(label, cap, "store %u %s", p.store, p.code);
+        return 0;
+    }
+    return *why = "scope must be group, region:NAME or store:N", JP_PERR_MALFORMED;
+}
+
+/* The principal's own scope, when a query names none. */
+static void
+s_default_scope(const srv_key_t *k, char *out, size_t cap)
+{
+    if (k->role == SRV_ROLE_STORE)
+        snprintf(out, cap, "store:%u", k->store);
+    else if (k->role == SRV_ROLE_REGION)
+        snprintf(out, cap, "region:%s", k->region);
+    else
+        snprintf(out, cap, "group");
+}
+
+static void
+s_answer(s_srv_t *s, s_sess_t *x, uint64_t id, const char *body, size_t n)
+{
+    jp_msg_t a = {.type = JP_MSG_ANSWER};
+    a.answer.id = id;
+    a.answer.body.p = body;
+    a.answer.body.n = n;
+    if (n + 64 > JP_MSG_MAX_FRAME) {
+        s_error(s, x, JP_PERR_INTERNAL, id, "the answer (%zu bytes) exceeds a frame", n);
         return;
     }
+    s_send(s, x, &a);
+}
+
+static void
+s_report(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
+{
+    const uint64_t qid = m->query.id;
+    char scope_text[JP_MSG_MAX_TEXT + 1], asof_text[JP_MSG_MAX_TEXT + 1] = "";
+    char ftext[JP_MSG_MAX_TEXT + 1] = "", format[16] = "json", table[16] = "figures";
+    char label[128];
+    const char *why;
+    if (!s_arg(m, "scope", scope_text, sizeof scope_text))
+        s_default_scope(&x->k, scope_text, sizeof scope_text);
+    s_arg(m, "as_of", asof_text, sizeof asof_text);
+    s_arg(m, "filter", ftext, sizeof ftext);
+    s_arg(m, "format", format, sizeof format);
+    s_arg(m, "table", table, sizeof table);
+    static jp_scope_t scope; /* 8 KiB: one query at a time */
+    int code = s_scope(txn, &x->k, scope_text, &scope, label, sizeof label, &why);
+    if (code) {
+        s_error(s, x, code, qid, "scope %s: %s", scope_text, why);
+        return;
+    }
+    int64_t asof = (int64_t)jp_now_ms();
+    if (asof_text[0] && jp_parse_asof(asof_text, strlen(asof_text), &asof, &why)) {
+        s_error(s, x, JP_PERR_MALFORMED, qid, "as_of: %s", why);
+        return;
+    }
+    if (strcmp(format, "json") && strcmp(format, "csv")) {
+        s_error(s, x, JP_PERR_MALFORMED, qid, "format must be json or csv");
+        return;
+    }
+    jp_err_t err = {0};
+    jp_filter_t *filter = NULL;
+    if (ftext[0] && jp_filter_parse(ftext, &filter, &err)) {
+        s_error(s, x, JP_PERR_MALFORMED, qid, "filter: %s", err.msg);
+        return;
+    }
+    jp_stats_t st;
+    uint64_t t0 = jp_now_ms();
+    int rc = jp_stats_run(txn, &scope, asof, s->conf->tz, filter, &st, &err);
+    if (rc) {
+        jp_filter_destroy(&filter);
+        s_error(s, x, JP_PERR_INTERNAL, qid, "report: %s", err.msg[0] ? err.msg : jp_strerror(rc));
+        return;
+    }
+    char *body = NULL;
+    size_t n = 0;
+    if (!strcmp(format, "json")) {
+        json_t *j = jp_stats_json(&st, label, &scope, filter);
+        body = j ? jp_json_text(j) : NULL;
+        json_decref(j);
+        n = body ? strlen(body) : 0;
+    } else {
+        FILE *f = open_memstream(&body, &n);
+        if (f && jp_stats_csv(&st, table, f) != 0) {
+            fclose(f);
+            free(body);
+            body = NULL;
+            jp_stats_free(&st);
+            jp_filter_destroy(&filter);
+            s_error(s, x, JP_PERR_MALFORMED, qid, "table must be figures or regional");
+            return;
+        }
+        if (f)
+            fclose(f);
+    }
+    jp_stats_free(&st);
+    jp_filter_destroy(&filter);
+    char who[96];
+    srv_principal(&x->k, who, sizeof who);
+    s_log("%s: report %s in %llu ms", who, label, (unsigned long long)(jp_now_ms() - t0));
+    if (!body) {
+        s_error(s, x, JP_PERR_INTERNAL, qid, "report: out of memory");
+        return;
+    }
+    s_answer(s, x, qid, body, n);
+    free(body);
+}
+
+static void
+s_status(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
+{
     uint64_t len = 0;
     jp_txn_glog_len(txn, &len);
     uint8_t d[JP_HASH_LEN];
     char hex[2 * JP_HASH_LEN + 1] = "";
     if (jp_txn_digest(txn, d) == 0)
         jp_hex(d, sizeof d, hex);
-    jp_txn_abort(&txn);
     char body[512];
     int n = snprintf(body, sizeof body,
                      "{\"group_pos\":%llu,\"digest\":\"%s\",\"sessions\":%d}",
                      (unsigned long long)len, hex, s->nsess);
-    jp_msg_t a = {.type = JP_MSG_ANSWER};
-    a.answer.id = m->query.id;
-    a.answer.body.p = body;
-    a.answer.body.n = (size_t)n;
-    s_send(s, x, &a);
+    s_answer(s, x, m->query.id, body, (size_t)n);
+}
+
+static void
+s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+{
+    const jp_msg_str_t *w = &m->query.what;
+    void (*fn)(s_srv_t *, s_sess_t *, const jp_msg_t *, jp_txn_t *) = NULL;
+    if (w->n == 6 && memcmp(w->p, "status", 6) == 0)
+        fn = s_status;
+    else if (w->n == 6 && memcmp(w->p, "report", 6) == 0)
+        fn = s_report;
+    if (!fn) {
+        s_error(s, x, JP_PERR_MALFORMED, m->query.id, "unknown query '%.*s' (report, status)",
+                (int)(w->n > 32 ? 32 : w->n), w->p);
+        return;
+    }
+    jp_txn_t *txn;
+    if (jp_db_begin(s->db, false, &txn, NULL)) {
+        s_error(s, x, JP_PERR_INTERNAL, m->query.id, "query: database");
+        return;
+    }
+    fn(s, x, m, txn);
+    jp_txn_abort(&txn);
 }
 
 /* ---- a message ------------------------------------------------------------------ */

@@ -1,0 +1,136 @@
+/*
+ * ask.c -- one QUERY round trip (see ask.h).
+ */
+#include "ask.h"
+
+#include "msg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+/* Receive and decode one message within ms into m (borrowing from frame). */
+static int
+s_recv(void *sock, zmq_msg_t *frame, jp_msg_t *m, int ms, jp_err_t *err)
+{
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    int n = zmq_poll(&it, 1, ms);
+    if (n <= 0)
+        return jp_err_set(err, JP_EIO,
+                          "no answer from the server in %d s: is it running, and is this "
+                          "key enrolled?",
+                          ms / 1000);
+    if (zmq_msg_recv(frame, sock, 0) < 0)
+        return jp_err_set(err, JP_EIO, "receive: %s", zmq_strerror(errno));
+    int rc = jp_msg_decode(zmq_msg_data(frame), zmq_msg_size(frame), m, err);
+    if (rc)
+        return rc;
+    if (m->type == JP_MSG_ERROR) {
+        int code = (int)m->error.code;
+        rc = code == JP_PERR_FORBIDDEN || code == JP_PERR_IDENTITY || code == JP_PERR_REVOKED
+                 ? JP_EPERM
+             : code == JP_PERR_MALFORMED ? JP_EINVAL
+                                         : JP_EIO;
+        return jp_err_set(err, rc, "the server refused (%s): %.*s",
+                          jp_perr_name(code) ? jp_perr_name(code) : "?",
+                          (int)m->error.message.n, m->error.message.p);
+    }
+    return 0;
+}
+
+int
+jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs, char **body,
+       size_t *n, jp_err_t *err)
+{
+    int ms = a->timeout_ms ? a->timeout_ms : 15000;
+    int rc;
+    jp_buf_t out = {0};
+    zmq_msg_t frame;
+    jp_msg_t m, in;
+    *body = NULL;
+    *n = 0;
+    if (nargs < 0 || (unsigned)nargs > JP_MSG_MAX_ARGS)
+        return jp_err_set(err, JP_EINVAL, "too many query arguments");
+    void *ctx = zmq_ctx_new();
+    void *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    zmq_msg_init(&frame);
+    if (!sock) {
+        rc = jp_err_set(err, JP_EIO, "socket: %s", zmq_strerror(errno));
+        goto done;
+    }
+    if ((rc = jp_sock_common(sock, err)))
+        goto done;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, a->server_key, 32) ||
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, a->key->pub, JP_Z85_KEY_LEN) ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, a->key->sec, JP_Z85_KEY_LEN) ||
+        zmq_connect(sock, a->endpoint)) {
+        rc = jp_err_set(err, JP_EINVAL, "cannot connect to '%s': %s", a->endpoint,
+                        zmq_strerror(errno));
+        goto done;
+    }
+    memset(&m, 0, sizeof m);
+    m.type = JP_MSG_HELLO;
+    m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
+    m.hello.store = a->store;
+    m.hello.agent.p = "jipan-ask/1";
+    m.hello.agent.n = strlen(m.hello.agent.p);
+    if (jp_msg_send(sock, &m, &out, 0)) {
+        rc = jp_err_set(err, JP_EIO, "send: %s", zmq_strerror(errno));
+        goto done;
+    }
+    if ((rc = s_recv(sock, &frame, &in, ms, err)))
+        goto done;
+    if (in.type != JP_MSG_WELCOME) {
+        rc = jp_err_set(err, JP_EIO, "the server answered HELLO with %s",
+                        jp_msg_type_name(in.type));
+        goto done;
+    }
+    memset(&m, 0, sizeof m);
+    m.type = JP_MSG_QUERY;
+    m.query.id = 1;
+    m.query.what.p = what;
+    m.query.what.n = strlen(what);
+    m.query.args.n = (uint32_t)nargs;
+    for (int i = 0; i < nargs; i++) {
+        m.query.args.v[i].key.p = args[2 * i];
+        m.query.args.v[i].key.n = strlen(args[2 * i]);
+        m.query.args.v[i].val.p = args[2 * i + 1];
+        m.query.args.v[i].val.n = strlen(args[2 * i + 1]);
+    }
+    rc = jp_msg_send(sock, &m, &out, 0);
+    if (rc) {
+        rc = jp_err_set(err, rc == -1 ? JP_EIO : JP_EINVAL, "query not sent: %s",
+                        rc == -1 ? zmq_strerror(errno) : "an argument is too long or not UTF-8");
+        goto done;
+    }
+    zmq_msg_close(&frame);
+    zmq_msg_init(&frame);
+    if ((rc = s_recv(sock, &frame, &in, ms, err)))
+        goto done;
+    if (in.type != JP_MSG_ANSWER) {
+        rc = jp_err_set(err, JP_EIO, "the server answered QUERY with %s",
+                        jp_msg_type_name(in.type));
+        goto done;
+    }
+    if (!(*body = malloc(in.answer.body.n + 1))) {
+        rc = jp_err_set(err, JP_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(*body, in.answer.body.p, in.answer.body.n);
+    (*body)[in.answer.body.n] = '\0';
+    *n = in.answer.body.n;
+    memset(&m, 0, sizeof m);
+    m.type = JP_MSG_BYE;
+    m.bye.reason.p = "done";
+    m.bye.reason.n = 4;
+    jp_msg_send(sock, &m, &out, 0);
+done:
+    zmq_msg_close(&frame);
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    jp_buf_free(&out);
+    return rc;
+}

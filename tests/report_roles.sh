@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# report_roles.sh -- the server's figures over the protocol, with real
+# processes on 127.0.0.1: who may read what (a store its own store, a
+# region its region's stores, group and auditor everything, an unknown key
+# nothing), and that the figures a synced store computes offline for itself
+# equal the server's for that store.
+#
+# Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
+set -euo pipefail
+
+B="${JP_BIN:?JP_BIN not set}"
+T=$(mktemp -d /tmp/jp-roles.XXXXXX)
+PORT=$((19000 + $$ % 1000))
+SPID=
+cleanup() {
+    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+CHECK=start
+fail() { echo "FAIL [$CHECK]: $*" >&2; [ -f "$T/server.err" ] && tail -5 "$T/server.err" >&2; exit 1; }
+check() { CHECK="$1"; }
+S() { "$B/client/jipan-store" -d "$T/st$1" "${@:2}"; }
+SV() { "$B/server/jipan-server" -c "$T/server.conf" "$@"; }
+Q() { "$B/client/jipan-query" --server "tcp://127.0.0.1:$PORT" --server-key "$KEY" "$@"; }
+# refused WANT_TEXT CMD...: CMD must exit 1 and say WANT_TEXT on stderr.
+refused() {
+    local want=$1 rc=0
+    shift
+    "$@" >"$T/out" 2>"$T/err" || rc=$?
+    [ "$rc" -eq 1 ] || fail "'$*' exited $rc, wanted 1 (refused)"
+    grep -qF -- "$want" "$T/err" || { cat "$T/err" >&2; fail "'$want' missing from the refusal"; }
+    [ ! -s "$T/out" ] || fail "a refused query printed figures"
+}
+
+check setup
+cat >"$T/server.conf" <<EOF
+[server]
+endpoint = tcp://127.0.0.1:$PORT
+data = $T/srv
+group = 测试集团
+timezone = Asia/Shanghai
+EOF
+SV init >/dev/null
+KEY=$(SV keys | awk '/^curve/ {print $2}')
+"$B/tools/jipan-gen" --out "$T/gen" --stores 3 --customers 120 --seed 5 >/dev/null
+n=0
+while IFS=, read -r store code name region; do
+    [ "$store" = store ] && continue
+    n=$((n + 1))
+    S "$n" init --store "$store" --code "$code" --name "$name" --region "$region" --group 测试集团 >/dev/null 2>&1
+    S "$n" import --customers "$T/gen/$code/customers.csv" --vehicles "$T/gen/$code/vehicles.csv" \
+        --events "$T/gen/$code/events.csv" >/dev/null
+    SV enroll --store "$store" --code "$code" --name "$name" --region "$region" \
+        --curve "$(S "$n" keys | awk '/^curve/ {print $2}')" --sign "$(S "$n" keys | awk '/^sign/ {print $2}')" >/dev/null
+done <"$T/gen/stores.csv"
+[ "$n" -eq 3 ] || fail "jipan-gen wrote $n stores, wanted 3"
+R1=$(awk -F, 'NR==2 {print $4}' "$T/gen/stores.csv")
+R2=$(awk -F, 'NR==3 {print $4}' "$T/gen/stores.csv")
+SV enroll --role "region:$R1" --curve "$("$B/client/jipan-query" keygen "$T/region.key")" >/dev/null
+SV enroll --role group --curve "$("$B/client/jipan-query" keygen "$T/group.key")" >/dev/null
+SV enroll --role auditor --curve "$("$B/client/jipan-query" keygen "$T/auditor.key")" >/dev/null
+"$B/client/jipan-query" keygen "$T/stranger.key" >/dev/null
+SV run >"$T/server.out" 2>"$T/server.err" &
+SPID=$!
+for i in 1 2 3; do S "$i" sync -q --server "tcp://127.0.0.1:$PORT" --server-key "$KEY"; done
+for i in 1 2 3; do S "$i" sync -q; done
+
+check "group and auditor read everything"
+for k in group auditor; do
+    Q --key "$T/$k.key" report --scope group --format json >"$T/$k.json"
+    grep -q '"scope": "group"' "$T/$k.json" || fail "$k: no group report"
+    Q --key "$T/$k.key" report --scope "region:$R2" --format csv >/dev/null || fail "$k: region $R2 refused"
+    Q --key "$T/$k.key" report --scope store:2 --format csv >/dev/null || fail "$k: store 2 refused"
+done
+cmp -s "$T/group.json" "$T/auditor.json" || true # as_of differs (now); scope checked above
+
+check "a region key reads its region only"
+Q --key "$T/region.key" report --format json >"$T/region.json" # default: its own region
+grep -qF "\"scope\": \"region $R1\"" "$T/region.json" || fail "region default scope is not region $R1"
+Q --key "$T/region.key" report --scope store:1 --format csv >/dev/null || fail "region: its own store refused"
+refused "only group and auditor keys" Q --key "$T/region.key" report --scope group
+refused "may not read that region" Q --key "$T/region.key" report --scope "region:$R2"
+refused "may not read that store" Q --key "$T/region.key" report --scope store:2
+
+check "a store key reads its own store only"
+S 1 report --scope store:1 --format json >"$T/s1.json" || fail "store 1: its own figures refused"
+refused "may not read that store" S 1 report --scope store:2
+refused "only group and auditor keys" S 1 report --scope group
+refused "may not read that region" S 1 report --scope "region:$R2"
+
+check "an unknown key reads nothing"
+rc=0
+Q --key "$T/stranger.key" --timeout 2 report --scope group >"$T/out" 2>"$T/err" || rc=$?
+[ "$rc" -eq 3 ] || fail "an unenrolled key: exit $rc, wanted 3 (no answer)"
+grep -q "is this key enrolled" "$T/err" || fail "no hint about enrolment"
+grep -q "refused a connection from key" "$T/server.err" || fail "the server did not log the refusal"
+
+check "bad arguments are refused with the reason"
+refused "scope must be" Q --key "$T/group.key" report --scope galaxy
+refused "as_of" Q --key "$T/group.key" report --as-of 2026-13-45
+refused "filter" Q --key "$T/group.key" report --filter 'speed >3'
+
+check "a synced store's own figures offline equal the server's"
+D=2026-06-30
+S 1 report --as-of $D --format csv >"$T/offline.csv"
+S 1 report --scope store:1 --as-of $D --format csv >"$T/served.csv"
+diff "$T/offline.csv" "$T/served.csv" >&2 || fail "store 1's figures differ offline and served"
+Q --key "$T/group.key" report --scope store:1 --as-of $D --format csv >"$T/group-view.csv"
+diff "$T/offline.csv" "$T/group-view.csv" >&2 || fail "the group's view of store 1 differs"
+
+check "the report works offline: server stopped"
+kill "$SPID"
+wait "$SPID" 2>/dev/null || true
+SPID=
+S 1 report --as-of $D --format csv >"$T/offline2.csv"
+diff "$T/offline.csv" "$T/offline2.csv" >&2 || fail "offline report changed"
+S 1 today --as-of $D >/dev/null || fail "today failed offline"
+echo "report_roles: ok"
