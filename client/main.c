@@ -45,6 +45,7 @@ static const s_cmd_t s_cmds[] = {
     {"backup", cmd_backup, "hot copy of the store while it works"},
     {"report", cmd_report, "loyalty statistics of this store, offline"},
     {"today", cmd_today, "the work list due today: calls, reminders, follow-ups"},
+    {"export", cmd_export, "this store's signed log and receipts, for the auditors"},
 };
 
 static void

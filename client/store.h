@@ -63,6 +63,7 @@ int cmd_run(cli_t *c, int argc, char **argv);
 int cmd_backup(cli_t *c, int argc, char **argv);
 int cmd_report(cli_t *c, int argc, char **argv);
 int cmd_today(cli_t *c, int argc, char **argv);
+int cmd_export(cli_t *c, int argc, char **argv);
 
 /* --- messages and exit codes (main.c) --- */
 

@@ -9,6 +9,7 @@
  *   status   log position, stores' last sync and lag, disk use
  *   backup   hot copy of the environment while the server runs
  *   run      serve
+ *   export   the group log as a signed file for the auditors (export.c)
  *
  * Every command reads the configuration file (-c, default
  * /etc/jipan/jipan-server.conf).  Exit codes: 0 done, 1 refused or bad
@@ -601,6 +602,12 @@ cmd_run(s_run_t *r, int argc, char **argv)
     return rc ? s_fail(r, rc, &err) : S_OK;
 }
 
+static int
+cmd_export(s_run_t *r, int argc, char **argv)
+{
+    return srv_export(&r->conf, argc, argv);
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -618,6 +625,7 @@ static const s_cmd_t s_cmds[] = {
     {"status", cmd_status, "group log position, stores' last sync, disk use"},
     {"backup", cmd_backup, "hot copy of the environment while the server runs"},
     {"run", cmd_run, "serve (the daemon)"},
+    {"export", cmd_export, "the group log as a signed file for the auditors"},
 };
 
 static void

@@ -100,4 +100,8 @@ int srv_serve(const srv_conf_t *conf, jp_err_t *err);
 int srv_sign_own(jp_txn_t *txn, const jp_key_t *key, uint64_t first, uint64_t last,
                  jp_err_t *err);
 
+/* `jipan-server export` (export.c): argv[0] is "export"; returns the exit
+ * code (0 written, 1 bad range, 2 usage, 3 I/O). */
+int srv_export(const srv_conf_t *conf, int argc, char **argv);
+
 #endif
