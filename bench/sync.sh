@@ -70,7 +70,7 @@ make_store 2 SZ01 深圳 "$W/gen/SZ01"
 make_store 3 GZ01 广州 "$W/gen/GZ01"
 "$B/tools/jipan-gen" --out "$W/gen4" --stores 1 --customers "$catchup" --seed 12 >/dev/null
 
-SV run >"$W/server.out" 2>"$W/server.err" &
+"$B/server/jipan-server" -c "$W/server.conf" run >"$W/server.out" 2>"$W/server.err" &
 pid=$!
 for _ in $(seq 50); do grep -q listening "$W/server.out" 2>/dev/null && break; sleep 0.1; done
 

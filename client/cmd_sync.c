@@ -43,6 +43,7 @@
 typedef struct {
     cli_t *c;
     void *ctx, *sock;
+    void *mon;              /* the socket's handshake refusals */
     jp_key_t *key;          /* this store's signing key */
     jp_buf_t out;           /* outgoing message */
     uint8_t receipt_key[JP_PUB_LEN];
@@ -82,50 +83,133 @@ s_curve(cli_t *c, jp_curve_t *k, bool *created)
 }
 
 static const char s_keys_usage[] =
-    "usage: " CLI_PROG " keys\n"
+    "usage: " CLI_PROG " keys [--next | --switch]\n"
     "\n"
     "Print this store's public keys: what the group's operator enrols with\n"
-    "`jipan-server enroll --store N --curve KEY --sign HEX ...`.  The Curve key\n"
-    "pair (DIR/" S_CURVE_FILE ", mode 0600) is made on first use.\n";
+    "`jipan-server enroll --store N --curve HEX --sign HEX ...`.  The Curve key\n"
+    "pair (DIR/" S_CURVE_FILE ", mode 0600) is made on first use.\n"
+    "\n"
+    "Key rotation, with an overlap window:\n"
+    "  --next     make the next key pair (DIR/*.next) and print the enrolment\n"
+    "             command with --rotate; the operator runs it, which admits the\n"
+    "             new keys at once and lets the old ones expire after the\n"
+    "             server's overlap window (overlap_days)\n"
+    "  --switch   start using the next keys (the old ones are kept as\n"
+    "             DIR/*.old-<time>); do this within the window\n";
+
+/* Print the public keys of the pair in key_file/curve_file. */
+static int
+s_print_keys(cli_t *c, const char *key_file, const char *curve_file, bool rotate)
+{
+    jp_curve_t k;
+    jp_key_t *key = NULL;
+    jp_err_t err;
+    char path[1024], hex[2 * JP_PUB_LEN + 1], curve_hex[2 * 32 + 1];
+    uint8_t pub[JP_PUB_LEN];
+    cli_path(c, curve_file, path, sizeof path);
+    int rc = jp_curve_load(&k, path, &err);
+    if (!rc) {
+        cli_path(c, key_file, path, sizeof path);
+        rc = jp_key_load(&key, path, &err);
+    }
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    jp_curve_hex(k.pub, curve_hex);
+    memset(&k, 0, sizeof k);
+    jp_key_public(key, pub);
+    jp_key_destroy(&key);
+    jp_hex(pub, sizeof pub, hex);
+    printf("store  %u\ncode   %s\nregion %s\ncurve  %s\nsign   %s\n", c->node.store,
+           c->node.code, c->node.region, curve_hex, hex);
+    printf("\nenrol with:\n  jipan-server enroll --store %u --code %s --region %s "
+           "--curve %s --sign %s%s\n",
+           c->node.store, c->node.code, c->node.region, curve_hex, hex,
+           rotate ? " --rotate" : "");
+    return CLI_OK;
+}
+
+/* Make the next pair, unless there is one already. */
+static int
+s_keys_next(cli_t *c)
+{
+    char path[1024];
+    jp_err_t err;
+    int rc = 0;
+    cli_path(c, CLI_KEY_FILE ".next", path, sizeof path);
+    if (access(path, F_OK) != 0) {
+        jp_key_t *key = NULL;
+        if ((rc = jp_key_generate(&key, &err)) == 0)
+            rc = jp_key_save(key, path, &err);
+        jp_key_destroy(&key);
+    }
+    cli_path(c, S_CURVE_FILE ".next", path, sizeof path);
+    if (!rc && access(path, F_OK) != 0) {
+        jp_curve_t k;
+        if ((rc = jp_curve_generate(&k, &err)) == 0)
+            rc = jp_curve_save(&k, path, &err);
+        memset(&k, 0, sizeof k);
+    }
+    return rc ? cli_fail_err(c, rc, &err) : s_print_keys(c, CLI_KEY_FILE ".next",
+                                                         S_CURVE_FILE ".next", true);
+}
+
+/* The next pair becomes the pair; the old one is kept, renamed. */
+static int
+s_keys_switch(cli_t *c)
+{
+    static const char *const files[2] = {CLI_KEY_FILE, S_CURVE_FILE};
+    char next[1100], cur[1024], old[1100];
+    for (int i = 0; i < 2; i++) {
+        snprintf(old, sizeof old, "%s.next", files[i]);
+        cli_path(c, old, next, sizeof next - 8);
+        if (access(next, F_OK) != 0)
+            return cli_fail(c, CLI_REFUSED, "no next keys: run `keys --next` first");
+    }
+    unsigned long long ms = (unsigned long long)jp_now_ms();
+    for (int i = 0; i < 2; i++) {
+        cli_path(c, files[i], cur, sizeof cur);
+        snprintf(old, sizeof old, "%s.old-%llu", cur, ms);
+        snprintf(next, sizeof next, "%s.next", cur);
+        if ((access(cur, F_OK) == 0 && rename(cur, old) != 0) || rename(next, cur) != 0)
+            return cli_fail(c, CLI_INTERNAL, "cannot switch %s: %s", files[i], strerror(errno));
+    }
+    printf("switched to the next keys; the old ones are kept as *.old-%llu\n", ms);
+    return CLI_OK;
+}
 
 int
 cmd_keys(cli_t *c, int argc, char **argv)
 {
     int o, ec = CLI_CONTINUE;
-    static const struct option opts[] = {CLI_STD_LONGOPTS, {NULL, 0, NULL, 0}};
+    bool next = false, sw = false;
+    static const struct option opts[] = {CLI_STD_LONGOPTS,
+                                         {"next", no_argument, NULL, 'n'},
+                                         {"switch", no_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
     cli_getopt_reset();
-    while (ec == CLI_CONTINUE && (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1)
-        ec = cli_std_opt(c, o, argv, s_keys_usage);
+    while (ec == CLI_CONTINUE && (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1) {
+        if (o == 'n')
+            next = true;
+        else if (o == 's')
+            sw = true;
+        else
+            ec = cli_std_opt(c, o, argv, s_keys_usage);
+    }
     if (ec != CLI_CONTINUE)
         return ec;
+    if (next && sw)
+        return cli_usage_error(c, "--next and --switch exclude each other");
     if ((ec = cli_open(c)))
         return ec;
     jp_curve_t k;
     bool created;
-    jp_key_t *key = NULL;
-    jp_err_t err;
-    char path[1024], hex[2 * JP_PUB_LEN + 1];
-    uint8_t pub[JP_PUB_LEN];
-    char curve_hex[2 * 32 + 1];
-    if ((ec = s_curve(c, &k, &created)))
-        goto done;
-    jp_curve_hex(k.pub, curve_hex);
-    cli_path(c, CLI_KEY_FILE, path, sizeof path);
-    int rc = jp_key_load(&key, path, &err);
-    if (rc) {
-        ec = cli_fail_err(c, rc, &err);
-        goto done;
-    }
-    jp_key_public(key, pub);
-    jp_hex(pub, sizeof pub, hex);
-    printf("store  %u\ncode   %s\nregion %s\ncurve  %s\nsign   %s\n", c->node.store,
-           c->node.code, c->node.region, curve_hex, hex);
-    printf("\nenrol with:\n  jipan-server enroll --store %u --code %s --region %s "
-           "--curve %s --sign %s\n",
-           c->node.store, c->node.code, c->node.region, curve_hex, hex);
-done:
+    if (next)
+        ec = s_keys_next(c);
+    else if (sw)
+        ec = s_keys_switch(c);
+    else if ((ec = s_curve(c, &k, &created)) == CLI_OK)
+        ec = s_print_keys(c, CLI_KEY_FILE, S_CURVE_FILE, false);
     memset(&k, 0, sizeof k);
-    jp_key_destroy(&key);
     cli_close(c);
     return ec;
 }
@@ -204,7 +288,7 @@ s_send(s_sync_t *s, const jp_msg_t *m)
 static int
 s_recv(s_sync_t *s, zmq_msg_t *frame, jp_msg_t *m)
 {
-    zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t it[2] = {{s->sock, 0, ZMQ_POLLIN, 0}, {s->mon, 0, ZMQ_POLLIN, 0}};
     uint64_t until = jp_now_ms() + S_TIMEOUT_MS;
     for (;;) {
         if (s_stop)
@@ -213,11 +297,15 @@ s_recv(s_sync_t *s, zmq_msg_t *frame, jp_msg_t *m)
         if (left <= 0)
             return cli_fail(s->c, CLI_REFUSED,
                             "no answer from the server in %d s (offline?)", S_TIMEOUT_MS / 1000);
-        int n = zmq_poll(&it, 1, left > 500 ? 500 : (long)left);
+        int n = zmq_poll(it, s->mon ? 2 : 1, left > 500 ? 500 : (long)left);
         if (n < 0 && errno != EINTR)
             return cli_fail(s->c, CLI_INTERNAL, "poll: %s", zmq_strerror(errno));
-        if (n > 0)
+        if (n > 0 && (it[0].revents & ZMQ_POLLIN))
             break;
+        if (n > 0 && (it[1].revents & ZMQ_POLLIN) && jp_auth_refused(s->mon)) {
+            /* run retries with backoff: the operator may enrol it yet */
+            return cli_fail(s->c, CLI_REFUSED, JP_AUTH_REFUSED_TEXT);
+        }
     }
     if (zmq_msg_recv(frame, s->sock, 0) < 0)
         return cli_fail(s->c, CLI_INTERNAL, "receive: %s", zmq_strerror(errno));
@@ -519,6 +607,8 @@ done:
 static void
 s_disconnect(s_sync_t *s)
 {
+    jp_auth_monitor_close(s->sock, s->mon);
+    s->mon = NULL;
     if (s->sock)
         zmq_close(s->sock);
     s->sock = NULL;
@@ -540,6 +630,7 @@ s_connect(s_sync_t *s, const char *endpoint, const uint8_t server_key[32], const
         zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) ||
         zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &max, sizeof max))
         return cli_fail(s->c, CLI_INTERNAL, "socket options: %s", zmq_strerror(errno));
+    s->mon = jp_auth_monitor(s->ctx, s->sock);
     if (zmq_connect(s->sock, endpoint))
         return cli_fail(s->c, CLI_USAGE, "cannot connect to '%s': %s", endpoint,
                         zmq_strerror(errno));

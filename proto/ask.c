@@ -12,11 +12,14 @@
 
 /* Receive and decode one message within ms into m (borrowing from frame). */
 static int
-s_recv(void *sock, zmq_msg_t *frame, jp_msg_t *m, int ms, jp_err_t *err)
+s_recv(void *sock, void *mon, zmq_msg_t *frame, jp_msg_t *m, int ms, jp_err_t *err)
 {
-    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-    int n = zmq_poll(&it, 1, ms);
-    if (n <= 0)
+    zmq_pollitem_t it[2] = {{sock, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
+    int n = zmq_poll(it, mon ? 2 : 1, ms);
+    if (n > 0 && mon && (it[1].revents & ZMQ_POLLIN) && !(it[0].revents & ZMQ_POLLIN) &&
+        jp_auth_refused(mon))
+        return jp_err_set(err, JP_EPERM, "%s", JP_AUTH_REFUSED_TEXT);
+    if (n <= 0 || !(it[0].revents & ZMQ_POLLIN))
         return jp_err_set(err, JP_EIO,
                           "no answer from the server in %d s: is it running, and is this "
                           "key enrolled?",
@@ -54,6 +57,7 @@ jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs, 
         return jp_err_set(err, JP_EINVAL, "too many query arguments");
     void *ctx = zmq_ctx_new();
     void *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    void *mon = sock ? jp_auth_monitor(ctx, sock) : NULL;
     zmq_msg_init(&frame);
     if (!sock) {
         rc = jp_err_set(err, JP_EIO, "socket: %s", zmq_strerror(errno));
@@ -79,7 +83,7 @@ jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs, 
         rc = jp_err_set(err, JP_EIO, "send: %s", zmq_strerror(errno));
         goto done;
     }
-    if ((rc = s_recv(sock, &frame, &in, ms, err)))
+    if ((rc = s_recv(sock, mon, &frame, &in, ms, err)))
         goto done;
     if (in.type != JP_MSG_WELCOME) {
         rc = jp_err_set(err, JP_EIO, "the server answered HELLO with %s",
@@ -106,7 +110,7 @@ jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs, 
     }
     zmq_msg_close(&frame);
     zmq_msg_init(&frame);
-    if ((rc = s_recv(sock, &frame, &in, ms, err)))
+    if ((rc = s_recv(sock, mon, &frame, &in, ms, err)))
         goto done;
     if (in.type != JP_MSG_ANSWER) {
         rc = jp_err_set(err, JP_EIO, "the server answered QUERY with %s",
@@ -127,6 +131,7 @@ jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs, 
     jp_msg_send(sock, &m, &out, 0);
 done:
     zmq_msg_close(&frame);
+    jp_auth_monitor_close(sock, mon);
     if (sock)
         zmq_close(sock);
     if (ctx)

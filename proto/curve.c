@@ -104,3 +104,47 @@ jp_msg_send(void *sock, const jp_msg_t *m, jp_buf_t *scratch, int flags)
         return rc;
     return zmq_send(sock, scratch->data, scratch->len, flags) < 0 ? -1 : 0;
 }
+
+void *
+jp_auth_monitor(void *ctx, void *sock)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://jp-auth-%p", sock);
+    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+        return NULL;
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    if (mon && zmq_connect(mon, ep) != 0) {
+        zmq_close(mon);
+        mon = NULL;
+    }
+    if (!mon)
+        zmq_socket_monitor(sock, NULL, 0);
+    return mon;
+}
+
+bool
+jp_auth_refused(void *mon)
+{
+    /* An event is two frames: event u16 | value u32, then the endpoint. */
+    zmq_msg_t f;
+    bool refused = false;
+    zmq_msg_init(&f);
+    if (zmq_msg_recv(&f, mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_size(&f) >= 6) {
+        uint16_t event;
+        memcpy(&event, zmq_msg_data(&f), 2);
+        refused = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    }
+    while (zmq_msg_more(&f) && zmq_msg_recv(&f, mon, ZMQ_DONTWAIT) >= 0)
+        ;
+    zmq_msg_close(&f);
+    return refused;
+}
+
+void
+jp_auth_monitor_close(void *sock, void *mon)
+{
+    if (!mon)
+        return;
+    zmq_socket_monitor(sock, NULL, 0);
+    zmq_close(mon);
+}

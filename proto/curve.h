@@ -46,6 +46,21 @@ void jp_curve_text(const uint8_t raw[32], char out[JP_Z85_KEY_LEN + 1]);
  * no lingering on close, the frame limit. */
 int jp_sock_common(void *sock, jp_err_t *err);
 
+/* A client learns that the server refused its key only from the socket's
+ * events (the CURVE handshake fails; no message arrives).  This opens a
+ * monitor of sock's handshake failures: poll the returned socket with
+ * sock, and when it is readable call jp_auth_refused.  NULL on failure
+ * (the caller then just times out). */
+void *jp_auth_monitor(void *ctx, void *sock);
+/* Read one monitor event; true if it says the server refused this key
+ * (ZAP status 400 or 500: not enrolled, revoked or expired). */
+bool jp_auth_refused(void *mon);
+/* Stop and close the monitor (NULL-safe). */
+void jp_auth_monitor_close(void *sock, void *mon);
+#define JP_AUTH_REFUSED_TEXT                                                             \
+    "the server refused this key at the handshake: it is not enrolled, or it was "      \
+    "revoked or has expired (ask the group's operator)"
+
 /* Encode m into scratch and send it as one frame (flags: zmq_send's).
  * Returns 0, JP_EAGAIN-like -1 with errno set by libzmq, or an encode
  * error. */

@@ -62,7 +62,7 @@ SV enroll --role "region:$R1" --curve "$("$B/client/jipan-query" keygen "$T/regi
 SV enroll --role group --curve "$("$B/client/jipan-query" keygen "$T/group.key")" >/dev/null
 SV enroll --role auditor --curve "$("$B/client/jipan-query" keygen "$T/auditor.key")" >/dev/null
 "$B/client/jipan-query" keygen "$T/stranger.key" >/dev/null
-SV run >"$T/server.out" 2>"$T/server.err" &
+"$B/server/jipan-server" -c "$T/server.conf" run >"$T/server.out" 2>"$T/server.err" &
 SPID=$!
 for i in 1 2 3; do S "$i" sync -q --server "tcp://127.0.0.1:$PORT" --server-key "$KEY"; done
 for i in 1 2 3; do S "$i" sync -q; done
@@ -93,8 +93,9 @@ refused "may not read that region" S 1 report --scope "region:$R2"
 check "an unknown key reads nothing"
 rc=0
 Q --key "$T/stranger.key" --timeout 2 report --scope group >"$T/out" 2>"$T/err" || rc=$?
-[ "$rc" -eq 3 ] || fail "an unenrolled key: exit $rc, wanted 3 (no answer)"
-grep -q "is this key enrolled" "$T/err" || fail "no hint about enrolment"
+[ "$rc" -eq 1 ] || fail "an unenrolled key: exit $rc, wanted 1 (refused)"
+grep -q "refused this key at the handshake" "$T/err" || fail "no clear refusal of the key"
+[ ! -s "$T/out" ] || fail "an unenrolled key got figures"
 grep -q "refused a connection from key" "$T/server.err" || fail "the server did not log the refusal"
 
 check "bad arguments are refused with the reason"
