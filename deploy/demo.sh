@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The main job, for a newcomer: install, build, and run a local group of
-# stores on generated data -- import, offline edits at the counter, a
-# customer's card and timeline, chain verification, status.
-# Everything it makes lives under $JIPAN_DEMO_DIR (default /tmp/jipan-demo)
-# and is removed at the start of the next run.
+# The main job, for a newcomer: install, build, and run a dealer group on
+# this machine -- a group server and four stores on 127.0.0.1, generated
+# data, stores working offline and then syncing, one customer across
+# stores, and at the end the group's loyalty report and the audit of the
+# group log.  Everything it starts is stopped when it ends (or fails).
+# Files live under $JIPAN_DEMO_DIR (default /tmp/jipan-demo), removed at
+# the start of the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,62 +16,124 @@ bash deploy/install-deps.sh
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DJIPAN_TESTS=OFF >/dev/null
 cmake --build build-release -j"$(nproc)" >/dev/null
 bin=$PWD/build-release
-store() { "$bin/client/jipan-store" "$@"; }
 
 demo=${JIPAN_DEMO_DIR:-/tmp/jipan-demo}
+port=${JIPAN_DEMO_PORT:-17700}
+group=粤港汽车集团
 rm -rf "$demo"
 mkdir -p "$demo/stores"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
 
-say "Generating a dealer group: 3 stores in 惠州, 深圳, 广州 (jipan-gen, seed 7)"
-"$bin/tools/jipan-gen" --out "$demo/data" --stores 3 --customers 3000 --seed 7
+store() { local code=$1; shift; "$bin/client/jipan-store" -d "$demo/stores/$code" "$@"; }
+server() { "$bin/server/jipan-server" -c "$demo/server.conf" "$@"; }
+query() { "$bin/client/jipan-query" --key "$demo/$1.key" --server "tcp://127.0.0.1:$port" \
+    --server-key "$server_key" "${@:2}"; }
+
+say "The group server: configuration, keys, the group's LMDB"
+cat >"$demo/server.conf" <<EOF
+[server]
+endpoint = tcp://127.0.0.1:$port
+data = $demo/server
+group = $group
+timezone = Asia/Shanghai
+EOF
+cat "$demo/server.conf"
+server init
+server_key=$(server keys | awk '/^curve/ {print $2}')
+
+say "Generating the group's data: 4 stores in 惠州, 深圳, 广州 (jipan-gen, seed 7)"
+"$bin/tools/jipan-gen" --out "$demo/data" --stores 4 --customers 1500 --seed 7
 cat "$demo/data/stores.csv"
 
-say "Each store: init (keys, LMDB) and import its old system's CSV files"
+say "Each store: init (its keys, its LMDB), import its old system's files, enrolment"
 while IFS=, read -r num code name region; do
     [[ $num == store ]] && continue
-    dir=$demo/stores/$code
-    store -d "$dir" init --store "$num" --code "$code" --name "$name" \
-        --region "$region" --group 粤港汽车集团 >/dev/null
+    store "$code" init --store "$num" --code "$code" --name "$name" --region "$region" \
+        --group "$group" >/dev/null 2>&1
     printf '%s: ' "$code"
-    store -d "$dir" -u 数据迁移 import --customers "$demo/data/$code/customers.csv" \
+    store "$code" -u 数据迁移 import --customers "$demo/data/$code/customers.csv" \
         --vehicles "$demo/data/$code/vehicles.csv" --events "$demo/data/$code/events.csv"
+    # What `jipan-store keys` prints is the operator's enrolment command.
+    enrol=$(store "$code" keys | grep -o 'enroll .*')
+    # shellcheck disable=SC2086
+    server $enrol --name "$name" >/dev/null
 done <"$demo/data/stores.csv"
+query_key() { "$bin/client/jipan-query" keygen "$demo/$1.key"; }
+server enroll --role group --curve "$(query_key group)" >/dev/null
+server enroll --role region:惠州 --curve "$(query_key region-hz)" >/dev/null
+server enroll --role auditor --curve "$(query_key auditor)" >/dev/null
+server stores
 
-say "Importing the same files again changes nothing"
-store -d "$demo/stores/HZ01" import --customers "$demo/data/HZ01/customers.csv" \
-    --vehicles "$demo/data/HZ01/vehicles.csv" --events "$demo/data/HZ01/events.csv"
+say "The server starts; HZ01, SZ01 and HZ02 sync and keep syncing (jipan-store run)"
+"$bin/server/jipan-server" -c "$demo/server.conf" run >"$demo/server.out" 2>"$demo/server.log" &
+pids+=($!)
+for _ in $(seq 50); do grep -q listening "$demo/server.out" && break; sleep 0.1; done
+for code in HZ01 SZ01 HZ02; do
+    printf '%s: ' "$code"
+    store "$code" sync --server "tcp://127.0.0.1:$port" --server-key "$server_key"
+done
+for code in HZ01 SZ01 HZ02; do
+    "$bin/client/jipan-store" -d "$demo/stores/$code" run --interval 1 -q \
+        >"$demo/$code-run.log" 2>&1 &
+    pids+=($!)
+done
+echo "GZ01's network is down: it works offline."
 
-say "A bad file is refused, row by row, and nothing is written"
-bad=$demo/bad.csv
-{
-    echo "ext_id,name,phone,id_number,created_at"
-    echo "N1,黄先生,1380013800,,2026-10-01"
-    echo "N2,林女士,13800138001,110105199001011234,2026-10-01"
-    echo "N3,赵先生,13800138002,,2026-13-01"
-} >"$bad"
-store -d "$demo/stores/HZ01" import --customers "$bad" || true
-
-say "The network is down; the counter keeps working (HZ01)"
-phone=$(awk -F, 'NR==2 {print $3}' "$demo/data/HZ01/customers.csv")
+say "A customer of HZ01 walks into GZ01 (offline): GZ01 registers him again"
 vin=$(awk -F, 'NR==2 {print $1}' "$demo/data/HZ01/vehicles.csv")
 owner=$(awk -F, 'NR==2 {print $2}' "$demo/data/HZ01/vehicles.csv")
-s="store -d $demo/stores/HZ01 -u 服务顾问小李"
-$s add service --customer "ext:$owner" --vin "$vin" --service-type periodic \
-    --mileage 25000 --amount 880 >/dev/null
-$s add contact --customer "ext:$owner" --channel wechat --purpose maintenance_reminder >/dev/null
-c=$($s add customer --name 新客户 --phone 13912345678 --district 惠城区 --grade H --source walk_in)
-echo "new prospect: $c"
-$s update "$c" --grade A >/dev/null
-echo "graded A after the test drive"
+phone=$(awk -F, -v o="$owner" '$1 == o {print $3}' "$demo/data/HZ01/customers.csv")
+gz="store GZ01 -u 服务顾问小王"
+walkin=$($gz add customer --name 过路客户 --phone "$phone" --district 天河区 --source walk_in)
+$gz add service --customer "$walkin" --vin "$vin" --service-type repair --mileage 31000 \
+    --amount 1260 >/dev/null
+echo "GZ01 wrote a customer and a repair visit; no network needed."
 
-say "A customer walks in: find by VIN, then the card and the timeline"
-store -d "$demo/stores/HZ01" find "$vin"
-store -d "$demo/stores/HZ01" show "ext:$owner"
+say "Meanwhile HZ01 (online) and GZ01 (offline) both work on that customer"
+store HZ01 -u 客服小李 update "ext:$owner" --district 惠阳区 >/dev/null
+sleep 1.1
+store GZ01 -u 客服小陈 add contact --customer "$walkin" --channel phone \
+    --purpose maintenance_reminder >/dev/null
+echo "HZ01 moved him to 惠阳区; GZ01 called him about his next maintenance."
 
-say "Every store verifies its hash chain"
-for dir in "$demo"/stores/*; do store -d "$dir" verify; done
+say "GZ01's network is back: one sync"
+store GZ01 sync --server "tcp://127.0.0.1:$port" --server-key "$server_key"
+sleep 1.5   # a round of the other stores' daemons
+for code in HZ01 SZ01 HZ02 GZ01; do
+    for _ in $(seq 60); do
+        [ "$(store "$code" digest)" = "$(server status --digest | awk '/^digest/ {print $2}')" ] && break
+        store "$code" sync -q 2>/dev/null || sleep 0.5
+    done
+done
 
-say "Status of HZ01"
-store -d "$demo/stores/HZ01" status
+say "Every node holds the same group base (state digests)"
+printf 'server  %s\n' "$(server status --digest | awk '/^digest/ {print $2}')"
+for code in HZ01 SZ01 HZ02 GZ01; do printf '%-7s %s\n' "$code" "$(store "$code" digest)"; done
+server status
 
-say "Done. The stores are in $demo/stores; try: $bin/client/jipan-store -d $demo/stores/HZ01 --help"
+say "One customer across stores: GZ01's card of the walk-in shows his HZ01 history"
+store GZ01 show "$walkin" | sed -n 1,24p
+
+say "The group's loyalty report (a group analyst's key, from the server)"
+query group report --as-of 2026-10-31
+
+say "A regional analyst sees 惠州 only; asking for the group is refused"
+query region-hz report --format csv | sed -n 1,6p
+query region-hz report --scope group || echo "(refused, as it must be)"
+
+say "The store's own figures and today's work list work offline (HZ01)"
+store HZ01 report --as-of 2026-10-31 | sed -n 1,12p
+store HZ01 today --as-of 2026-10-31 | sed -n 1,12p
+
+if [ -x "$bin/audit/jipan-audit" ]; then
+    say "The auditor: export the group log and verify every chain, signature and receipt"
+    server export -o "$demo/group.jpx"
+    "$bin/audit/jipan-audit" verify "$demo/group.jpx"
+fi
+
+say "Done.  Everything started here is stopped now; the files stay in $demo"

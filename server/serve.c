@@ -712,7 +712,7 @@ s_report(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
     const uint64_t qid = m->query.id;
     char scope_text[JP_MSG_MAX_TEXT + 1], asof_text[JP_MSG_MAX_TEXT + 1] = "";
     char ftext[JP_MSG_MAX_TEXT + 1] = "", format[16] = "json", table[16] = "figures";
-    char label[128];
+    char label[JP_MSG_MAX_TEXT + 64];
     const char *why;
     if (!s_arg(m, "scope", scope_text, sizeof scope_text))
         s_default_scope(&x->k, scope_text, sizeof scope_text);
