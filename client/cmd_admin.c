@@ -313,6 +313,7 @@ cmd_status(cli_t *c, int argc, char **argv)
     } else {
         printf("log        empty\n");
     }
+    cli_sync_status(c, txn, head.seq);
     printf("changes    %llu (all stores held here)\n", (unsigned long long)changes);
     printf("records   ");
     for (int k = JP_K_CUSTOMER; k < JP_K_COUNT; k++)

@@ -875,3 +875,38 @@ cli_ask_server(cli_t *c, const char *what, const char *const *args, int nargs, c
     memset(&k, 0, sizeof k);
     return rc ? cli_fail_err(c, rc, &err) : CLI_OK;
 }
+
+/* ---- status -------------------------------------------------------------------------- */
+
+void
+cli_sync_status(cli_t *c, jp_txn_t *txn, uint64_t own_seq)
+{
+    char ep[512];
+    const void *v;
+    size_t n;
+    if (s_get_text(txn, "endpoint", ep, sizeof ep) != 0) {
+        printf("sync       never synced\n");
+        return;
+    }
+    bool pinned = jp_txn_tb_get(txn, JP_TB_SYNC, "server_key", 10, &v, &n) == 0 && n == 32;
+    char key[2 * 32 + 1] = "";
+    if (pinned)
+        jp_hex(v, 32, key);
+    printf("server     %s, key %.16s... pinned\n", ep, key);
+    uint8_t k[16];
+    size_t kn;
+    jp_receipt_t r = {0};
+    if (jp_txn_tb_last(txn, JP_TB_RCPT, k, sizeof k, &kn) == 0 &&
+        jp_txn_tb_get(txn, JP_TB_RCPT, k, kn, &v, &n) == 0 &&
+        jp_receipt_decode(k, kn, v, n, &r) == 0 && r.store == c->node.store) {
+        char when[17];
+        jp_format_instant((int64_t)r.ms, when);
+        printf("acked      seq %llu of %llu (%llu not yet at the server), last receipt %s\n",
+               (unsigned long long)r.seq, (unsigned long long)own_seq,
+               (unsigned long long)(own_seq - r.seq), when);
+    } else {
+        printf("acked      nothing yet (%llu changes not yet at the server)\n",
+               (unsigned long long)own_seq);
+    }
+    printf("pulled     group log up to position %llu\n", (unsigned long long)s_cursor(txn));
+}

@@ -118,6 +118,10 @@ void cli_path(const cli_t *c, const char *file, char *out, size_t cap);
 int cli_ask_server(cli_t *c, const char *what, const char *const *args, int nargs,
                    char **body, size_t *n);
 
+/* The sync lines of `status`: server, acknowledged seq and lag, pull
+ * position (cmd_sync.c). */
+void cli_sync_status(cli_t *c, jp_txn_t *txn, uint64_t own_seq);
+
 /* --- field values (fields.c) --- */
 
 /* Field values typed on a command line, in the order given. */
