@@ -191,6 +191,8 @@ cmd_verify(a_run_t *r, int argc, char **argv)
     if (rc)
         return a_fail(r, rc, &err);
     bool ok = v.nfaults == 0;
+    if (v.hdr.tz[0])
+        jp_tz_set(v.hdr.tz);
     char digest[2 * JP_HASH_LEN + 1] = "", signer[2 * JP_PUB_LEN + 1], when[48];
     if (v.has_digest)
         a_hex(v.digest, JP_HASH_LEN, digest);

@@ -459,6 +459,17 @@ s_on_batch(s_ver_t *v, const jp_xrec_t *r)
     s_st_t *s = s_store(v, store);
     if (!s)
         return;
+    if (lt == JP_XR_ENTRY && v->last_store == store && v->last_seq < last && !s->broken) {
+        s_fault(
+            v, v->index, v->expect_pos, store, s->next_seq, JP_ECHAIN,
+            "store %u seq %llu is missing (removed): the batch %llu..%llu that signed it "
+            "follows seq %llu at position %llu",
+            store, (unsigned long long)s->next_seq, (unsigned long long)first,
+            (unsigned long long)last, (unsigned long long)v->last_seq,
+            (unsigned long long)v->expect_pos - 1);
+        s->broken = true;
+        return;
+    }
     if (lt != JP_XR_ENTRY || v->last_store != store || v->last_seq != last) {
         s_fault(v, v->index, 0, store, last, JP_ECORRUPT,
                 "byte %llu: the batch %llu..%llu of store %u does not follow its last "
@@ -901,7 +912,7 @@ jp_audit_replay(const char *path, jp_db_t *db, const jp_areplay_opts_t *o,
             (unsigned long long)r.u.hdr.from);
         goto done;
     }
-    uint64_t stop;
+    uint64_t stop = 0;
     if (o->by_time) {
         if ((rc = s_cut(path, o->as_of, &stop, &out->pos_ms, err)))
             goto done;

@@ -319,7 +319,7 @@ jp_xw_end(jp_xw_t *w, uint64_t pos, const uint8_t *digest, const jp_key_t *key,
     jp_key_public(key, e.pub);
     if ((rc = jp_key_sign(key, msg, sizeof msg, e.sig)))
         return jp_err_set(err, rc, "signing the export failed");
-    s_arr(w, 9);
+    s_arr(w, 8);
     s_uint(w, JP_XR_END);
     s_uint(w, e.pos);
     s_uint(w, e.entries);
@@ -650,7 +650,7 @@ jp_xr_next(jp_xr_t *r, jp_xrec_t *rec, jp_err_t *err)
     memset(rec, 0, sizeof *rec);
     rec->type = (uint8_t)type;
     rec->offset = off;
-    static const unsigned want[8] = {0, 10, 3, 4, 5, 7, 5, 9};
+    static const unsigned want[8] = {0, 10, 3, 4, 5, 7, 5, 8};
     if (!c.rc && (type < 1 || type > 7))
         return jp_err_set(err, JP_ECORRUPT, "byte %llu: unknown record type %llu",
                           (unsigned long long)off, (unsigned long long)type);
