@@ -53,6 +53,7 @@ typedef struct {
     int perr;               /* protocol error the server answered, 0 if none */
     bool quiet;
     bool no_push, no_pull;  /* --pull-only, --push-only */
+    bool recovering;        /* restored from a backup: own changes come back first */
 } s_sync_t;
 
 static volatile sig_atomic_t s_stop;
@@ -468,14 +469,15 @@ s_welcome(s_sync_t *s, const jp_msg_t *w, jp_head_t *own, uint64_t *cursor)
     *cursor = s_cursor(txn);
     if ((rc = jp_txn_head(txn, c->node.store, own)))
         goto fail;
-    if (w->welcome.acked_seq > own->seq) {
-        jp_txn_abort(&txn);
-        return cli_fail(c, CLI_REFUSED,
-                        "the server holds seq %llu of this store, which has only %llu: "
-                        "restored from an old backup? (an operator must reconcile)",
-                        (unsigned long long)w->welcome.acked_seq, (unsigned long long)own->seq);
-    }
-    if (w->welcome.acked_seq) {
+    /* Restored from a backup older than what the server holds: the round
+     * pulls this store's own lost changes back (PULL own) before anything
+     * else; they must continue its chain, or jp_txn_apply refuses them. */
+    s->recovering = w->welcome.acked_seq > own->seq;
+    if (s->recovering)
+        s_say(s, "the server holds seq %llu of this store, which has %llu (restored from a "
+                 "backup): pulling its own changes back\n",
+              (unsigned long long)w->welcome.acked_seq, (unsigned long long)own->seq);
+    if (w->welcome.acked_seq && !s->recovering) {
         const uint8_t *p;
         size_t n;
         uint8_t h[JP_HASH_LEN];
@@ -544,12 +546,23 @@ s_round(s_sync_t *s)
         max_batch = JP_MSG_MAX_BATCH;
     if ((ec = s_welcome(s, &in, &own, &cursor)))
         goto done;
-    uint64_t next = s->no_push ? own.seq + 1 : acked + 1, bno = 0, inflight = 0;
-    bool pulling = cursor < group_pos && !s->no_pull;
+    if (cursor > group_pos) {
+        /* The server's group log is shorter than what this store pulled:
+         * the server was restored from a backup, and positions after it
+         * may now hold other changes.  Pull it all again; what is here
+         * already is skipped as duplicates. */
+        s_say(s, "the server's group log (%llu) is behind this store's cursor (%llu): "
+                 "the server was restored; pulling again from the start\n",
+              (unsigned long long)group_pos, (unsigned long long)cursor);
+        cursor = 0;
+    }
+    uint64_t next = s->no_push || s->recovering ? own.seq + 1 : acked + 1, bno = 0, inflight = 0;
+    bool pulling = cursor < group_pos && (!s->no_pull || s->recovering);
     if (pulling) {
         m.type = JP_MSG_PULL;
         m.pull.after_pos = cursor;
         m.pull.credit = S_PULL_CREDIT;
+        m.pull.own = s->recovering;
         if ((ec = s_send(s, &m)))
             goto done;
     }

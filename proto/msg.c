@@ -66,7 +66,8 @@ static const spec_t s_tab_receipt = {
      H(receipt.head, JP_HASH_LEN, "head"), U(receipt.server_ms, "server_ms"),
      H(receipt.sig, JP_SIG_LEN, "sig")}};
 static const spec_t s_tab_pull = {
-    "PULL", {U(pull.after_pos, "after_pos"), U(pull.credit, "credit")}};
+    "PULL",
+    {U(pull.after_pos, "after_pos"), U(pull.credit, "credit"), F(E_BOOL, pull.own, 0, "own")}};
 static const spec_t s_tab_changes = {
     "CHANGES",
     {U(changes.from_pos, "from_pos"), U(changes.to_pos, "to_pos"),

@@ -147,6 +147,7 @@ typedef struct {
         struct {
             uint64_t after_pos; /* send group log entries after this position */
             uint64_t credit;    /* CHANGES messages allowed */
+            bool own;           /* include the client store's own changes (recovery) */
         } pull;
         struct {
             uint64_t from_pos;     /* first group log position covered */

@@ -52,6 +52,7 @@ typedef struct {
     bool pulling;     /* a PULL stream is open */
     uint64_t pull_pos;    /* last group log position sent */
     uint64_t pull_credit; /* CHANGES still allowed */
+    bool pull_own;        /* the stream includes the client store's own changes */
 } s_sess_t;
 
 typedef struct {
@@ -551,7 +552,7 @@ s_pump(s_srv_t *s, s_sess_t *x)
     pk.s = s;
     pk.txn = txn;
     pk.skip = x->k.store;
-    pk.skip_on = x->k.role == SRV_ROLE_STORE;
+    pk.skip_on = x->k.role == SRV_ROLE_STORE && !x->pull_own;
     pk.maxbytes = s->conf->max_batch;
     pk.pos = x->pull_pos;
     int rc = jp_txn_glog_len(txn, &len);
@@ -942,6 +943,7 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
     case JP_MSG_PULL:
         x->pulling = true;
         x->pull_pos = m.pull.after_pos;
+        x->pull_own = m.pull.own;
         x->pull_credit = m.pull.credit > JP_MSG_MAX_CREDIT ? JP_MSG_MAX_CREDIT : m.pull.credit;
         break;
     case JP_MSG_CREDIT:

@@ -280,8 +280,9 @@ s_sample(int t, int v, sample_t *s)
         PU(UV(1)), PU(UV(2)), PU(UV(3)), PB(h, 32), PU(UV(4)), PB(h, 64);
         break;
     case JP_MSG_PULL:
-        m->pull.after_pos = UV(1), m->pull.credit = UV(2);
+        m->pull.after_pos = UV(1), m->pull.credit = UV(2), m->pull.own = v != 1;
         PU(UV(1)), PU(UV(2));
+        v == 1 ? msgpack_pack_false(&pk) : msgpack_pack_true(&pk);
         break;
     case JP_MSG_CREDIT:
         m->credit.credit = UV(1);
