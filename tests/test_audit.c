@@ -1,0 +1,576 @@
+/*
+ * test_audit.c -- the export file and the auditor's checks, in process.
+ *
+ * A group is built with the real db layer: two stores write customers in
+ * their own LMDB environments; a server environment applies their batches
+ * as the server does (jp_txn_apply, the group log, the store's batch
+ * signature, a receipt signed by the server's key) and the digest after
+ * every batch is noted.  Its export is written with the export writer.
+ * Then: it verifies; each way of tampering (a flipped byte, a removed
+ * entry, a swap, a duplicated batch, a wrong key, a changed seq -- the
+ * file re-signed by the server's key, so only the entry checks can find
+ * it) is named at the right entry; every single flipped byte and every
+ * truncation of the file is caught without a crash; replay at every batch
+ * boundary and as of every batch's time gives the digest the server had.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "codec.h"
+#include "db.h"
+#include "export.h"
+
+#define NB 12 /* batches */
+
+typedef struct {
+    char dir[64];
+    jp_db_t *srv, *st[3];
+    jp_key_t *ksrv, *kst[3], *evil;
+    uint64_t len[NB + 1];                /* group log length after batch i */
+    uint8_t digest[NB + 1][JP_HASH_LEN]; /* server digest after batch i */
+    uint64_t ms[NB + 1];                 /* batch i's accepted ms */
+    char file[128];                      /* the export */
+    uint64_t end_pos;
+} w_t;
+
+static w_t W;
+
+static int
+s_rm(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+static jp_db_t *
+s_env(const char *name, uint16_t store)
+{
+    char d[128];
+    snprintf(d, sizeof d, "%s/%s", W.dir, name);
+    assert_int_equal(mkdir(d, 0700), 0);
+    jp_db_t *db = NULL;
+    assert_int_equal(jp_db_open(&db, d, 64, NULL), 0);
+    jp_txn_t *t;
+    jp_node_t n = {.store = store};
+    snprintf(n.group, sizeof n.group, "G");
+    snprintf(n.tz, sizeof n.tz, "Asia/Shanghai");
+    assert_int_equal(jp_db_begin(db, true, &t, NULL), 0);
+    assert_int_equal(jp_txn_node_set(t, &n), 0);
+    assert_int_equal(jp_txn_commit(&t, NULL), 0);
+    return db;
+}
+
+/* Store s writes k customers (or renames earlier ones). */
+static void
+s_write(int s, int k, int round)
+{
+    static jp_id_t made[3][64];
+    static int nmade[3];
+    jp_txn_t *t;
+    char name[32];
+    assert_int_equal(jp_db_begin(W.st[s], true, &t, NULL), 0);
+    for (int i = 0; i < k; i++) {
+        jp_change_t ch;
+        memset(&ch, 0, sizeof ch);
+        ch.author = "t";
+        ch.author_len = 1;
+        ch.kind = JP_K_CUSTOMER;
+        int n = snprintf(name, sizeof name, "n%d-%d-%d", s, round, i);
+        if (round % 3 == 2 && nmade[s] > 0) {
+            ch.id = made[s][i % nmade[s]];
+        } else {
+            ch.id = jp_db_new_id(W.st[s]);
+            made[s][nmade[s]++ % 64] = ch.id;
+            jp_change_set_str(&ch, JP_F_EXT_ID, name, (size_t)n);
+            jp_change_set_int(&ch, JP_F_CREATED_AT, 1700000000000);
+        }
+        jp_change_set_str(&ch, JP_F_NAME, name, (size_t)n);
+        assert_int_equal(jp_txn_write(t, &ch, NULL), 0);
+    }
+    assert_int_equal(jp_txn_commit(&t, NULL), 0);
+}
+
+/* The server accepts store s's changes after what it holds, as one batch. */
+static void
+s_push(int s, int b)
+{
+    jp_txn_t *st, *sv;
+    jp_head_t hs, hv;
+    assert_int_equal(jp_db_begin(W.st[s], false, &st, NULL), 0);
+    assert_int_equal(jp_db_begin(W.srv, true, &sv, NULL), 0);
+    assert_int_equal(jp_txn_head(st, (uint16_t)s, &hs), 0);
+    assert_int_equal(jp_txn_head(sv, (uint16_t)s, &hv), 0);
+    uint64_t first = hv.seq + 1, pos;
+    for (uint64_t q = first; q <= hs.seq; q++) {
+        const uint8_t *p;
+        size_t n;
+        assert_int_equal(jp_txn_log_get(st, (uint16_t)s, q, &p, &n), 0);
+        assert_int_equal(jp_txn_apply(sv, p, n, NULL), 0);
+        assert_int_equal(jp_txn_glog_append(sv, (uint16_t)s, q, &pos), 0);
+    }
+    W.ms[b] = 1700000000000ull + (uint64_t)b * 1000;
+    jp_batch_t bt = {.store = (uint16_t)s, .first = first, .last = hs.seq, .ms = W.ms[b]};
+    uint8_t msg[JP_BATCH_MSG_LEN];
+    jp_batch_msg((uint16_t)s, first, hs.seq, hs.head, msg);
+    assert_int_equal(jp_key_sign(W.kst[s], msg, sizeof msg, bt.sig), 0);
+    jp_key_public(W.kst[s], bt.pub);
+    assert_int_equal(jp_txn_batch_put(sv, &bt), 0);
+    jp_receipt_t r = {.store = (uint16_t)s, .seq = hs.seq, .ms = W.ms[b]};
+    jp_receipt_msg((uint16_t)s, hs.seq, r.ms, hs.head, msg);
+    assert_int_equal(jp_key_sign(W.ksrv, msg, sizeof msg, r.sig), 0);
+    assert_int_equal(jp_txn_receipt_put(sv, &r), 0);
+    assert_int_equal(jp_txn_commit(&sv, NULL), 0);
+    jp_txn_abort(&st);
+    assert_int_equal(jp_db_begin(W.srv, false, &sv, NULL), 0);
+    assert_int_equal(jp_txn_glog_len(sv, &W.len[b]), 0);
+    assert_int_equal(jp_txn_digest(sv, W.digest[b]), 0);
+    jp_txn_abort(&sv);
+}
+
+typedef struct {
+    jp_txn_t *t;
+    jp_xw_t *w;
+} s_exp_t;
+
+static int
+s_exp_entry(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    s_exp_t *x = arg;
+    assert_int_equal(kn, 8);
+    assert_int_equal(vn, 10);
+    uint64_t pos = 0, seq = 0;
+    for (int i = 0; i < 8; i++) {
+        pos = pos << 8 | k[i];
+        seq = seq << 8 | v[2 + i];
+    }
+    uint16_t store = (uint16_t)(v[0] << 8 | v[1]);
+    const uint8_t *p;
+    size_t n;
+    jp_batch_t b;
+    assert_int_equal(jp_txn_log_get(x->t, store, seq, &p, &n), 0);
+    assert_int_equal(jp_xw_entry(x->w, pos, store, seq, p, n), 0);
+    if (jp_txn_batch_find(x->t, store, seq, &b) == 0 && b.last == seq) {
+        assert_int_equal(jp_xw_batch(x->w, store, b.first, b.last, b.ms, b.pub, b.sig),
+                         0);
+        const void *rv;
+        size_t rn;
+        jp_receipt_t r;
+        assert_int_equal(jp_txn_tb_get(x->t, JP_TB_RCPT, v, 10, &rv, &rn), 0);
+        assert_int_equal(jp_receipt_decode(v, 10, rv, rn, &r), 0);
+        assert_int_equal(jp_xw_receipt(x->w, store, seq, r.ms, r.sig), 0);
+    }
+    return 0;
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    memset(&W, 0, sizeof W);
+    snprintf(W.dir, sizeof W.dir, "/tmp/jp-test-audit.XXXXXX");
+    assert_non_null(mkdtemp(W.dir));
+    W.srv = s_env("srv", 0);
+    W.st[1] = s_env("s1", 1);
+    W.st[2] = s_env("s2", 2);
+    assert_int_equal(jp_key_generate(&W.ksrv, NULL), 0);
+    assert_int_equal(jp_key_generate(&W.kst[1], NULL), 0);
+    assert_int_equal(jp_key_generate(&W.kst[2], NULL), 0);
+    assert_int_equal(jp_key_generate(&W.evil, NULL), 0);
+    for (int b = 1; b <= NB; b++) {
+        int s = b % 2 ? 1 : 2;
+        s_write(s, 3 + b % 4, b);
+        s_push(s, b);
+    }
+    /* The export of the whole log, as jipan-server export writes it. */
+    snprintf(W.file, sizeof W.file, "%s/g.jpx", W.dir);
+    W.end_pos = W.len[NB];
+    jp_xhdr_t h = {.kind = JP_XK_GROUP, .from = 1, .to = W.end_pos, .ms = W.ms[NB] + 1};
+    snprintf(h.group, sizeof h.group, "G");
+    snprintf(h.tz, sizeof h.tz, "Asia/Shanghai");
+    s_exp_t x = {0};
+    uint8_t pub[JP_PUB_LEN];
+    assert_int_equal(jp_xw_open(&x.w, W.file, &h, NULL), 0);
+    for (int s = 0; s < 3; s++) {
+        jp_key_public(s ? W.kst[s] : W.ksrv, pub);
+        assert_int_equal(jp_xw_key(x.w, (uint16_t)s, pub), 0);
+    }
+    assert_int_equal(jp_db_begin(W.srv, false, &x.t, NULL), 0);
+    assert_int_equal(jp_txn_tb_each(x.t, JP_TB_GLOG, NULL, 0, s_exp_entry, &x), 0);
+    jp_txn_abort(&x.t);
+    assert_int_equal(jp_xw_end(x.w, W.end_pos, W.digest[NB], W.ksrv, NULL), 0);
+    jp_xw_close(&x.w);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    jp_db_close(&W.srv);
+    jp_db_close(&W.st[1]);
+    jp_db_close(&W.st[2]);
+    jp_key_destroy(&W.ksrv);
+    jp_key_destroy(&W.kst[1]);
+    jp_key_destroy(&W.kst[2]);
+    jp_key_destroy(&W.evil);
+    nftw(W.dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* ---- tampering: read every record, change one thing, write and re-sign ---- */
+
+typedef struct {
+    jp_xrec_t r;
+    uint8_t *p; /* an entry's change, owned */
+} s_rec_t;
+
+static size_t
+s_load(s_rec_t *out, size_t cap)
+{
+    jp_xr_t *xr = NULL;
+    size_t n = 0;
+    assert_int_equal(jp_xr_open(&xr, W.file, NULL), 0);
+    while (n < cap && jp_xr_next(xr, &out[n].r, NULL) > 0) {
+        out[n].p = NULL;
+        if (out[n].r.type == JP_XR_ENTRY) {
+            out[n].p = malloc(out[n].r.u.entry.n);
+            memcpy(out[n].p, out[n].r.u.entry.p, out[n].r.u.entry.n);
+            out[n].r.u.entry.p = out[n].p;
+        }
+        n++;
+    }
+    jp_xr_close(&xr);
+    return n;
+}
+
+static void
+s_save(const char *path, s_rec_t *rs, size_t n)
+{
+    jp_xw_t *w = NULL;
+    unlink(path);
+    assert_int_equal(jp_xw_open(&w, path, &rs[0].r.u.hdr, NULL), 0);
+    for (size_t i = 1; i < n; i++) {
+        const jp_xrec_t *r = &rs[i].r;
+        switch (r->type) {
+        case JP_XR_KEY:
+            jp_xw_key(w, r->u.key.store, r->u.key.pub);
+            break;
+        case JP_XR_ENTRY:
+            jp_xw_entry(w, r->u.entry.pos, r->u.entry.store, r->u.entry.seq, r->u.entry.p,
+                        r->u.entry.n);
+            break;
+        case JP_XR_BATCH:
+            jp_xw_batch(w, r->u.batch.store, r->u.batch.first, r->u.batch.last,
+                        r->u.batch.ms, r->u.batch.pub, r->u.batch.sig);
+            break;
+        case JP_XR_RECEIPT:
+            jp_xw_receipt(w, r->u.receipt.store, r->u.receipt.seq, r->u.receipt.ms,
+                          r->u.receipt.sig);
+            break;
+        case JP_XR_END:
+            assert_int_equal(jp_xw_end(w, r->u.end.pos, r->u.end.digest, W.ksrv, NULL),
+                             0);
+            break;
+        }
+    }
+    jp_xw_close(&w);
+}
+
+static void
+s_free(s_rec_t *rs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(rs[i].p);
+}
+
+static size_t
+s_find_entry(s_rec_t *rs, size_t n, uint64_t pos)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rs[i].r.type == JP_XR_ENTRY && rs[i].r.u.entry.pos == pos)
+            return i;
+    fail_msg("no entry at %llu", (unsigned long long)pos);
+    return 0;
+}
+
+static size_t
+s_find_batch(s_rec_t *rs, size_t n, int which)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rs[i].r.type == JP_XR_BATCH && --which == 0)
+            return i;
+    fail_msg("no batch");
+    return 0;
+}
+
+static void
+s_verify(const char *path, jp_averify_t *v)
+{
+    assert_int_equal(jp_audit_verify(path, NULL, v, NULL), 0);
+}
+
+#define S_CAP 1024
+
+static void
+test_untouched_verifies(void **state)
+{
+    (void)state;
+    jp_averify_t v;
+    s_verify(W.file, &v);
+    if (v.nfaults)
+        fail_msg("%s", v.first.what);
+    assert_int_equal(v.entries, W.end_pos);
+    assert_int_equal(v.batches, NB);
+    assert_int_equal(v.receipts, NB);
+    assert_true(v.end_ok);
+    assert_memory_equal(v.digest, W.digest[NB], JP_HASH_LEN);
+    /* Read and written again unchanged: still verifies (the tamper harness
+     * itself changes nothing). */
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    char out[160];
+    snprintf(out, sizeof out, "%s/same.jpx", W.dir);
+    s_save(out, rs, n);
+    s_free(rs, n);
+    s_verify(out, &v);
+    assert_int_equal(v.nfaults, 0);
+}
+
+/* Tamper with one thing; the first fault must be at pos/store/seq. */
+static void
+s_expect(const char *what, s_rec_t *rs, size_t n, uint64_t pos, uint16_t store,
+         uint64_t seq, int code)
+{
+    char out[160];
+    jp_averify_t v;
+    snprintf(out, sizeof out, "%s/bad.jpx", W.dir);
+    s_save(out, rs, n);
+    s_verify(out, &v);
+    if (v.nfaults == 0)
+        fail_msg("%s: not found", what);
+    if (v.first.pos != pos || v.first.store != store || v.first.seq != seq ||
+        v.first.code != code)
+        fail_msg(
+            "%s: named pos %llu store %u seq %llu (%s), not pos %llu store %u seq %llu: "
+            "%s",
+            what, (unsigned long long)v.first.pos, v.first.store,
+            (unsigned long long)v.first.seq, jp_strerror(v.first.code),
+            (unsigned long long)pos, store, (unsigned long long)seq, v.first.what);
+}
+
+static void
+test_flip_a_value(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    /* Every entry but the last of its store: its successor names it.  The
+     * last ones: its batch's signature does. */
+    for (uint64_t pos = 1; pos <= W.end_pos; pos++) {
+        size_t i = s_find_entry(rs, n, pos);
+        jp_xentry_t *e = &rs[i].r.u.entry;
+        rs[i].p[e->n - 2] ^= 0x01; /* inside the name's text */
+        char what[64];
+        snprintf(what, sizeof what, "flip at %llu", (unsigned long long)pos);
+        jp_averify_t v;
+        char out[160];
+        snprintf(out, sizeof out, "%s/bad.jpx", W.dir);
+        s_save(out, rs, n);
+        s_verify(out, &v);
+        assert_true(v.nfaults > 0);
+        assert_int_equal(v.first.store, e->store);
+        assert_int_equal(v.first.seq, e->seq);
+        assert_int_equal(v.first.pos, pos);
+        rs[i].p[e->n - 2] ^= 0x01;
+    }
+    s_free(rs, n);
+}
+
+static void
+test_drop_swap_dup_seq(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP], save[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    memcpy(save, rs, sizeof(s_rec_t) * n);
+
+    /* Drop entry 5 (not a batch's last). */
+    size_t i = s_find_entry(rs, n, 5);
+    if (rs[i + 1].r.type != JP_XR_ENTRY)
+        i = s_find_entry(rs, n, 4);
+    jp_xentry_t e = rs[i].r.u.entry;
+    memmove(&rs[i], &rs[i + 1], (n - i - 1) * sizeof *rs);
+    s_expect("drop", rs, n - 1, e.pos, e.store, e.seq, JP_ECHAIN);
+    memcpy(rs, save, sizeof(s_rec_t) * n);
+
+    /* Swap two entries of one batch: the first is named missing. */
+    i = s_find_entry(rs, n, e.pos);
+    s_rec_t t = rs[i];
+    rs[i] = rs[i + 1];
+    rs[i + 1] = t;
+    s_expect("swap", rs, n, e.pos, e.store, e.seq, JP_ECHAIN);
+    memcpy(rs, save, sizeof(s_rec_t) * n);
+
+    /* Duplicate batch 3: entries, batch, receipt, right after it. */
+    static s_rec_t dup[S_CAP];
+    size_t b = s_find_batch(rs, n, 3);
+    jp_xrec_t br = rs[b].r;
+    size_t start = b;
+    while (rs[start - 1].r.type == JP_XR_ENTRY &&
+           rs[start - 1].r.u.entry.seq >= br.u.batch.first)
+        start--;
+    size_t len = b + 2 - start, m = 0;
+    for (size_t k = 0; k < b + 2; k++)
+        dup[m++] = rs[k];
+    for (size_t k = start; k < b + 2; k++)
+        dup[m++] = rs[k];
+    for (size_t k = b + 2; k < n; k++)
+        dup[m++] = rs[k];
+    assert_int_equal(m, n + len);
+    s_expect("duplicate batch", dup, m, rs[start].r.u.entry.pos, br.u.batch.store,
+             br.u.batch.first, JP_ECHAIN);
+
+    /* A seq changed inside a change. */
+    i = s_find_entry(rs, n, 7);
+    jp_change_t ch;
+    jp_buf_t buf = {0};
+    assert_int_equal(jp_change_decode(rs[i].p, rs[i].r.u.entry.n, &ch, NULL), 0);
+    ch.seq += 1;
+    assert_int_equal(jp_change_encode(&ch, &buf), 0);
+    const uint8_t *keep = rs[i].r.u.entry.p;
+    size_t keepn = rs[i].r.u.entry.n;
+    rs[i].r.u.entry.p = buf.data;
+    rs[i].r.u.entry.n = buf.len;
+    s_expect("seq", rs, n, 7, rs[i].r.u.entry.store, rs[i].r.u.entry.seq, JP_EPERM);
+    rs[i].r.u.entry.p = keep;
+    rs[i].r.u.entry.n = keepn;
+    jp_buf_free(&buf);
+    s_free(rs, n);
+}
+
+static void
+test_wrong_key(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    size_t b = s_find_batch(rs, n, 4);
+    jp_xrec_t *br = &rs[b].r;
+    const jp_xentry_t *last = &rs[b - 1].r.u.entry;
+    uint8_t head[JP_HASH_LEN], msg[JP_BATCH_MSG_LEN], sig[JP_SIG_LEN], pub[JP_PUB_LEN];
+    jp_sha256(last->p, last->n, head);
+    jp_batch_msg(br->u.batch.store, br->u.batch.first, br->u.batch.last, head, msg);
+    assert_int_equal(jp_key_sign(W.evil, msg, sizeof msg, sig), 0);
+    memcpy(br->u.batch.sig, sig, JP_SIG_LEN);
+    s_expect("re-signed, same key named", rs, n, last->pos, br->u.batch.store,
+             br->u.batch.last, JP_ESIG);
+    jp_key_public(W.evil, pub);
+    memcpy(br->u.batch.pub, pub, JP_PUB_LEN);
+    s_expect("re-signed with its own key", rs, n, last->pos, br->u.batch.store,
+             br->u.batch.last, JP_ESIG);
+    s_free(rs, n);
+}
+
+static void
+test_every_byte_and_truncation(void **state)
+{
+    (void)state;
+    FILE *f = fopen(W.file, "rb");
+    assert_non_null(f);
+    static uint8_t b[1 << 16];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof b);
+    char out[160];
+    snprintf(out, sizeof out, "%s/byte.jpx", W.dir);
+    jp_averify_t v;
+    for (size_t i = 0; i < n; i += 3) {
+        for (int pass = 0; pass < 2; pass++) {
+            f = fopen(out, "wb");
+            if (pass == 0) {
+                b[i] ^= 0x20;
+                fwrite(b, 1, n, f);
+                b[i] ^= 0x20;
+            } else {
+                fwrite(b, 1, i, f);
+            }
+            fclose(f);
+            s_verify(out, &v);
+            if (v.nfaults == 0)
+                fail_msg("%s at byte %zu not caught", pass ? "truncation" : "flip", i);
+        }
+    }
+}
+
+static void
+test_replay_positions_and_times(void **state)
+{
+    (void)state;
+    char d[160];
+    for (int b = 0; b <= NB; b++) {
+        for (int by_time = 0; by_time < 2; by_time++) {
+            snprintf(d, sizeof d, "%s/r%d-%d", W.dir, b, by_time);
+            assert_int_equal(mkdir(d, 0700), 0);
+            jp_db_t *db = NULL;
+            assert_int_equal(jp_db_open(&db, d, 64, NULL), 0);
+            jp_areplay_opts_t o = {.at_pos = W.len[b]};
+            if (by_time) {
+                o.by_time = true;
+                o.as_of = b ? (int64_t)W.ms[b] : (int64_t)W.ms[1] - 1;
+            }
+            jp_areplay_t r;
+            jp_err_t err = {0};
+            int rc = jp_audit_replay(W.file, db, &o, &r, &err);
+            if (rc)
+                fail_msg("replay: %s", err.msg);
+            assert_int_equal(r.pos, W.len[b]);
+            if (b == 0) {
+                jp_txn_t *t;
+                uint8_t empty[JP_HASH_LEN];
+                assert_int_equal(jp_db_begin(db, false, &t, NULL), 0);
+                assert_int_equal(jp_txn_digest(t, empty), 0);
+                jp_txn_abort(&t);
+                assert_memory_equal(r.digest, empty, JP_HASH_LEN);
+            } else {
+                assert_memory_equal(r.digest, W.digest[b], JP_HASH_LEN);
+            }
+            assert_int_equal(r.match, b == NB);
+            jp_db_close(&db);
+        }
+    }
+    /* Past the end: refused. */
+    snprintf(d, sizeof d, "%s/past", W.dir);
+    assert_int_equal(mkdir(d, 0700), 0);
+    jp_db_t *db = NULL;
+    assert_int_equal(jp_db_open(&db, d, 64, NULL), 0);
+    jp_areplay_opts_t o = {.at_pos = W.end_pos + 1};
+    jp_areplay_t r;
+    assert_int_equal(jp_audit_replay(W.file, db, &o, &r, NULL), JP_EINVAL);
+    jp_db_close(&db);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_untouched_verifies),
+        cmocka_unit_test(test_flip_a_value),
+        cmocka_unit_test(test_drop_swap_dup_seq),
+        cmocka_unit_test(test_wrong_key),
+        cmocka_unit_test(test_every_byte_and_truncation),
+        cmocka_unit_test(test_replay_positions_and_times),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
