@@ -347,6 +347,7 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     uint64_t want = m->push.first_seq;
     jp_change_t ch;
     jp_err_t err;
+    s->ntouched = 0;
     jp_msg_iter_init(&it, &m->push.changes);
     while (jp_msg_next_change(&it, &p, &n) > 0) {
         if (jp_change_decode(p, n, &ch, &err)) {
@@ -363,6 +364,16 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         if (ch.seq != want) {
             s_error(s, x, JP_PERR_CHAIN, bno, "change at seq %llu says seq %llu",
                     (unsigned long long)want, (unsigned long long)ch.seq);
+            return;
+        }
+        /* A customer whose phone or ID number this batch may change is
+         * linked after the merge (a resent one again: linking is
+         * idempotent). */
+        if (ch.kind == JP_K_CUSTOMER &&
+            (jp_change_get(&ch, JP_F_PHONE) || jp_change_get(&ch, JP_F_ID_NUMBER) ||
+             jp_change_get(&ch, JP_F_DELETED)) &&
+            s_touch(s, &ch.id)) {
+            s_error(s, x, JP_PERR_INTERNAL, bno, "out of memory");
             return;
         }
         want++;
@@ -398,10 +409,10 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
                 (unsigned long long)m->push.first_seq, (unsigned long long)h.seq);
         return;
     }
-    s->ntouched = 0;
     unsigned fresh = 0;
+    uint64_t seq = m->push.first_seq;
     jp_msg_iter_init(&it, &m->push.changes);
-    while (jp_msg_next_change(&it, &p, &n) > 0) {
+    for (; jp_msg_next_change(&it, &p, &n) > 0; seq++) {
         rc = jp_txn_apply(txn, p, n, &err);
         if (rc == JP_EDUP)
             continue; /* a resent change: harmless */
@@ -412,15 +423,7 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         }
         fresh++;
         uint64_t pos;
-        /* jp_txn_apply decoded the change; decode the id and kind again
-         * cheaply from ch for linking. */
-        if ((rc = jp_change_decode(p, n, &ch, &err)) ||
-            (rc = jp_txn_glog_append(txn, store, ch.seq, &pos)))
-            goto internal;
-        if (ch.kind == JP_K_CUSTOMER &&
-            (jp_change_get(&ch, JP_F_PHONE) || jp_change_get(&ch, JP_F_ID_NUMBER) ||
-             jp_change_get(&ch, JP_F_DELETED)) &&
-            (rc = s_touch(s, &ch.id)))
+        if ((rc = jp_txn_glog_append(txn, store, seq, &pos)))
             goto internal;
     }
     if ((rc = jp_txn_head(txn, store, &h)))
