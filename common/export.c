@@ -362,7 +362,8 @@ jp_xw_close(jp_xw_t **self_p)
 
 struct jp_xr {
     FILE *f;
-    uint8_t *buf;  /* S_BUF bytes */
+    uint8_t *buf;  /* cap bytes */
+    size_t cap;    /* S_BUF, less for a small file (>= 2 records) */
     size_t lo, hi; /* unread bytes are buf[lo..hi) */
     size_t hashed; /* buf[0..hashed) went into sha already */
     uint64_t base; /* file offset of buf[0] */
@@ -386,8 +387,8 @@ s_fill(jp_xr_t *r)
     r->base += r->lo;
     r->hi -= r->lo;
     r->lo = r->hashed = 0;
-    while (r->hi < S_BUF && !r->eof) {
-        size_t n = fread(r->buf + r->hi, 1, S_BUF - r->hi, r->f);
+    while (r->hi < r->cap && !r->eof) {
+        size_t n = fread(r->buf + r->hi, 1, r->cap - r->hi, r->f);
         r->hi += n;
         if (n == 0) {
             if (ferror(r->f))
@@ -404,9 +405,7 @@ jp_xr_open(jp_xr_t **self_p, const char *path, jp_err_t *err)
     assert(self_p && path);
     *self_p = NULL;
     jp_xr_t *r = calloc(1, sizeof *r);
-    if (!r || !(r->buf = malloc(S_BUF)) || jp_sha_new(&r->sha)) {
-        if (r)
-            free(r->buf);
+    if (!r || jp_sha_new(&r->sha)) {
         free(r);
         return jp_err_set(err, JP_ENOMEM, "out of memory");
     }
@@ -420,6 +419,14 @@ jp_xr_open(jp_xr_t **self_p, const char *path, jp_err_t *err)
     struct stat st;
     if (fstat(fileno(r->f), &st) == 0)
         r->size = (uint64_t)st.st_size;
+    /* A small file needs no large buffer; any buffer holds two records. */
+    r->cap = r->size + 1 < S_BUF ? (size_t)r->size + 1 : S_BUF;
+    if (r->cap < 2 * S_MAX_RECORD)
+        r->cap = 2 * S_MAX_RECORD;
+    if (!(r->buf = malloc(r->cap))) {
+        jp_xr_close(self_p);
+        return jp_err_set(err, JP_ENOMEM, "out of memory");
+    }
     return 0;
 }
 

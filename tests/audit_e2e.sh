@@ -190,6 +190,20 @@ au 0 replay "$T/g.jpx" --as-of "$TA" --report
 has "$T/out" "loyalty report, group"
 has "$T/out" "digest $DA"
 
+check "range exports: from a position, up to a position, until an instant"
+sv export --from 3 -o "$T/r1.jpx"
+au 0 verify "$T/r1.jpx"
+au 2 replay "$T/r1.jpx" --at-pos 5
+has "$T/err" "cannot be replayed"
+sv export --to "$LA" -o "$T/r2.jpx"
+has "$T/out" "state digest at $LA: $DA"
+au 0 replay "$T/r2.jpx" --at-pos "$LA"
+has "$T/out" "equals the server's signed digest"
+sv export --until "$TA" -o "$T/r3.jpx"
+has "$T/out" "positions 1..$LA of $LB"
+au 0 verify "$T/r3.jpx" --format json
+[ "$(jget "$T/out" '["digest"]')" = "$DA" ] || fail "--until export's digest"
+
 check "history of a customer shows its linked row at the other store"
 au 0 history "$T/g.jpx" "$C1"
 has "$T/out" "王五 -> 王五五"
