@@ -61,7 +61,7 @@ s_die(const char *what, int rc, const jp_err_t *err)
 static void
 s_rm(const char *dir)
 {
-    char p[1100];
+    char p[1200];
     snprintf(p, sizeof p, "%s/data.mdb", dir);
     unlink(p);
     snprintf(p, sizeof p, "%s/lock.mdb", dir);
