@@ -437,55 +437,6 @@ done:
     return ec;
 }
 
-int
-cmd_delete(cli_t *c, int argc, char **argv)
-{
-    static const struct option opts[] = {CLI_STD_LONGOPTS, {NULL, 0, NULL, 0}};
-    jp_change_t *ch = NULL;
-    jp_txn_t *txn = NULL;
-    jp_record_t r;
-    jp_id_t id;
-    int o, ec = CLI_CONTINUE;
-
-    cli_getopt_reset();
-    while (ec == CLI_CONTINUE &&
-           (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1)
-        ec = cli_std_opt(c, o, argv, s_delete_usage);
-    if (ec != CLI_CONTINUE)
-        return ec;
-    if (optind != argc - 1)
-        return cli_usage_error(c, optind >= argc ? "which record?" : "one ID only");
-    ch = calloc(1, sizeof *ch);
-    if (!ch)
-        return cli_fail(c, CLI_INTERNAL, "out of memory");
-    if ((ec = s_begin(c, &txn)) ||
-        (ec = cli_resolve(c, txn, CLI_REF_ANY, "ID", argv[optind], &id)))
-        goto done;
-    int rc = jp_txn_get(txn, &id, &r);
-    if (rc) {
-        ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
-        goto done;
-    }
-    if (r.kind == JP_K_LINK) {
-        ec = cli_fail(c, CLI_REFUSED,
-                      "links are the group server's; they cannot be "
-                      "deleted at a store");
-        goto done;
-    }
-    ch->id = id;
-    ch->kind = r.kind;
-    jp_change_set_bool(ch, JP_F_DELETED, true);
-    if ((ec = s_write_commit(c, &txn, ch, NULL)))
-        goto done;
-    char text[JP_ID_TEXT_LEN + 1];
-    jp_id_format(&id, text);
-    printf("deleted %s %s\n", jp_kind_name((jp_kind_t)r.kind), text);
-done:
-    jp_txn_abort(&txn);
-    free(ch);
-    return ec;
-}
-
 static const char s_unlink_usage[] =
     "usage: " CLI_PROG " [-u NAME] unlink LINK_ID\n"
     "\n"
@@ -496,8 +447,11 @@ static const char s_unlink_usage[] =
     "every store, and visible in `jipan-audit history`; the server does not\n"
     "link that pair again.\n";
 
-int
-cmd_unlink(cli_t *c, int argc, char **argv)
+
+/* Write a tombstone on the record argv names: delete (any record but a
+ * link) or unlink (a link only, given by its id). */
+static int
+s_tombstone(cli_t *c, int argc, char **argv, bool link)
 {
     static const struct option opts[] = {CLI_STD_LONGOPTS, {NULL, 0, NULL, 0}};
     jp_change_t *ch = NULL;
@@ -509,34 +463,59 @@ cmd_unlink(cli_t *c, int argc, char **argv)
     cli_getopt_reset();
     while (ec == CLI_CONTINUE &&
            (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1)
-        ec = cli_std_opt(c, o, argv, s_unlink_usage);
+        ec = cli_std_opt(c, o, argv, link ? s_unlink_usage : s_delete_usage);
     if (ec != CLI_CONTINUE)
         return ec;
     if (optind != argc - 1)
-        return cli_usage_error(c, optind >= argc ? "which link?" : "one link ID only");
-    if (strlen(argv[optind]) != JP_ID_TEXT_LEN || jp_id_parse(argv[optind], &id) != 0)
+        return cli_usage_error(c, optind >= argc ? "which record?" : "one ID only");
+    if (link && (strlen(argv[optind]) != JP_ID_TEXT_LEN || jp_id_parse(argv[optind], &id) != 0))
         return cli_usage_error(c, "give the link's ID (26 characters, from `show`)");
     ch = calloc(1, sizeof *ch);
     if (!ch)
         return cli_fail(c, CLI_INTERNAL, "out of memory");
-    if ((ec = s_begin(c, &txn)))
+    if ((ec = s_begin(c, &txn)) ||
+        (!link && (ec = cli_resolve(c, txn, CLI_REF_ANY, "ID", argv[optind], &id))))
         goto done;
-    if (jp_txn_get(txn, &id, &r) != 0 || r.kind != JP_K_LINK) {
-        ec = cli_fail(c, CLI_REFUSED, "%s is not a link", argv[optind]);
+    int rc = jp_txn_get(txn, &id, &r);
+    if (rc || (link && r.kind != JP_K_LINK)) {
+        ec = link ? cli_fail(c, CLI_REFUSED, "%s is not a link", argv[optind])
+                  : cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
         goto done;
     }
-    if (jp_record_deleted(&r)) {
+    if (!link && r.kind == JP_K_LINK) {
+        ec = cli_fail(c, CLI_REFUSED,
+                      "links are the group server's: undo a wrong one with `unlink`");
+        goto done;
+    }
+    if (link && jp_record_deleted(&r)) {
         ec = cli_fail(c, CLI_REFUSED, "link %s is undone already", argv[optind]);
         goto done;
     }
     ch->id = id;
-    ch->kind = JP_K_LINK;
+    ch->kind = r.kind;
     jp_change_set_bool(ch, JP_F_DELETED, true);
     if ((ec = s_write_commit(c, &txn, ch, NULL)))
         goto done;
-    printf("unlinked %s\n", argv[optind]);
+    char text[JP_ID_TEXT_LEN + 1];
+    jp_id_format(&id, text);
+    if (link)
+        printf("unlinked %s\n", text);
+    else
+        printf("deleted %s %s\n", jp_kind_name((jp_kind_t)r.kind), text);
 done:
     jp_txn_abort(&txn);
     free(ch);
     return ec;
+}
+
+int
+cmd_delete(cli_t *c, int argc, char **argv)
+{
+    return s_tombstone(c, argc, argv, false);
+}
+
+int
+cmd_unlink(cli_t *c, int argc, char **argv)
+{
+    return s_tombstone(c, argc, argv, true);
 }

@@ -244,19 +244,15 @@ s_cursor(jp_txn_t *txn)
 {
     const void *v;
     size_t n;
-    uint64_t pos = 0;
-    if (jp_txn_tb_get(txn, JP_TB_SYNC, "cursor", 6, &v, &n) == 0 && n == 8)
-        for (int i = 0; i < 8; i++)
-            pos = pos << 8 | ((const uint8_t *)v)[i];
-    return pos;
+    return jp_txn_tb_get(txn, JP_TB_SYNC, "cursor", 6, &v, &n) == 0 && n == 8 ? jp_be64_get(v)
+                                                                             : 0;
 }
 
 static int
 s_put_cursor(jp_txn_t *txn, uint64_t pos)
 {
     uint8_t v[8];
-    for (int i = 0; i < 8; i++)
-        v[i] = (uint8_t)(pos >> (56 - 8 * i));
+    jp_be64_put(v, pos);
     return s_put_text(txn, "cursor", v, 8);
 }
 

@@ -26,4 +26,35 @@ jp_buf_reset(jp_buf_t *b)
 /* Free the allocation; the buffer is empty and reusable. */
 void jp_buf_free(jp_buf_t *b);
 
+/* Big-endian numbers: the byte order of every key and fixed layout (keys
+ * then sort in numeric order). */
+static inline void
+jp_be16_put(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline uint16_t
+jp_be16_get(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void
+jp_be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static inline uint64_t
+jp_be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 #endif

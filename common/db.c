@@ -154,34 +154,9 @@ struct jp_txn {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static void
-s_put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
-static void
-s_put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
 
-static uint16_t
-s_get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
-static uint64_t
-s_get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* Translate an LMDB (or errno) code into JP_E*, once, here. */
 static int
@@ -213,8 +188,8 @@ s_get(jp_txn_t *txn, int which, const void *k, size_t kn, MDB_val *v)
 static void
 s_logkey(uint8_t k[S_LOGKEY_LEN], uint16_t store, uint64_t seq)
 {
-    s_put16(k, store);
-    s_put64(k + 2, seq);
+    jp_be16_put(k, store);
+    jp_be64_put(k + 2, seq);
 }
 
 /* A record's kind from the first bytes of its encoding, array(3)[1, kind,
@@ -246,10 +221,10 @@ s_head_flush(jp_txn_t *txn)
     if (!txn->head_dirty)
         return 0;
     uint8_t k[2], v[S_HEAD_LEN];
-    s_put16(k, txn->head_store);
-    s_put64(v, txn->head.seq);
+    jp_be16_put(k, txn->head_store);
+    jp_be64_put(v, txn->head.seq);
     memcpy(v + 8, txn->head.head, JP_HASH_LEN);
-    s_put64(v + 8 + JP_HASH_LEN, txn->head.hlc);
+    jp_be64_put(v + 8 + JP_HASH_LEN, txn->head.hlc);
     MDB_val key = {sizeof k, k}, val = {sizeof v, v};
     int rc = mdb_put(txn->t, s_dbi(txn, S_HEADS), &key, &val, 0);
     if (rc) {
@@ -275,7 +250,7 @@ s_head_get(jp_txn_t *txn, uint16_t store, jp_head_t *out)
         return rc;
     uint8_t k[2];
     MDB_val v;
-    s_put16(k, store);
+    jp_be16_put(k, store);
     memset(out, 0, sizeof *out);
     rc = s_get(txn, S_HEADS, k, sizeof k, &v);
     if (rc && rc != JP_ENOTFOUND)
@@ -284,9 +259,9 @@ s_head_get(jp_txn_t *txn, uint16_t store, jp_head_t *out)
         if (v.mv_size != S_HEAD_LEN)
             return JP_ECORRUPT;
         const uint8_t *p = v.mv_data;
-        out->seq = s_get64(p);
+        out->seq = jp_be64_get(p);
         memcpy(out->head, p + 8, JP_HASH_LEN);
-        out->hlc = s_get64(p + 8 + JP_HASH_LEN);
+        out->hlc = jp_be64_get(p + 8 + JP_HASH_LEN);
     }
     if (txn->write) {
         txn->head_ok = true;
@@ -511,7 +486,7 @@ jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
                             v.mv_size);
             goto fail;
         }
-        jp_hlc_t h = s_get64((const uint8_t *)v.mv_data + 8 + JP_HASH_LEN);
+        jp_hlc_t h = jp_be64_get((const uint8_t *)v.mv_data + 8 + JP_HASH_LEN);
         if (h > self->last_hlc)
             self->last_hlc = h;
     }
@@ -760,7 +735,7 @@ s_ix_key(const jp_db_t *db, const jp_record_t *r, int x, s_ixkey_t *out)
         /* Keyed by the store whose write of the field won: a function of
          * the state, so every node agrees. */
         out->which = S_IX_EXT;
-        s_put16(out->k, r->f[fid].store);
+        jp_be16_put(out->k, r->f[fid].store);
         out->k[2] = (uint8_t)cls;
         n = s_cut(db, n + 3) - 3;
         memcpy(out->k + 3, p, n);
@@ -786,7 +761,7 @@ s_ix_key(const jp_db_t *db, const jp_record_t *r, int x, s_ixkey_t *out)
     int64_t at = atf ? jp_record_int(r, atf, 0) : 0;
     out->which = S_IX_CUST;
     memcpy(out->k, c->b, 16);
-    s_put64(out->k + 16, at > 0 ? (uint64_t)at : 0);
+    jp_be64_put(out->k + 16, at > 0 ? (uint64_t)at : 0);
     memcpy(out->k + 24, r->id.b, 16);
     out->n = 40;
     return true;
@@ -1252,7 +1227,7 @@ jp_txn_find_ext(jp_txn_t *txn, uint16_t store, int cls, const char *ext, size_t 
     MDB_val v;
     if (n == 0)
         return JP_ENOTFOUND; /* empty ext ids are not indexed */
-    s_put16(k, store);
+    jp_be16_put(k, store);
     k[2] = (uint8_t)cls;
     n = s_cut(txn->db, n + 3) - 3;
     memcpy(k + 3, ext, n);
@@ -1362,7 +1337,7 @@ jp_txn_stores(jp_txn_t *txn, uint16_t *out, int cap)
             rc = JP_ECORRUPT;
             goto done;
         }
-        out[count++] = s_get16(k.mv_data);
+        out[count++] = jp_be16_get(k.mv_data);
     }
     rc = rc == 0 || rc == MDB_NOTFOUND ? count : s_mdb(rc, NULL, "cursor");
 done:
@@ -1388,14 +1363,14 @@ jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), expect++) {
         const uint8_t *kp = k.mv_data;
-        if (k.mv_size < 2 || s_get16(kp) != store)
+        if (k.mv_size < 2 || jp_be16_get(kp) != store)
             break;
         if (k.mv_size != S_LOGKEY_LEN) {
             rc = jp_err_set(err, JP_ECORRUPT, "store %u: a log key of %zu bytes", store,
                             k.mv_size);
             goto done;
         }
-        unsigned long long seq = s_get64(kp + 2);
+        unsigned long long seq = jp_be64_get(kp + 2);
         if (seq != expect) {
             rc = jp_err_set(err, JP_ECHAIN,
                             "store %u seq %llu: missing, the next here is seq %llu",
@@ -1631,7 +1606,7 @@ jp_txn_glog_len(jp_txn_t *txn, uint64_t *len)
     if (rc == 0 && kn != 8)
         return JP_ECORRUPT;
     if (rc == 0)
-        *len = s_get64(k);
+        *len = jp_be64_get(k);
     return rc;
 }
 
@@ -1647,7 +1622,7 @@ jp_txn_glog_append(jp_txn_t *txn, uint16_t store, uint64_t seq, uint64_t *pos)
         txn->glog_ok = true;
     }
     uint8_t k[8], v[S_LOGKEY_LEN];
-    s_put64(k, txn->glog_len + 1);
+    jp_be64_put(k, txn->glog_len + 1);
     s_logkey(v, store, seq);
     if ((rc = s_tb_put(txn, JP_TB_GLOG, k, sizeof k, v, sizeof v, MDB_APPEND)))
         return rc;
@@ -1689,9 +1664,9 @@ jp_txn_batch_put(jp_txn_t *txn, const jp_batch_t *b)
 {
     uint8_t k[S_LOGKEY_LEN], v[S_BATCH_VLEN];
     s_logkey(k, b->store, b->last);
-    s_put64(v, b->first);
+    jp_be64_put(v, b->first);
     memcpy(v + 8, b->sig, JP_SIG_LEN);
-    s_put64(v + 8 + JP_SIG_LEN, b->ms);
+    jp_be64_put(v + 8 + JP_SIG_LEN, b->ms);
     memcpy(v + 16 + JP_SIG_LEN, b->pub, JP_PUB_LEN);
     return jp_txn_tb_put(txn, JP_TB_BATCH, k, sizeof k, v, sizeof v);
 }
@@ -1701,11 +1676,11 @@ jp_batch_decode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn, jp_bat
 {
     if (kn != S_LOGKEY_LEN || vn != S_BATCH_VLEN)
         return JP_ECORRUPT;
-    out->store = s_get16(k);
-    out->last = s_get64(k + 2);
-    out->first = s_get64(v);
+    out->store = jp_be16_get(k);
+    out->last = jp_be64_get(k + 2);
+    out->first = jp_be64_get(v);
     memcpy(out->sig, v + 8, JP_SIG_LEN);
-    out->ms = s_get64(v + 8 + JP_SIG_LEN);
+    out->ms = jp_be64_get(v + 8 + JP_SIG_LEN);
     memcpy(out->pub, v + 16 + JP_SIG_LEN, JP_PUB_LEN);
     return out->first >= 1 && out->first <= out->last ? 0 : JP_ECORRUPT;
 }
@@ -1742,7 +1717,7 @@ jp_txn_receipt_put(jp_txn_t *txn, const jp_receipt_t *r)
 {
     uint8_t k[S_LOGKEY_LEN], v[S_RCPT_VLEN];
     s_logkey(k, r->store, r->seq);
-    s_put64(v, r->ms);
+    jp_be64_put(v, r->ms);
     memcpy(v + 8, r->sig, JP_SIG_LEN);
     return jp_txn_tb_put(txn, JP_TB_RCPT, k, sizeof k, v, sizeof v);
 }
@@ -1753,9 +1728,9 @@ jp_receipt_decode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn,
 {
     if (kn != S_LOGKEY_LEN || vn != S_RCPT_VLEN)
         return JP_ECORRUPT;
-    out->store = s_get16(k);
-    out->seq = s_get64(k + 2);
-    out->ms = s_get64(v);
+    out->store = jp_be16_get(k);
+    out->seq = jp_be64_get(k + 2);
+    out->ms = jp_be64_get(v);
     memcpy(out->sig, v + 8, JP_SIG_LEN);
     return 0;
 }

@@ -3,6 +3,8 @@
  */
 #include "server.h"
 
+#include "buf.h"
+
 #include "validate.h"
 
 #include <errno.h>
@@ -15,21 +17,7 @@
 #define S_KEY_FIXED (1 + 1 + 2 + JP_PUB_LEN + 8 + 8 + 8 + 1)
 #define S_PEER_VERSION 1
 
-static void
-s_put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
 
-static uint64_t
-s_get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* Copy a length-prefixed string at *p (n bytes left) into out[cap]. */
 static int
@@ -71,9 +59,9 @@ srv_key_get(jp_txn_t *txn, const uint8_t curve[32], srv_key_t *out)
     out->role = p[1];
     out->store = (uint16_t)(p[2] << 8 | p[3]);
     memcpy(out->sign, p + 4, JP_PUB_LEN);
-    out->enrolled_ms = s_get64(p + 4 + JP_PUB_LEN);
-    out->expires_ms = s_get64(p + 12 + JP_PUB_LEN);
-    out->revoked_ms = s_get64(p + 20 + JP_PUB_LEN);
+    out->enrolled_ms = jp_be64_get(p + 4 + JP_PUB_LEN);
+    out->expires_ms = jp_be64_get(p + 12 + JP_PUB_LEN);
+    out->revoked_ms = jp_be64_get(p + 20 + JP_PUB_LEN);
     p += S_KEY_FIXED - 1;
     n -= S_KEY_FIXED - 1;
     return s_take_str(&p, &n, out->region, sizeof out->region);
@@ -88,9 +76,9 @@ srv_key_put(jp_txn_t *txn, const uint8_t curve[32], const srv_key_t *k)
     v[2] = (uint8_t)(k->store >> 8);
     v[3] = (uint8_t)k->store;
     memcpy(v + 4, k->sign, JP_PUB_LEN);
-    s_put64(v + 4 + JP_PUB_LEN, k->enrolled_ms);
-    s_put64(v + 12 + JP_PUB_LEN, k->expires_ms);
-    s_put64(v + 20 + JP_PUB_LEN, k->revoked_ms);
+    jp_be64_put(v + 4 + JP_PUB_LEN, k->enrolled_ms);
+    jp_be64_put(v + 12 + JP_PUB_LEN, k->expires_ms);
+    jp_be64_put(v + 20 + JP_PUB_LEN, k->revoked_ms);
     size_t n = S_KEY_FIXED - 1 + s_give_str(v + S_KEY_FIXED - 1, k->region);
     return jp_txn_tb_put(txn, JP_TB_KEYS, curve, 32, v, n);
 }
@@ -144,8 +132,8 @@ srv_peer_get(jp_txn_t *txn, uint16_t store, srv_peer_t *out)
         return JP_ECORRUPT;
     memset(out, 0, sizeof *out);
     out->store = store;
-    out->enrolled_ms = s_get64(p + 1);
-    out->last_ms = s_get64(p + 9);
+    out->enrolled_ms = jp_be64_get(p + 1);
+    out->last_ms = jp_be64_get(p + 9);
     p += 17;
     n -= 17;
     if ((rc = s_take_str(&p, &n, out->code, sizeof out->code)) ||
@@ -161,8 +149,8 @@ srv_peer_put(jp_txn_t *txn, const srv_peer_t *x)
     uint8_t k[2] = {(uint8_t)(x->store >> 8), (uint8_t)x->store};
     uint8_t v[17 + 3 * 256];
     v[0] = S_PEER_VERSION;
-    s_put64(v + 1, x->enrolled_ms);
-    s_put64(v + 9, x->last_ms);
+    jp_be64_put(v + 1, x->enrolled_ms);
+    jp_be64_put(v + 9, x->last_ms);
     size_t n = 17;
     n += s_give_str(v + n, x->code);
     n += s_give_str(v + n, x->name);

@@ -477,7 +477,7 @@ s_list_peer(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
     s_list_t *l = arg;
     srv_peer_t p;
     jp_head_t h;
-    if (kn != 2 || srv_peer_get(l->txn, (uint16_t)(k[0] << 8 | k[1]), &p) ||
+    if (kn != 2 || srv_peer_get(l->txn, jp_be16_get(k), &p) ||
         jp_txn_head(l->txn, p.store, &h))
         return 0;
     char last[17] = "never";

@@ -513,10 +513,8 @@ s_pick(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
         pk->rc = JP_ECORRUPT;
         return 1;
     }
-    uint16_t store = (uint16_t)(v[0] << 8 | v[1]);
-    uint64_t seq = 0;
-    for (int i = 0; i < 8; i++)
-        seq = seq << 8 | v[2 + i];
+    uint16_t store = jp_be16_get(v);
+    uint64_t seq = jp_be64_get(v + 2);
     if (!(pk->skip_on && store == pk->skip)) {
         const uint8_t *p;
         size_t n;
@@ -534,10 +532,7 @@ s_pick(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
         pk->count++;
         pk->bytes += n + 16;
     }
-    uint64_t pos = 0;
-    for (int i = 0; i < 8; i++)
-        pos = pos << 8 | k[i];
-    pk->pos = pos;
+    pk->pos = jp_be64_get(k);
     return 0;
 }
 
@@ -567,8 +562,7 @@ s_pump(s_srv_t *s, s_sess_t *x)
     int rc = jp_txn_glog_len(txn, &len);
     if (rc == 0 && x->pull_pos < len) {
         uint8_t k[8];
-        for (int i = 0; i < 8; i++)
-            k[i] = (uint8_t)((x->pull_pos + 1) >> (56 - 8 * i));
+        jp_be64_put(k, x->pull_pos + 1);
         rc = jp_txn_tb_each(txn, JP_TB_GLOG, k, 8, s_pick, &pk);
         if (rc > 0)
             rc = pk.rc;
@@ -638,7 +632,7 @@ s_region_store(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t 
     (void)v, (void)vn;
     s_region_t *r = arg;
     srv_peer_t p;
-    if (kn == 2 && srv_peer_get(r->txn, (uint16_t)(k[0] << 8 | k[1]), &p) == 0 &&
+    if (kn == 2 && srv_peer_get(r->txn, jp_be16_get(k), &p) == 0 &&
         strcmp(p.region, r->region) == 0) {
         jp_scope_add(r->scope, p.store);
         r->n++;
