@@ -13,51 +13,13 @@
 #
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
-B="${JP_BIN:?JP_BIN not set}"
-T=$(mktemp -d /tmp/jp-backup.XXXXXX)
-PORT=$((21000 + $$ % 1000))
-SPID=
-stop_server() { if [ -n "$SPID" ]; then kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; fi; SPID=; }
-cleanup() { stop_server; pkill -f "jipan-store -d $T/" 2>/dev/null || true; rm -rf "$T"; }
-trap cleanup EXIT
-CHECK=start
-fail() { echo "FAIL [$CHECK]: $*" >&2; [ -f "$T/server.err" ] && tail -5 "$T/server.err" >&2; exit 1; }
-check() { CHECK="$1"; }
-S() { "$B/client/jipan-store" -d "$T/$1" "${@:2}"; }
-SV() { "$B/server/jipan-server" -c "$T/server.conf" "$@"; }
-start_server() {
-    : >"$T/server.out"
-    "$B/server/jipan-server" -c "$T/server.conf" run >"$T/server.out" 2>>"$T/server.err" &
-    SPID=$!
-    for _ in $(seq 50); do grep -q listening "$T/server.out" 2>/dev/null && return; sleep 0.1; done
-    fail "server did not start"
-}
-server_digest() { SV status --digest | awk '/^digest/ {print $2}'; }
-seq_of() { S "$1" status | awk '/^log/ {gsub(",", "", $3); print $3}'; }
-server_seq() { SV stores | awk -v s="$1" '$1 == "store" && $2 == s {print $6}'; }
+source "$(dirname "$0")/lib/group.bash"
 
 check setup
-cat >"$T/server.conf" <<EOF
-[server]
-endpoint = tcp://127.0.0.1:$PORT
-data = $T/srv
-group = 测试集团
-timezone = Asia/Shanghai
-EOF
-SV init >/dev/null
-KEY=$(SV keys | awk '/^curve/ {print $2}')
+jp_group backup 21000
 "$B/tools/jipan-gen" --out "$T/gen" --stores 2 --customers 2500 --seed 9 >/dev/null
-i=0
-while IFS=, read -r store code name region; do
-    [ "$store" = store ] && continue
-    i=$((i + 1))
-    S "st$i" init --store "$store" --code "$code" --name "$name" --region "$region" --group 测试集团 >/dev/null 2>&1
-    S "st$i" import --customers "$T/gen/$code/customers.csv" --vehicles "$T/gen/$code/vehicles.csv" \
-        --events "$T/gen/$code/events.csv" >/dev/null
-    SV enroll --store "$store" --code "$code" --region "$region" \
-        --curve "$(S "st$i" keys | awk '/^curve/ {print $2}')" --sign "$(S "st$i" keys | awk '/^sign/ {print $2}')" >/dev/null
-done <"$T/gen/stores.csv"
-start_server
+jp_gen_stores "$T/gen"
+jp_server_start
 
 check "a store's backup taken while it pushes"
 S st1 sync -q --server "tcp://127.0.0.1:$PORT" --server-key "$KEY" &
@@ -101,9 +63,9 @@ wait "$sync_pid" || fail "the sync during the server backup failed"
 S st1 add customer --name 服务器备份后 --phone 13800004444 >/dev/null
 S st1 sync -q
 S st2 sync -q
-stop_server
+jp_server_stop
 cp "$T/srv-backup/data.mdb" "$T/srv/data.mdb"
-start_server
+jp_server_start
 for st in st1 st2 st1 st2; do S "$st" sync -q || fail "$st does not sync with the restored server"; done
 d=$(server_digest)
 [ "$(S st1 digest)" = "$d" ] && [ "$(S st2 digest)" = "$d" ] || fail "after the server's restore the nodes differ"

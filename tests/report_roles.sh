@@ -7,22 +7,8 @@
 #
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
+source "$(dirname "$0")/lib/group.bash"
 
-B="${JP_BIN:?JP_BIN not set}"
-T=$(mktemp -d /tmp/jp-roles.XXXXXX)
-PORT=$((19000 + $$ % 1000))
-SPID=
-cleanup() {
-    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-CHECK=start
-fail() { echo "FAIL [$CHECK]: $*" >&2; [ -f "$T/server.err" ] && tail -5 "$T/server.err" >&2; exit 1; }
-check() { CHECK="$1"; }
-S() { "$B/client/jipan-store" -d "$T/st$1" "${@:2}"; }
-SV() { "$B/server/jipan-server" -c "$T/server.conf" "$@"; }
 Q() { "$B/client/jipan-query" --server "tcp://127.0.0.1:$PORT" --server-key "$KEY" "$@"; }
 # refused WANT_TEXT CMD...: CMD must exit 1 and say WANT_TEXT on stderr.
 refused() {
@@ -35,37 +21,18 @@ refused() {
 }
 
 check setup
-cat >"$T/server.conf" <<EOF
-[server]
-endpoint = tcp://127.0.0.1:$PORT
-data = $T/srv
-group = 测试集团
-timezone = Asia/Shanghai
-EOF
-SV init >/dev/null
-KEY=$(SV keys | awk '/^curve/ {print $2}')
+jp_group roles 19000
 "$B/tools/jipan-gen" --out "$T/gen" --stores 3 --customers 120 --seed 5 >/dev/null
-n=0
-while IFS=, read -r store code name region; do
-    [ "$store" = store ] && continue
-    n=$((n + 1))
-    S "$n" init --store "$store" --code "$code" --name "$name" --region "$region" --group 测试集团 >/dev/null 2>&1
-    S "$n" import --customers "$T/gen/$code/customers.csv" --vehicles "$T/gen/$code/vehicles.csv" \
-        --events "$T/gen/$code/events.csv" >/dev/null
-    SV enroll --store "$store" --code "$code" --name "$name" --region "$region" \
-        --curve "$(S "$n" keys | awk '/^curve/ {print $2}')" --sign "$(S "$n" keys | awk '/^sign/ {print $2}')" >/dev/null
-done <"$T/gen/stores.csv"
-[ "$n" -eq 3 ] || fail "jipan-gen wrote $n stores, wanted 3"
+jp_gen_stores "$T/gen"
 R1=$(awk -F, 'NR==2 {print $4}' "$T/gen/stores.csv")
 R2=$(awk -F, 'NR==3 {print $4}' "$T/gen/stores.csv")
 SV enroll --role "region:$R1" --curve "$("$B/client/jipan-query" keygen "$T/region.key")" >/dev/null
 SV enroll --role group --curve "$("$B/client/jipan-query" keygen "$T/group.key")" >/dev/null
 SV enroll --role auditor --curve "$("$B/client/jipan-query" keygen "$T/auditor.key")" >/dev/null
 "$B/client/jipan-query" keygen "$T/stranger.key" >/dev/null
-"$B/server/jipan-server" -c "$T/server.conf" run >"$T/server.out" 2>"$T/server.err" &
-SPID=$!
-for i in 1 2 3; do S "$i" sync -q --server "tcp://127.0.0.1:$PORT" --server-key "$KEY"; done
-for i in 1 2 3; do S "$i" sync -q; done
+jp_server_start
+jp_first_sync st1 st2 st3
+for i in 1 2 3; do S "st$i" sync -q; done
 
 check "group and auditor read everything"
 for k in group auditor; do
@@ -85,10 +52,10 @@ refused "may not read that region" Q --key "$T/region.key" report --scope "regio
 refused "may not read that store" Q --key "$T/region.key" report --scope store:2
 
 check "a store key reads its own store only"
-S 1 report --scope store:1 --format json >"$T/s1.json" || fail "store 1: its own figures refused"
-refused "may not read that store" S 1 report --scope store:2
-refused "only group and auditor keys" S 1 report --scope group
-refused "may not read that region" S 1 report --scope "region:$R2"
+S st1 report --scope store:1 --format json >"$T/s1.json" || fail "store 1: its own figures refused"
+refused "may not read that store" S st1 report --scope store:2
+refused "only group and auditor keys" S st1 report --scope group
+refused "may not read that region" S st1 report --scope "region:$R2"
 
 check "an unknown key reads nothing"
 rc=0
@@ -105,17 +72,15 @@ refused "filter" Q --key "$T/group.key" report --filter 'speed >3'
 
 check "a synced store's own figures offline equal the server's"
 D=2026-06-30
-S 1 report --as-of $D --format csv >"$T/offline.csv"
-S 1 report --scope store:1 --as-of $D --format csv >"$T/served.csv"
+S st1 report --as-of $D --format csv >"$T/offline.csv"
+S st1 report --scope store:1 --as-of $D --format csv >"$T/served.csv"
 diff "$T/offline.csv" "$T/served.csv" >&2 || fail "store 1's figures differ offline and served"
 Q --key "$T/group.key" report --scope store:1 --as-of $D --format csv >"$T/group-view.csv"
 diff "$T/offline.csv" "$T/group-view.csv" >&2 || fail "the group's view of store 1 differs"
 
 check "the report works offline: server stopped"
-kill "$SPID"
-wait "$SPID" 2>/dev/null || true
-SPID=
-S 1 report --as-of $D --format csv >"$T/offline2.csv"
+jp_server_stop
+S st1 report --as-of $D --format csv >"$T/offline2.csv"
 diff "$T/offline.csv" "$T/offline2.csv" >&2 || fail "offline report changed"
-S 1 today --as-of $D >/dev/null || fail "today failed offline"
+S st1 today --as-of $D >/dev/null || fail "today failed offline"
 echo "report_roles: ok"
