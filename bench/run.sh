@@ -21,7 +21,7 @@ out=$(mktemp)
     echo
     echo "Written by \`bash bench/run.sh\` on $(date -u +%Y-%m-%d) (UTC). Every ratio compares"
     echo "two figures measured in the same run on the same machine; these machines are"
-    echo "shared and noisy, so each figure is the median of $rounds rounds."
+    echo "shared and noisy: figures are medians where a section says so, else one run."
     echo
     echo "## Machine"
     echo
