@@ -928,6 +928,11 @@ jp_audit_replay(const char *path, jp_db_t *db, const jp_areplay_opts_t *o,
     uint64_t in_txn = 0;
     if ((rc = jp_db_begin(db, true, &txn, err)))
         goto done;
+    /* A fresh replay keeps only the indexes linking needs: the state and
+     * its digest are the same, the counter screens' indexes are not
+     * wanted here (JP_EEXIST: not fresh, it keeps what it has). */
+    if (!jp_db_lean(db) && (rc = jp_txn_set_lean(txn, NULL)) && rc != JP_EEXIST)
+        goto done;
     while ((rc = jp_xr_next(xr, &r, err)) > 0) {
         if (r.type == JP_XR_END) {
             out->at_end = out->pos == r.u.end.pos;

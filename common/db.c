@@ -117,6 +117,7 @@ struct jp_db {
     size_t maxkey;       /* LMDB's key size limit, bytes */
     jp_node_t node;      /* node identity, valid when node_ok */
     bool node_ok;        /* node holds what meta says (committed or in this txn) */
+    bool lean;           /* meta "lean": only the phone and ID number indexes */
     jp_idgen_t idgen;    /* ids of this node, seeded with node.store */
     jp_hlc_t last_hlc;   /* greatest hlc made or seen here */
     bool writing;        /* a write transaction is open */
@@ -469,6 +470,11 @@ jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
         rc = jp_err_set(err, rc, "open %s: the node identity in meta is unreadable", dir);
         goto fail;
     }
+    {
+        MDB_val lk = {4, "lean"}, lv;
+        self->lean = mdb_get(t, self->dbi[S_META], &lk, &lv) == 0 && lv.mv_size == 1 &&
+                     ((const uint8_t *)lv.mv_data)[0] == 1;
+    }
     /* Before jp_txn_node_set, ids carry store 0; the write path refuses
      * to write until the node is set. */
     jp_idgen_init(&self->idgen, self->node_ok ? self->node.store : 0);
@@ -553,14 +559,30 @@ jp_db_begin(jp_db_t *self, bool write, jp_txn_t **txn_p, jp_err_t *err)
     return 0;
 }
 
+/* Whether meta says lean, as committed (after an abort). */
+static void
+s_lean_reread(jp_txn_t *txn)
+{
+    MDB_txn *t;
+    MDB_val k = {4, "lean"}, v;
+    jp_db_t *db = txn->db;
+    if (mdb_txn_begin(db->env, NULL, MDB_RDONLY, &t) == 0) {
+        db->lean = mdb_get(t, db->dbi[S_META], &k, &v) == 0 && v.mv_size == 1 &&
+                   ((const uint8_t *)v.mv_data)[0] == 1;
+        mdb_txn_abort(t);
+    }
+}
+
 /* What a write transaction that did not commit leaves behind in jp_db_t. */
 static void
 s_txn_end(jp_txn_t *txn, bool committed)
 {
     if (txn->write) {
         txn->db->writing = false;
-        if (!committed)
+        if (!committed) {
             txn->db->node_ok = false; /* a node_set in it is undone: reread */
+            s_lean_reread(txn);       /* and a set_lean */
+        }
     }
     free(txn);
 }
@@ -803,8 +825,9 @@ s_ix_prepare(const jp_db_t *db, const jp_record_t *old, const jp_record_t *cur,
              s_ixdiff_t *d)
 {
     for (int x = 0; x < S_X_N; x++) {
-        d->has[0][x] = s_ix_key(db, old, x, &d->key[0][x]);
-        d->has[1][x] = s_ix_key(db, cur, x, &d->key[1][x]);
+        bool keep = !db->lean || x == S_X_PHONE || x == S_X_IDNUM;
+        d->has[0][x] = keep && s_ix_key(db, old, x, &d->key[0][x]);
+        d->has[1][x] = keep && s_ix_key(db, cur, x, &d->key[1][x]);
     }
 }
 
@@ -1733,4 +1756,31 @@ jp_receipt_decode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn,
     out->ms = jp_be64_get(v);
     memcpy(out->sig, v + 8, JP_SIG_LEN);
     return 0;
+}
+
+/* ---- the lean index set ------------------------------------------------------ */
+
+int
+jp_txn_set_lean(jp_txn_t *txn, jp_err_t *err)
+{
+    assert(txn && txn->write);
+    MDB_stat st;
+    int rc = mdb_stat(txn->t, s_dbi(txn, S_REC), &st);
+    if (rc)
+        return s_mdb(rc, err, "rec");
+    if (st.ms_entries > 0)
+        return jp_err_set(err, JP_EEXIST,
+                          "the index set is chosen before the first record (%zu here)",
+                          (size_t)st.ms_entries);
+    MDB_val k = {4, "lean"}, v = {1, "\x01"};
+    if ((rc = mdb_put(txn->t, s_dbi(txn, S_META), &k, &v, 0)))
+        return txn->broken = s_mdb(rc, err, "meta lean");
+    txn->db->lean = true; /* a commit keeps it; see s_txn_end for an abort */
+    return 0;
+}
+
+bool
+jp_db_lean(const jp_db_t *self)
+{
+    return self->lean;
 }

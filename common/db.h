@@ -223,6 +223,15 @@ int jp_txn_receipt_put(jp_txn_t *txn, const jp_receipt_t *r);
 int jp_receipt_decode(const uint8_t *k, size_t kn, const uint8_t *v, size_t vn,
                       jp_receipt_t *out);
 
+/* The lean index set, for the group server and replays: only the phone
+ * and ID number indexes (what linking needs) are kept; no timeline, name,
+ * VIN, plate or external-id index (the counter screens' indexes, which
+ * such an environment never serves).  Written to meta, so every program
+ * opening the environment keeps the same set; only before the first
+ * record (JP_EEXIST after).  State and digests are the same either way. */
+int jp_txn_set_lean(jp_txn_t *txn, jp_err_t *err);
+bool jp_db_lean(const jp_db_t *self);
+
 /* LMDB's hot copy of the environment into directory dir (which must exist
  * and be empty), consistent as of one moment, while writers go on. */
 int jp_db_copy(jp_db_t *self, const char *dir, jp_err_t *err);

@@ -148,6 +148,10 @@ cmd_init(s_run_t *r, int argc, char **argv)
         jp_err_set(&err, rc, "cannot write the node identity");
         goto done;
     }
+    /* The server serves no counter screens: it keeps only the indexes
+     * linking needs (db.h, jp_txn_set_lean). */
+    if ((rc = jp_txn_set_lean(txn, &err)))
+        goto done;
     s_path(path, sizeof path, r, SRV_KEY_FILE);
     if ((rc = jp_key_generate(&key, &err)) || (rc = jp_key_save(key, path, &err)))
         goto done;

@@ -844,6 +844,76 @@ test_apply(void **state)
     jp_buf_free(&buf);
 }
 
+/* The lean index set: the same state and digest as a full environment fed
+ * the same changes, the phone index kept, the counter screens' indexes
+ * not; chosen only before the first record, and remembered. */
+static void
+test_lean(void **state)
+{
+    fixture_t *f = *state;
+    char dir[128];
+    jp_id_t c1, c2, v1, e1;
+    jp_err_t err;
+    snprintf(dir, sizeof dir, "%s/lean", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    jp_db_t *lean = s_open(dir, 9, 0);
+    assert_non_null(lean);
+    assert_false(jp_db_lean(lean));
+    assert_int_equal(jp_db_begin(lean, true, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_set_lean(f->t, &err), 0);
+    jp_txn_abort(&f->t);
+    assert_false(jp_db_lean(lean)); /* an abort undoes it */
+    assert_int_equal(jp_db_begin(lean, true, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_set_lean(f->t, &err), 0);
+    assert_int_equal(jp_txn_commit(&f->t, NULL), 0);
+    assert_true(jp_db_lean(lean));
+
+    /* Store 1 (full) writes; the lean environment applies its log. */
+    assert_int_equal(jp_db_begin(f->da, true, &f->t, NULL), 0);
+    assert_int_equal(s_customer(f->da, f->t, &c1, "C1", "王伟", "+8613800138000", &err), 0);
+    assert_int_equal(s_customer(f->da, f->t, &c2, "C2", "李娜", "+8613900139000", &err), 0);
+    assert_int_equal(s_vehicle(f->da, f->t, &v1, &c1, "LFV2A21K0G3012345", "粤L12345", T0, &err),
+                     0);
+    assert_int_equal(s_contact(f->da, f->t, &e1, &c1, "E1", T0 + DAY_MS, &err), 0);
+    assert_int_equal(jp_txn_set_lean(f->t, &err), JP_EEXIST); /* records already */
+    assert_int_equal(jp_txn_commit(&f->t, NULL), 0);
+
+    jp_txn_t *ta, *tl;
+    jp_head_t h;
+    assert_int_equal(jp_db_begin(f->da, false, &ta, NULL), 0);
+    assert_int_equal(jp_db_begin(lean, true, &tl, NULL), 0);
+    assert_int_equal(jp_txn_head(ta, 1, &h), 0);
+    for (uint64_t q = 1; q <= h.seq; q++) {
+        const uint8_t *p;
+        size_t n;
+        assert_int_equal(jp_txn_log_get(ta, 1, q, &p, &n), 0);
+        assert_int_equal(jp_txn_apply(tl, p, n, &err), 0);
+    }
+    assert_int_equal(jp_txn_commit(&tl, NULL), 0);
+    jp_db_close(&lean);
+    lean = s_open(dir, 9, 0);
+    assert_non_null(lean);
+    assert_true(jp_db_lean(lean)); /* meta remembers it */
+    assert_int_equal(jp_db_begin(lean, false, &tl, NULL), 0);
+
+    uint8_t da[JP_HASH_LEN], dl[JP_HASH_LEN];
+    assert_int_equal(jp_txn_digest(ta, da), 0);
+    assert_int_equal(jp_txn_digest(tl, dl), 0);
+    assert_memory_equal(da, dl, JP_HASH_LEN);
+    assert_int_equal(s_find(tl, JP_IX_PHONE, "+8613800138000", false).n, 1);
+    assert_int_equal(s_find(ta, JP_IX_NAME, "王伟", false).n, 1);
+    assert_int_equal(s_find(tl, JP_IX_NAME, "王伟", false).n, 0);
+    assert_int_equal(s_find(tl, JP_IX_VIN, "LFV2A21K0G3012345", false).n, 0);
+    ids_t ids = {0};
+    assert_int_equal(jp_txn_timeline(tl, &c1, s_collect, &ids), 0);
+    assert_int_equal(ids.n, 0);
+    assert_int_equal(jp_txn_timeline(ta, &c1, s_collect, &ids), 0);
+    assert_int_equal(ids.n, 2);
+    jp_txn_abort(&ta);
+    jp_txn_abort(&tl);
+    jp_db_close(&lean);
+}
+
 static void
 test_map_full(void **state)
 {
@@ -948,6 +1018,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_timeline_ext, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),
     };
