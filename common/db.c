@@ -1158,13 +1158,21 @@ int
 jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err)
 {
     assert(txn && txn->write && p);
-    jp_db_t *db = txn->db;
-    jp_change_t *ch = &db->in;
     if (txn->broken)
         return jp_err_set(err, txn->broken, "transaction already failed: abort it");
-    int rc = jp_change_decode(p, n, ch, err);
-    if (rc)
-        return rc;
+    int rc = jp_change_decode(p, n, &txn->db->in, err);
+    return rc ? rc : jp_txn_apply_decoded(txn, p, n, &txn->db->in, err);
+}
+
+int
+jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
+                     jp_err_t *err)
+{
+    assert(txn && txn->write && p && ch);
+    jp_db_t *db = txn->db;
+    int rc;
+    if (txn->broken)
+        return jp_err_set(err, txn->broken, "transaction already failed: abort it");
     unsigned store = ch->store;
     unsigned long long seq = ch->seq;
     if (ch->seq == 0)

@@ -103,6 +103,10 @@ int jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err);
  * JP_ECHAIN); a change already here with the same hash returns JP_EDUP and
  * writes nothing; an hlc too far ahead of the local clock is JP_EFUTURE. */
 int jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err);
+/* The same, for a change the caller has just decoded from p[n] with
+ * jp_change_decode (ch borrows from p): saves decoding it twice. */
+int jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
+                         jp_err_t *err);
 
 /* A record's state; JP_ENOTFOUND if never written.  Text borrows from
  * LMDB: valid until the transaction ends or the next write in it. */

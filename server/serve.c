@@ -340,48 +340,16 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         return;
     }
 
-    /* 1. Every change decodes, is this store's, and the seqs run on. */
+    /* 1. The signature is the store's: it covers the hash of the last
+     * change, which through the chain commits to every change before. */
     jp_msg_iter_t it;
-    const uint8_t *p, *lastp = NULL;
-    size_t n, lastn = 0;
-    uint64_t want = m->push.first_seq;
-    jp_change_t ch;
-    jp_err_t err;
-    s->ntouched = 0;
+    const uint8_t *p = NULL, *lastp = NULL;
+    size_t n = 0, lastn = 0;
     jp_msg_iter_init(&it, &m->push.changes);
     while (jp_msg_next_change(&it, &p, &n) > 0) {
-        if (jp_change_decode(p, n, &ch, &err)) {
-            s_error(s, x, JP_PERR_MALFORMED, bno, "change %llu: %s",
-                    (unsigned long long)want, err.msg);
-            return;
-        }
-        if (ch.store != store) {
-            s_error(s, x, JP_PERR_IDENTITY, bno,
-                    "change %llu is written as store %u: store %u writes only as itself",
-                    (unsigned long long)want, ch.store, store);
-            return;
-        }
-        if (ch.seq != want) {
-            s_error(s, x, JP_PERR_CHAIN, bno, "change at seq %llu says seq %llu",
-                    (unsigned long long)want, (unsigned long long)ch.seq);
-            return;
-        }
-        /* A customer whose phone or ID number this batch may change is
-         * linked after the merge (a resent one again: linking is
-         * idempotent). */
-        if (ch.kind == JP_K_CUSTOMER &&
-            (jp_change_get(&ch, JP_F_PHONE) || jp_change_get(&ch, JP_F_ID_NUMBER) ||
-             jp_change_get(&ch, JP_F_DELETED)) &&
-            s_touch(s, &ch.id)) {
-            s_error(s, x, JP_PERR_INTERNAL, bno, "out of memory");
-            return;
-        }
-        want++;
         lastp = p;
         lastn = n;
     }
-
-    /* 2. The signature is the store's. */
     uint8_t head[JP_HASH_LEN], bmsg[JP_BATCH_MSG_LEN];
     jp_sha256(lastp, lastn, head);
     jp_batch_msg(store, m->push.first_seq, m->push.last_seq, head, bmsg);
@@ -393,7 +361,12 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         return;
     }
 
-    /* 3. Apply, in one transaction with the group log and the receipt. */
+    /* 2. One pass, in one transaction with the group log and the receipt:
+     * every change decodes, is this store's, has the next seq, continues
+     * the chain (jp_txn_apply_decoded), and is merged.  The first fault
+     * aborts the transaction: nothing of the batch is written. */
+    jp_change_t ch;
+    jp_err_t err;
     jp_txn_t *txn = NULL;
     int rc = jp_db_begin(s->db, true, &txn, &err);
     if (rc) {
@@ -409,11 +382,27 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
                 (unsigned long long)m->push.first_seq, (unsigned long long)h.seq);
         return;
     }
+    s->ntouched = 0;
     unsigned fresh = 0;
     uint64_t seq = m->push.first_seq;
     jp_msg_iter_init(&it, &m->push.changes);
     for (; jp_msg_next_change(&it, &p, &n) > 0; seq++) {
-        rc = jp_txn_apply(txn, p, n, &err);
+        int code = 0;
+        if (jp_change_decode(p, n, &ch, &err))
+            code = JP_PERR_MALFORMED;
+        else if (ch.store != store)
+            code = JP_PERR_IDENTITY,
+            jp_err_set(&err, JP_EPERM, "written as store %u: store %u writes only as itself",
+                       ch.store, store);
+        else if (ch.seq != seq)
+            code = JP_PERR_CHAIN, jp_err_set(&err, JP_ECHAIN, "it says seq %llu",
+                                             (unsigned long long)ch.seq);
+        if (code) {
+            jp_txn_abort(&txn);
+            s_error(s, x, code, bno, "change %llu: %s", (unsigned long long)seq, err.msg);
+            return;
+        }
+        rc = jp_txn_apply_decoded(txn, p, n, &ch, &err);
         if (rc == JP_EDUP)
             continue; /* a resent change: harmless */
         if (rc) {
@@ -424,6 +413,12 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         fresh++;
         uint64_t pos;
         if ((rc = jp_txn_glog_append(txn, store, seq, &pos)))
+            goto internal;
+        /* A customer whose phone or ID number changed is linked below. */
+        if (ch.kind == JP_K_CUSTOMER &&
+            (jp_change_get(&ch, JP_F_PHONE) || jp_change_get(&ch, JP_F_ID_NUMBER) ||
+             jp_change_get(&ch, JP_F_DELETED)) &&
+            (rc = s_touch(s, &ch.id)))
             goto internal;
     }
     if ((rc = jp_txn_head(txn, store, &h)))
