@@ -8,7 +8,7 @@
 #include <string.h>
 
 int
-jp_buf_append(jp_buf_t *b, const void *p, size_t n)
+jp_buf_append_grow(jp_buf_t *b, const void *p, size_t n)
 {
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;

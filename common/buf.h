@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
     uint8_t *data; /* owned; NULL until the first append */
@@ -13,8 +14,24 @@ typedef struct {
     size_t cap;    /* bytes allocated */
 } jp_buf_t;
 
-/* Append n bytes; JP_ENOMEM on failure (the buffer is unchanged). */
-int jp_buf_append(jp_buf_t *b, const void *p, size_t n);
+/* Grow to hold n more bytes, then append them (the slow path). */
+int jp_buf_append_grow(jp_buf_t *b, const void *p, size_t n);
+
+/* Append n bytes; JP_ENOMEM on failure (the buffer is unchanged).  Inline:
+ * the encoders append a few bytes at a time. */
+static inline int
+jp_buf_append(jp_buf_t *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap)
+        return jp_buf_append_grow(b, p, n);
+    if (n < 32) /* most appends: a call to memcpy would cost more */
+        for (size_t i = 0; i < n; i++)
+            b->data[b->len + i] = ((const uint8_t *)p)[i];
+    else
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
 
 /* Forget the contents, keep the allocation. */
 static inline void
