@@ -18,6 +18,10 @@
 #    base and again on the full one (it compares positions only, so the
 #    two should be alike).
 #
+# 4. Reports while merging: the group report as of now, asked again and
+#    again while three more stores push, timed by the server, against the
+#    same report with nothing merging.
+#
 # Environment: JIPAN_BENCH_SYNC_CUSTOMERS (default 10000 a store: about 290,000 changes over the three
 # stores), JIPAN_BENCH_CATCHUP_CUSTOMERS (default
 # 10600, about 100,000 changes).
@@ -126,6 +130,35 @@ S 1 sync -q
 large=$(insync 1)
 glog=$(SV status | awk '/^group log/ {print $3}')
 
+# 4. Reports while merging: three more stores push their bases while a
+# group analyst asks for the group's report as of now, again and again.
+# The server logs each report's time (from the query to the answer
+# built); those during the merge are the figure.  Baseline: the same
+# reports with no merge running.
+"$B/tools/jipan-gen" --out "$W/gen5" --stores 3 --customers "$((3 * customers))" --seed 13 >/dev/null
+make_store 5 HZ01 惠州 "$W/gen5/HZ01"
+make_store 6 SZ01 深圳 "$W/gen5/SZ01"
+make_store 7 GZ01 广州 "$W/gen5/GZ01"
+"$B/client/jipan-query" keygen "$W/group.key" >"$W/group.pub"
+SV enroll --role group --curve "$(cat "$W/group.pub")" >/dev/null
+ask() { "$B/client/jipan-query" --key "$W/group.key" --server "tcp://127.0.0.1:$port" \
+    --server-key "$KEY" report --scope group --format json >/dev/null; }
+report_ms() { grep -o 'report group in [0-9]*' "$W/server.err" | awk '{print $4}'; }
+pct() { sort -n | awk -v p="$1" '{v[NR]=$1} END {k=int((p*NR+99)/100); if (k<1) k=1; print v[k]}'; }
+ask # the first report loads the live base; the refresher keeps it fresh after
+for _ in $(seq 10); do ask; done
+quiet_ms=$(report_ms | tail -10)
+before=$(report_ms | wc -l)
+for i in 5 6 7; do
+    S "$i" sync -q --push-only --server "tcp://127.0.0.1:$port" --server-key "$KEY" &
+done
+merging=$(jobs -p | tail -3)
+asked=0
+while kill -0 $merging 2>/dev/null && [ "$asked" -lt 500 ]; do ask; asked=$((asked + 1)); done
+wait $merging
+during=$(report_ms | tail -n +"$((before + 1))")
+n_during=$(echo "$during" | grep -c . || true)
+
 printf '\n'
 printf 'merge, 3 stores pushing at once  %d changes in %.3f s = %.0f changes/s\n' "$total" "$merge" "$(echo "$total / $merge" | bc -l)"
 printf 'raw LMDB append, same count      %d records of %d bytes in %.3f s = %.0f records/s\n' "$total" "$avg" "$raw" "$(echo "$total / $raw" | bc -l)"
@@ -134,3 +167,7 @@ printf 'catch-up push, offline store     %d changes in %.3f s\n' "$c4n" "$push4"
 printf 'catch-up pull, another store     %d changes in %.3f s\n' "$pulled" "$pull1"
 printf 'in-sync round, empty group base  %.1f ms (median of 5)\n' "$small"
 printf 'in-sync round, %d-change base %.1f ms (median of 5), ratio %.2f\n' "$glog" "$large" "$(echo "$large / $small" | bc -l)"
+printf 'group report, no merge           p50 %s ms  p99 %s ms (server side, 10 reports, base held)\n' \
+    "$(echo "$quiet_ms" | pct 50)" "$(echo "$quiet_ms" | pct 99)"
+printf 'group report while 3 stores push p50 %s ms  p99 %s ms (%d reports during the merge)\n' \
+    "$(echo "$during" | pct 50)" "$(echo "$during" | pct 99)" "$n_during"

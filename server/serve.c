@@ -26,6 +26,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,8 @@
 #define S_IDLE_MS 60000       /* a session silent this long is forgotten */
 #define S_SWEEP_MS 250        /* revocation sweep and housekeeping */
 #define S_MAX_RID 256         /* bytes of a ZeroMQ routing id */
+#define S_LIVE_MAX_AGE_MS 60000 /* a live base older than this is reloaded */
+#define S_ROUTER_BURST 4        /* client messages handled between two polls */
 
 typedef struct {
     uint8_t rid[S_MAX_RID]; /* ROUTER routing id */
@@ -67,12 +70,26 @@ typedef struct {
     uint64_t batches, changes; /* accepted since start, for the log */
     jp_id_t *touched;     /* customers a batch changed, for linking */
     size_t ntouched, captouched;
-    /* The last base the reports loaded, kept while nothing was merged:
-     * the group, its regions and stores asking as of the same instant
-     * pay the figures only, not the load (bench/bench_stats.c). */
+    /* The base the reports compute from (main thread only).  A report
+     * as of a given instant loads one and keeps it while nothing is
+     * merged; a report as of now takes the live base, which the
+     * refresher thread reloads after merges (s_refresher), so that no
+     * report waits for a load while stores sync. */
     jp_base_t *base;
     int64_t base_asof;
     uint64_t base_pos; /* group log length when it was loaded */
+    bool base_live;    /* loaded by the refresher, as of its load */
+    bool live_wanted;  /* a report as of now was asked: keep a live base */
+    pthread_t refresher;
+    bool refresher_on;
+    pthread_mutex_t mu; /* guards the fields below */
+    pthread_cond_t cv;
+    bool stop;          /* the refresher ends */
+    uint64_t want_pos;  /* the group log's length after the last merge */
+    bool refresh;       /* reload even if nothing was merged (the base aged) */
+    jp_base_t *next;    /* a fresher live base, for the main thread to take */
+    int64_t next_asof;
+    uint64_t next_pos;
 } s_srv_t;
 
 static volatile sig_atomic_t s_stop;
@@ -255,6 +272,8 @@ s_zap(s_srv_t *s)
     for (int i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
 }
+
+static void s_merged(s_srv_t *s, uint64_t pos);
 
 /* ---- PUSH -------------------------------------------------------------------- */
 
@@ -465,6 +484,15 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     }
     s->batches += fresh > 0;
     s->changes += fresh;
+    if (fresh) {
+        uint64_t len = 0;
+        jp_txn_t *rt;
+        if (jp_db_begin(s->db, false, &rt, NULL) == 0) {
+            jp_txn_glog_len(rt, &len);
+            jp_txn_abort(&rt);
+        }
+        s_merged(s, len);
+    }
 
     jp_msg_t a = {.type = JP_MSG_RECEIPT};
     a.receipt.batch = bno;
@@ -705,6 +733,113 @@ s_answer(s_srv_t *s, s_sess_t *x, uint64_t id, const char *body, size_t n)
     s_send(s, x, &a);
 }
 
+/* The refresher: after merges (at most once a second), load the base as
+ * of now from a fresh read transaction and hand it to the main thread.
+ * LMDB read transactions run in any thread (MDB_NOTLS); the base is
+ * touched by the main thread only once handed over. */
+static void *
+s_refresher(void *arg)
+{
+    s_srv_t *s = arg;
+    uint64_t loaded = 0; /* group log length of the last load */
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        if (s->want_pos == loaded && !s->refresh) {
+            pthread_cond_wait(&s->cv, &s->mu);
+            continue;
+        }
+        s->refresh = false;
+        pthread_mutex_unlock(&s->mu);
+        jp_txn_t *txn = NULL;
+        jp_base_t *b = NULL;
+        uint64_t pos = 0;
+        int64_t asof = (int64_t)jp_now_ms();
+        jp_err_t err;
+        uint64_t t0 = jp_now_ms();
+        int rc = jp_db_begin(s->db, false, &txn, &err);
+        if (!rc && !(rc = jp_txn_glog_len(txn, &pos)))
+            rc = jp_base_load(txn, asof, &b, &err);
+        jp_txn_abort(&txn);
+        if (rc)
+            s_log("refreshing the live base failed: %s", jp_strerror(rc));
+        uint64_t took = jp_now_ms() - t0;
+        pthread_mutex_lock(&s->mu);
+        loaded = pos;
+        if (!rc) {
+            jp_base_destroy(&s->next);
+            s->next = b;
+            s->next_asof = asof;
+            s->next_pos = pos;
+        }
+        /* A second at least between loads: merges come in bursts. */
+        if (!s->stop && took < 1000) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&s->cv, &s->mu, &until);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Tell the refresher the group log grew to pos. */
+static void
+s_merged(s_srv_t *s, uint64_t pos)
+{
+    if (!s->refresher_on || !s->live_wanted)
+        return; /* nobody asked for a report as of now: nothing to keep fresh */
+    pthread_mutex_lock(&s->mu);
+    s->want_pos = pos;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The base for a report as of asof (live: as of now, whatever is fresh);
+ * loads synchronously when nothing held fits. */
+static int
+s_base_for(s_srv_t *s, jp_txn_t *txn, bool live, int64_t *asof, bool *held, jp_err_t *err)
+{
+    uint64_t pos = 0;
+    int rc = jp_txn_glog_len(txn, &pos);
+    if (rc)
+        return rc;
+    if (live && s->refresher_on) {
+        pthread_mutex_lock(&s->mu);
+        if (s->next) {
+            jp_base_destroy(&s->base);
+            s->base = s->next;
+            s->base_asof = s->next_asof;
+            s->base_pos = s->next_pos;
+            s->base_live = true;
+            s->next = NULL;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    *held = s->base && (live ? s->base_live : s->base_asof == *asof && s->base_pos == pos);
+    if (*held && live && s->refresher_on && (int64_t)jp_now_ms() - s->base_asof > S_LIVE_MAX_AGE_MS) {
+        /* Nothing merged, but "now" moved on: windows end later.  This
+         * answer still comes from the held base (its as_of says so); the
+         * next ones from a fresh one. */
+        pthread_mutex_lock(&s->mu);
+        s->refresh = true;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (*held) {
+        *asof = s->base_asof; /* live: the instant the base was loaded */
+        return 0;
+    }
+    jp_base_destroy(&s->base);
+    rc = jp_base_load(txn, *asof, &s->base, err);
+    s->base_asof = *asof;
+    s->base_pos = pos;
+    s->base_live = live;
+    if (live)
+        s->live_wanted = true; /* the refresher keeps it fresh from now on */
+    return rc;
+}
+
 static void
 s_report(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
 {
@@ -741,15 +876,9 @@ s_report(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
         return;
     }
     jp_stats_t st;
-    uint64_t t0 = jp_now_ms(), pos = 0;
-    int rc = jp_txn_glog_len(txn, &pos);
-    bool cached = s->base && s->base_asof == asof && s->base_pos == pos;
-    if (!rc && !cached) {
-        jp_base_destroy(&s->base);
-        rc = jp_base_load(txn, asof, &s->base, &err);
-        s->base_asof = asof;
-        s->base_pos = pos;
-    }
+    uint64_t t0 = jp_now_ms();
+    bool cached;
+    int rc = s_base_for(s, txn, !asof_text[0], &asof, &cached, &err);
     if (!rc)
         rc = jp_stats_compute(s->base, &scope, filter, &st);
     if (rc) {
@@ -983,8 +1112,10 @@ static void
 s_router(s_srv_t *s)
 {
     uint8_t rid[S_MAX_RID];
-    /* Drain what is there, a bounded number at a time. */
-    for (int i = 0; i < 256; i++) {
+    /* A few messages at a time, then back to the poll: a PUSH takes
+     * milliseconds, and new connections (the ZAP handler) and queries
+     * must not wait behind a queue of them. */
+    for (int i = 0; i < S_ROUTER_BURST; i++) {
         int n = zmq_recv(s->router, rid, sizeof rid, ZMQ_DONTWAIT);
         if (n < 0)
             return;
@@ -1098,6 +1229,9 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    s.refresher_on = pthread_create(&s.refresher, NULL, s_refresher, &s) == 0;
     s_log("listening on %s", conf->endpoint);
     sd_notify(0, "READY=1\nSTATUS=listening");
     printf("listening on %s\n", conf->endpoint);
@@ -1128,6 +1262,16 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
         }
     }
     sd_notify(0, "STOPPING=1");
+    if (s.refresher_on) {
+        pthread_mutex_lock(&s.mu);
+        s.stop = true;
+        pthread_cond_signal(&s.cv);
+        pthread_mutex_unlock(&s.mu);
+        pthread_join(s.refresher, NULL);
+    }
+    jp_base_destroy(&s.next);
+    pthread_mutex_destroy(&s.mu);
+    pthread_cond_destroy(&s.cv);
     s_log("stopping: %llu batches, %llu changes accepted since start",
           (unsigned long long)s.batches, (unsigned long long)s.changes);
     s_close(&s);
