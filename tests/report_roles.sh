@@ -70,6 +70,15 @@ refused "scope must be" Q --key "$T/group.key" report --scope galaxy
 refused "as_of" Q --key "$T/group.key" report --as-of 2026-13-45
 refused "filter" Q --key "$T/group.key" report --filter 'speed >3'
 
+check "a report as of now follows merges (the live base is refreshed)"
+customers() { Q --key "$T/group.key" report --scope group --format csv | awk -F, '$1 == "base" && $2 == "customers" {print $5}'; }
+c0=$(customers)
+S st1 add customer --name 新来的 --phone 13700001111 >/dev/null
+S st1 sync -q
+for _ in $(seq 40); do [ "$(customers)" -gt "$c0" ] && break; sleep 0.25; done
+[ "$(customers)" -eq $((c0 + 1)) ] || fail "the live report did not follow the merge ($c0 -> $(customers))"
+grep -q "report group in [0-9]* ms (base held)" "$T/server.err" || fail "live reports never used the held base"
+
 check "a synced store's own figures offline equal the server's"
 D=2026-06-30
 S st1 report --as-of $D --format csv >"$T/offline.csv"
