@@ -113,11 +113,28 @@ s_print_keys(s_run_t *r)
     memset(&c, 0, sizeof c);
 }
 
+/* `COMMAND --help`: print usage and return true. */
+static bool
+s_help(int argc, char **argv, const char *usage)
+{
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(usage, stdout);
+        return true;
+    }
+    return false;
+}
+
 static int
 cmd_init(s_run_t *r, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (s_help(argc, argv,
+               "usage: " SRV_PROG " [-c FILE] init\n\n"
+               "Create the group's data directory (the configuration's `data`, mode\n"
+               "0700): its LMDB environment with the group's identity and time zone,\n"
+               "the server's Ed25519 key (server.key) and Curve key pair (curve.key),\n"
+               "both mode 0600.  Prints the public keys.  Refuses a directory that\n"
+               "holds a group already.\n"))
+        return S_OK;
     jp_err_t err = {0};
     char path[1100];
     if (mkdir(r->conf.data, 0700) != 0 && errno != EEXIST) {
@@ -175,8 +192,12 @@ done:
 static int
 cmd_keys(s_run_t *r, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (s_help(argc, argv,
+               "usage: " SRV_PROG " [-c FILE] keys\n\n"
+               "Print the server's public keys: the Curve key every store pins\n"
+               "(`jipan-store sync --server-key`, `jipan-query --server-key`) and the\n"
+               "key that signs receipts and the server's own changes.\n"))
+        return S_OK;
     s_print_keys(r);
     return S_OK;
 }
@@ -495,12 +516,10 @@ s_list_peer(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
 static int
 cmd_stores(s_run_t *r, int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "--help")) {
-        puts("usage: " SRV_PROG " stores\n\nThe enrolled stores (number, code, region, "
+    if (s_help(argc, argv, "usage: " SRV_PROG " stores\n\nThe enrolled stores (number, code, region, "
              "accepted log position,\nlast batch, name) and every enrolled key with its "
-             "principal and state.");
+             "principal and state." "\n"))
         return S_OK;
-    }
     jp_err_t err = {0};
     jp_db_t *db = NULL;
     jp_txn_t *txn = NULL;
@@ -522,12 +541,10 @@ static int
 cmd_status(s_run_t *r, int argc, char **argv)
 {
     bool digest = argc > 1 && !strcmp(argv[1], "--digest");
-    if (argc > 1 && !strcmp(argv[1], "--help")) {
-        puts("usage: " SRV_PROG " status [--digest]\n\nThe group log position, each "
+    if (s_help(argc, argv, "usage: " SRV_PROG " status [--digest]\n\nThe group log position, each "
              "store's accepted position and last sync,\nrecords, disk use; --digest adds "
-             "the state digest (reads every record).");
+             "the state digest (reads every record)." "\n"))
         return S_OK;
-    }
     jp_err_t err = {0};
     jp_db_t *db = NULL;
     jp_txn_t *txn = NULL;
@@ -596,11 +613,9 @@ cmd_backup(s_run_t *r, int argc, char **argv)
 static int
 cmd_run(s_run_t *r, int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "--help")) {
-        puts("usage: " SRV_PROG " run\n\nServe the stores on the configured endpoint until "
-             "SIGTERM or SIGINT.\nTells systemd when ready (Type=notify).");
+    if (s_help(argc, argv, "usage: " SRV_PROG " run\n\nServe the stores on the configured endpoint until "
+             "SIGTERM or SIGINT.\nTells systemd when ready (Type=notify)." "\n"))
         return S_OK;
-    }
     jp_err_t err = {0};
     int rc = srv_serve(&r->conf, &err);
     return rc ? s_fail(r, rc, &err) : S_OK;
