@@ -28,7 +28,7 @@ main(int argc, char **argv)
         return 2;
     }
     double secs = jp_bench_raw_append(argv[1], (size_t)n, (size_t)size, (size_t)per);
-    printf("raw append %lld records of %lld bytes: %.3f s, %.0f records/s\n", n, size, secs,
-           (double)n / secs);
+    printf("raw append %lld records of %lld bytes: %.3f s, %.0f records/s\n", n, size,
+           secs, (double)n / secs);
     return 0;
 }

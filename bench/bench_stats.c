@@ -47,8 +47,9 @@ s_scan(const char *dir, size_t *records, size_t *bytes)
     MDB_val k, v;
     double t0 = jp_bench_now();
     if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 32) ||
-        mdb_env_open(env, dir, MDB_RDONLY, 0600) || mdb_txn_begin(env, NULL, MDB_RDONLY, &t) ||
-        mdb_dbi_open(t, "rec", 0, &dbi) || mdb_cursor_open(t, dbi, &cur)) {
+        mdb_env_open(env, dir, MDB_RDONLY, 0600) ||
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &t) || mdb_dbi_open(t, "rec", 0, &dbi) ||
+        mdb_cursor_open(t, dbi, &cur)) {
         fprintf(stderr, "jipan-bench-stats: cannot open %s\n", dir);
         exit(3);
     }
@@ -98,7 +99,8 @@ main(int argc, char **argv)
         return 2;
     }
     int64_t asof;
-    if (jp_tz_set("Asia/Shanghai") || jp_parse_asof(asof_text, strlen(asof_text), &asof, &why)) {
+    if (jp_tz_set("Asia/Shanghai") ||
+        jp_parse_asof(asof_text, strlen(asof_text), &asof, &why)) {
         fprintf(stderr, "jipan-bench-stats: --as-of: bad date\n");
         return 2;
     }
@@ -108,7 +110,8 @@ main(int argc, char **argv)
         fprintf(stderr, "jipan-bench-stats: %s\n", err.msg);
         return 3;
     }
-    double *scan = calloc((size_t)rounds, sizeof *scan), *rep = calloc((size_t)rounds, sizeof *rep),
+    double *scan = calloc((size_t)rounds, sizeof *scan),
+           *rep = calloc((size_t)rounds, sizeof *rep),
            *comp = calloc((size_t)rounds, sizeof *comp);
     jp_scope_t *all = calloc(1, sizeof *all);
     jp_scope_all(all);
@@ -139,16 +142,17 @@ main(int argc, char **argv)
         events = jp_base_events(base);
         jp_base_destroy(&base);
         jp_txn_abort(&txn);
-        printf("round %d: scan %.3f s, load %.3f s + compute %.3f s, compute again %.3f s\n",
-               r + 1, scan[r], t1 - t0, t2 - t1, comp[r]);
+        printf(
+            "round %d: scan %.3f s, load %.3f s + compute %.3f s, compute again %.3f s\n",
+            r + 1, scan[r], t1 - t0, t2 - t1, comp[r]);
     }
     qsort(scan, (size_t)rounds, sizeof *scan, s_cmp);
     qsort(rep, (size_t)rounds, sizeof *rep, s_cmp);
     qsort(comp, (size_t)rounds, sizeof *comp, s_cmp);
-    printf("base: %zu records (%zu MiB of states), %zu people, %zu sales and events\n", records,
-           bytes >> 20, people, events);
-    printf("plain scan          p50 %8.1f ms  p99 %8.1f ms\n", 1e3 * s_pct(scan, rounds, 50),
-           1e3 * s_pct(scan, rounds, 99));
+    printf("base: %zu records (%zu MiB of states), %zu people, %zu sales and events\n",
+           records, bytes >> 20, people, events);
+    printf("plain scan          p50 %8.1f ms  p99 %8.1f ms\n",
+           1e3 * s_pct(scan, rounds, 50), 1e3 * s_pct(scan, rounds, 99));
     printf("group report        p50 %8.1f ms  p99 %8.1f ms  (%.1fx the scan)\n",
            1e3 * s_pct(rep, rounds, 50), 1e3 * s_pct(rep, rounds, 99),
            s_pct(rep, rounds, 50) / s_pct(scan, rounds, 50));

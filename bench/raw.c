@@ -63,4 +63,3 @@ jp_bench_raw_append(const char *dir, size_t n, size_t size, size_t per_txn)
     free(val);
     return secs;
 }
-

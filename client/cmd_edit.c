@@ -447,7 +447,6 @@ static const char s_unlink_usage[] =
     "every store, and visible in `jipan-audit history`; the server does not\n"
     "link that pair again.\n";
 
-
 /* Write a tombstone on the record argv names: delete (any record but a
  * link) or unlink (a link only, given by its id). */
 static int
@@ -468,7 +467,8 @@ s_tombstone(cli_t *c, int argc, char **argv, bool link)
         return ec;
     if (optind != argc - 1)
         return cli_usage_error(c, optind >= argc ? "which record?" : "one ID only");
-    if (link && (strlen(argv[optind]) != JP_ID_TEXT_LEN || jp_id_parse(argv[optind], &id) != 0))
+    if (link &&
+        (strlen(argv[optind]) != JP_ID_TEXT_LEN || jp_id_parse(argv[optind], &id) != 0))
         return cli_usage_error(c, "give the link's ID (26 characters, from `show`)");
     ch = calloc(1, sizeof *ch);
     if (!ch)

@@ -37,23 +37,24 @@
 
 #define S_CURVE_FILE "curve.key"
 #define S_TIMEOUT_MS 15000 /* silence that ends a round (PROTOCOL.md 3) */
-#define S_PULL_CREDIT 8     /* CHANGES in flight */
+#define S_PULL_CREDIT 8    /* CHANGES in flight */
 #define S_AGENT "jipan-store/1"
 
 typedef struct {
     cli_t *c;
     void *ctx, *sock;
-    void *mon;              /* the socket's handshake refusals */
-    jp_key_t *key;          /* this store's signing key */
-    jp_buf_t out;           /* outgoing message */
+    void *mon;     /* the socket's handshake refusals */
+    jp_key_t *key; /* this store's signing key */
+    jp_buf_t out;  /* outgoing message */
     uint8_t receipt_key[JP_PUB_LEN];
     bool have_receipt_key;
     /* counters of one round, for the summary line */
     uint64_t pushed, pulled, receipts;
-    int perr;               /* protocol error the server answered, 0 if none */
+    int perr; /* protocol error the server answered, 0 if none */
     bool quiet;
-    bool no_push, no_pull;  /* --pull-only, --push-only */
-    bool recovering;        /* restored from a backup: own changes come back first */
+    bool no_push, no_pull; /* --pull-only, --push-only */
+    bool recovering;       /* restored from a backup: own changes come back first */
+    bool daemon;           /* `run`: rounds for ever */
 } s_sync_t;
 
 static volatile sig_atomic_t s_stop;
@@ -77,7 +78,8 @@ s_curve(cli_t *c, jp_curve_t *k, bool *created)
     int rc = jp_curve_load(k, path, &err);
     *created = false;
     if (rc == JP_ENOTFOUND) {
-        if ((rc = jp_curve_generate(k, &err)) == 0 && (rc = jp_curve_save(k, path, &err)) == 0)
+        if ((rc = jp_curve_generate(k, &err)) == 0 &&
+            (rc = jp_curve_save(k, path, &err)) == 0)
             *created = true;
     }
     return rc ? cli_fail_err(c, rc, &err) : CLI_OK;
@@ -150,8 +152,8 @@ s_keys_next(cli_t *c)
             rc = jp_curve_save(&k, path, &err);
         memset(&k, 0, sizeof k);
     }
-    return rc ? cli_fail_err(c, rc, &err) : s_print_keys(c, CLI_KEY_FILE ".next",
-                                                         S_CURVE_FILE ".next", true);
+    return rc ? cli_fail_err(c, rc, &err)
+              : s_print_keys(c, CLI_KEY_FILE ".next", S_CURVE_FILE ".next", true);
 }
 
 /* The next pair becomes the pair; the old one is kept, renamed. */
@@ -172,7 +174,8 @@ s_keys_switch(cli_t *c)
         snprintf(old, sizeof old, "%s.old-%llu", cur, ms);
         snprintf(next, sizeof next, "%s.next", cur);
         if ((access(cur, F_OK) == 0 && rename(cur, old) != 0) || rename(next, cur) != 0)
-            return cli_fail(c, CLI_INTERNAL, "cannot switch %s: %s", files[i], strerror(errno));
+            return cli_fail(c, CLI_INTERNAL, "cannot switch %s: %s", files[i],
+                            strerror(errno));
     }
     printf("switched to the next keys; the old ones are kept as *.old-%llu\n", ms);
     return CLI_OK;
@@ -188,7 +191,8 @@ cmd_keys(cli_t *c, int argc, char **argv)
                                          {"switch", no_argument, NULL, 's'},
                                          {NULL, 0, NULL, 0}};
     cli_getopt_reset();
-    while (ec == CLI_CONTINUE && (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1) {
+    while (ec == CLI_CONTINUE &&
+           (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1) {
         if (o == 'n')
             next = true;
         else if (o == 's')
@@ -244,8 +248,9 @@ s_cursor(jp_txn_t *txn)
 {
     const void *v;
     size_t n;
-    return jp_txn_tb_get(txn, JP_TB_SYNC, "cursor", 6, &v, &n) == 0 && n == 8 ? jp_be64_get(v)
-                                                                             : 0;
+    return jp_txn_tb_get(txn, JP_TB_SYNC, "cursor", 6, &v, &n) == 0 && n == 8
+               ? jp_be64_get(v)
+               : 0;
 }
 
 static int
@@ -258,8 +263,7 @@ s_put_cursor(jp_txn_t *txn, uint64_t pos)
 
 /* ---- one round ------------------------------------------------------------------- */
 
-static void __attribute__((format(printf, 2, 3)))
-s_say(s_sync_t *s, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) s_say(s_sync_t *s, const char *fmt, ...)
 {
     if (s->quiet)
         return;
@@ -275,7 +279,8 @@ s_send(s_sync_t *s, const jp_msg_t *m)
 {
     int rc = jp_msg_send(s->sock, m, &s->out, 0);
     if (rc)
-        return cli_fail(s->c, CLI_INTERNAL, "cannot send %s: %s", jp_msg_type_name(m->type),
+        return cli_fail(s->c, CLI_INTERNAL, "cannot send %s: %s",
+                        jp_msg_type_name(m->type),
                         rc < 0 && rc != -1 ? jp_strerror(rc) : zmq_strerror(errno));
     return 0;
 }
@@ -293,7 +298,8 @@ s_recv(s_sync_t *s, zmq_msg_t *frame, jp_msg_t *m)
         int64_t left = (int64_t)(until - jp_now_ms());
         if (left <= 0)
             return cli_fail(s->c, CLI_REFUSED,
-                            "no answer from the server in %d s (offline?)", S_TIMEOUT_MS / 1000);
+                            "no answer from the server in %d s (offline?)",
+                            S_TIMEOUT_MS / 1000);
         int n = zmq_poll(it, s->mon ? 2 : 1, left > 500 ? 500 : (long)left);
         if (n < 0 && errno != EINTR)
             return cli_fail(s->c, CLI_INTERNAL, "poll: %s", zmq_strerror(errno));
@@ -312,10 +318,10 @@ s_recv(s_sync_t *s, zmq_msg_t *frame, jp_msg_t *m)
         return cli_fail(s->c, CLI_INTERNAL, "the server sent a bad message: %s", err.msg);
     if (m->type == JP_MSG_ERROR) {
         s->perr = (int)m->error.code;
-        return cli_fail(s->c, CLI_REFUSED, "server refused (%s): %.*s",
-                        jp_perr_name((int)m->error.code) ? jp_perr_name((int)m->error.code)
-                                                         : "?",
-                        (int)m->error.message.n, m->error.message.p);
+        return cli_fail(
+            s->c, CLI_REFUSED, "server refused (%s): %.*s",
+            jp_perr_name((int)m->error.code) ? jp_perr_name((int)m->error.code) : "?",
+            (int)m->error.message.n, m->error.message.p);
     }
     return 0;
 }
@@ -358,7 +364,8 @@ s_push_batch(s_sync_t *s, uint64_t *next, uint64_t head, uint64_t max_batch, uin
     }
     jp_sha256(p, n, hash);
     jp_batch_msg(c->node.store, *next, last, hash, msg);
-    if ((rc = jp_key_sign(s->key, msg, sizeof msg, m.push.sig)) || (rc = jp_msg_end(&b, &m)))
+    if ((rc = jp_key_sign(s->key, msg, sizeof msg, m.push.sig)) ||
+        (rc = jp_msg_end(&b, &m)))
         goto fail;
     jp_txn_abort(&txn);
     if (zmq_send(s->sock, s->out.data, s->out.len, 0) < 0)
@@ -378,7 +385,8 @@ s_receipt(s_sync_t *s, const jp_msg_t *m)
 {
     cli_t *c = s->c;
     uint8_t rmsg[JP_RECEIPT_MSG_LEN];
-    jp_receipt_msg(c->node.store, m->receipt.seq, m->receipt.server_ms, m->receipt.head, rmsg);
+    jp_receipt_msg(c->node.store, m->receipt.seq, m->receipt.server_ms, m->receipt.head,
+                   rmsg);
     if (m->receipt.store != c->node.store ||
         jp_sig_verify(s->receipt_key, rmsg, sizeof rmsg, m->receipt.sig) != 0)
         return cli_fail(c, CLI_REFUSED,
@@ -394,14 +402,17 @@ s_receipt(s_sync_t *s, const jp_msg_t *m)
     size_t n;
     uint8_t h[JP_HASH_LEN];
     if ((rc = jp_txn_head(txn, c->node.store, &own)) || m->receipt.seq > own.seq ||
-        (m->receipt.seq && ((rc = jp_txn_log_get(txn, c->node.store, m->receipt.seq, &p, &n)) ||
-                            (jp_sha256(p, n, h), memcmp(h, m->receipt.head, JP_HASH_LEN))))) {
+        (m->receipt.seq &&
+         ((rc = jp_txn_log_get(txn, c->node.store, m->receipt.seq, &p, &n)) ||
+          (jp_sha256(p, n, h), memcmp(h, m->receipt.head, JP_HASH_LEN))))) {
         jp_txn_abort(&txn);
-        return cli_fail(c, CLI_REFUSED,
-                        "the server's receipt for seq %llu does not match this store's log",
-                        (unsigned long long)m->receipt.seq);
+        return cli_fail(
+            c, CLI_REFUSED,
+            "the server's receipt for seq %llu does not match this store's log",
+            (unsigned long long)m->receipt.seq);
     }
-    jp_receipt_t r = {.store = c->node.store, .seq = m->receipt.seq, .ms = m->receipt.server_ms};
+    jp_receipt_t r = {
+        .store = c->node.store, .seq = m->receipt.seq, .ms = m->receipt.server_ms};
     memcpy(r.sig, m->receipt.sig, JP_SIG_LEN);
     if (m->receipt.seq && (rc = jp_txn_receipt_put(txn, &r)))
         goto fail;
@@ -422,7 +433,8 @@ s_changes(s_sync_t *s, const jp_msg_t *m, uint64_t *cursor)
     if (m->changes.from_pos != *cursor + 1 || m->changes.to_pos < *cursor)
         return cli_fail(c, CLI_REFUSED, "the server sent positions %llu..%llu after %llu",
                         (unsigned long long)m->changes.from_pos,
-                        (unsigned long long)m->changes.to_pos, (unsigned long long)*cursor);
+                        (unsigned long long)m->changes.to_pos,
+                        (unsigned long long)*cursor);
     jp_txn_t *txn;
     jp_err_t err;
     int rc = jp_db_begin(c->db, true, &txn, &err);
@@ -446,7 +458,8 @@ s_changes(s_sync_t *s, const jp_msg_t *m, uint64_t *cursor)
     }
     if ((rc = s_put_cursor(txn, m->changes.to_pos)) || (rc = jp_txn_commit(&txn, &err))) {
         jp_txn_abort(&txn);
-        return cli_fail(c, cli_exit_for(rc), "applying pulled changes: %s", jp_strerror(rc));
+        return cli_fail(c, cli_exit_for(rc), "applying pulled changes: %s",
+                        jp_strerror(rc));
     }
     *cursor = m->changes.to_pos;
     return 0;
@@ -470,8 +483,9 @@ s_welcome(s_sync_t *s, const jp_msg_t *w, jp_head_t *own, uint64_t *cursor)
      * else; they must continue its chain, or jp_txn_apply refuses them. */
     s->recovering = w->welcome.acked_seq > own->seq;
     if (s->recovering)
-        s_say(s, "the server holds seq %llu of this store, which has %llu (restored from a "
-                 "backup): pulling its own changes back\n",
+        s_say(s,
+              "the server holds seq %llu of this store, which has %llu (restored from a "
+              "backup): pulling its own changes back\n",
               (unsigned long long)w->welcome.acked_seq, (unsigned long long)own->seq);
     if (w->welcome.acked_seq && !s->recovering) {
         const uint8_t *p;
@@ -482,18 +496,21 @@ s_welcome(s_sync_t *s, const jp_msg_t *w, jp_head_t *own, uint64_t *cursor)
         jp_sha256(p, n, h);
         if (memcmp(h, w->welcome.acked_head, JP_HASH_LEN) != 0) {
             jp_txn_abort(&txn);
-            return cli_fail(c, CLI_REFUSED,
-                            "the logs have diverged at seq %llu: the server's copy differs",
-                            (unsigned long long)w->welcome.acked_seq);
+            return cli_fail(
+                c, CLI_REFUSED,
+                "the logs have diverged at seq %llu: the server's copy differs",
+                (unsigned long long)w->welcome.acked_seq);
         }
     }
     const void *v;
     size_t n;
     rc = jp_txn_tb_get(txn, JP_TB_SYNC, "receipt_key", 11, &v, &n);
-    if (rc == 0 && (n != JP_PUB_LEN || memcmp(v, w->welcome.server_pub, JP_PUB_LEN) != 0)) {
+    if (rc == 0 &&
+        (n != JP_PUB_LEN || memcmp(v, w->welcome.server_pub, JP_PUB_LEN) != 0)) {
         jp_txn_abort(&txn);
-        return cli_fail(c, CLI_REFUSED,
-                        "the server's receipt key is not the one pinned at the first sync");
+        return cli_fail(
+            c, CLI_REFUSED,
+            "the server's receipt key is not the one pinned at the first sync");
     }
     if (rc == JP_ENOTFOUND &&
         (rc = s_put_text(txn, "receipt_key", w->welcome.server_pub, JP_PUB_LEN)))
@@ -547,12 +564,14 @@ s_round(s_sync_t *s)
          * the server was restored from a backup, and positions after it
          * may now hold other changes.  Pull it all again; what is here
          * already is skipped as duplicates. */
-        s_say(s, "the server's group log (%llu) is behind this store's cursor (%llu): "
-                 "the server was restored; pulling again from the start\n",
+        s_say(s,
+              "the server's group log (%llu) is behind this store's cursor (%llu): "
+              "the server was restored; pulling again from the start\n",
               (unsigned long long)group_pos, (unsigned long long)cursor);
         cursor = 0;
     }
-    uint64_t next = s->no_push || s->recovering ? own.seq + 1 : acked + 1, bno = 0, inflight = 0;
+    uint64_t next = s->no_push || s->recovering ? own.seq + 1 : acked + 1, bno = 0,
+             inflight = 0;
     bool pulling = cursor < group_pos && (!s->no_pull || s->recovering);
     if (pulling) {
         m.type = JP_MSG_PULL;
@@ -602,9 +621,11 @@ s_round(s_sync_t *s)
     m.bye.reason.p = "done";
     m.bye.reason.n = 4;
     s_send(s, &m);
-    s_say(s, "synced: pushed %llu (server holds seq %llu), pulled %llu (cursor %llu)\n",
-          (unsigned long long)s->pushed, (unsigned long long)acked,
-          (unsigned long long)s->pulled, (unsigned long long)cursor);
+    if (!s->daemon || s->pushed || s->pulled) /* the daemon: only rounds that moved */
+        s_say(s,
+              "synced: pushed %llu (server holds seq %llu), pulled %llu (cursor %llu)\n",
+              (unsigned long long)s->pushed, (unsigned long long)acked,
+              (unsigned long long)s->pulled, (unsigned long long)cursor);
     ec = CLI_OK;
 done:
     zmq_msg_close(&frame);
@@ -624,7 +645,8 @@ s_disconnect(s_sync_t *s)
 }
 
 static int
-s_connect(s_sync_t *s, const char *endpoint, const uint8_t server_key[32], const jp_curve_t *k)
+s_connect(s_sync_t *s, const char *endpoint, const uint8_t server_key[32],
+          const jp_curve_t *k)
 {
     jp_err_t err;
     s->sock = zmq_socket(s->ctx, ZMQ_DEALER);
@@ -661,19 +683,23 @@ s_target(cli_t *c, const char *ep_opt, const char *key_opt, char *ep, size_t epc
     uint8_t opt[32];
     const void *v;
     size_t n;
-    bool have_key = jp_txn_tb_get(txn, JP_TB_SYNC, "server_key", 10, &v, &n) == 0 && n == 32;
+    bool have_key =
+        jp_txn_tb_get(txn, JP_TB_SYNC, "server_key", 10, &v, &n) == 0 && n == 32;
     if (have_key)
         memcpy(key, v, 32);
     bool have_ep = s_get_text(txn, "endpoint", was_ep, sizeof was_ep) == 0;
     int ec = CLI_OK;
     if (key_opt && !jp_curve_parse(key_opt, opt))
-        ec = cli_usage_error(c, "--server-key needs the server's Curve key (64 hex digits)");
+        ec = cli_usage_error(c,
+                             "--server-key needs the server's Curve key (64 hex digits)");
     else if (key_opt && have_key && memcmp(opt, key, 32) != 0)
-        ec = cli_fail(c, CLI_REFUSED,
-                      "--server-key differs from the key pinned at the first sync; a store "
-                      "talks to one server (re-pin with a new store directory)");
+        ec = cli_fail(
+            c, CLI_REFUSED,
+            "--server-key differs from the key pinned at the first sync; a store "
+            "talks to one server (re-pin with a new store directory)");
     else if (!key_opt && !have_key)
-        ec = cli_usage_error(c, "the first sync needs --server-key (from `jipan-server keys`)");
+        ec = cli_usage_error(
+            c, "the first sync needs --server-key (from `jipan-server keys`)");
     else if (!ep_opt && !have_ep)
         ec = cli_usage_error(c, "the first sync needs --server ENDPOINT");
     else if (ep_opt && strlen(ep_opt) >= epcap)
@@ -693,7 +719,8 @@ s_target(cli_t *c, const char *ep_opt, const char *key_opt, char *ep, size_t epc
 
 static const char s_sync_usage[] =
     "usage: " CLI_PROG " sync [--server ENDPOINT] [--server-key KEY]\n"
-    "       " CLI_PROG " run [--server ENDPOINT] [--server-key KEY] [--interval SECONDS]\n"
+    "       " CLI_PROG
+    " run [--server ENDPOINT] [--server-key KEY] [--interval SECONDS]\n"
     "\n"
     "sync: one round with the group server: push this store's changes the\n"
     "server has not acknowledged, pull the group's changes this store has not\n"
@@ -740,7 +767,8 @@ s_sync_main(cli_t *c, int argc, char **argv, bool daemon)
             push_only = true;
         else if (o == 'L')
             pull_only = true;
-        else if (o == 'i' && jp_parse_int(optarg, strlen(optarg), 1, 3600, &interval, &why))
+        else if (o == 'i' &&
+                 jp_parse_int(optarg, strlen(optarg), 1, 3600, &interval, &why))
             ec = cli_usage_error(c, "--interval: %s", why);
         else if (o != 'i')
             ec = cli_std_opt(c, o, argv, s_sync_usage);
@@ -755,13 +783,18 @@ s_sync_main(cli_t *c, int argc, char **argv, bool daemon)
         cli_close(c);
         return cli_usage_error(c, "--push-only and --pull-only exclude each other");
     }
-    s_sync_t s = {.c = c, .quiet = quiet, .no_push = pull_only, .no_pull = push_only};
+    s_sync_t s = {.c = c,
+                  .quiet = quiet,
+                  .no_push = pull_only,
+                  .no_pull = push_only,
+                  .daemon = daemon};
     jp_curve_t k;
     bool created;
     char ep[512], path[1024];
     uint8_t key[32];
     jp_err_t err;
-    if ((ec = s_curve(c, &k, &created)) || (ec = s_target(c, ep_opt, key_opt, ep, sizeof ep, key)))
+    if ((ec = s_curve(c, &k, &created)) ||
+        (ec = s_target(c, ep_opt, key_opt, ep, sizeof ep, key)))
         goto done;
     cli_path(c, CLI_KEY_FILE, path, sizeof path);
     int rc = jp_key_load(&s.key, path, &err);
@@ -841,7 +874,8 @@ cmd_backup(cli_t *c, int argc, char **argv)
     int o, ec = CLI_CONTINUE;
     static const struct option opts[] = {CLI_STD_LONGOPTS, {NULL, 0, NULL, 0}};
     cli_getopt_reset();
-    while (ec == CLI_CONTINUE && (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1)
+    while (ec == CLI_CONTINUE &&
+           (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1)
         ec = cli_std_opt(c, o, argv, s_backup_usage);
     if (ec != CLI_CONTINUE)
         return ec;
@@ -864,8 +898,8 @@ cmd_backup(cli_t *c, int argc, char **argv)
 /* ---- asking the server ------------------------------------------------------------- */
 
 int
-cli_ask_server(cli_t *c, const char *what, const char *const *args, int nargs, char **body,
-               size_t *n)
+cli_ask_server(cli_t *c, const char *what, const char *const *args, int nargs,
+               char **body, size_t *n)
 {
     jp_curve_t k;
     bool created;
@@ -885,7 +919,8 @@ cli_ask_server(cli_t *c, const char *what, const char *const *args, int nargs, c
     return rc ? cli_fail_err(c, rc, &err) : CLI_OK;
 }
 
-/* ---- status -------------------------------------------------------------------------- */
+/* ---- status --------------------------------------------------------------------------
+ */
 
 void
 cli_sync_status(cli_t *c, jp_txn_t *txn, uint64_t own_seq)
@@ -897,7 +932,8 @@ cli_sync_status(cli_t *c, jp_txn_t *txn, uint64_t own_seq)
         printf("sync       never synced\n");
         return;
     }
-    bool pinned = jp_txn_tb_get(txn, JP_TB_SYNC, "server_key", 10, &v, &n) == 0 && n == 32;
+    bool pinned =
+        jp_txn_tb_get(txn, JP_TB_SYNC, "server_key", 10, &v, &n) == 0 && n == 32;
     char key[2 * 32 + 1] = "";
     if (pinned)
         jp_hex(v, 32, key);
@@ -910,12 +946,14 @@ cli_sync_status(cli_t *c, jp_txn_t *txn, uint64_t own_seq)
         jp_receipt_decode(k, kn, v, n, &r) == 0 && r.store == c->node.store) {
         char when[17];
         jp_format_instant((int64_t)r.ms, when);
-        printf("acked      seq %llu of %llu (%llu not yet at the server), last receipt %s\n",
-               (unsigned long long)r.seq, (unsigned long long)own_seq,
-               (unsigned long long)(own_seq - r.seq), when);
+        printf(
+            "acked      seq %llu of %llu (%llu not yet at the server), last receipt %s\n",
+            (unsigned long long)r.seq, (unsigned long long)own_seq,
+            (unsigned long long)(own_seq - r.seq), when);
     } else {
         printf("acked      nothing yet (%llu changes not yet at the server)\n",
                (unsigned long long)own_seq);
     }
-    printf("pulled     group log up to position %llu\n", (unsigned long long)s_cursor(txn));
+    printf("pulled     group log up to position %llu\n",
+           (unsigned long long)s_cursor(txn));
 }

@@ -31,7 +31,8 @@ s_usage(FILE *out)
     fputs("usage: " Q_PROG " keygen FILE\n"
           "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] report\n"
           "                  [--scope group|region:NAME|store:N] [--as-of DATE|INSTANT]\n"
-          "                  [--filter EXPR] [--format text|json|csv] [--table figures|regional]\n"
+          "                  [--filter EXPR] [--format text|json|csv] [--table "
+          "figures|regional]\n"
           "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] status\n"
           "\n"
           "Ask the group server for loyalty figures with an analyst's or auditor's\n"
@@ -43,7 +44,8 @@ s_usage(FILE *out)
           "\n"
           "  --key FILE        the key pair ($JIPAN_QUERY_KEY)\n"
           "  --server EP       e.g. tcp://group.example.cn:7700 ($JIPAN_SERVER)\n"
-          "  --server-key HEX  the server's Curve key, `jipan-server keys` ($JIPAN_SERVER_KEY)\n"
+          "  --server-key HEX  the server's Curve key, `jipan-server keys` "
+          "($JIPAN_SERVER_KEY)\n"
           "  --scope S         default: the key's own (group, its region, its store)\n"
           "  --timeout SECONDS wait this long for each answer (default 15)\n",
           out);
@@ -143,13 +145,17 @@ s_print_csv_table(const char *body, size_t n)
 int
 main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"help", no_argument, NULL, 'h'},          {"key", required_argument, NULL, 'k'},
-        {"server", required_argument, NULL, 's'},  {"server-key", required_argument, NULL, 'K'},
-        {"scope", required_argument, NULL, 'S'},   {"as-of", required_argument, NULL, 'a'},
-        {"filter", required_argument, NULL, 'f'},  {"format", required_argument, NULL, 'F'},
-        {"table", required_argument, NULL, 't'},   {"timeout", required_argument, NULL, 'T'},
-        {0}};
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+                                       {"key", required_argument, NULL, 'k'},
+                                       {"server", required_argument, NULL, 's'},
+                                       {"server-key", required_argument, NULL, 'K'},
+                                       {"scope", required_argument, NULL, 'S'},
+                                       {"as-of", required_argument, NULL, 'a'},
+                                       {"filter", required_argument, NULL, 'f'},
+                                       {"format", required_argument, NULL, 'F'},
+                                       {"table", required_argument, NULL, 't'},
+                                       {"timeout", required_argument, NULL, 'T'},
+                                       {0}};
     const char *keyfile = getenv("JIPAN_QUERY_KEY"), *server = getenv("JIPAN_SERVER"),
                *server_key = getenv("JIPAN_SERVER_KEY");
     const char *args[2 * 5];
@@ -164,14 +170,30 @@ main(int argc, char **argv)
         case 'h':
             s_usage(stdout);
             return Q_OK;
-        case 'k': keyfile = optarg; break;
-        case 's': server = optarg; break;
-        case 'K': server_key = optarg; break;
-        case 'S': args[2 * nargs] = "scope", args[2 * nargs++ + 1] = optarg; break;
-        case 'a': args[2 * nargs] = "as_of", args[2 * nargs++ + 1] = optarg; break;
-        case 'f': args[2 * nargs] = "filter", args[2 * nargs++ + 1] = optarg; break;
-        case 'F': format = optarg; break;
-        case 't': table = optarg; break;
+        case 'k':
+            keyfile = optarg;
+            break;
+        case 's':
+            server = optarg;
+            break;
+        case 'K':
+            server_key = optarg;
+            break;
+        case 'S':
+            args[2 * nargs] = "scope", args[2 * nargs++ + 1] = optarg;
+            break;
+        case 'a':
+            args[2 * nargs] = "as_of", args[2 * nargs++ + 1] = optarg;
+            break;
+        case 'f':
+            args[2 * nargs] = "filter", args[2 * nargs++ + 1] = optarg;
+            break;
+        case 'F':
+            format = optarg;
+            break;
+        case 't':
+            table = optarg;
+            break;
         case 'T':
             timeout_s = atoi(optarg);
             if (timeout_s < 1 || timeout_s > 3600)
@@ -184,7 +206,8 @@ main(int argc, char **argv)
         if (nargs > 3)
             return s_fail(Q_USAGE, "usage", "give each option once");
     }
-    if (optind != argc - 1 || (strcmp(argv[optind], "report") && strcmp(argv[optind], "status"))) {
+    if (optind != argc - 1 ||
+        (strcmp(argv[optind], "report") && strcmp(argv[optind], "status"))) {
         s_usage(stderr);
         return Q_USAGE;
     }
@@ -192,11 +215,13 @@ main(int argc, char **argv)
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
         return s_fail(Q_USAGE, what, "--format must be text, json or csv");
     if (!keyfile || !server || !server_key)
-        return s_fail(Q_USAGE, what, "needs --key, --server and --server-key (or $JIPAN_QUERY_KEY, "
-                                     "$JIPAN_SERVER, $JIPAN_SERVER_KEY)");
+        return s_fail(Q_USAGE, what,
+                      "needs --key, --server and --server-key (or $JIPAN_QUERY_KEY, "
+                      "$JIPAN_SERVER, $JIPAN_SERVER_KEY)");
     uint8_t skey[32];
     if (!jp_curve_parse(server_key, skey))
-        return s_fail(Q_USAGE, what, "--server-key needs the server's Curve key (64 hex digits)");
+        return s_fail(Q_USAGE, what,
+                      "--server-key needs the server's Curve key (64 hex digits)");
     jp_curve_t k;
     jp_err_t err;
     int rc = jp_curve_load(&k, keyfile, &err);
@@ -208,14 +233,17 @@ main(int argc, char **argv)
         args[2 * nargs] = "table";
         args[2 * nargs++ + 1] = table;
     }
-    jp_ask_t a = {.endpoint = server, .server_key = skey, .key = &k,
+    jp_ask_t a = {.endpoint = server,
+                  .server_key = skey,
+                  .key = &k,
                   .timeout_ms = timeout_s * 1000};
     char *body = NULL;
     size_t n;
     rc = jp_ask(&a, what, args, nargs, &body, &n, &err);
     memset(&k, 0, sizeof k);
     if (rc)
-        return s_fail(rc == JP_EPERM || rc == JP_EINVAL ? Q_REFUSED : Q_FAILED, what, err.msg);
+        return s_fail(rc == JP_EPERM || rc == JP_EINVAL ? Q_REFUSED : Q_FAILED, what,
+                      err.msg);
     if (!strcmp(what, "report") && !strcmp(format, "text"))
         rc = s_print_csv_table(body, n);
     else

@@ -155,10 +155,6 @@ struct jp_txn {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-
-
-
-
 /* Translate an LMDB (or errno) code into JP_E*, once, here. */
 static int
 s_mdb(int rc, jp_err_t *err, const char *what)
@@ -1594,8 +1590,8 @@ jp_txn_tb_each(jp_txn_t *txn, jp_table_t tb, const void *from, size_t fn, jp_kv_
     int rc = mdb_cursor_open(txn->t, s_dbi(txn, S_TB0 + (int)tb), &cur);
     if (rc)
         return s_mdb(rc, NULL, "cursor");
-    for (rc = mdb_cursor_get(cur, &k, &v, from && fn ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = mdb_cursor_get(cur, &k, &v, from && fn ? MDB_SET_RANGE : MDB_FIRST);
+         rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if ((rc = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size)))
             goto done;
     }

@@ -183,8 +183,8 @@ int jp_txn_tb_del(jp_txn_t *txn, jp_table_t tb, const void *k, size_t kn);
  * order, until cb returns non-zero (which is returned). */
 typedef int (*jp_kv_cb)(void *arg, const uint8_t *k, size_t kn, const uint8_t *v,
                         size_t vn);
-int jp_txn_tb_each(jp_txn_t *txn, jp_table_t tb, const void *from, size_t fn,
-                   jp_kv_cb cb, void *arg);
+int jp_txn_tb_each(jp_txn_t *txn, jp_table_t tb, const void *from, size_t fn, jp_kv_cb cb,
+                   void *arg);
 
 /* The last key of tb, copied into k (cap bytes); JP_ENOTFOUND if tb is
  * empty. */

@@ -31,7 +31,8 @@ s_recv(void *sock, void *mon, zmq_msg_t *frame, jp_msg_t *m, int ms, jp_err_t *e
         return rc;
     if (m->type == JP_MSG_ERROR) {
         int code = (int)m->error.code;
-        rc = code == JP_PERR_FORBIDDEN || code == JP_PERR_IDENTITY || code == JP_PERR_REVOKED
+        rc = code == JP_PERR_FORBIDDEN || code == JP_PERR_IDENTITY ||
+                     code == JP_PERR_REVOKED
                  ? JP_EPERM
              : code == JP_PERR_MALFORMED ? JP_EINVAL
                                          : JP_EIO;
@@ -43,8 +44,8 @@ s_recv(void *sock, void *mon, zmq_msg_t *frame, jp_msg_t *m, int ms, jp_err_t *e
 }
 
 int
-jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs, char **body,
-       size_t *n, jp_err_t *err)
+jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs,
+       char **body, size_t *n, jp_err_t *err)
 {
     int ms = a->timeout_ms ? a->timeout_ms : 15000;
     int rc;
@@ -105,7 +106,8 @@ jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs, 
     rc = jp_msg_send(sock, &m, &out, 0);
     if (rc) {
         rc = jp_err_set(err, rc == -1 ? JP_EIO : JP_EINVAL, "query not sent: %s",
-                        rc == -1 ? zmq_strerror(errno) : "an argument is too long or not UTF-8");
+                        rc == -1 ? zmq_strerror(errno)
+                                 : "an argument is too long or not UTF-8");
         goto done;
     }
     zmq_msg_close(&frame);

@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *endpoint;     /* tcp://host:port */
+    const char *endpoint;      /* tcp://host:port */
     const uint8_t *server_key; /* the server's Curve public key, 32 bytes (pinned) */
-    const jp_curve_t *key;    /* the client's Curve key pair */
-    uint16_t store;           /* the client's store, 0 if not a store */
-    int timeout_ms;           /* per answer; 0: 15 s */
+    const jp_curve_t *key;     /* the client's Curve key pair */
+    uint16_t store;            /* the client's store, 0 if not a store */
+    int timeout_ms;            /* per answer; 0: 15 s */
 } jp_ask_t;
 
 /* Ask what with args (n pairs of key, value) and return the ANSWER body

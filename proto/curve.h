@@ -58,7 +58,7 @@ bool jp_auth_refused(void *mon);
 /* Stop and close the monitor (NULL-safe). */
 void jp_auth_monitor_close(void *sock, void *mon);
 #define JP_AUTH_REFUSED_TEXT                                                             \
-    "the server refused this key at the handshake: it is not enrolled, or it was "      \
+    "the server refused this key at the handshake: it is not enrolled, or it was "       \
     "revoked or has expired (ask the group's operator)"
 
 /* Encode m into scratch and send it as one frame (flags: zmq_send's).

@@ -17,8 +17,6 @@
 #define S_KEY_FIXED (1 + 1 + 2 + JP_PUB_LEN + 8 + 8 + 8 + 1)
 #define S_PEER_VERSION 1
 
-
-
 /* Copy a length-prefixed string at *p (n bytes left) into out[cap]. */
 static int
 s_take_str(const uint8_t **p, size_t *n, char *out, size_t cap)
@@ -171,8 +169,8 @@ static int
 s_copy(s_ini_t *x, int line, const char *name, char *out, size_t cap, const char *val)
 {
     if (strlen(val) >= cap) {
-        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: %s is longer than %zu bytes", x->path,
-                           line, name, cap - 1);
+        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: %s is longer than %zu bytes",
+                           x->path, line, name, cap - 1);
         return 0;
     }
     strcpy(out, val);
@@ -180,8 +178,8 @@ s_copy(s_ini_t *x, int line, const char *name, char *out, size_t cap, const char
 }
 
 static int
-s_number(s_ini_t *x, int line, const char *name, uint32_t *out, const char *val, int64_t lo,
-         int64_t hi)
+s_number(s_ini_t *x, int line, const char *name, uint32_t *out, const char *val,
+         int64_t lo, int64_t hi)
 {
     int64_t v;
     const char *why;
@@ -201,8 +199,8 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
     s_ini_t *x = arg;
     srv_conf_t *c = x->conf;
     if (strcmp(section, "server") != 0) {
-        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: unknown section [%s]", x->path, line,
-                           section);
+        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: unknown section [%s]", x->path,
+                           line, section);
         return 0;
     }
     if (!strcmp(name, "endpoint"))
@@ -214,13 +212,13 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
     if (!strcmp(name, "timezone"))
         return s_copy(x, line, name, c->tz, sizeof c->tz, val);
     if (!strcmp(name, "max_batch"))
-        return s_number(x, line, name, &c->max_batch, val, 65536 + 64,
-                        JP_MSG_MAX_BATCH);
+        return s_number(x, line, name, &c->max_batch, val, 65536 + 64, JP_MSG_MAX_BATCH);
     if (!strcmp(name, "credit"))
         return s_number(x, line, name, &c->credit, val, 1, JP_MSG_MAX_CREDIT);
     if (!strcmp(name, "overlap_days"))
         return s_number(x, line, name, &c->overlap_days, val, 0, 365);
-    x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: unknown setting '%s'", x->path, line, name);
+    x->rc =
+        jp_err_set(x->err, JP_EINVAL, "%s:%d: unknown setting '%s'", x->path, line, name);
     return 0;
 }
 
@@ -252,12 +250,13 @@ srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err)
         return x.rc;
     }
     if (line > 0)
-        return jp_err_set(err, JP_EINVAL, "%s:%d: not a setting (name = value)", path, line);
+        return jp_err_set(err, JP_EINVAL, "%s:%d: not a setting (name = value)", path,
+                          line);
     if (!conf->group[0])
-        return jp_err_set(err, JP_EINVAL, "%s: 'group' (the dealer group's name) is required",
-                          path);
+        return jp_err_set(err, JP_EINVAL,
+                          "%s: 'group' (the dealer group's name) is required", path);
     if (jp_tz_set(conf->tz))
-        return jp_err_set(err, JP_EINVAL, "%s: timezone '%s' is not a known time zone", path,
-                          conf->tz);
+        return jp_err_set(err, JP_EINVAL, "%s: timezone '%s' is not a known time zone",
+                          path, conf->tz);
     return 0;
 }

@@ -82,7 +82,8 @@ s_open(s_run_t *r, jp_db_t **db, jp_err_t *err)
     struct stat st;
     if (stat(r->conf.data, &st) != 0)
         return jp_err_set(err, JP_ENOTFOUND,
-                          "data directory %s does not exist: run `" SRV_PROG " init` first",
+                          "data directory %s does not exist: run `" SRV_PROG
+                          " init` first",
                           r->conf.data);
     return jp_db_open(db, r->conf.data, 0, err);
 }
@@ -224,7 +225,8 @@ s_walk_store_keys(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size
 
 /* Every enrolled key of a store other than keep that is still valid. */
 static int
-s_store_keys(jp_txn_t *txn, uint16_t store, const uint8_t *keep, uint8_t (*out)[32], int cap)
+s_store_keys(jp_txn_t *txn, uint16_t store, const uint8_t *keep, uint8_t (*out)[32],
+             int cap)
 {
     uint8_t all[1024][32];
     s_walk_t w = {store, keep, all, 0, 1024, jp_now_ms()};
@@ -261,11 +263,11 @@ static int
 cmd_enroll(s_run_t *r, int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"help", no_argument, NULL, 'h'},      {"store", required_argument, NULL, 's'},
-        {"code", required_argument, NULL, 'C'}, {"name", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},         {"store", required_argument, NULL, 's'},
+        {"code", required_argument, NULL, 'C'},   {"name", required_argument, NULL, 'n'},
         {"region", required_argument, NULL, 'R'}, {"curve", required_argument, NULL, 'k'},
-        {"sign", required_argument, NULL, 'S'}, {"role", required_argument, NULL, 'r'},
-        {"rotate", no_argument, NULL, 'o'},    {0}};
+        {"sign", required_argument, NULL, 'S'},   {"role", required_argument, NULL, 'r'},
+        {"rotate", no_argument, NULL, 'o'},       {0}};
     const char *store = NULL, *code = "", *name = "", *region = NULL, *curve = NULL,
                *sign = NULL, *role = NULL;
     bool rotate = false;
@@ -275,21 +277,38 @@ cmd_enroll(s_run_t *r, int argc, char **argv)
         case 'h':
             fputs(s_enroll_usage, stdout);
             return S_OK;
-        case 's': store = optarg; break;
-        case 'C': code = optarg; break;
-        case 'n': name = optarg; break;
-        case 'R': region = optarg; break;
-        case 'k': curve = optarg; break;
-        case 'S': sign = optarg; break;
-        case 'r': role = optarg; break;
-        case 'o': rotate = true; break;
+        case 's':
+            store = optarg;
+            break;
+        case 'C':
+            code = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'R':
+            region = optarg;
+            break;
+        case 'k':
+            curve = optarg;
+            break;
+        case 'S':
+            sign = optarg;
+            break;
+        case 'r':
+            role = optarg;
+            break;
+        case 'o':
+            rotate = true;
+            break;
         default:
             return s_usage_error(r, "unknown option");
         }
     }
     uint8_t ck[32];
     if (!curve || !jp_curve_parse(curve, ck))
-        return s_usage_error(r, "--curve needs the Curve public key (64 hex digits, from `jipan-store keys`)");
+        return s_usage_error(r, "--curve needs the Curve public key (64 hex digits, from "
+                                "`jipan-store keys`)");
     srv_key_t k = {.enrolled_ms = jp_now_ms()};
     srv_peer_t peer = {0};
     if (store) {
@@ -322,7 +341,8 @@ cmd_enroll(s_run_t *r, int argc, char **argv)
         k.role = SRV_ROLE_REGION;
         strcpy(k.region, role + 7);
     } else {
-        return s_usage_error(r, "give --store N (a store) or --role group|auditor|region:NAME");
+        return s_usage_error(
+            r, "give --store N (a store) or --role group|auditor|region:NAME");
     }
 
     jp_err_t err = {0};
@@ -432,7 +452,9 @@ cmd_revoke(s_run_t *r, int argc, char **argv)
     if ((rc = jp_db_begin(db, true, &txn, &err)))
         goto done;
     if (!curve && (n = s_store_keys(txn, (uint16_t)sn, NULL, keys, 64)) <= 0) {
-        rc = n < 0 ? n : jp_err_set(&err, JP_ENOTFOUND, "store %lld has no live key", (long long)sn);
+        rc = n < 0 ? n
+                   : jp_err_set(&err, JP_ENOTFOUND, "store %lld has no live key",
+                                (long long)sn);
         goto done;
     }
     uint64_t now = jp_now_ms();
@@ -516,9 +538,12 @@ s_list_peer(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
 static int
 cmd_stores(s_run_t *r, int argc, char **argv)
 {
-    if (s_help(argc, argv, "usage: " SRV_PROG " stores\n\nThe enrolled stores (number, code, region, "
-             "accepted log position,\nlast batch, name) and every enrolled key with its "
-             "principal and state." "\n"))
+    if (s_help(
+            argc, argv,
+            "usage: " SRV_PROG " stores\n\nThe enrolled stores (number, code, region, "
+            "accepted log position,\nlast batch, name) and every enrolled key with its "
+            "principal and state."
+            "\n"))
         return S_OK;
     jp_err_t err = {0};
     jp_db_t *db = NULL;
@@ -541,9 +566,12 @@ static int
 cmd_status(s_run_t *r, int argc, char **argv)
 {
     bool digest = argc > 1 && !strcmp(argv[1], "--digest");
-    if (s_help(argc, argv, "usage: " SRV_PROG " status [--digest]\n\nThe group log position, each "
-             "store's accepted position and last sync,\nrecords, disk use; --digest adds "
-             "the state digest (reads every record)." "\n"))
+    if (s_help(
+            argc, argv,
+            "usage: " SRV_PROG " status [--digest]\n\nThe group log position, each "
+            "store's accepted position and last sync,\nrecords, disk use; --digest adds "
+            "the state digest (reads every record)."
+            "\n"))
         return S_OK;
     jp_err_t err = {0};
     jp_db_t *db = NULL;
@@ -613,8 +641,11 @@ cmd_backup(s_run_t *r, int argc, char **argv)
 static int
 cmd_run(s_run_t *r, int argc, char **argv)
 {
-    if (s_help(argc, argv, "usage: " SRV_PROG " run\n\nServe the stores on the configured endpoint until "
-             "SIGTERM or SIGINT.\nTells systemd when ready (Type=notify)." "\n"))
+    if (s_help(argc, argv,
+               "usage: " SRV_PROG
+               " run\n\nServe the stores on the configured endpoint until "
+               "SIGTERM or SIGINT.\nTells systemd when ready (Type=notify)."
+               "\n"))
         return S_OK;
     jp_err_t err = {0};
     int rc = srv_serve(&r->conf, &err);

@@ -36,23 +36,23 @@
 #include <time.h>
 #include <zmq.h>
 
-#define S_MAX_SESSIONS 4096   /* live sessions, at most */
-#define S_IDLE_MS 60000       /* a session silent this long is forgotten */
-#define S_SWEEP_MS 250        /* revocation sweep and housekeeping */
-#define S_MAX_RID 256         /* bytes of a ZeroMQ routing id */
+#define S_MAX_SESSIONS 4096     /* live sessions, at most */
+#define S_IDLE_MS 60000         /* a session silent this long is forgotten */
+#define S_SWEEP_MS 250          /* revocation sweep and housekeeping */
+#define S_MAX_RID 256           /* bytes of a ZeroMQ routing id */
 #define S_LIVE_MAX_AGE_MS 60000 /* a live base older than this is reloaded */
 #define S_ROUTER_BURST 4        /* client messages handled between two polls */
 
 typedef struct {
     uint8_t rid[S_MAX_RID]; /* ROUTER routing id */
     size_t rid_n;
-    uint8_t key[32];  /* the client's Curve key */
-    srv_key_t k;      /* its entry, as of the last message */
-    bool hello;       /* WELCOME sent */
-    bool revoked;     /* ERROR revoked sent: nothing more is processed */
-    bool gone;        /* the peer is gone: dropped at the next sweep */
-    uint64_t seen_ms; /* last message */
-    bool pulling;     /* a PULL stream is open */
+    uint8_t key[32];      /* the client's Curve key */
+    srv_key_t k;          /* its entry, as of the last message */
+    bool hello;           /* WELCOME sent */
+    bool revoked;         /* ERROR revoked sent: nothing more is processed */
+    bool gone;            /* the peer is gone: dropped at the next sweep */
+    uint64_t seen_ms;     /* last message */
+    bool pulling;         /* a PULL stream is open */
     uint64_t pull_pos;    /* last group log position sent */
     uint64_t pull_credit; /* CHANGES still allowed */
     bool pull_own;        /* the stream includes the client store's own changes */
@@ -62,13 +62,13 @@ typedef struct {
     const srv_conf_t *conf;
     void *ctx, *router, *zap;
     jp_db_t *db;
-    jp_key_t *key;        /* receipts and the server's own batches */
+    jp_key_t *key; /* receipts and the server's own batches */
     uint8_t pub[JP_PUB_LEN];
-    jp_buf_t out;         /* encoded outgoing message */
-    s_sess_t *sess;       /* S_MAX_SESSIONS */
+    jp_buf_t out;   /* encoded outgoing message */
+    s_sess_t *sess; /* S_MAX_SESSIONS */
     int nsess;
     uint64_t batches, changes; /* accepted since start, for the log */
-    jp_id_t *touched;     /* customers a batch changed, for linking */
+    jp_id_t *touched;          /* customers a batch changed, for linking */
     size_t ntouched, captouched;
     /* The base the reports compute from (main thread only).  A report
      * as of a given instant loads one and keeps it while nothing is
@@ -84,10 +84,10 @@ typedef struct {
     bool refresher_on;
     pthread_mutex_t mu; /* guards the fields below */
     pthread_cond_t cv;
-    bool stop;          /* the refresher ends */
-    uint64_t want_pos;  /* the group log's length after the last merge */
-    bool refresh;       /* reload even if nothing was merged (the base aged) */
-    jp_base_t *next;    /* a fresher live base, for the main thread to take */
+    bool stop;         /* the refresher ends */
+    uint64_t want_pos; /* the group log's length after the last merge */
+    bool refresh;      /* reload even if nothing was merged (the base aged) */
+    jp_base_t *next;   /* a fresher live base, for the main thread to take */
     int64_t next_asof;
     uint64_t next_pos;
 } s_srv_t;
@@ -102,8 +102,7 @@ s_on_signal(int sig)
 }
 
 /* One line to stderr (the journal under systemd): never personal data. */
-static void __attribute__((format(printf, 1, 2)))
-s_log(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) s_log(const char *fmt, ...)
 {
     char ts[32];
     time_t now = time(NULL);
@@ -161,8 +160,7 @@ s_send(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     return 0;
 }
 
-static int
-s_error(s_srv_t *s, s_sess_t *x, int code, uint64_t ref, const char *fmt, ...)
+static int s_error(s_srv_t *s, s_sess_t *x, int code, uint64_t ref, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 static int
@@ -235,8 +233,8 @@ s_zap(s_srv_t *s)
     char user[96] = "";
     uint8_t meta[128];
     size_t metan = 0;
-    if (n == 7 && zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
-        zmq_msg_size(&f[6]) == 32) {
+    if (n == 7 && zmq_msg_size(&f[5]) == 5 &&
+        memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 && zmq_msg_size(&f[6]) == 32) {
         const uint8_t *key = zmq_msg_data(&f[6]);
         srv_key_t k;
         const char *why = "not enrolled";
@@ -397,7 +395,8 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         goto internal;
     if (m->push.first_seq > h.seq + 1) {
         jp_txn_abort(&txn);
-        s_error(s, x, JP_PERR_CHAIN, bno, "a gap: batch starts at seq %llu, accepted up to %llu",
+        s_error(s, x, JP_PERR_CHAIN, bno,
+                "a gap: batch starts at seq %llu, accepted up to %llu",
                 (unsigned long long)m->push.first_seq, (unsigned long long)h.seq);
         return;
     }
@@ -411,11 +410,12 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
             code = JP_PERR_MALFORMED;
         else if (ch.store != store)
             code = JP_PERR_IDENTITY,
-            jp_err_set(&err, JP_EPERM, "written as store %u: store %u writes only as itself",
-                       ch.store, store);
+            jp_err_set(&err, JP_EPERM,
+                       "written as store %u: store %u writes only as itself", ch.store,
+                       store);
         else if (ch.seq != seq)
-            code = JP_PERR_CHAIN, jp_err_set(&err, JP_ECHAIN, "it says seq %llu",
-                                             (unsigned long long)ch.seq);
+            code = JP_PERR_CHAIN,
+            jp_err_set(&err, JP_ECHAIN, "it says seq %llu", (unsigned long long)ch.seq);
         if (code) {
             jp_txn_abort(&txn);
             s_error(s, x, code, bno, "change %llu: %s", (unsigned long long)seq, err.msg);
@@ -516,10 +516,10 @@ internal_err:
 typedef struct {
     s_srv_t *s;
     jp_txn_t *txn;
-    uint16_t skip;      /* the client's own store: not sent (it has them) */
+    uint16_t skip; /* the client's own store: not sent (it has them) */
     bool skip_on;
     uint64_t maxbytes;
-    uint64_t pos;       /* last position covered */
+    uint64_t pos; /* last position covered */
     uint32_t count;
     uint64_t bytes;
     const uint8_t *p[JP_MSG_MAX_CHANGES / 16]; /* the entries picked */
@@ -667,8 +667,8 @@ s_region_store(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t 
  * (PROTOCOL.md: group and auditor everything, region its region, store
  * its store).  Returns 0 or a protocol error code, with why. */
 static int
-s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out,
-        char *label, size_t cap, const char **why)
+s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out, char *label,
+        size_t cap, const char **why)
 {
     jp_scope_clear(out);
     if (!strcmp(text, "group")) {
@@ -683,7 +683,8 @@ s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out,
         const char *region = text + 7;
         if (k->role == SRV_ROLE_STORE ||
             (k->role == SRV_ROLE_REGION && strcmp(k->region, region) != 0))
-            return *why = "this key may not read that region's figures", JP_PERR_FORBIDDEN;
+            return *why = "this key may not read that region's figures",
+                   JP_PERR_FORBIDDEN;
         s_region_t r = {txn, region, out, 0};
         jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_region_store, &r);
         if (r.n == 0)
@@ -693,7 +694,8 @@ s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out,
     }
     int64_t n;
     const char *bad;
-    if (!strncmp(text, "store:", 6) && jp_parse_int(text + 6, strlen(text + 6), 1, 65535, &n, &bad) == 0) {
+    if (!strncmp(text, "store:", 6) &&
+        jp_parse_int(text + 6, strlen(text + 6), 1, 65535, &n, &bad) == 0) {
         srv_peer_t p;
         if (srv_peer_get(txn, (uint16_t)n, &p) != 0)
             return *why = "no such store in the group", JP_PERR_MALFORMED;
@@ -816,8 +818,10 @@ s_base_for(s_srv_t *s, jp_txn_t *txn, bool live, int64_t *asof, bool *held, jp_e
         }
         pthread_mutex_unlock(&s->mu);
     }
-    *held = s->base && (live ? s->base_live : s->base_asof == *asof && s->base_pos == pos);
-    if (*held && live && s->refresher_on && (int64_t)jp_now_ms() - s->base_asof > S_LIVE_MAX_AGE_MS) {
+    *held =
+        s->base && (live ? s->base_live : s->base_asof == *asof && s->base_pos == pos);
+    if (*held && live && s->refresher_on &&
+        (int64_t)jp_now_ms() - s->base_asof > S_LIVE_MAX_AGE_MS) {
         /* Nothing merged, but "now" moved on: windows end later.  This
          * answer still comes from the held base (its as_of says so); the
          * next ones from a fresh one. */
@@ -883,7 +887,8 @@ s_report(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
         rc = jp_stats_compute(s->base, &scope, filter, &st);
     if (rc) {
         jp_filter_destroy(&filter);
-        s_error(s, x, JP_PERR_INTERNAL, qid, "report: %s", err.msg[0] ? err.msg : jp_strerror(rc));
+        s_error(s, x, JP_PERR_INTERNAL, qid, "report: %s",
+                err.msg[0] ? err.msg : jp_strerror(rc));
         return;
     }
     char *body = NULL;
@@ -911,8 +916,8 @@ s_report(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
     jp_filter_destroy(&filter);
     char who[96];
     srv_principal(&x->k, who, sizeof who);
-    s_log("%s: report %s in %llu ms%s", who, label, (unsigned long long)(jp_now_ms() - t0),
-          cached ? " (base held)" : "");
+    s_log("%s: report %s in %llu ms%s", who, label,
+          (unsigned long long)(jp_now_ms() - t0), cached ? " (base held)" : "");
     if (!body) {
         s_error(s, x, JP_PERR_INTERNAL, qid, "report: out of memory");
         return;
@@ -947,8 +952,9 @@ s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     else if (w->n == 6 && memcmp(w->p, "report", 6) == 0)
         fn = s_report;
     if (!fn) {
-        s_error(s, x, JP_PERR_MALFORMED, m->query.id, "unknown query '%.*s' (report, status)",
-                (int)(w->n > 32 ? 32 : w->n), w->p);
+        s_error(s, x, JP_PERR_MALFORMED, m->query.id,
+                "unknown query '%.*s' (report, status)", (int)(w->n > 32 ? 32 : w->n),
+                w->p);
         return;
     }
     jp_txn_t *txn;
@@ -965,7 +971,8 @@ s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
 static void
 s_hello(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
 {
-    if (m->hello.min_version > JP_PROTO_VERSION || m->hello.max_version < JP_PROTO_VERSION) {
+    if (m->hello.min_version > JP_PROTO_VERSION ||
+        m->hello.max_version < JP_PROTO_VERSION) {
         s_error(s, x, JP_PERR_VERSION, 0, "this server speaks version %d only",
                 JP_PROTO_VERSION);
         return;
@@ -1026,7 +1033,8 @@ s_still_valid(s_srv_t *s, s_sess_t *x)
     if (!x->revoked) {
         x->revoked = true;
         x->pulling = false;
-        s_error(s, x, JP_PERR_REVOKED, 0, "this key is %s", rc ? "no longer enrolled" : why);
+        s_error(s, x, JP_PERR_REVOKED, 0, "this key is %s",
+                rc ? "no longer enrolled" : why);
     }
     return false;
 }
@@ -1053,7 +1061,8 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
     x->seen_ms = jp_now_ms();
     if (x->revoked) {
         /* PROTOCOL.md 5: every message of a revoked session gets this. */
-        s_error(s, x, JP_PERR_REVOKED, 0, "this key was revoked: nothing more is accepted");
+        s_error(s, x, JP_PERR_REVOKED, 0,
+                "this key was revoked: nothing more is accepted");
         return;
     }
     if (!s_still_valid(s, x))
@@ -1081,7 +1090,8 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
         x->pulling = true;
         x->pull_pos = m.pull.after_pos;
         x->pull_own = m.pull.own;
-        x->pull_credit = m.pull.credit > JP_MSG_MAX_CREDIT ? JP_MSG_MAX_CREDIT : m.pull.credit;
+        x->pull_credit =
+            m.pull.credit > JP_MSG_MAX_CREDIT ? JP_MSG_MAX_CREDIT : m.pull.credit;
         break;
     case JP_MSG_CREDIT:
         x->pull_credit += m.credit.credit;
@@ -1243,7 +1253,8 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
         bool busy = false;
         for (int i = 0; i < s.nsess; i++)
             busy |= s.sess[i].pulling && s.sess[i].pull_credit > 0;
-        zmq_pollitem_t items[] = {{s.zap, 0, ZMQ_POLLIN, 0}, {s.router, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[] = {{s.zap, 0, ZMQ_POLLIN, 0},
+                                  {s.router, 0, ZMQ_POLLIN, 0}};
         int n = zmq_poll(items, 2, busy ? 0 : S_SWEEP_MS);
         if (n < 0 && errno != EINTR) {
             rc = jp_err_set(err, JP_EIO, "poll: %s", zmq_strerror(errno));

@@ -28,12 +28,12 @@
 
 /* The configuration file (deploy/jipan-server.conf documents it). */
 typedef struct {
-    char endpoint[256]; /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7700 */
-    char data[1024];    /* data directory: LMDB environment and keys */
-    char group[64];     /* the dealer group's name */
-    char tz[64];        /* the group's time zone (IANA) */
-    uint32_t max_batch; /* bytes of changes in one PUSH or CHANGES */
-    uint32_t credit;    /* PUSH batches a client may have unanswered */
+    char endpoint[256];    /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7700 */
+    char data[1024];       /* data directory: LMDB environment and keys */
+    char group[64];        /* the dealer group's name */
+    char tz[64];           /* the group's time zone (IANA) */
+    uint32_t max_batch;    /* bytes of changes in one PUSH or CHANGES */
+    uint32_t credit;       /* PUSH batches a client may have unanswered */
     uint32_t overlap_days; /* key rotation: days the old key stays valid */
 } srv_conf_t;
 
@@ -52,13 +52,13 @@ typedef enum {
  * enrolled ms be64 | expires ms be64 | revoked ms be64 | region len u8 |
  * region bytes. */
 typedef struct {
-    uint8_t role;                /* srv_role_t */
-    uint16_t store;              /* SRV_ROLE_STORE: the store */
-    uint8_t sign[JP_PUB_LEN];    /* SRV_ROLE_STORE: its Ed25519 batch key */
-    uint64_t enrolled_ms;        /* when enrolled */
-    uint64_t expires_ms;         /* 0, or when it stops being valid (rotation) */
-    uint64_t revoked_ms;         /* 0, or when revoked */
-    char region[64];             /* SRV_ROLE_REGION: the region */
+    uint8_t role;             /* srv_role_t */
+    uint16_t store;           /* SRV_ROLE_STORE: the store */
+    uint8_t sign[JP_PUB_LEN]; /* SRV_ROLE_STORE: its Ed25519 batch key */
+    uint64_t enrolled_ms;     /* when enrolled */
+    uint64_t expires_ms;      /* 0, or when it stops being valid (rotation) */
+    uint64_t revoked_ms;      /* 0, or when revoked */
+    char region[64];          /* SRV_ROLE_REGION: the region */
 } srv_key_t;
 
 int srv_key_get(jp_txn_t *txn, const uint8_t curve[32], srv_key_t *out);

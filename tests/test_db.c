@@ -870,10 +870,12 @@ test_lean(void **state)
 
     /* Store 1 (full) writes; the lean environment applies its log. */
     assert_int_equal(jp_db_begin(f->da, true, &f->t, NULL), 0);
-    assert_int_equal(s_customer(f->da, f->t, &c1, "C1", "王伟", "+8613800138000", &err), 0);
-    assert_int_equal(s_customer(f->da, f->t, &c2, "C2", "李娜", "+8613900139000", &err), 0);
-    assert_int_equal(s_vehicle(f->da, f->t, &v1, &c1, "LFV2A21K0G3012345", "粤L12345", T0, &err),
+    assert_int_equal(s_customer(f->da, f->t, &c1, "C1", "王伟", "+8613800138000", &err),
                      0);
+    assert_int_equal(s_customer(f->da, f->t, &c2, "C2", "李娜", "+8613900139000", &err),
+                     0);
+    assert_int_equal(
+        s_vehicle(f->da, f->t, &v1, &c1, "LFV2A21K0G3012345", "粤L12345", T0, &err), 0);
     assert_int_equal(s_contact(f->da, f->t, &e1, &c1, "E1", T0 + DAY_MS, &err), 0);
     assert_int_equal(jp_txn_set_lean(f->t, &err), JP_EEXIST); /* records already */
     assert_int_equal(jp_txn_commit(&f->t, NULL), 0);

@@ -132,8 +132,9 @@ s_setup(void **state)
     FILE *f = fopen(F.conf, "w");
     if (!f)
         return -1;
-    fprintf(f, "[server]\nendpoint = %s\ndata = %s/srv\ngroup = 测试集团\n"
-               "timezone = Asia/Shanghai\ncredit = 4\n",
+    fprintf(f,
+            "[server]\nendpoint = %s\ndata = %s/srv\ngroup = 测试集团\n"
+            "timezone = Asia/Shanghai\ncredit = 4\n",
             F.endpoint, F.dir);
     fclose(f);
     if (s_sh(SERVER " -c %s init >/dev/null", F.conf) != 0)
@@ -251,7 +252,8 @@ s_expect_error(void *s, int code)
     assert_int_equal(m.type, JP_MSG_ERROR);
     assert_int_equal(m.error.code, code);
     assert_true(m.error.message.n > 0);
-    print_message("    refused as expected: %.*s\n", (int)m.error.message.n, m.error.message.p);
+    print_message("    refused as expected: %.*s\n", (int)m.error.message.n,
+                  m.error.message.p);
     zmq_msg_close(&f);
 }
 
@@ -290,8 +292,8 @@ s_status(uint64_t *pos, char digest[65])
     char body[512];
     snprintf(body, sizeof body, "%.*s", (int)m.answer.body.n, m.answer.body.p);
     unsigned long long p;
-    assert_int_equal(sscanf(body, "{\"group_pos\":%llu,\"digest\":\"%64[0-9a-f]\"", &p, digest),
-                     2);
+    assert_int_equal(
+        sscanf(body, "{\"group_pos\":%llu,\"digest\":\"%64[0-9a-f]\"", &p, digest), 2);
     *pos = p;
     zmq_msg_close(&f);
     zmq_close(s);
@@ -436,9 +438,9 @@ t_unenrolled_key(void **state)
     void *s = s_connect(&stranger);
     void *mon = NULL;
     /* The handshake fails in the ZAP handler: a monitor sees it. */
-    assert_int_equal(zmq_socket_monitor(s, "inproc://mon-unenrolled",
-                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH),
-                     0);
+    assert_int_equal(
+        zmq_socket_monitor(s, "inproc://mon-unenrolled", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH),
+        0);
     mon = zmq_socket(F.ctx, ZMQ_PAIR);
     assert_int_equal(zmq_connect(mon, "inproc://mon-unenrolled"), 0);
     jp_msg_t m = {.type = JP_MSG_HELLO};
@@ -643,10 +645,14 @@ main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_accept_and_replay),  cmocka_unit_test(t_unenrolled_key),
-        cmocka_unit_test(t_claims_another_store), cmocka_unit_test(t_broken_chain),
-        cmocka_unit_test(t_bad_signature),      cmocka_unit_test(t_future_hlc),
-        cmocka_unit_test(t_malformed),          cmocka_unit_test(t_revoked_live_session),
+        cmocka_unit_test(t_accept_and_replay),
+        cmocka_unit_test(t_unenrolled_key),
+        cmocka_unit_test(t_claims_another_store),
+        cmocka_unit_test(t_broken_chain),
+        cmocka_unit_test(t_bad_signature),
+        cmocka_unit_test(t_future_hlc),
+        cmocka_unit_test(t_malformed),
+        cmocka_unit_test(t_revoked_live_session),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
