@@ -55,6 +55,10 @@ typedef struct {
     bool no_push, no_pull; /* --pull-only, --push-only */
     bool recovering;       /* restored from a backup: own changes come back first */
     bool daemon;           /* `run`: rounds for ever */
+    struct {
+        const uint8_t *p;
+        size_t n;
+    } *chp; /* the changes of the batch being built (JP_MSG_MAX_CHANGES) */
 } s_sync_t;
 
 static volatile sig_atomic_t s_stop;
@@ -336,15 +340,22 @@ s_push_batch(s_sync_t *s, uint64_t *next, uint64_t head, uint64_t max_batch, uin
     int rc = jp_db_begin(c->db, false, &txn, &err);
     if (rc)
         return cli_fail_err(c, rc, &err);
-    /* First count what fits, then build: the list's length comes first. */
+    /* First find what fits, then build: the list's length comes first.
+     * The changes' bytes stay where LMDB has them until the abort. */
     uint64_t bytes = 0, last = *next - 1;
-    const uint8_t *p;
-    size_t n;
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (!s->chp && !(s->chp = malloc(JP_MSG_MAX_CHANGES * sizeof *s->chp))) {
+        jp_txn_abort(&txn);
+        return cli_fail(c, CLI_INTERNAL, "out of memory");
+    }
     while (last < head && last - *next + 1 < JP_MSG_MAX_CHANGES) {
         if ((rc = jp_txn_log_get(txn, c->node.store, last + 1, &p, &n)))
             goto fail;
         if (bytes && bytes + n + 5 > max_batch)
             break;
+        s->chp[last + 1 - *next].p = p;
+        s->chp[last + 1 - *next].n = n;
         bytes += n + 5;
         last++;
     }
@@ -357,9 +368,9 @@ s_push_batch(s_sync_t *s, uint64_t *next, uint64_t head, uint64_t max_batch, uin
     jp_buf_reset(&s->out);
     jp_msg_begin(&b, &s->out, &m, (uint32_t)(last - *next + 1));
     uint8_t hash[JP_HASH_LEN], msg[JP_BATCH_MSG_LEN];
-    for (uint64_t q = *next; q <= last; q++) {
-        if ((rc = jp_txn_log_get(txn, c->node.store, q, &p, &n)))
-            goto fail;
+    for (uint64_t i = 0; i <= last - *next; i++) {
+        p = s->chp[i].p;
+        n = s->chp[i].n;
         jp_msg_add_change(&b, p, n);
     }
     jp_sha256(p, n, hash);
@@ -842,6 +853,7 @@ done:
         zmq_ctx_term(s.ctx);
     jp_key_destroy(&s.key);
     jp_buf_free(&s.out);
+    free(s.chp);
     cli_close(c);
     return ec;
 }

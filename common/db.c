@@ -1624,6 +1624,10 @@ jp_txn_tb_last(jp_txn_t *txn, jp_table_t tb, void *k, size_t cap, size_t *kn)
 int
 jp_txn_glog_len(jp_txn_t *txn, uint64_t *len)
 {
+    if (txn->glog_ok) { /* counted by glog_append in this transaction */
+        *len = txn->glog_len;
+        return 0;
+    }
     uint8_t k[8];
     size_t kn = 0;
     int rc = jp_txn_tb_last(txn, JP_TB_GLOG, k, sizeof k, &kn);

@@ -471,6 +471,9 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         if ((rc = jp_txn_head(txn, store, &h)))
             goto internal;
     }
+    uint64_t glen = 0;
+    if (fresh && (rc = jp_txn_glog_len(txn, &glen)))
+        goto internal;
     jp_receipt_t r = {.store = store, .seq = h.seq, .ms = now};
     uint8_t rmsg[JP_RECEIPT_MSG_LEN];
     jp_receipt_msg(store, h.seq, now, h.head, rmsg);
@@ -484,15 +487,8 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     }
     s->batches += fresh > 0;
     s->changes += fresh;
-    if (fresh) {
-        uint64_t len = 0;
-        jp_txn_t *rt;
-        if (jp_db_begin(s->db, false, &rt, NULL) == 0) {
-            jp_txn_glog_len(rt, &len);
-            jp_txn_abort(&rt);
-        }
-        s_merged(s, len);
-    }
+    if (fresh)
+        s_merged(s, glen);
 
     jp_msg_t a = {.type = JP_MSG_RECEIPT};
     a.receipt.batch = bno;
