@@ -68,6 +68,7 @@ typedef struct {
     s_sess_t *sess; /* S_MAX_SESSIONS */
     int nsess;
     uint64_t batches, changes; /* accepted since start, for the log */
+    uint64_t push_us;          /* time spent handling PUSH, for the log */
     jp_id_t *touched;          /* customers a batch changed, for linking */
     size_t ntouched, captouched;
     /* The base the reports compute from (main thread only).  A report
@@ -93,6 +94,14 @@ typedef struct {
 } s_srv_t;
 
 static volatile sig_atomic_t s_stop;
+
+static uint64_t
+s_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void
 s_on_signal(int sig)
@@ -1079,9 +1088,12 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
     case JP_MSG_HELLO:
         s_hello(s, x, &m);
         break;
-    case JP_MSG_PUSH:
+    case JP_MSG_PUSH: {
+        uint64_t t0 = s_us();
         s_push(s, x, &m);
+        s->push_us += s_us() - t0;
         break;
+    }
     case JP_MSG_PULL:
         x->pulling = true;
         x->pull_pos = m.pull.after_pos;
@@ -1279,8 +1291,8 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
     jp_base_destroy(&s.next);
     pthread_mutex_destroy(&s.mu);
     pthread_cond_destroy(&s.cv);
-    s_log("stopping: %llu batches, %llu changes accepted since start",
-          (unsigned long long)s.batches, (unsigned long long)s.changes);
+    s_log("stopping: %llu batches, %llu changes accepted since start in %.3f s of work",
+          (unsigned long long)s.batches, (unsigned long long)s.changes, s.push_us / 1e6);
     s_close(&s);
     return rc;
 }

@@ -353,6 +353,81 @@ test_refusals(void **state)
     free(big);
 }
 
+/* Canonical form is checked as the bytes are read: every length and
+ * integer must be in the smallest form msgpack-c packs it in.  Each row is
+ * one field value's bytes; the boundary values in their smallest form
+ * decode, one form wider is refused as not canonical. */
+static void
+test_canonical_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        unsigned field;
+        uint8_t bytes[40];
+        size_t n;
+        bool ok;
+    } rows[] = {
+        /* integers (created_at, an int64 time) */
+        {JP_F_CREATED_AT, {0x7f}, 1, true},
+        {JP_F_CREATED_AT, {0xcc, 0x7f}, 2, false},        /* 127 as uint8 */
+        {JP_F_CREATED_AT, {0xcc, 0x80}, 2, true},         /* 128 */
+        {JP_F_CREATED_AT, {0xcd, 0x00, 0xff}, 3, false},  /* 255 as uint16 */
+        {JP_F_CREATED_AT, {0xcd, 0x01, 0x00}, 3, true},   /* 256 */
+        {JP_F_CREATED_AT, {0xce, 0, 0, 0xff, 0xff}, 5, false},
+        {JP_F_CREATED_AT, {0xcf, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, 9, false},
+        {JP_F_CREATED_AT, {0xcf, 0, 0, 0, 1, 0, 0, 0, 0}, 9, true},
+        {JP_F_CREATED_AT, {0xd0, 0x05}, 2, false},        /* a positive, signed */
+        {JP_F_CREATED_AT, {0xe0}, 1, true},               /* -32 */
+        {JP_F_CREATED_AT, {0xd0, 0xe0}, 2, false},        /* -32 as int8 */
+        {JP_F_CREATED_AT, {0xd0, 0xdf}, 2, true},         /* -33 */
+        {JP_F_CREATED_AT, {0xd1, 0xff, 0x80}, 3, false},  /* -128 as int16 */
+        {JP_F_CREATED_AT, {0xd1, 0xff, 0x7f}, 3, true},   /* -129 */
+        {JP_F_CREATED_AT, {0xd2, 0xff, 0xff, 0x80, 0x00}, 5, false},
+        {JP_F_CREATED_AT, {0xd3, 0xff, 0xff, 0xff, 0xff, 0x80, 0, 0, 0}, 9, false},
+        {JP_F_CREATED_AT, {0xd3, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff}, 9, true},
+        /* strings (name): fixstr to 31 bytes, str8 from 32 */
+        {JP_F_NAME, {0xa3, 'a', 'b', 'c'}, 4, true},
+        {JP_F_NAME, {0xd9, 0x03, 'a', 'b', 'c'}, 5, false},
+        {JP_F_NAME, {0xda, 0x00, 0x03, 'a', 'b', 'c'}, 6, false},
+        {JP_F_NAME, {0xdb, 0x00, 0x00, 0x00, 0x03, 'a', 'b', 'c'}, 8, false},
+    };
+    jp_err_t err;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        hand_t h;
+        s_hand_head(&h, 9, 1, 3, JP_K_CUSTOMER);
+        msgpack_pack_map(&h.pk, 1);
+        msgpack_pack_uint64(&h.pk, rows[i].field);
+        msgpack_sbuffer_write(&h.sb, (const char *)rows[i].bytes, rows[i].n);
+        int rc = s_hand_decode(&h, &err);
+        if (rows[i].ok != (rc == 0))
+            fprintf(stderr, "row %zu: rc %d (%s)\n", i, rc, err.msg);
+        assert_int_equal(rc, rows[i].ok ? 0 : JP_ECORRUPT);
+        if (!rows[i].ok)
+            assert_non_null(strstr(err.msg, "canonical"));
+    }
+    /* A 32-byte name takes str8; the same name as str16 is refused. */
+    for (int wide = 0; wide < 2; wide++) {
+        hand_t h;
+        s_hand_head(&h, 9, 1, 3, JP_K_CUSTOMER);
+        msgpack_pack_map(&h.pk, 1);
+        msgpack_pack_uint64(&h.pk, JP_F_NAME);
+        static const uint8_t str8[2] = {0xd9, 32}, str16[3] = {0xda, 0, 32};
+        msgpack_sbuffer_write(&h.sb, (const char *)(wide ? str16 : str8), wide ? 3 : 2);
+        msgpack_sbuffer_write(&h.sb, s_long, 32);
+        assert_int_equal(s_hand_decode(&h, &err), wide ? JP_ECORRUPT : 0);
+    }
+    /* A map of one field written as a map16. */
+    hand_t h;
+    s_hand_head(&h, 9, 1, 3, JP_K_CUSTOMER);
+    static const uint8_t map16[3] = {0xde, 0, 1};
+    msgpack_sbuffer_write(&h.sb, (const char *)map16, 3);
+    msgpack_pack_uint64(&h.pk, JP_F_NAME);
+    msgpack_pack_str(&h.pk, 1);
+    msgpack_pack_str_body(&h.pk, "a", 1);
+    assert_int_equal(s_hand_decode(&h, &err), JP_ECORRUPT);
+    assert_non_null(strstr(err.msg, "canonical"));
+}
+
 static int
 s_setup(void **state)
 {
@@ -371,6 +446,7 @@ main(void)
         cmocka_unit_test(test_every_truncation_fails),
         cmocka_unit_test(test_random_flips_never_crash),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_canonical_forms),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }
