@@ -46,7 +46,8 @@ out=$(mktemp)
     echo
     echo "## Sync (issue: stores sync to the group server)"
     echo
-    echo "\`bash bench/sync.sh\`: three stores push their generated bases at once to"
+    echo "\`bash bench/sync.sh\`: three stores push their generated bases (about 860,000"
+    echo "changes in all) at once to"
     echo "one server over CurveZMQ on 127.0.0.1 (verify, merge, group log, signed"
     echo "receipt, links); the baseline is a raw LMDB append of as many records of"
     echo "the server log's average size, in the same run.  Then a store offline"
