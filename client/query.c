@@ -22,6 +22,7 @@
 #include <string.h>
 
 #define Q_PROG "jipan-query"
+#define Q_MAX_COLS 16 /* columns of a CSV table printed as text */
 
 enum { Q_OK = 0, Q_REFUSED = 1, Q_USAGE = 2, Q_FAILED = 3 };
 
@@ -83,8 +84,8 @@ s_keygen(int argc, char **argv)
 
 typedef struct {
     cli_table_t *t;
-    const char *cell[5];
-    char *buf[5];
+    const char *cell[Q_MAX_COLS];
+    char *buf[Q_MAX_COLS];
     int col;
     int rc;
 } s_rows_t;
@@ -93,7 +94,7 @@ static void
 s_on_field(void *p, size_t n, void *arg)
 {
     s_rows_t *r = arg;
-    if (r->col < 5) {
+    if (r->col < Q_MAX_COLS) {
         char *c = malloc(n + 1);
         if (c) {
             memcpy(c, p, n);
@@ -112,7 +113,7 @@ s_on_row(int ch, void *arg)
     (void)ch;
     s_rows_t *r = arg;
     if (!r->t) {
-        r->t = cli_table_new(r->col < 5 ? r->col : 5, r->cell);
+        r->t = cli_table_new(r->col < Q_MAX_COLS ? r->col : Q_MAX_COLS, r->cell);
         if (!r->t)
             r->rc = JP_ENOMEM;
     } else if (!r->rc) {
@@ -135,7 +136,7 @@ s_print_csv_table(const char *body, size_t n)
     if (!r.rc && r.t)
         cli_table_print(r.t, stdout);
     cli_table_destroy(&r.t);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < Q_MAX_COLS; i++)
         free(r.buf[i]);
     return r.rc;
 }

@@ -121,6 +121,9 @@ store GZ01 show "$walkin" | sed -n 1,24p
 
 say "The group's loyalty report (a group analyst's key, from the server)"
 query group report --as-of 2026-10-31
+echo
+echo "owners by district, now and a year before (quality = loyal, potential = effective or deal):"
+query group report --as-of 2026-10-31 --table regional
 
 say "A regional analyst sees 惠州 only; asking for the group is refused"
 query region-hz report --format csv | sed -n 1,6p
