@@ -268,7 +268,7 @@ srv_export(const srv_conf_t *conf, int argc, char **argv)
     uint64_t len = 0, pos;
     uint8_t pub[JP_PUB_LEN], digest[JP_HASH_LEN];
     int rc, ec = 3;
-    if ((rc = jp_db_open(&x.db, conf->data, 0, &err)))
+    if ((rc = jp_db_open(&x.db, conf->data, conf->map_mib, &err)))
         goto fail;
     snprintf(path, sizeof path, "%s/%s", conf->data, SRV_KEY_FILE);
     if ((rc = jp_key_load(&x.key, path, &err)))

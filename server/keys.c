@@ -217,6 +217,8 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
         return s_number(x, line, name, &c->credit, val, 1, JP_MSG_MAX_CREDIT);
     if (!strcmp(name, "overlap_days"))
         return s_number(x, line, name, &c->overlap_days, val, 0, 365);
+    if (!strcmp(name, "map_mib"))
+        return s_number(x, line, name, &c->map_mib, val, 1, 16 * 1024 * 1024);
     x->rc =
         jp_err_set(x->err, JP_EINVAL, "%s:%d: unknown setting '%s'", x->path, line, name);
     return 0;

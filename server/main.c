@@ -85,7 +85,7 @@ s_open(s_run_t *r, jp_db_t **db, jp_err_t *err)
                           "data directory %s does not exist: run `" SRV_PROG
                           " init` first",
                           r->conf.data);
-    return jp_db_open(db, r->conf.data, 0, err);
+    return jp_db_open(db, r->conf.data, r->conf.map_mib, err);
 }
 
 /* ---- init, keys -------------------------------------------------------------- */
@@ -146,7 +146,7 @@ cmd_init(s_run_t *r, int argc, char **argv)
     jp_txn_t *txn = NULL;
     jp_key_t *key = NULL;
     jp_node_t node;
-    int rc = jp_db_open(&db, r->conf.data, 0, &err);
+    int rc = jp_db_open(&db, r->conf.data, r->conf.map_mib, &err);
     if (rc)
         return s_fail(r, rc, &err);
     if ((rc = jp_db_begin(db, true, &txn, &err)))

@@ -1179,7 +1179,7 @@ s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
     int rc;
     jp_curve_t curve;
     s->conf = conf;
-    if ((rc = jp_db_open(&s->db, conf->data, 0, err)))
+    if ((rc = jp_db_open(&s->db, conf->data, conf->map_mib, err)))
         return rc;
     snprintf(path, sizeof path, "%s/%s", conf->data, SRV_KEY_FILE);
     if ((rc = jp_key_load(&s->key, path, err)))

@@ -35,6 +35,7 @@ typedef struct {
     uint32_t max_batch;    /* bytes of changes in one PUSH or CHANGES */
     uint32_t credit;       /* PUSH batches a client may have unanswered */
     uint32_t overlap_days; /* key rotation: days the old key stays valid */
+    uint32_t map_mib;      /* LMDB map size, MiB (0: the default, 64 GiB) */
 } srv_conf_t;
 
 int srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err);
