@@ -8,7 +8,7 @@ packages=(
     libzmq3-dev liblmdb-dev lmdb-utils libmsgpack-dev libssl-dev
     libcsv-dev libjansson-dev libinih-dev libsystemd-dev
     libcmocka-dev
-    bc python3 procps systemd
+    bc python3 procps systemd openssl
 )
 
 missing=()
