@@ -58,7 +58,7 @@ typedef struct {
     struct {
         const uint8_t *p;
         size_t n;
-    } *chp; /* the changes of the batch being built (JP_MSG_MAX_CHANGES) */
+    } * chp; /* the changes of the batch being built (JP_MSG_MAX_CHANGES) */
 } s_sync_t;
 
 static volatile sig_atomic_t s_stop;
@@ -537,6 +537,51 @@ fail:
     return cli_fail(c, cli_exit_for(rc), "sync state: %s", jp_strerror(rc));
 }
 
+/* The group's store codes, for this store's screens (cli_store_label):
+ * asked when something was pulled (a new store may have come) or when
+ * none are kept yet, so that a round in sync stays one exchange. */
+static int
+s_learn_stores(s_sync_t *s, zmq_msg_t *frame)
+{
+    cli_t *c = s->c;
+    jp_txn_t *txn;
+    jp_err_t err;
+    const void *v;
+    size_t n;
+    int rc = jp_db_begin(c->db, false, &txn, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    bool have = jp_txn_tb_get(txn, JP_TB_SYNC, "stores", 6, &v, &n) == 0;
+    jp_txn_abort(&txn);
+    if (have && !s->pulled)
+        return 0;
+    jp_msg_t m = {.type = JP_MSG_QUERY}, in;
+    m.query.id = 1;
+    m.query.what.p = "stores";
+    m.query.what.n = 6;
+    int ec = s_send(s, &m);
+    if (ec)
+        return ec;
+    zmq_msg_close(frame);
+    zmq_msg_init(frame);
+    do {
+        if ((ec = s_recv(s, frame, &in)))
+            return ec;
+    } while (in.type == JP_MSG_CHANGES || in.type == JP_MSG_PONG); /* late stragglers */
+    if (in.type != JP_MSG_ANSWER)
+        return cli_fail(c, CLI_REFUSED, "the server answered a stores query with %s",
+                        jp_msg_type_name(in.type));
+    if ((rc = jp_db_begin(c->db, true, &txn, &err)))
+        return cli_fail_err(c, rc, &err);
+    if ((rc = s_put_text(txn, "stores", in.answer.body.p, in.answer.body.n)) ||
+        (rc = jp_txn_commit(&txn, &err))) {
+        jp_txn_abort(&txn);
+        return cli_fail(c, cli_exit_for(rc), "keeping the store list: %s",
+                        jp_strerror(rc));
+    }
+    return 0;
+}
+
 /* One round over the connected socket. */
 static int
 s_round(s_sync_t *s)
@@ -628,6 +673,8 @@ s_round(s_sync_t *s)
         ec = cli_fail(c, CLI_REFUSED, "interrupted");
         goto done;
     }
+    if ((ec = s_learn_stores(s, &frame)))
+        goto done;
     m.type = JP_MSG_BYE;
     m.bye.reason.p = "done";
     m.bye.reason.n = 4;

@@ -11,6 +11,8 @@
  */
 #include "store.h"
 
+#include <jansson.h>
+
 #include <string.h>
 
 #include "validate.h"
@@ -210,13 +212,57 @@ cli_resolve(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what, const cha
                     what);
 }
 
+/* The other stores' codes, as the last sync learnt them (the sync
+ * table's "stores", the server's `stores` answer); read once. */
+static struct {
+    bool loaded;
+    json_t *list; /* [{"store": N, "code": "..."}], or NULL */
+} s_codes;
+
+static void
+s_codes_free(void)
+{
+    json_decref(s_codes.list);
+    s_codes.list = NULL;
+}
+
+static const char *
+s_code_of(const cli_t *c, uint16_t store)
+{
+    if (!s_codes.loaded && c->db) {
+        jp_txn_t *txn;
+        const void *v;
+        size_t n;
+        s_codes.loaded = true;
+        if (jp_db_begin(c->db, false, &txn, NULL) == 0) {
+            if (jp_txn_tb_get(txn, JP_TB_SYNC, "stores", 6, &v, &n) == 0)
+                s_codes.list = json_loadb(v, n, 0, NULL);
+            jp_txn_abort(&txn);
+        }
+        if (s_codes.list)
+            atexit(s_codes_free);
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(s_codes.list, i, o)
+    {
+        json_t *num = json_object_get(o, "store"), *code = json_object_get(o, "code");
+        if (json_integer_value(num) == store && json_string_length(code) > 0)
+            return json_string_value(code);
+    }
+    return NULL;
+}
+
 void
 cli_store_label(const cli_t *c, uint16_t store, char *out, size_t cap)
 {
+    const char *code;
     if (store == c->node.store && c->node.code[0])
         snprintf(out, cap, "%s", c->node.code);
     else if (store == 0)
         snprintf(out, cap, "group");
+    else if ((code = s_code_of(c, store)))
+        snprintf(out, cap, "%s", code);
     else
         snprintf(out, cap, "#%u", (unsigned)store);
 }

@@ -26,6 +26,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -947,6 +948,42 @@ s_status(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
     s_answer(s, x, m->query.id, body, (size_t)n);
 }
 
+typedef struct {
+    jp_txn_t *txn;
+    json_t *list;
+} s_peers_t;
+
+static int
+s_peer_json(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    (void)v, (void)vn;
+    s_peers_t *l = arg;
+    srv_peer_t p;
+    if (kn != 2 || srv_peer_get(l->txn, jp_be16_get(k), &p) != 0)
+        return 0;
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "store", (json_int_t)p.store, "code",
+                          p.code, "name", p.name, "region", p.region);
+    return o && json_array_append_new(l->list, o) == 0 ? 0 : JP_ENOMEM;
+}
+
+/* The group's stores (number, code, name, region): not personal data, for
+ * any principal, so that screens name a store by its code. */
+static void
+s_stores(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
+{
+    s_peers_t l = {txn, json_array()};
+    char *body = NULL;
+    if (l.list && jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_peer_json, &l) == 0)
+        body = json_dumps(l.list, JSON_COMPACT);
+    json_decref(l.list);
+    if (!body) {
+        s_error(s, x, JP_PERR_INTERNAL, m->query.id, "stores: out of memory");
+        return;
+    }
+    s_answer(s, x, m->query.id, body, strlen(body));
+    free(body);
+}
+
 static void
 s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
 {
@@ -956,10 +993,12 @@ s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         fn = s_status;
     else if (w->n == 6 && memcmp(w->p, "report", 6) == 0)
         fn = s_report;
+    else if (w->n == 6 && memcmp(w->p, "stores", 6) == 0)
+        fn = s_stores;
     if (!fn) {
         s_error(s, x, JP_PERR_MALFORMED, m->query.id,
-                "unknown query '%.*s' (report, status)", (int)(w->n > 32 ? 32 : w->n),
-                w->p);
+                "unknown query '%.*s' (report, status, stores)",
+                (int)(w->n > 32 ? 32 : w->n), w->p);
         return;
     }
     jp_txn_t *txn;

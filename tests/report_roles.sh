@@ -34,6 +34,13 @@ jp_server_start
 jp_first_sync st1 st2 st3
 for i in 1 2 3; do S "st$i" sync -q; done
 
+check "a store names the other stores by their codes (learnt at sync)"
+C2=$(awk -F, 'NR==3 {print $2}' "$T/gen/stores.csv")
+id2=$(S st2 log --limit 1 | awk '$5 == "customer" {print $6}')
+[ -n "$id2" ] || fail "no customer in store 2's log"
+S st1 show "$id2" >"$T/out"
+grep -qE "^created .* at $C2\$" "$T/out" || { cat "$T/out" >&2; fail "store 1 does not name store 2 as $C2"; }
+
 check "group and auditor read everything"
 for k in group auditor; do
     Q --key "$T/$k.key" report --scope group --format json >"$T/$k.json"
