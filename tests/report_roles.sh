@@ -86,6 +86,18 @@ for _ in $(seq 40); do [ "$(customers)" -gt "$c0" ] && break; sleep 0.25; done
 [ "$(customers)" -eq $((c0 + 1)) ] || fail "the live report did not follow the merge ($c0 -> $(customers))"
 grep -q "report group in [0-9]* ms (base held)" "$T/server.err" || fail "live reports never used the held base"
 
+check "a report computed ahead equals one computed for that instant"
+for _ in $(seq 40); do
+    Q --key "$T/group.key" report --scope group --format json >"$T/live.json"
+    grep -q "report group in [0-9]* ms (computed ahead)" "$T/server.err" && break
+    sleep 0.25
+done
+grep -q "report group in [0-9]* ms (computed ahead)" "$T/server.err" || fail "no report was computed ahead"
+Q --key "$T/group.key" report --scope group --format json >"$T/live.json"
+at=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' "$T/live.json")
+Q --key "$T/group.key" report --scope group --format json --as-of "$at" >"$T/then.json"
+cmp -s "$T/live.json" "$T/then.json" || { diff "$T/live.json" "$T/then.json" >&2; fail "the report computed ahead differs from the one computed as of $at"; }
+
 check "a synced store's own figures offline equal the server's"
 D=2026-06-30
 S st1 report --as-of $D --format csv >"$T/offline.csv"
