@@ -53,8 +53,11 @@ out=$(mktemp)
     echo "the server log's average size, in the same run.  Then a store offline"
     echo "while 100,000 changes were made there pushes them in one sync, another"
     echo "store pulls them in one sync, and a sync with nothing to do is timed on"
-    echo "an empty and on the full base.  Targets: 300,000 changes/s and 10% of the"
-    echo "raw append; catch-up of 100,000 changes under 2 s."
+    echo "an empty and on the full base.  Last, the group's report: the first one"
+    echo "(load and figures), from a held base, and as of now while three more"
+    echo "stores push (computed ahead with the live base; server-side times)."
+    echo "Targets: 300,000 changes/s and 10% of the raw append; catch-up of"
+    echo "100,000 changes under 2 s."
     echo
     echo '```'
     bash bench/sync.sh "$build" 2>&1 | grep -v '^jipan-gen'
