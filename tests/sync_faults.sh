@@ -192,12 +192,16 @@ same_as_server() {
 # ---- set-up ------------------------------------------------------------------------
 
 PORT=$(free_port $((17000 + $$ % 1000)))
+# Small batches, one in flight: a push of the backlog takes many commits,
+# so that (a) can kill the server in the middle of one.
 cat >"$CONF" <<EOF
 [server]
 endpoint = tcp://127.0.0.1:$PORT
 data = $T/srv
 group = 测试集团
 timezone = Asia/Shanghai
+max_batch = 65600
+credit = 1
 EOF
 EP="tcp://127.0.0.1:$PORT"
 
@@ -265,9 +269,10 @@ for attempt in 1 2 3; do
         break
     fi
     [ "$mid" -lt "$SEQ1" ] || { # it was over before the kill: more backlog
-        "$GEN" --out "$T/gen_a$attempt" --stores 1 --customers 3500 --seed $((100 + attempt)) \
+        # (the second store of a new set: its ext ids, SZ01-..., are new here)
+        "$GEN" --out "$T/gen_a$attempt" --stores 2 --customers 3500 --seed $((100 + attempt)) \
             --as-of "$ASOF" >/dev/null 2>&1
-        import 1 "$T/gen_a$attempt/HZ01"
+        import 1 "$T/gen_a$attempt/SZ01"
         SEQ1=$(seq_of 1)
     }
 done
