@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# bench/stats_scale.sh -- the group report at the statistics issue's size:
+# one store of 1,000,000 generated customers (about 9.5 M records) pushed
+# to a fresh server, then two more stores push while a group analyst asks
+# for the group's report as of now, one `jipan-query` process a question.
+# Prints the push, the first report (load and figures), and the reports
+# during the merge: server-side times (from the server's log) and the
+# client's wall time.  Needs about 12 GB of disk and 8 GB of memory, and
+# some minutes; not part of bench/run.sh.
+#
+#   bash bench/stats_scale.sh [BUILD_DIR] [CUSTOMERS]    (build-release, 1000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-release}
+customers=${2:-1000000}
+if [ ! -x "$build/server/jipan-server" ]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DJIPAN_SANITIZE=OFF -DJIPAN_TESTS=OFF >/dev/null
+    cmake --build "$build" -j"$(nproc)" >/dev/null
+fi
+B=$(cd "$build" && pwd)
+W=$(mktemp -d /tmp/jipan-bench-scale.XXXXXX)
+port=$((17600 + $$ % 300))
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+now() { date +%s.%N; }
+S() { "$B/client/jipan-store" -d "$W/$1" "${@:2}"; }
+SV() { "$B/server/jipan-server" -c "$W/server.conf" "$@"; }
+pct() { sort -n | awk -v p="$1" '{v[NR]=$1} END {k=int((p*NR+99)/100); if (k<1) k=1; print v[k]}'; }
+
+cat >"$W/server.conf" <<EOC
+[server]
+endpoint = tcp://127.0.0.1:$port
+data = $W/srv
+group = 基准集团
+timezone = Asia/Shanghai
+EOC
+SV init >/dev/null
+KEY=$(SV keys | awk '/^curve/ {print $2}')
+store() { # DIR NUM CODE REGION GEN_DIR
+    S "$1" init --store "$2" --code "$3" --name "$3" --region "$4" --group 基准集团 >/dev/null 2>&1
+    printf '%s: ' "$3"
+    S "$1" import --customers "$5/customers.csv" --vehicles "$5/vehicles.csv" --events "$5/events.csv" |
+        tail -1
+    SV enroll --store "$2" --code "$3" --name "$3" --region "$4" \
+        --curve "$(S "$1" keys | awk '/^curve/ {print $2}')" \
+        --sign "$(S "$1" keys | awk '/^sign/ {print $2}')" >/dev/null
+}
+"$B/tools/jipan-gen" --out "$W/gen" --stores 1 --customers "$customers" --seed 3
+store big 1 HZ01 惠州 "$W/gen/HZ01"
+rm -rf "$W/gen"
+"$B/tools/jipan-gen" --out "$W/gen2" --stores 2 --customers 30000 --seed 4 >/dev/null
+store s2 2 SZ01 深圳 "$W/gen2/HZ01"
+store s3 3 GZ01 广州 "$W/gen2/SZ01"
+"$B/client/jipan-query" keygen "$W/group.key" >"$W/group.pub"
+SV enroll --role group --curve "$(cat "$W/group.pub")" >/dev/null
+
+"$B/server/jipan-server" -c "$W/server.conf" run >"$W/server.out" 2>"$W/server.err" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$W/server.out" 2>/dev/null && break; sleep 0.1; done
+t0=$(now)
+S big sync -q --push-only --server "tcp://127.0.0.1:$port" --server-key "$KEY"
+echo "push of store 1 to the server: $(echo "$(now) - $t0" | bc) s"
+ask() { "$B/client/jipan-query" --key "$W/group.key" --server "tcp://127.0.0.1:$port" \
+    --server-key "$KEY" --timeout 300 report --scope group --format json >/dev/null; }
+t0=$(now)
+ask
+echo "first report (load and figures): $(echo "$(now) - $t0" | bc) s"
+for _ in $(seq 600); do grep -q "computed ahead" "$W/server.err" && break; sleep 0.5; ask; done
+before=$(grep -c "report group in" "$W/server.err")
+S s2 sync -q --push-only --server "tcp://127.0.0.1:$port" --server-key "$KEY" &
+p2=$!
+S s3 sync -q --push-only --server "tcp://127.0.0.1:$port" --server-key "$KEY" &
+p3=$!
+: >"$W/client_ms"
+n=0
+while { kill -0 "$p2" || kill -0 "$p3"; } 2>/dev/null && [ "$n" -lt 400 ]; do
+    t0=$(now)
+    ask
+    echo "($(now) - $t0) * 1000" | bc >>"$W/client_ms"
+    n=$((n + 1))
+done
+wait "$p2" "$p3"
+server_ms=$(grep -o 'report group in [0-9]*' "$W/server.err" | tail -n +"$((before + 1))" | awk '{print $4}')
+SV status | sed -n '2,3p'
+echo "reports as of now while two stores pushed: $n"
+echo "  server side  p50 $(echo "$server_ms" | pct 50) ms  p99 $(echo "$server_ms" | pct 99) ms"
+echo "  client side  p50 $(pct 50 <"$W/client_ms") ms  p99 $(pct 99 <"$W/client_ms") ms (a process, a CURVE handshake and the query each)"
