@@ -42,7 +42,8 @@
 #define S_SWEEP_MS 250          /* revocation sweep and housekeeping */
 #define S_MAX_RID 256           /* bytes of a ZeroMQ routing id */
 #define S_LIVE_MAX_AGE_MS 60000 /* a live base older than this is reloaded */
-#define S_ROUTER_BURST 4        /* client messages handled between two polls */
+#define S_ROUTER_BURST 16       /* client messages read between two polls */
+#define S_MAX_HELD 64           /* PUSHes waiting their turn, at most */
 
 typedef struct {
     uint8_t rid[S_MAX_RID]; /* ROUTER routing id */
@@ -78,6 +79,7 @@ typedef struct {
     int nsess;
     uint64_t batches, changes; /* accepted since start, for the log */
     uint64_t push_us;          /* time spent handling PUSH, for the log */
+    int held;                  /* PUSHes waiting their turn (s_router) */
     jp_id_t *touched;          /* customers a batch changed, for linking */
     size_t ntouched, captouched;
     /* The base the reports compute from (main thread only).  A report
@@ -1280,32 +1282,82 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
     }
 }
 
+/* A PUSH waiting its turn (s_router). */
+typedef struct {
+    uint8_t rid[S_MAX_RID];
+    size_t rid_n;
+    zmq_msg_t frame;
+} s_held_t;
+
+static bool
+s_is_push(zmq_msg_t *frame)
+{
+    /* [type, ...]: a fixarray header, then the type as a positive fixint. */
+    const uint8_t *p = zmq_msg_data(frame);
+    return zmq_msg_size(frame) >= 2 && (p[0] & 0xf0) == 0x90 && p[1] == JP_MSG_PUSH;
+}
+
+/* Read what has arrived: everything but PUSH is handled at once (a
+ * handshake's HELLO, a query, a pull: milliseconds at most), PUSHes are
+ * held and merged one per turn of the loop, so that a query waits behind
+ * one batch, not behind every store's queue of them.  A client's PUSHes
+ * keep their order (a FIFO); its other messages never depend on a PUSH
+ * still held (it waits for the RECEIPT before anything else). */
+static s_held_t s_hq[S_MAX_HELD]; /* the held PUSHes, a ring */
+static int s_hq_n, s_hq_head;
+
+/* Drop what is held (at exit: those batches were never answered, and their
+ * stores resend them). */
+static void
+s_router_drop(void)
+{
+    for (; s_hq_n > 0; s_hq_n--, s_hq_head = (s_hq_head + 1) % S_MAX_HELD)
+        zmq_msg_close(&s_hq[s_hq_head].frame);
+}
+
 static void
 s_router(s_srv_t *s)
 {
+    s_held_t *held = s_hq;
+    int nheld = s_hq_n, head = s_hq_head;
     uint8_t rid[S_MAX_RID];
-    /* A few messages at a time, then back to the poll: a PUSH takes
-     * milliseconds, and new connections (the ZAP handler) and queries
-     * must not wait behind a queue of them. */
-    for (int i = 0; i < S_ROUTER_BURST; i++) {
+    for (int i = 0; i < S_ROUTER_BURST && nheld < S_MAX_HELD; i++) {
         int n = zmq_recv(s->router, rid, sizeof rid, ZMQ_DONTWAIT);
         if (n < 0)
-            return;
+            break;
         zmq_msg_t frame;
         zmq_msg_init(&frame);
         if (zmq_msg_recv(&frame, s->router, 0) < 0) {
             zmq_msg_close(&frame);
-            return;
+            break;
         }
         if (zmq_msg_more(&frame)) {
             /* A multi-frame message is malformed: drop all of it. */
             while (zmq_msg_more(&frame) && zmq_msg_recv(&frame, s->router, 0) >= 0)
                 ;
-        } else if ((size_t)n <= sizeof rid) {
+        } else if ((size_t)n > sizeof rid) {
+            /* a routing id longer than ours: cannot answer it */
+        } else if (s_is_push(&frame)) {
+            s_held_t *h = &held[(head + nheld++) % S_MAX_HELD];
+            memcpy(h->rid, rid, (size_t)n);
+            h->rid_n = (size_t)n;
+            zmq_msg_init(&h->frame);
+            zmq_msg_move(&h->frame, &frame);
+        } else {
             s_message(s, rid, (size_t)n, &frame);
         }
         zmq_msg_close(&frame);
     }
+    if (nheld > 0) {
+        s_held_t *h = &held[head];
+        head = (head + 1) % S_MAX_HELD;
+        nheld--;
+        s_message(s, h->rid, h->rid_n, &h->frame);
+        zmq_msg_close(&h->frame);
+    }
+    s_hq_n = nheld;
+    s_hq_head = head;
+    s->held = nheld;
 }
 
 /* Forget silent sessions; tell the revoked ones at once. */
@@ -1412,7 +1464,7 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
     uint64_t last_sweep = jp_now_ms();
     while (!s_stop) {
         /* Streams with credit keep the loop from sleeping. */
-        bool busy = false;
+        bool busy = s.held > 0; /* PUSHes waiting: no sleeping in the poll */
         for (int i = 0; i < s.nsess; i++)
             busy |= s.sess[i].pulling && s.sess[i].pull_credit > 0;
         zmq_pollitem_t items[] = {{s.zap, 0, ZMQ_POLLIN, 0},
@@ -1424,7 +1476,7 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
         }
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             s_zap(&s);
-        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
+        if ((n > 0 && (items[1].revents & ZMQ_POLLIN)) || s.held > 0)
             s_router(&s);
         for (int i = s.nsess - 1; i >= 0; i--)
             s_pump(&s, &s.sess[i]);
@@ -1435,6 +1487,7 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
         }
     }
     sd_notify(0, "STOPPING=1");
+    s_router_drop();
     if (s.refresher_on) {
         pthread_mutex_lock(&s.mu);
         s.stop = true;
