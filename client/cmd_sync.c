@@ -47,9 +47,8 @@ typedef struct {
     jp_key_t *key; /* this store's signing key */
     jp_buf_t out;  /* outgoing message */
     uint8_t receipt_key[JP_PUB_LEN];
-    bool have_receipt_key;
     /* counters of one round, for the summary line */
-    uint64_t pushed, pulled, receipts;
+    uint64_t pushed, pulled;
     int perr; /* protocol error the server answered, 0 if none */
     bool quiet;
     bool no_push, no_pull; /* --pull-only, --push-only */
@@ -429,7 +428,6 @@ s_receipt(s_sync_t *s, const jp_msg_t *m)
         goto fail;
     if ((rc = jp_txn_commit(&txn, &err)))
         return cli_fail_err(c, rc, &err);
-    s->receipts++;
     return 0;
 fail:
     jp_txn_abort(&txn);
@@ -593,7 +591,7 @@ s_round(s_sync_t *s)
     m.hello.store = c->node.store;
     m.hello.agent.p = S_AGENT;
     m.hello.agent.n = strlen(S_AGENT);
-    s->pushed = s->pulled = s->receipts = 0;
+    s->pushed = s->pulled = 0;
     s->perr = 0;
     int ec = s_send(s, &m);
     if (ec)

@@ -158,19 +158,18 @@ srv_peer_put(jp_txn_t *txn, const srv_peer_t *x)
 
 /* ---- configuration --------------------------------------------------------- */
 
+/* The handler notes why it stopped; srv_conf_load adds where (inih returns
+ * the line of the first setting the handler refused). */
 typedef struct {
     srv_conf_t *conf;
-    jp_err_t *err;
-    const char *path;
-    int rc;
+    char why[256];
 } s_ini_t;
 
 static int
-s_copy(s_ini_t *x, int line, const char *name, char *out, size_t cap, const char *val)
+s_copy(s_ini_t *x, const char *name, char *out, size_t cap, const char *val)
 {
     if (strlen(val) >= cap) {
-        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: %s is longer than %zu bytes",
-                           x->path, line, name, cap - 1);
+        snprintf(x->why, sizeof x->why, "%s is longer than %zu bytes", name, cap - 1);
         return 0;
     }
     strcpy(out, val);
@@ -178,14 +177,13 @@ s_copy(s_ini_t *x, int line, const char *name, char *out, size_t cap, const char
 }
 
 static int
-s_number(s_ini_t *x, int line, const char *name, uint32_t *out, const char *val,
-         int64_t lo, int64_t hi)
+s_number(s_ini_t *x, const char *name, uint32_t *out, const char *val, int64_t lo,
+         int64_t hi)
 {
     int64_t v;
     const char *why;
     if (jp_parse_int(val, strlen(val), lo, hi, &v, &why)) {
-        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: %s: %s (%lld..%lld)", x->path, line,
-                           name, why, (long long)lo, (long long)hi);
+        snprintf(x->why, sizeof x->why, "%s: %s", name, why);
         return 0;
     }
     *out = (uint32_t)v;
@@ -195,32 +193,29 @@ s_number(s_ini_t *x, int line, const char *name, uint32_t *out, const char *val,
 static int
 s_on_ini(void *arg, const char *section, const char *name, const char *val)
 {
-    int line = 0; /* inih reports the line: see srv_conf_load */
     s_ini_t *x = arg;
     srv_conf_t *c = x->conf;
     if (strcmp(section, "server") != 0) {
-        x->rc = jp_err_set(x->err, JP_EINVAL, "%s:%d: unknown section [%s]", x->path,
-                           line, section);
+        snprintf(x->why, sizeof x->why, "unknown section [%s]", section);
         return 0;
     }
     if (!strcmp(name, "endpoint"))
-        return s_copy(x, line, name, c->endpoint, sizeof c->endpoint, val);
+        return s_copy(x, name, c->endpoint, sizeof c->endpoint, val);
     if (!strcmp(name, "data"))
-        return s_copy(x, line, name, c->data, sizeof c->data, val);
+        return s_copy(x, name, c->data, sizeof c->data, val);
     if (!strcmp(name, "group"))
-        return s_copy(x, line, name, c->group, sizeof c->group, val);
+        return s_copy(x, name, c->group, sizeof c->group, val);
     if (!strcmp(name, "timezone"))
-        return s_copy(x, line, name, c->tz, sizeof c->tz, val);
+        return s_copy(x, name, c->tz, sizeof c->tz, val);
     if (!strcmp(name, "max_batch"))
-        return s_number(x, line, name, &c->max_batch, val, 65536 + 64, JP_MSG_MAX_BATCH);
+        return s_number(x, name, &c->max_batch, val, 65536 + 64, JP_MSG_MAX_BATCH);
     if (!strcmp(name, "credit"))
-        return s_number(x, line, name, &c->credit, val, 1, JP_MSG_MAX_CREDIT);
+        return s_number(x, name, &c->credit, val, 1, JP_MSG_MAX_CREDIT);
     if (!strcmp(name, "overlap_days"))
-        return s_number(x, line, name, &c->overlap_days, val, 0, 365);
+        return s_number(x, name, &c->overlap_days, val, 0, 365);
     if (!strcmp(name, "map_mib"))
-        return s_number(x, line, name, &c->map_mib, val, 1, 16 * 1024 * 1024);
-    x->rc =
-        jp_err_set(x->err, JP_EINVAL, "%s:%d: unknown setting '%s'", x->path, line, name);
+        return s_number(x, name, &c->map_mib, val, 1, 16 * 1024 * 1024);
+    snprintf(x->why, sizeof x->why, "unknown setting '%s'", name);
     return 0;
 }
 
@@ -238,22 +233,12 @@ srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err)
     if (!f)
         return jp_err_set(err, errno == ENOENT ? JP_ENOTFOUND : JP_EIO,
                           "cannot read configuration %s: %s", path, strerror(errno));
-    s_ini_t x = {conf, err, path, 0};
+    s_ini_t x = {.conf = conf};
     int line = ini_parse_file(f, s_on_ini, &x);
     fclose(f);
-    if (x.rc) {
-        /* The handler wrote "path:0: ..."; put in the line inih stopped at. */
-        char msg[sizeof err->msg];
-        const char *rest = strstr(err->msg, ":0: ");
-        if (err && rest) {
-            snprintf(msg, sizeof msg, "%s:%d: %s", path, line, rest + 4);
-            snprintf(err->msg, sizeof err->msg, "%s", msg);
-        }
-        return x.rc;
-    }
     if (line > 0)
-        return jp_err_set(err, JP_EINVAL, "%s:%d: not a setting (name = value)", path,
-                          line);
+        return jp_err_set(err, JP_EINVAL, "%s:%d: %s", path, line,
+                          x.why[0] ? x.why : "not a setting (name = value)");
     if (!conf->group[0])
         return jp_err_set(err, JP_EINVAL,
                           "%s: 'group' (the dealer group's name) is required", path);
