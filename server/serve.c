@@ -796,20 +796,19 @@ s_views_compute(jp_txn_t *txn, const jp_base_t *b, s_view_t *views, int *nviews)
         return JP_ENOMEM;
     r->txn = txn;
     int rc = jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_region_name, r);
+    /* The scopes and labels as s_report resolves them, for a key that
+     * may read everything: the answers are the ones it would compute. */
+    const srv_key_t all = {.role = SRV_ROLE_GROUP};
     for (int i = -1; i < r->n && rc == 0; i++) {
-        char label[128];
+        char label[JP_MSG_MAX_TEXT + 64];
+        const char *why;
         s_view_t *v = &views[*nviews];
-        jp_scope_clear(&scope);
-        if (i < 0) {
-            jp_scope_all(&scope);
+        if (i < 0)
             snprintf(v->scope, sizeof v->scope, "group");
-            snprintf(label, sizeof label, "group");
-        } else {
-            s_region_t sr = {txn, r->names[i], &scope, 0};
-            jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_region_store, &sr);
+        else
             snprintf(v->scope, sizeof v->scope, "region:%s", r->names[i]);
-            snprintf(label, sizeof label, "region %s", r->names[i]);
-        }
+        if (s_scope(txn, &all, v->scope, &scope, label, sizeof label, &why))
+            continue; /* cannot happen: the region has a store */
         jp_stats_t st;
         if ((rc = jp_stats_compute(b, &scope, NULL, &st)))
             break;
