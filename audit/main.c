@@ -538,63 +538,10 @@ typedef struct {
 static void
 a_val_text(unsigned fid, bool had, const jp_val_t *v, bool full, char *out, size_t cap)
 {
-    const jp_field_def_t *d = jp_field_def(fid);
-    char t[JP_MAX_STR + 1], m[64];
-    if (!had) {
+    if (had)
+        jp_val_text(jp_field_def(fid), v, full, out, cap);
+    else
         snprintf(out, cap, "(unset)");
-        return;
-    }
-    switch (v->type) {
-    case 0:
-        snprintf(out, cap, "(cleared)");
-        break;
-    case JP_T_STR:
-        snprintf(t, sizeof t, "%.*s", (int)v->u.s.n, v->u.s.p);
-        if (!full && fid == JP_F_PHONE) {
-            jp_phone_mask(t, m, sizeof m);
-            snprintf(out, cap, "%s", m);
-        } else if (!full && fid == JP_F_ID_NUMBER) {
-            jp_idnum_mask(t, m, sizeof m);
-            snprintf(out, cap, "%s", m);
-        } else {
-            snprintf(out, cap, "%s", t);
-        }
-        break;
-    case JP_T_TIME: {
-        char w[17];
-        jp_format_instant(v->u.i, w);
-        snprintf(out, cap, "%s", w);
-        break;
-    }
-    case JP_T_DATE: {
-        char w[11];
-        jp_format_date(v->u.i, w);
-        snprintf(out, cap, "%s", w);
-        break;
-    }
-    case JP_T_MONEY: {
-        char w[24];
-        jp_format_money(v->u.i, w);
-        snprintf(out, cap, "%s", w);
-        break;
-    }
-    case JP_T_ENUM: {
-        const char *w = d ? jp_enum_word(d, (unsigned)v->u.i) : NULL;
-        snprintf(out, cap, "%s", w ? w : "?");
-        break;
-    }
-    case JP_T_REF: {
-        char id[JP_ID_TEXT_LEN + 1];
-        jp_id_format(&v->u.ref, id);
-        snprintf(out, cap, "%s", id);
-        break;
-    }
-    case JP_T_BOOL:
-        snprintf(out, cap, "%s", v->u.b ? "true" : "false");
-        break;
-    default:
-        snprintf(out, cap, "%lld", (long long)v->u.i);
-    }
 }
 
 static int

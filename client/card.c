@@ -218,7 +218,7 @@ s_field(const jp_record_t *r, unsigned fid, char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (r->f[fid].set && r->f[fid].v.type)
-        cli_val_text(jp_field_def(fid), &r->f[fid].v, false, buf, cap);
+        jp_val_text(jp_field_def(fid), &r->f[fid].v, false, buf, cap);
     return buf;
 }
 

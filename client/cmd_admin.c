@@ -130,7 +130,7 @@ s_print_change(const jp_change_t *ch)
     printf("%s ", id);
     for (unsigned i = 0; i < ch->nfields; i++) {
         const jp_field_def_t *f = jp_field_def(ch->f[i].id);
-        cli_val_text(f, &ch->f[i].v, false, v, sizeof v);
+        jp_val_text(f, &ch->f[i].v, false, v, sizeof v);
         bool quote = strchr(v, ' ') != NULL;
         printf(" %s=%s%s%s", f ? f->name : "?", quote ? "\"" : "", v, quote ? "\"" : "");
     }

@@ -187,7 +187,7 @@ s_find_row(cli_t *c, jp_txn_t *txn, const jp_id_t *id, bool full, cli_table_t *t
     jp_record_str(&r, JP_F_DISTRICT, district, sizeof district);
     phone[0] = '\0';
     if (r.f[JP_F_PHONE].set && r.f[JP_F_PHONE].v.type)
-        cli_val_text(jp_field_def(JP_F_PHONE), &r.f[JP_F_PHONE].v, full, phone,
+        jp_val_text(jp_field_def(JP_F_PHONE), &r.f[JP_F_PHONE].v, full, phone,
                      sizeof phone);
     cli_card_class(txn, &r, &tl, cls, sizeof cls);
     s_vehicles_cell(txn, &tl, vehicles, sizeof vehicles);

@@ -42,7 +42,7 @@ s_card_field(cli_table_t *t, const char *label, const jp_record_t *r, unsigned f
     char v[JP_MAX_STR + 1];
     if (!r->f[fid].set || !r->f[fid].v.type)
         return 0;
-    cli_val_text(jp_field_def(fid), &r->f[fid].v, full, v, sizeof v);
+    jp_val_text(jp_field_def(fid), &r->f[fid].v, full, v, sizeof v);
     const char *cells[] = {label, v};
     return cli_table_add(t, cells, false);
 }
@@ -132,10 +132,10 @@ s_print_vehicles(cli_t *c, jp_txn_t *txn, const cli_timeline_t *tl)
         when[10] = '\0'; /* the day is enough */
         price[0] = kind[0] = '\0';
         if (r.f[JP_F_PRICE].set && r.f[JP_F_PRICE].v.type)
-            cli_val_text(jp_field_def(JP_F_PRICE), &r.f[JP_F_PRICE].v, false, price,
+            jp_val_text(jp_field_def(JP_F_PRICE), &r.f[JP_F_PRICE].v, false, price,
                          sizeof price);
         if (r.f[JP_F_SALE_KIND].set && r.f[JP_F_SALE_KIND].v.type)
-            cli_val_text(jp_field_def(JP_F_SALE_KIND), &r.f[JP_F_SALE_KIND].v, false,
+            jp_val_text(jp_field_def(JP_F_SALE_KIND), &r.f[JP_F_SALE_KIND].v, false,
                          kind, sizeof kind);
         if (tl->e[i].deleted)
             snprintf(kind + strlen(kind), sizeof kind - strlen(kind), " (deleted)");

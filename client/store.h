@@ -188,10 +188,6 @@ int cli_customer_of(jp_txn_t *txn, const jp_id_t *id, jp_id_t *out);
  * "#N" for another store. */
 void cli_store_label(const cli_t *c, uint16_t store, char *out, size_t cap);
 
-/* A value as text for people: enum words, dates, money, ids; phone and ID
- * number masked unless full. */
-void cli_val_text(const jp_field_def_t *f, const jp_val_t *v, bool full, char *out,
-                  size_t cap);
 
 /* --- tables (display.c) --- */
 

@@ -7,8 +7,10 @@
  * value of the greatest stamp seen, whatever the order they arrived in.
  */
 #include "record.h"
+#include "validate.h"
 #include "err.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void
@@ -170,4 +172,67 @@ jp_change_get(const jp_change_t *ch, unsigned fid)
             return &ch->f[i];
     }
     return NULL;
+}
+
+void
+jp_val_text(const jp_field_def_t *f, const jp_val_t *v, bool full, char *out, size_t cap)
+{
+    char tmp[JP_MAX_STR + 1];
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    switch (v->type) {
+    case 0:
+        snprintf(out, cap, "(cleared)");
+        break;
+    case JP_T_STR:
+        snprintf(tmp, sizeof tmp, "%.*s", (int)v->u.s.n, v->u.s.p);
+        if (!full && f && f->id == JP_F_PHONE)
+            jp_phone_mask(tmp, out, cap);
+        else if (!full && f && f->id == JP_F_ID_NUMBER)
+            jp_idnum_mask(tmp, out, cap);
+        else
+            snprintf(out, cap, "%s", tmp);
+        break;
+    case JP_T_INT:
+        snprintf(out, cap, "%lld", (long long)v->u.i);
+        break;
+    case JP_T_TIME: {
+        char t[17];
+        jp_format_instant(v->u.i, t);
+        snprintf(out, cap, "%s", t);
+        break;
+    }
+    case JP_T_DATE: {
+        char d[11];
+        jp_format_date(v->u.i, d);
+        snprintf(out, cap, "%s", d);
+        break;
+    }
+    case JP_T_MONEY: {
+        char m[24];
+        jp_format_money(v->u.i, m);
+        snprintf(out, cap, "%s", m);
+        break;
+    }
+    case JP_T_ENUM: {
+        const char *w = f ? jp_enum_word(f, (unsigned)v->u.i) : NULL;
+        if (w)
+            snprintf(out, cap, "%s", w);
+        else
+            snprintf(out, cap, "#%lld", (long long)v->u.i);
+        break;
+    }
+    case JP_T_REF: {
+        char id[JP_ID_TEXT_LEN + 1];
+        jp_id_format(&v->u.ref, id);
+        snprintf(out, cap, "%s", id);
+        break;
+    }
+    case JP_T_BOOL:
+        snprintf(out, cap, "%s", v->u.b ? "true" : "false");
+        break;
+    default:
+        snprintf(out, cap, "?");
+    }
 }

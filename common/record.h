@@ -106,4 +106,10 @@ void jp_change_set_bool(jp_change_t *ch, unsigned fid, bool b);
 void jp_change_set_nil(jp_change_t *ch, unsigned fid);
 const jp_fval_t *jp_change_get(const jp_change_t *ch, unsigned fid);
 
+/* A value as text for people (f: its field, may be NULL): enum words,
+ * dates, instants and money in the group's zone, ids; "(cleared)" for nil;
+ * phone and ID number masked unless full. */
+void jp_val_text(const jp_field_def_t *f, const jp_val_t *v, bool full, char *out,
+                 size_t cap);
+
 #endif
