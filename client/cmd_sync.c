@@ -288,6 +288,17 @@ s_send(s_sync_t *s, const jp_msg_t *m)
     return 0;
 }
 
+/* Open a stream of the group log after position cursor. */
+static int
+s_pull(s_sync_t *s, uint64_t cursor)
+{
+    jp_msg_t m = {.type = JP_MSG_PULL};
+    m.pull.after_pos = cursor;
+    m.pull.credit = S_PULL_CREDIT;
+    m.pull.own = s->recovering;
+    return s_send(s, &m);
+}
+
 /* Receive one message into *frame and decode it into m; CLI_REFUSED on
  * silence past the timeout (the round is over; the caller reconnects). */
 static int
@@ -627,15 +638,20 @@ s_round(s_sync_t *s)
     uint64_t next = s->no_push || s->recovering ? own.seq + 1 : acked + 1, bno = 0,
              inflight = 0;
     bool pulling = cursor < group_pos && (!s->no_pull || s->recovering);
-    if (pulling) {
-        m.type = JP_MSG_PULL;
-        m.pull.after_pos = cursor;
-        m.pull.credit = S_PULL_CREDIT;
-        m.pull.own = s->recovering;
-        if ((ec = s_send(s, &m)))
-            goto done;
-    }
-    while (!s_stop && (next <= own.seq || inflight > 0 || pulling)) {
+    /* The server merges PUSHes on their own thread and streams the log
+     * meanwhile, so a stream may end before this round's batches are
+     * merged, without the changes they caused there (links).  After the
+     * last RECEIPT, one more PULL brings those. */
+    bool pull_after = next <= own.seq && !s->no_pull;
+    if (pulling && (ec = s_pull(s, cursor)))
+        goto done;
+    while (!s_stop && (next <= own.seq || inflight > 0 || pulling || pull_after)) {
+        if (pull_after && !pulling && inflight == 0 && next > own.seq) {
+            if ((ec = s_pull(s, cursor)))
+                goto done;
+            pulling = true;
+            pull_after = false;
+        }
         while (inflight < credit && next <= own.seq) {
             if ((ec = s_push_batch(s, &next, own.seq, max_batch, ++bno)))
                 goto done;

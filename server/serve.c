@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@
 #define S_LIVE_MAX_AGE_MS 60000 /* a live base older than this is reloaded */
 #define S_ROUTER_BURST 16       /* client messages read between two polls */
 #define S_MAX_HELD 64           /* PUSHes waiting their turn, at most */
+#define S_MAX_REPORTS 64        /* reports waiting for the reporter, at most */
 
 typedef struct {
     uint8_t rid[S_MAX_RID]; /* ROUTER routing id */
@@ -68,7 +70,43 @@ typedef struct {
     char *json;                      /* the ANSWER body */
 } s_view_t;
 
+/* A client as the code that answers it sees it: who it is and where its
+ * replies go.  The main thread sends on the ROUTER; a worker thread sends
+ * the same two frames ([routing id][message]) on its pipe, and the main
+ * thread forwards them (s_forward). */
 typedef struct {
+    void *sock;           /* the ROUTER, or a worker's pipe */
+    jp_buf_t *out;        /* the sending thread's encoding buffer */
+    const uint8_t *rid;   /* ROUTER routing id */
+    size_t rid_n;
+    const uint8_t *key;   /* its Curve key, 32 bytes */
+    const srv_key_t *k;   /* its key entry, as of the message */
+    bool *gone;           /* main thread: set when the peer is gone */
+} s_client_t;
+
+/* Session x as a client (main thread). */
+#define S_CLIENT(s, x)                                                              \
+    (&(s_client_t){(s)->router, &(s)->out, (x)->rid, (x)->rid_n, (x)->key, &(x)->k,   \
+                   &(x)->gone})
+
+/* A thread that takes work off the main thread: a PUSH to merge, a report
+ * to compute.  The main thread hands it jobs over an inproc pipe (PAIR);
+ * the worker sends its replies back on the same pipe, framed as on the
+ * ROUTER, and an empty message when a job is done (s_worker). */
+typedef struct s_srv s_srv_t;
+typedef struct {
+    s_srv_t *s;
+    const char *name;
+    void (*handle)(s_srv_t *, s_client_t *, const jp_msg_t *);
+    void *pipe, *end; /* the main thread's end, the worker's end */
+    jp_buf_t out;     /* the worker's encoding buffer */
+    pthread_t thread;
+    bool on;
+    int pending;      /* jobs handed over and not yet done (main thread) */
+    uint64_t busy_us; /* time spent on jobs (worker thread; read after it ends) */
+} s_worker_t;
+
+struct s_srv {
     const srv_conf_t *conf;
     void *ctx, *router, *zap;
     jp_db_t *db;
@@ -77,36 +115,36 @@ typedef struct {
     jp_buf_t out;   /* encoded outgoing message */
     s_sess_t *sess; /* S_MAX_SESSIONS */
     int nsess;
-    uint64_t batches, changes; /* accepted since start, for the log */
-    uint64_t push_us;          /* time spent handling PUSH, for the log */
-    int held;                  /* PUSHes waiting their turn (s_router) */
-    jp_id_t *touched;          /* customers a batch changed, for linking */
+    uint64_t batches, changes; /* accepted since start, for the log (merger) */
+    s_worker_t merger;         /* PUSHes, one at a time, in order */
+    s_worker_t reporter;       /* reports computed from a base */
+    atomic_bool stopping;      /* workers drop what they have not begun */
+    jp_id_t *touched;          /* customers a batch changed (merger) */
     size_t ntouched, captouched;
-    /* The base the reports compute from (main thread only).  A report
-     * as of a given instant loads one and keeps it while nothing is
-     * merged; a report as of now takes the live base, which the
+    /* The base the reports compute from (reporter thread only).  A
+     * report as of a given instant loads one and keeps it while nothing
+     * is merged; a report as of now takes the live base, which the
      * refresher thread reloads after merges (s_refresher), so that no
      * report waits for a load while stores sync. */
     jp_base_t *base;
     int64_t base_asof;
     uint64_t base_pos; /* group log length when it was loaded */
     bool base_live;    /* loaded by the refresher, as of its load */
-    bool live_wanted;  /* a report as of now was asked: keep a live base */
     pthread_t refresher;
     bool refresher_on;
     pthread_mutex_t mu; /* guards the fields below */
     pthread_cond_t cv;
     bool stop;         /* the refresher ends */
+    bool live_wanted;  /* a report as of now was asked: keep a live base */
     uint64_t want_pos; /* the group log's length after the last merge */
     bool refresh;      /* reload even if nothing was merged (the base aged) */
-    jp_base_t *next;   /* a fresher live base, for the main thread to take */
+    jp_base_t *next;   /* a fresher live base, for the reporter to take */
     int64_t next_asof;
     uint64_t next_pos;
-    s_view_t next_views[S_MAX_VIEWS]; /* computed with next */
-    int next_nviews;
-    s_view_t views[S_MAX_VIEWS]; /* computed with base, when live (main thread) */
+    s_view_t views[S_MAX_VIEWS]; /* computed ahead, with the last live base */
     int nviews;
-} s_srv_t;
+    int64_t views_asof;
+};
 
 static volatile sig_atomic_t s_stop;
 
@@ -132,12 +170,14 @@ static void __attribute__((format(printf, 1, 2))) s_log(const char *fmt, ...)
     time_t now = time(NULL);
     struct tm tm;
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    flockfile(stderr); /* one line, whichever thread logs */
     fprintf(stderr, "%s " SRV_PROG ": ", ts);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    funlockfile(stderr);
 }
 
 /* ---- sessions -------------------------------------------------------------- */
@@ -170,25 +210,25 @@ s_sess_new(s_srv_t *s, const uint8_t *rid, size_t n, const uint8_t key[32])
     return x;
 }
 
-/* Send m to session x.  A peer that is gone (ROUTER_MANDATORY says so)
+/* Send m to client c.  A peer that is gone (ROUTER_MANDATORY says so)
  * loses its session. */
 static int
-s_send(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+s_send(s_client_t *c, const jp_msg_t *m)
 {
-    if (zmq_send(s->router, x->rid, x->rid_n, ZMQ_SNDMORE) < 0 ||
-        jp_msg_send(s->router, m, &s->out, 0) != 0) {
-        if (errno == EHOSTUNREACH)
-            x->gone = true;
+    if (zmq_send(c->sock, c->rid, c->rid_n, ZMQ_SNDMORE) < 0 ||
+        jp_msg_send(c->sock, m, c->out, 0) != 0) {
+        if (errno == EHOSTUNREACH && c->gone)
+            *c->gone = true;
         return -1;
     }
     return 0;
 }
 
-static int s_error(s_srv_t *s, s_sess_t *x, int code, uint64_t ref, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static int s_error(s_client_t *c, int code, uint64_t ref, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
-s_error(s_srv_t *s, s_sess_t *x, int code, uint64_t ref, const char *fmt, ...)
+s_error(s_client_t *c, int code, uint64_t ref, const char *fmt, ...)
 {
     char text[JP_MSG_MAX_TEXT];
     va_list ap;
@@ -205,9 +245,23 @@ s_error(s_srv_t *s, s_sess_t *x, int code, uint64_t ref, const char *fmt, ...)
     m.error.message.p = text;
     m.error.message.n = n;
     char who[96];
-    srv_principal(&x->k, who, sizeof who);
+    srv_principal(c->k, who, sizeof who);
     s_log("%s: refused (%s): %.*s", who, jp_perr_name(code), (int)n, text);
-    return s_send(s, x, &m);
+    return s_send(c, &m);
+}
+
+static void
+s_answer(s_client_t *c, uint64_t id, const char *body, size_t n)
+{
+    jp_msg_t a = {.type = JP_MSG_ANSWER};
+    a.answer.id = id;
+    a.answer.body.p = body;
+    a.answer.body.n = n;
+    if (n + 64 > JP_MSG_MAX_FRAME) {
+        s_error(c, JP_PERR_INTERNAL, id, "the answer (%zu bytes) exceeds a frame", n);
+        return;
+    }
+    s_send(c, &a);
 }
 
 /* ---- the ZAP handler --------------------------------------------------------- */
@@ -358,24 +412,26 @@ s_perr_for(int rc)
     }
 }
 
+/* A PUSH, on the merger thread (s_worker): batches are merged one at a
+ * time, in the order they arrived. */
 static void
-s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
 {
     const uint64_t bno = m->push.batch;
-    if (x->k.role != SRV_ROLE_STORE) {
-        s_error(s, x, JP_PERR_IDENTITY, bno, "only a store's key may push");
+    if (c->k->role != SRV_ROLE_STORE) {
+        s_error(c, JP_PERR_IDENTITY, bno, "only a store's key may push");
         return;
     }
-    const uint16_t store = x->k.store;
+    const uint16_t store = c->k->store;
     if (m->push.store != store) {
-        s_error(s, x, JP_PERR_IDENTITY, bno,
+        s_error(c, JP_PERR_IDENTITY, bno,
                 "this key is store %u's, the batch claims store %llu", store,
                 (unsigned long long)m->push.store);
         return;
     }
     if (m->push.changes.count == 0 || m->push.first_seq == 0 ||
         m->push.last_seq - m->push.first_seq + 1 != m->push.changes.count) {
-        s_error(s, x, JP_PERR_CHAIN, bno, "seqs %llu..%llu do not match %u changes",
+        s_error(c, JP_PERR_CHAIN, bno, "seqs %llu..%llu do not match %u changes",
                 (unsigned long long)m->push.first_seq,
                 (unsigned long long)m->push.last_seq, m->push.changes.count);
         return;
@@ -394,8 +450,8 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     uint8_t head[JP_HASH_LEN], bmsg[JP_BATCH_MSG_LEN];
     jp_sha256(lastp, lastn, head);
     jp_batch_msg(store, m->push.first_seq, m->push.last_seq, head, bmsg);
-    if (jp_sig_verify(x->k.sign, bmsg, sizeof bmsg, m->push.sig) != 0) {
-        s_error(s, x, JP_PERR_SIGNATURE, bno,
+    if (jp_sig_verify(c->k->sign, bmsg, sizeof bmsg, m->push.sig) != 0) {
+        s_error(c, JP_PERR_SIGNATURE, bno,
                 "batch %llu..%llu: the signature is not store %u's enrolled key's",
                 (unsigned long long)m->push.first_seq,
                 (unsigned long long)m->push.last_seq, store);
@@ -411,7 +467,17 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     jp_txn_t *txn = NULL;
     int rc = jp_db_begin(s->db, true, &txn, &err);
     if (rc) {
-        s_error(s, x, s_perr_for(rc), bno, "%s", err.msg);
+        s_error(c, s_perr_for(rc), bno, "%s", err.msg);
+        return;
+    }
+    /* The key may have been revoked while the batch waited its turn: the
+     * entry read in this transaction is the one that counts. */
+    srv_key_t now_k;
+    const char *why = "no longer enrolled";
+    if (srv_key_get(txn, c->key, &now_k) != 0 ||
+        !srv_key_valid(&now_k, jp_now_ms(), &why)) {
+        jp_txn_abort(&txn);
+        s_error(c, JP_PERR_REVOKED, bno, "this key is %s: batch not accepted", why);
         return;
     }
     jp_head_t h;
@@ -419,7 +485,7 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         goto internal;
     if (m->push.first_seq > h.seq + 1) {
         jp_txn_abort(&txn);
-        s_error(s, x, JP_PERR_CHAIN, bno,
+        s_error(c, JP_PERR_CHAIN, bno,
                 "a gap: batch starts at seq %llu, accepted up to %llu",
                 (unsigned long long)m->push.first_seq, (unsigned long long)h.seq);
         return;
@@ -442,7 +508,7 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
             jp_err_set(&err, JP_ECHAIN, "it says seq %llu", (unsigned long long)ch.seq);
         if (code) {
             jp_txn_abort(&txn);
-            s_error(s, x, code, bno, "change %llu: %s", (unsigned long long)seq, err.msg);
+            s_error(c, code, bno, "change %llu: %s", (unsigned long long)seq, err.msg);
             return;
         }
         rc = jp_txn_apply_decoded(txn, p, n, &ch, &err);
@@ -450,7 +516,7 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
             continue; /* a resent change: harmless */
         if (rc) {
             jp_txn_abort(&txn);
-            s_error(s, x, s_perr_for(rc), bno, "%s", err.msg);
+            s_error(c, s_perr_for(rc), bno, "%s", err.msg);
             return;
         }
         fresh++;
@@ -473,7 +539,7 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
                         .last = m->push.last_seq,
                         .ms = now};
         memcpy(b.sig, m->push.sig, JP_SIG_LEN);
-        memcpy(b.pub, x->k.sign, JP_PUB_LEN);
+        memcpy(b.pub, c->k->sign, JP_PUB_LEN);
         if ((rc = jp_txn_batch_put(txn, &b)))
             goto internal;
         /* One customer across stores: link the rows this batch changed. */
@@ -506,7 +572,7 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     if (fresh && (rc = jp_txn_receipt_put(txn, &r)))
         goto internal;
     if ((rc = jp_txn_commit(&txn, &err))) {
-        s_error(s, x, s_perr_for(rc), bno, "%s", err.msg);
+        s_error(c, s_perr_for(rc), bno, "%s", err.msg);
         return;
     }
     s->batches += fresh > 0;
@@ -521,14 +587,14 @@ s_push(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     memcpy(a.receipt.head, h.head, JP_HASH_LEN);
     a.receipt.server_ms = now;
     memcpy(a.receipt.sig, r.sig, JP_SIG_LEN);
-    s_send(s, x, &a);
+    s_send(c, &a);
     return;
 
 internal:
     jp_err_set(&err, rc, "%s", jp_strerror(rc));
 internal_err:
     jp_txn_abort(&txn);
-    s_error(s, x, s_perr_for(rc), bno, "batch not accepted: %s", err.msg);
+    s_error(c, s_perr_for(rc), bno, "batch not accepted: %s", err.msg);
 }
 
 /* ---- PULL -------------------------------------------------------------------- */
@@ -588,7 +654,7 @@ s_pump(s_srv_t *s, s_sess_t *x)
     jp_txn_t *txn;
     jp_err_t err;
     if (jp_db_begin(s->db, false, &txn, &err)) {
-        s_error(s, x, JP_PERR_INTERNAL, 0, "pull: %s", err.msg);
+        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", err.msg);
         return false;
     }
     uint64_t len;
@@ -612,7 +678,7 @@ s_pump(s_srv_t *s, s_sess_t *x)
     }
     if (rc < 0) {
         jp_txn_abort(&txn);
-        s_error(s, x, JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
+        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
         x->pulling = false;
         return false;
     }
@@ -628,7 +694,7 @@ s_pump(s_srv_t *s, s_sess_t *x)
     rc = jp_msg_end(&b, &m);
     jp_txn_abort(&txn);
     if (rc) {
-        s_error(s, x, JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
+        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
         x->pulling = false;
         return false;
     }
@@ -742,20 +808,6 @@ s_default_scope(const srv_key_t *k, char *out, size_t cap)
 }
 
 static void
-s_answer(s_srv_t *s, s_sess_t *x, uint64_t id, const char *body, size_t n)
-{
-    jp_msg_t a = {.type = JP_MSG_ANSWER};
-    a.answer.id = id;
-    a.answer.body.p = body;
-    a.answer.body.n = n;
-    if (n + 64 > JP_MSG_MAX_FRAME) {
-        s_error(s, x, JP_PERR_INTERNAL, id, "the answer (%zu bytes) exceeds a frame", n);
-        return;
-    }
-    s_send(s, x, &a);
-}
-
-static void
 s_views_free(s_view_t *v, int *n)
 {
     for (int i = 0; i < *n; i++)
@@ -828,7 +880,7 @@ s_views_compute(jp_txn_t *txn, const jp_base_t *b, s_view_t *views, int *nviews)
 /* The refresher: after merges (at most once a second), load the base as
  * of now from a fresh read transaction and hand it to the main thread.
  * LMDB read transactions run in any thread (MDB_NOTLS); the base is
- * touched by the main thread only once handed over. */
+ * touched by the reporter only once handed over. */
 static void *
 s_refresher(void *arg)
 {
@@ -863,12 +915,15 @@ s_refresher(void *arg)
         loaded = pos;
         if (!rc) {
             jp_base_destroy(&s->next);
-            s_views_free(s->next_views, &s->next_nviews);
             s->next = b;
             s->next_asof = asof;
             s->next_pos = pos;
-            memcpy(s->next_views, views, sizeof views[0] * (size_t)nviews);
-            s->next_nviews = nviews;
+            /* The reports computed ahead are answered from the main
+             * thread at once (s_ahead); the base waits for the reporter. */
+            s_views_free(s->views, &s->nviews);
+            memcpy(s->views, views, sizeof views[0] * (size_t)nviews);
+            s->nviews = nviews;
+            s->views_asof = asof;
         }
         /* A second at least between loads: merges come in bursts. */
         if (!s->stop && took < 1000) {
@@ -882,20 +937,34 @@ s_refresher(void *arg)
     return NULL;
 }
 
-/* Tell the refresher the group log grew to pos. */
+/* Tell the refresher the group log grew to pos (merger thread).  Until
+ * someone asks for a report as of now, there is nothing to keep fresh. */
 static void
 s_merged(s_srv_t *s, uint64_t pos)
 {
-    if (!s->refresher_on || !s->live_wanted)
-        return; /* nobody asked for a report as of now: nothing to keep fresh */
+    if (!s->refresher_on)
+        return;
     pthread_mutex_lock(&s->mu);
-    s->want_pos = pos;
+    if (s->live_wanted) {
+        s->want_pos = pos;
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Ask the refresher for a fresh live base even if nothing was merged. */
+static void
+s_refresh(s_srv_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->live_wanted = true;
+    s->refresh = true;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
 /* The base for a report as of asof (live: as of now, whatever is fresh);
- * loads synchronously when nothing held fits. */
+ * loads synchronously when nothing held fits (reporter thread). */
 static int
 s_base_for(s_srv_t *s, jp_txn_t *txn, bool live, int64_t *asof, bool *held, jp_err_t *err)
 {
@@ -907,15 +976,11 @@ s_base_for(s_srv_t *s, jp_txn_t *txn, bool live, int64_t *asof, bool *held, jp_e
         pthread_mutex_lock(&s->mu);
         if (s->next) {
             jp_base_destroy(&s->base);
-            s_views_free(s->views, &s->nviews);
             s->base = s->next;
             s->base_asof = s->next_asof;
             s->base_pos = s->next_pos;
             s->base_live = true;
             s->next = NULL;
-            memcpy(s->views, s->next_views, sizeof s->views[0] * (size_t)s->next_nviews);
-            s->nviews = s->next_nviews;
-            s->next_nviews = 0;
         }
         pthread_mutex_unlock(&s->mu);
     }
@@ -926,109 +991,143 @@ s_base_for(s_srv_t *s, jp_txn_t *txn, bool live, int64_t *asof, bool *held, jp_e
         /* Nothing merged, but "now" moved on: windows end later.  This
          * answer still comes from the held base (its as_of says so); the
          * next ones from a fresh one. */
-        pthread_mutex_lock(&s->mu);
-        s->refresh = true;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
+        s_refresh(s);
     }
     if (*held) {
         *asof = s->base_asof; /* live: the instant the base was loaded */
         return 0;
     }
     jp_base_destroy(&s->base);
-    s_views_free(s->views, &s->nviews); /* they were the old base's */
     rc = jp_base_load(txn, *asof, &s->base, err);
     s->base_asof = *asof;
     s->base_pos = pos;
     s->base_live = live;
-    if (live && s->refresher_on) {
-        /* The refresher keeps it fresh from now on, and computes the
-         * group's and regions' reports ahead with its next load. */
-        s->live_wanted = true;
-        pthread_mutex_lock(&s->mu);
-        s->refresh = true;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-    }
+    if (live && s->refresher_on)
+        s_refresh(s); /* kept fresh from now on, the group's and regions'
+                         reports computed ahead with each load */
     return rc;
 }
 
+/* A report query's arguments, defaults filled in. */
+typedef struct {
+    char scope[JP_MSG_MAX_TEXT + 1], asof[JP_MSG_MAX_TEXT + 1];
+    char filter[JP_MSG_MAX_TEXT + 1], format[16], table[16];
+} s_rargs_t;
+
 static void
-s_report(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
+s_rargs(const jp_msg_t *m, const srv_key_t *k, s_rargs_t *a)
 {
-    const uint64_t qid = m->query.id;
-    char scope_text[JP_MSG_MAX_TEXT + 1], asof_text[JP_MSG_MAX_TEXT + 1] = "";
-    char ftext[JP_MSG_MAX_TEXT + 1] = "", format[16] = "json", table[16] = "figures";
+    *a = (s_rargs_t){.format = "json", .table = "figures"};
+    if (!s_arg(m, "scope", a->scope, sizeof a->scope))
+        s_default_scope(k, a->scope, sizeof a->scope);
+    s_arg(m, "as_of", a->asof, sizeof a->asof);
+    s_arg(m, "filter", a->filter, sizeof a->filter);
+    s_arg(m, "format", a->format, sizeof a->format);
+    s_arg(m, "table", a->table, sizeof a->table);
+}
+
+/* A report as of now that the refresher computed ahead (the group's or a
+ * region's, JSON, no filter): answered by the main thread at once, never
+ * behind a merge or another report.  False if the query is not one of
+ * those; the reporter answers it then, errors included. */
+static bool
+s_ahead(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
+{
+    static jp_scope_t scope; /* 8 KiB, main thread only */
+    s_rargs_t a;
     char label[JP_MSG_MAX_TEXT + 64];
     const char *why;
-    if (!s_arg(m, "scope", scope_text, sizeof scope_text))
-        s_default_scope(&x->k, scope_text, sizeof scope_text);
-    s_arg(m, "as_of", asof_text, sizeof asof_text);
-    s_arg(m, "filter", ftext, sizeof ftext);
-    s_arg(m, "format", format, sizeof format);
-    s_arg(m, "table", table, sizeof table);
-    static jp_scope_t scope; /* 8 KiB: one query at a time */
-    int code = s_scope(txn, &x->k, scope_text, &scope, label, sizeof label, &why);
-    if (code) {
-        s_error(s, x, code, qid, "scope %s: %s", scope_text, why);
-        return;
+    s_rargs(m, &x->k, &a);
+    if (a.asof[0] || a.filter[0] || strcmp(a.format, "json") != 0 ||
+        s_scope(txn, &x->k, a.scope, &scope, label, sizeof label, &why) != 0)
+        return false;
+    uint64_t t0 = s_us();
+    bool found = false;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->nviews && !found; i++) {
+        if (strcmp(s->views[i].scope, a.scope) != 0)
+            continue;
+        s_answer(S_CLIENT(s, x), m->query.id, s->views[i].json, strlen(s->views[i].json));
+        found = true;
     }
+    if (found && (int64_t)jp_now_ms() - s->views_asof > S_LIVE_MAX_AGE_MS) {
+        s->refresh = true; /* "now" moved on: the next answers from a fresh load */
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (found) {
+        char who[96];
+        srv_principal(&x->k, who, sizeof who);
+        s_log("%s: report %s in %llu ms (computed ahead)", who, label,
+              (unsigned long long)((s_us() - t0) / 1000));
+    }
+    return found;
+}
+
+/* A report computed from a base, on the reporter thread (s_worker). */
+static void
+s_report(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
+{
+    const uint64_t qid = m->query.id;
+    static jp_scope_t scope; /* 8 KiB, reporter thread only */
+    s_rargs_t a;
+    char label[JP_MSG_MAX_TEXT + 64];
+    const char *why;
+    s_rargs(m, c->k, &a);
     int64_t asof = (int64_t)jp_now_ms();
-    if (asof_text[0] && jp_parse_asof(asof_text, strlen(asof_text), &asof, &why)) {
-        s_error(s, x, JP_PERR_MALFORMED, qid, "as_of: %s", why);
+    if (a.asof[0] && jp_parse_asof(a.asof, strlen(a.asof), &asof, &why)) {
+        s_error(c, JP_PERR_MALFORMED, qid, "as_of: %s", why);
         return;
     }
-    if (strcmp(format, "json") && strcmp(format, "csv")) {
-        s_error(s, x, JP_PERR_MALFORMED, qid, "format must be json or csv");
+    if (strcmp(a.format, "json") && strcmp(a.format, "csv")) {
+        s_error(c, JP_PERR_MALFORMED, qid, "format must be json or csv");
         return;
     }
     jp_err_t err = {0};
     jp_filter_t *filter = NULL;
-    if (ftext[0] && jp_filter_parse(ftext, &filter, &err)) {
-        s_error(s, x, JP_PERR_MALFORMED, qid, "filter: %s", err.msg);
+    if (a.filter[0] && jp_filter_parse(a.filter, &filter, &err)) {
+        s_error(c, JP_PERR_MALFORMED, qid, "filter: %s", err.msg);
+        return;
+    }
+    jp_txn_t *txn;
+    int rc = jp_db_begin(s->db, false, &txn, &err);
+    int code = rc ? JP_PERR_INTERNAL
+                  : s_scope(txn, c->k, a.scope, &scope, label, sizeof label, &why);
+    if (code) {
+        jp_txn_abort(&txn);
+        jp_filter_destroy(&filter);
+        s_error(c, code, qid, "scope %s: %s", a.scope, rc ? err.msg : why);
         return;
     }
     jp_stats_t st;
     uint64_t t0 = jp_now_ms();
     bool cached;
-    int rc = s_base_for(s, txn, !asof_text[0], &asof, &cached, &err);
-    if (!rc && cached && s->base_live && !asof_text[0] && !filter &&
-        !strcmp(format, "json")) {
-        for (int i = 0; i < s->nviews; i++) {
-            if (strcmp(s->views[i].scope, scope_text) != 0)
-                continue;
-            char who[96];
-            srv_principal(&x->k, who, sizeof who);
-            s_log("%s: report %s in %llu ms (computed ahead)", who, label,
-                  (unsigned long long)(jp_now_ms() - t0));
-            s_answer(s, x, qid, s->views[i].json, strlen(s->views[i].json));
-            return;
-        }
-    }
+    rc = s_base_for(s, txn, !a.asof[0], &asof, &cached, &err);
+    jp_txn_abort(&txn); /* the base holds what the figures need */
     if (!rc)
         rc = jp_stats_compute(s->base, &scope, filter, &st);
     if (rc) {
         jp_filter_destroy(&filter);
-        s_error(s, x, JP_PERR_INTERNAL, qid, "report: %s",
+        s_error(c, JP_PERR_INTERNAL, qid, "report: %s",
                 err.msg[0] ? err.msg : jp_strerror(rc));
         return;
     }
     char *body = NULL;
     size_t n = 0;
-    if (!strcmp(format, "json")) {
+    if (!strcmp(a.format, "json")) {
         json_t *j = jp_stats_json(&st, label, &scope, filter);
         body = j ? jp_json_text(j) : NULL;
         json_decref(j);
         n = body ? strlen(body) : 0;
     } else {
         FILE *f = open_memstream(&body, &n);
-        if (f && jp_stats_csv(&st, table, f) != 0) {
+        if (f && jp_stats_csv(&st, a.table, f) != 0) {
             fclose(f);
             free(body);
             body = NULL;
             jp_stats_free(&st);
             jp_filter_destroy(&filter);
-            s_error(s, x, JP_PERR_MALFORMED, qid, "table must be figures or regional");
+            s_error(c, JP_PERR_MALFORMED, qid, "table must be figures or regional");
             return;
         }
         if (f)
@@ -1037,14 +1136,14 @@ s_report(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
     jp_stats_free(&st);
     jp_filter_destroy(&filter);
     char who[96];
-    srv_principal(&x->k, who, sizeof who);
+    srv_principal(c->k, who, sizeof who);
     s_log("%s: report %s in %llu ms%s", who, label,
           (unsigned long long)(jp_now_ms() - t0), cached ? " (base held)" : "");
     if (!body) {
-        s_error(s, x, JP_PERR_INTERNAL, qid, "report: out of memory");
+        s_error(c, JP_PERR_INTERNAL, qid, "report: out of memory");
         return;
     }
-    s_answer(s, x, qid, body, n);
+    s_answer(c, qid, body, n);
     free(body);
 }
 
@@ -1061,7 +1160,7 @@ s_status(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
     int n = snprintf(body, sizeof body,
                      "{\"group_pos\":%llu,\"digest\":\"%s\",\"sessions\":%d}",
                      (unsigned long long)len, hex, s->nsess);
-    s_answer(s, x, m->query.id, body, (size_t)n);
+    s_answer(S_CLIENT(s, x), m->query.id, body, (size_t)n);
 }
 
 typedef struct {
@@ -1093,37 +1192,193 @@ s_stores(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
         body = json_dumps(l.list, JSON_COMPACT);
     json_decref(l.list);
     if (!body) {
-        s_error(s, x, JP_PERR_INTERNAL, m->query.id, "stores: out of memory");
+        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, m->query.id, "stores: out of memory");
         return;
     }
-    s_answer(s, x, m->query.id, body, strlen(body));
+    s_answer(S_CLIENT(s, x), m->query.id, body, strlen(body));
     free(body);
 }
 
+/* ---- workers ----------------------------------------------------------------- */
+
+/* A message handed to a worker, with the client it came from. */
+typedef struct {
+    uint8_t rid[S_MAX_RID];
+    size_t rid_n;
+    uint8_t key[32];
+    srv_key_t k;
+    zmq_msg_t frame;
+} s_job_t;
+
+/* A worker's loop: one job at a time, in the order handed over; a NULL
+ * job ends it.  Once the server is stopping, jobs not begun are dropped
+ * (their clients resend: nothing was answered). */
+static void *
+s_worker(void *arg)
+{
+    s_worker_t *w = arg;
+    for (;;) {
+        s_job_t *job;
+        int n = zmq_recv(w->end, &job, sizeof job, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (int)sizeof job || !job)
+            break;
+        jp_msg_t m;
+        jp_err_t err;
+        if (!atomic_load(&w->s->stopping) &&
+            jp_msg_decode(zmq_msg_data(&job->frame), zmq_msg_size(&job->frame), &m,
+                          &err) == 0) {
+            s_client_t c = {w->end, &w->out, job->rid, job->rid_n, job->key, &job->k, NULL};
+            uint64_t t0 = s_us();
+            w->handle(w->s, &c, &m);
+            w->busy_us += s_us() - t0;
+        }
+        zmq_msg_close(&job->frame);
+        free(job);
+        zmq_send(w->end, "", 0, 0); /* done */
+    }
+    return NULL;
+}
+
+/* Hand session x's message (frame, moved) to worker w. */
 static void
-s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+s_hand(s_srv_t *s, s_worker_t *w, s_sess_t *x, uint64_t ref, zmq_msg_t *frame)
+{
+    s_job_t *job = malloc(sizeof *job);
+    if (!job) {
+        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, ref, "out of memory");
+        return;
+    }
+    memcpy(job->rid, x->rid, x->rid_n);
+    job->rid_n = x->rid_n;
+    memcpy(job->key, x->key, 32);
+    job->k = x->k;
+    zmq_msg_init(&job->frame);
+    zmq_msg_move(&job->frame, frame);
+    if (zmq_send(w->pipe, &job, sizeof job, 0) != (int)sizeof job) {
+        zmq_msg_close(&job->frame);
+        free(job);
+        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, ref, "%s: %s", w->name,
+                zmq_strerror(errno));
+        return;
+    }
+    w->pending++;
+}
+
+/* Send on to the clients what worker w answered; count the jobs done. */
+static void
+s_forward(s_srv_t *s, s_worker_t *w)
+{
+    for (;;) {
+        zmq_msg_t rid, body;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, w->pipe, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            return;
+        }
+        if (!zmq_msg_more(&rid)) { /* a job done */
+            w->pending--;
+            zmq_msg_close(&rid);
+            continue;
+        }
+        zmq_msg_init(&body);
+        zmq_msg_recv(&body, w->pipe, 0); /* the pair arrives whole */
+        if (zmq_msg_send(&rid, s->router, ZMQ_SNDMORE) < 0) {
+            s_sess_t *x = s_sess_find(s, zmq_msg_data(&rid), zmq_msg_size(&rid));
+            if (errno == EHOSTUNREACH && x)
+                x->gone = true;
+        } else {
+            zmq_msg_send(&body, s->router, 0);
+        }
+        zmq_msg_close(&rid);
+        zmq_msg_close(&body);
+    }
+}
+
+static int
+s_worker_start(s_srv_t *s, s_worker_t *w, const char *name,
+               void (*handle)(s_srv_t *, s_client_t *, const jp_msg_t *), jp_err_t *err)
+{
+    char ep[64];
+    int zero = 0;
+    snprintf(ep, sizeof ep, "inproc://jipan-%s", name);
+    w->s = s;
+    w->name = name;
+    w->handle = handle;
+    w->pipe = zmq_socket(s->ctx, ZMQ_PAIR);
+    w->end = zmq_socket(s->ctx, ZMQ_PAIR);
+    /* No high-water mark: the main thread bounds what it hands over, and
+     * a worker must never block on its replies (the main thread might be
+     * blocked handing it a job). */
+    if (!w->pipe || !w->end || zmq_setsockopt(w->pipe, ZMQ_SNDHWM, &zero, sizeof zero) ||
+        zmq_setsockopt(w->pipe, ZMQ_RCVHWM, &zero, sizeof zero) ||
+        zmq_setsockopt(w->end, ZMQ_SNDHWM, &zero, sizeof zero) ||
+        zmq_setsockopt(w->end, ZMQ_RCVHWM, &zero, sizeof zero) ||
+        zmq_setsockopt(w->pipe, ZMQ_LINGER, &zero, sizeof zero) ||
+        zmq_setsockopt(w->end, ZMQ_LINGER, &zero, sizeof zero) || zmq_bind(w->pipe, ep) ||
+        zmq_connect(w->end, ep))
+        return jp_err_set(err, JP_EIO, "%s pipe: %s", name, zmq_strerror(errno));
+    if (pthread_create(&w->thread, NULL, s_worker, w))
+        return jp_err_set(err, JP_EIO, "cannot start the %s thread", name);
+    w->on = true;
+    return 0;
+}
+
+/* End worker w: it finishes the job it is on and drops the others. */
+static void
+s_worker_stop(s_worker_t *w)
+{
+    if (w->on) {
+        s_job_t *none = NULL;
+        zmq_send(w->pipe, &none, sizeof none, 0);
+        pthread_join(w->thread, NULL);
+        w->on = false;
+    }
+    if (w->pipe)
+        zmq_close(w->pipe);
+    if (w->end)
+        zmq_close(w->end);
+    w->pipe = w->end = NULL;
+    jp_buf_free(&w->out);
+}
+
+/* ---- QUERY: which thread answers ----------------------------------------------- */
+
+static void
+s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, zmq_msg_t *frame)
 {
     const jp_msg_str_t *w = &m->query.what;
     void (*fn)(s_srv_t *, s_sess_t *, const jp_msg_t *, jp_txn_t *) = NULL;
+    bool report = w->n == 6 && memcmp(w->p, "report", 6) == 0;
     if (w->n == 6 && memcmp(w->p, "status", 6) == 0)
         fn = s_status;
-    else if (w->n == 6 && memcmp(w->p, "report", 6) == 0)
-        fn = s_report;
     else if (w->n == 6 && memcmp(w->p, "stores", 6) == 0)
         fn = s_stores;
-    if (!fn) {
-        s_error(s, x, JP_PERR_MALFORMED, m->query.id,
+    if (!fn && !report) {
+        s_error(S_CLIENT(s, x), JP_PERR_MALFORMED, m->query.id,
                 "unknown query '%.*s' (report, status, stores)",
                 (int)(w->n > 32 ? 32 : w->n), w->p);
         return;
     }
     jp_txn_t *txn;
     if (jp_db_begin(s->db, false, &txn, NULL)) {
-        s_error(s, x, JP_PERR_INTERNAL, m->query.id, "query: database");
+        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, m->query.id, "query: database");
         return;
     }
-    fn(s, x, m, txn);
+    bool done = true;
+    if (fn)
+        fn(s, x, m, txn);
+    else
+        done = s_ahead(s, x, m, txn);
     jp_txn_abort(&txn);
+    if (done)
+        return;
+    if (s->reporter.pending >= S_MAX_REPORTS)
+        s_error(S_CLIENT(s, x), JP_PERR_BUSY, m->query.id,
+                "%d reports are waiting: ask again shortly", s->reporter.pending);
+    else
+        s_hand(s, &s->reporter, x, m->query.id, frame);
 }
 
 /* ---- a message ------------------------------------------------------------------ */
@@ -1133,13 +1388,13 @@ s_hello(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
 {
     if (m->hello.min_version > JP_PROTO_VERSION ||
         m->hello.max_version < JP_PROTO_VERSION) {
-        s_error(s, x, JP_PERR_VERSION, 0, "this server speaks version %d only",
+        s_error(S_CLIENT(s, x), JP_PERR_VERSION, 0, "this server speaks version %d only",
                 JP_PROTO_VERSION);
         return;
     }
     bool is_store = x->k.role == SRV_ROLE_STORE;
     if (m->hello.store != (is_store ? x->k.store : 0)) {
-        s_error(s, x, JP_PERR_IDENTITY, 0, "this key is %s%u's, HELLO says store %llu",
+        s_error(S_CLIENT(s, x), JP_PERR_IDENTITY, 0, "this key is %s%u's, HELLO says store %llu",
                 is_store ? "store " : "not a store's: ", is_store ? x->k.store : 0,
                 (unsigned long long)m->hello.store);
         return;
@@ -1156,7 +1411,7 @@ s_hello(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         jp_txn_abort(&txn);
     }
     if (rc) {
-        s_error(s, x, JP_PERR_INTERNAL, 0, "hello: %s", jp_strerror(rc));
+        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "hello: %s", jp_strerror(rc));
         return;
     }
     jp_msg_t a = {.type = JP_MSG_WELCOME};
@@ -1174,7 +1429,7 @@ s_hello(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     srv_principal(&x->k, who, sizeof who);
     s_log("%s: session opened (acked seq %llu, group log %llu)", who,
           (unsigned long long)h.seq, (unsigned long long)len);
-    s_send(s, x, &a);
+    s_send(S_CLIENT(s, x), &a);
 }
 
 /* Re-read x's key entry: a revocation by another process shows here. */
@@ -1193,7 +1448,7 @@ s_still_valid(s_srv_t *s, s_sess_t *x)
     if (!x->revoked) {
         x->revoked = true;
         x->pulling = false;
-        s_error(s, x, JP_PERR_REVOKED, 0, "this key is %s",
+        s_error(S_CLIENT(s, x), JP_PERR_REVOKED, 0, "this key is %s",
                 rc ? "no longer enrolled" : why);
     }
     return false;
@@ -1221,7 +1476,7 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
     x->seen_ms = jp_now_ms();
     if (x->revoked) {
         /* PROTOCOL.md 5: every message of a revoked session gets this. */
-        s_error(s, x, JP_PERR_REVOKED, 0,
+        s_error(S_CLIENT(s, x), JP_PERR_REVOKED, 0,
                 "this key was revoked: nothing more is accepted");
         return;
     }
@@ -1232,23 +1487,20 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
     jp_err_t err;
     int rc = jp_msg_decode(zmq_msg_data(frame), zmq_msg_size(frame), &m, &err);
     if (rc) {
-        s_error(s, x, jp_msg_perr(rc), 0, "%s", err.msg);
+        s_error(S_CLIENT(s, x), jp_msg_perr(rc), 0, "%s", err.msg);
         return;
     }
     if (m.type != JP_MSG_HELLO && !x->hello) {
-        s_error(s, x, JP_PERR_NO_HELLO, 0, "send HELLO first");
+        s_error(S_CLIENT(s, x), JP_PERR_NO_HELLO, 0, "send HELLO first");
         return;
     }
     switch (m.type) {
     case JP_MSG_HELLO:
         s_hello(s, x, &m);
         break;
-    case JP_MSG_PUSH: {
-        uint64_t t0 = s_us();
-        s_push(s, x, &m);
-        s->push_us += s_us() - t0;
+    case JP_MSG_PUSH:
+        s_hand(s, &s->merger, x, m.push.batch, frame);
         break;
-    }
     case JP_MSG_PULL:
         x->pulling = true;
         x->pull_pos = m.pull.after_pos;
@@ -1264,63 +1516,34 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
     case JP_MSG_PING: {
         jp_msg_t a = {.type = JP_MSG_PONG};
         a.pong.ms = m.ping.ms;
-        s_send(s, x, &a);
+        s_send(S_CLIENT(s, x), &a);
         break;
     }
     case JP_MSG_PONG:
         break;
     case JP_MSG_QUERY:
-        s_query(s, x, &m);
+        s_query(s, x, &m, frame);
         break;
     case JP_MSG_BYE:
         x->gone = true;
         break;
     default:
-        s_error(s, x, JP_PERR_UNKNOWN, 0, "%s is not a message a client sends",
+        s_error(S_CLIENT(s, x), JP_PERR_UNKNOWN, 0, "%s is not a message a client sends",
                 jp_msg_type_name(m.type));
     }
 }
 
-/* A PUSH waiting its turn (s_router). */
-typedef struct {
-    uint8_t rid[S_MAX_RID];
-    size_t rid_n;
-    zmq_msg_t frame;
-} s_held_t;
-
-static bool
-s_is_push(zmq_msg_t *frame)
-{
-    /* [type, ...]: a fixarray header, then the type as a positive fixint. */
-    const uint8_t *p = zmq_msg_data(frame);
-    return zmq_msg_size(frame) >= 2 && (p[0] & 0xf0) == 0x90 && p[1] == JP_MSG_PUSH;
-}
-
-/* Read what has arrived: everything but PUSH is handled at once (a
- * handshake's HELLO, a query, a pull: milliseconds at most), PUSHes are
- * held and merged one per turn of the loop, so that a query waits behind
- * one batch, not behind every store's queue of them.  A client's PUSHes
- * keep their order (a FIFO); its other messages never depend on a PUSH
- * still held (it waits for the RECEIPT before anything else). */
-static s_held_t s_hq[S_MAX_HELD]; /* the held PUSHes, a ring */
-static int s_hq_n, s_hq_head;
-
-/* Drop what is held (at exit: those batches were never answered, and their
- * stores resend them). */
-static void
-s_router_drop(void)
-{
-    for (; s_hq_n > 0; s_hq_n--, s_hq_head = (s_hq_head + 1) % S_MAX_HELD)
-        zmq_msg_close(&s_hq[s_hq_head].frame);
-}
-
+/* Read what has arrived, a burst at a time.  Nothing here waits on a
+ * merge or a report: PUSHes go to the merger, which takes them one at a
+ * time in the order they came (a client's PUSHes keep their order), and
+ * reports to the reporter; a handshake, a pull, a status or a report
+ * computed ahead is answered at once.  When S_MAX_HELD PUSHes wait, the
+ * ROUTER is left unread (s_poll) and TCP holds the clients back. */
 static void
 s_router(s_srv_t *s)
 {
-    s_held_t *held = s_hq;
-    int nheld = s_hq_n, head = s_hq_head;
     uint8_t rid[S_MAX_RID];
-    for (int i = 0; i < S_ROUTER_BURST && nheld < S_MAX_HELD; i++) {
+    for (int i = 0; i < S_ROUTER_BURST && s->merger.pending < S_MAX_HELD; i++) {
         int n = zmq_recv(s->router, rid, sizeof rid, ZMQ_DONTWAIT);
         if (n < 0)
             break;
@@ -1334,29 +1557,11 @@ s_router(s_srv_t *s)
             /* A multi-frame message is malformed: drop all of it. */
             while (zmq_msg_more(&frame) && zmq_msg_recv(&frame, s->router, 0) >= 0)
                 ;
-        } else if ((size_t)n > sizeof rid) {
-            /* a routing id longer than ours: cannot answer it */
-        } else if (s_is_push(&frame)) {
-            s_held_t *h = &held[(head + nheld++) % S_MAX_HELD];
-            memcpy(h->rid, rid, (size_t)n);
-            h->rid_n = (size_t)n;
-            zmq_msg_init(&h->frame);
-            zmq_msg_move(&h->frame, &frame);
-        } else {
+        } else if ((size_t)n <= sizeof rid) {
             s_message(s, rid, (size_t)n, &frame);
-        }
+        } /* else a routing id longer than ours: cannot answer it */
         zmq_msg_close(&frame);
     }
-    if (nheld > 0) {
-        s_held_t *h = &held[head];
-        head = (head + 1) % S_MAX_HELD;
-        nheld--;
-        s_message(s, h->rid, h->rid_n, &h->frame);
-        zmq_msg_close(&h->frame);
-    }
-    s_hq_n = nheld;
-    s_hq_head = head;
-    s->held = nheld;
 }
 
 /* Forget silent sessions; tell the revoked ones at once. */
@@ -1438,6 +1643,46 @@ s_close(s_srv_t *s)
     free(s->touched);
 }
 
+/* The threads that take work off the main thread, with SIGINT and SIGTERM
+ * blocked in them: the main thread's poll is the one they must wake. */
+static int
+s_threads_start(s_srv_t *s, jp_err_t *err)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->refresher_on = pthread_create(&s->refresher, NULL, s_refresher, s) == 0;
+    int rc = s_worker_start(s, &s->merger, "merger", s_push, err);
+    if (!rc)
+        rc = s_worker_start(s, &s->reporter, "reporter", s_report, err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void
+s_threads_stop(s_srv_t *s)
+{
+    atomic_store(&s->stopping, true);
+    s_worker_stop(&s->merger);
+    s_worker_stop(&s->reporter);
+    if (s->refresher_on) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = true;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->refresher, NULL);
+        s->refresher_on = false;
+    }
+    jp_base_destroy(&s->next);
+    s_views_free(s->views, &s->nviews);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+}
+
 int
 srv_serve(const srv_conf_t *conf, jp_err_t *err)
 {
@@ -1447,14 +1692,16 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
         s_close(&s);
         return rc;
     }
+    if ((rc = s_threads_start(&s, err))) {
+        s_threads_stop(&s);
+        s_close(&s);
+        return rc;
+    }
     struct sigaction sa = {.sa_handler = s_on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    pthread_mutex_init(&s.mu, NULL);
-    pthread_cond_init(&s.cv, NULL);
-    s.refresher_on = pthread_create(&s.refresher, NULL, s_refresher, &s) == 0;
     s_log("listening on %s", conf->endpoint);
     sd_notify(0, "READY=1\nSTATUS=listening");
     printf("listening on %s\n", conf->endpoint);
@@ -1463,19 +1710,27 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
     uint64_t last_sweep = jp_now_ms();
     while (!s_stop) {
         /* Streams with credit keep the loop from sleeping. */
-        bool busy = s.held > 0; /* PUSHes waiting: no sleeping in the poll */
+        bool busy = false;
         for (int i = 0; i < s.nsess; i++)
             busy |= s.sess[i].pulling && s.sess[i].pull_credit > 0;
-        zmq_pollitem_t items[] = {{s.zap, 0, ZMQ_POLLIN, 0},
-                                  {s.router, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, 2, busy ? 0 : S_SWEEP_MS);
+        zmq_pollitem_t items[] = {
+            {s.zap, 0, ZMQ_POLLIN, 0},
+            {s.router, 0, s.merger.pending < S_MAX_HELD ? ZMQ_POLLIN : 0, 0},
+            {s.merger.pipe, 0, ZMQ_POLLIN, 0},
+            {s.reporter.pipe, 0, ZMQ_POLLIN, 0},
+        };
+        int n = zmq_poll(items, 4, busy ? 0 : S_SWEEP_MS);
         if (n < 0 && errno != EINTR) {
             rc = jp_err_set(err, JP_EIO, "poll: %s", zmq_strerror(errno));
             break;
         }
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             s_zap(&s);
-        if ((n > 0 && (items[1].revents & ZMQ_POLLIN)) || s.held > 0)
+        if (n > 0 && (items[2].revents & ZMQ_POLLIN))
+            s_forward(&s, &s.merger);
+        if (n > 0 && (items[3].revents & ZMQ_POLLIN))
+            s_forward(&s, &s.reporter);
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_router(&s);
         for (int i = s.nsess - 1; i >= 0; i--)
             s_pump(&s, &s.sess[i]);
@@ -1486,21 +1741,10 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
         }
     }
     sd_notify(0, "STOPPING=1");
-    s_router_drop();
-    if (s.refresher_on) {
-        pthread_mutex_lock(&s.mu);
-        s.stop = true;
-        pthread_cond_signal(&s.cv);
-        pthread_mutex_unlock(&s.mu);
-        pthread_join(s.refresher, NULL);
-    }
-    jp_base_destroy(&s.next);
-    s_views_free(s.next_views, &s.next_nviews);
-    s_views_free(s.views, &s.nviews);
-    pthread_mutex_destroy(&s.mu);
-    pthread_cond_destroy(&s.cv);
+    s_threads_stop(&s);
     s_log("stopping: %llu batches, %llu changes accepted since start in %.3f s of work",
-          (unsigned long long)s.batches, (unsigned long long)s.changes, s.push_us / 1e6);
+          (unsigned long long)s.batches, (unsigned long long)s.changes,
+          s.merger.busy_us / 1e6);
     s_close(&s);
     return rc;
 }
