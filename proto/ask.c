@@ -1,5 +1,5 @@
 /*
- * ask.c -- one QUERY round trip (see ask.h).
+ * ask.c -- a session of questions to the server (see ask.h).
  */
 #include "ask.h"
 
@@ -43,57 +43,98 @@ s_recv(void *sock, void *mon, zmq_msg_t *frame, jp_msg_t *m, int ms, jp_err_t *e
     return 0;
 }
 
-int
-jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs,
-       char **body, size_t *n, jp_err_t *err)
-{
-    int ms = a->timeout_ms ? a->timeout_ms : 15000;
-    int rc;
-    jp_buf_t out = {0};
+struct jp_asker {
+    void *ctx, *sock, *mon;
+    jp_buf_t out;
     zmq_msg_t frame;
-    jp_msg_t m, in;
-    *body = NULL;
-    *n = 0;
-    if (nargs < 0 || (unsigned)nargs > JP_MSG_MAX_ARGS)
-        return jp_err_set(err, JP_EINVAL, "too many query arguments");
-    void *ctx = zmq_ctx_new();
-    void *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
-    void *mon = sock ? jp_auth_monitor(ctx, sock) : NULL;
-    zmq_msg_init(&frame);
-    if (!sock) {
-        rc = jp_err_set(err, JP_EIO, "socket: %s", zmq_strerror(errno));
-        goto done;
+    int ms;
+    uint64_t next_id;
+};
+
+void
+jp_ask_close(jp_asker_t **sp)
+{
+    jp_asker_t *s = *sp;
+    if (!s)
+        return;
+    if (s->sock && s->next_id > 1) { /* a session was opened: say goodbye */
+        jp_msg_t m = {.type = JP_MSG_BYE};
+        m.bye.reason.p = "done";
+        m.bye.reason.n = 4;
+        jp_msg_send(s->sock, &m, &s->out, 0);
     }
-    if ((rc = jp_sock_common(sock, err)))
-        goto done;
-    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, a->server_key, 32) ||
-        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, a->key->pub, JP_Z85_KEY_LEN) ||
-        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, a->key->sec, JP_Z85_KEY_LEN) ||
-        zmq_connect(sock, a->endpoint)) {
+    zmq_msg_close(&s->frame);
+    jp_auth_monitor_close(s->sock, s->mon);
+    if (s->sock)
+        zmq_close(s->sock);
+    if (s->ctx)
+        zmq_ctx_term(s->ctx);
+    jp_buf_free(&s->out);
+    free(s);
+    *sp = NULL;
+}
+
+int
+jp_ask_open(const jp_ask_t *a, jp_asker_t **sp, jp_err_t *err)
+{
+    jp_asker_t *s = calloc(1, sizeof *s);
+    *sp = NULL;
+    if (!s)
+        return jp_err_set(err, JP_ENOMEM, "out of memory");
+    zmq_msg_init(&s->frame);
+    s->ms = a->timeout_ms ? a->timeout_ms : 15000;
+    s->ctx = zmq_ctx_new();
+    s->sock = s->ctx ? zmq_socket(s->ctx, ZMQ_DEALER) : NULL;
+    s->mon = s->sock ? jp_auth_monitor(s->ctx, s->sock) : NULL;
+    int rc;
+    jp_msg_t m = {.type = JP_MSG_HELLO}, in;
+    if (!s->sock) {
+        rc = jp_err_set(err, JP_EIO, "socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if ((rc = jp_sock_common(s->sock, err)))
+        goto fail;
+    if (zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, a->server_key, 32) ||
+        zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, a->key->pub, JP_Z85_KEY_LEN) ||
+        zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, a->key->sec, JP_Z85_KEY_LEN) ||
+        zmq_connect(s->sock, a->endpoint)) {
         rc = jp_err_set(err, JP_EINVAL, "cannot connect to '%s': %s", a->endpoint,
                         zmq_strerror(errno));
-        goto done;
+        goto fail;
     }
-    memset(&m, 0, sizeof m);
-    m.type = JP_MSG_HELLO;
     m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
     m.hello.store = a->store;
     m.hello.agent.p = "jipan-ask/1";
     m.hello.agent.n = strlen(m.hello.agent.p);
-    if (jp_msg_send(sock, &m, &out, 0)) {
+    if (jp_msg_send(s->sock, &m, &s->out, 0)) {
         rc = jp_err_set(err, JP_EIO, "send: %s", zmq_strerror(errno));
-        goto done;
+        goto fail;
     }
-    if ((rc = s_recv(sock, mon, &frame, &in, ms, err)))
-        goto done;
+    if ((rc = s_recv(s->sock, s->mon, &s->frame, &in, s->ms, err)))
+        goto fail;
     if (in.type != JP_MSG_WELCOME) {
         rc = jp_err_set(err, JP_EIO, "the server answered HELLO with %s",
                         jp_msg_type_name(in.type));
-        goto done;
+        goto fail;
     }
-    memset(&m, 0, sizeof m);
-    m.type = JP_MSG_QUERY;
-    m.query.id = 1;
+    s->next_id = 1;
+    *sp = s;
+    return 0;
+fail:
+    jp_ask_close(&s);
+    return rc;
+}
+
+int
+jp_ask_query(jp_asker_t *s, const char *what, const char *const *args, int nargs,
+             char **body, size_t *n, jp_err_t *err)
+{
+    jp_msg_t m = {.type = JP_MSG_QUERY}, in;
+    *body = NULL;
+    *n = 0;
+    if (nargs < 0 || (unsigned)nargs > JP_MSG_MAX_ARGS)
+        return jp_err_set(err, JP_EINVAL, "too many query arguments");
+    m.query.id = s->next_id++;
     m.query.what.p = what;
     m.query.what.n = strlen(what);
     m.query.args.n = (uint32_t)nargs;
@@ -103,41 +144,40 @@ jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs,
         m.query.args.v[i].val.p = args[2 * i + 1];
         m.query.args.v[i].val.n = strlen(args[2 * i + 1]);
     }
-    rc = jp_msg_send(sock, &m, &out, 0);
-    if (rc) {
-        rc = jp_err_set(err, rc == -1 ? JP_EIO : JP_EINVAL, "query not sent: %s",
-                        rc == -1 ? zmq_strerror(errno)
-                                 : "an argument is too long or not UTF-8");
-        goto done;
-    }
-    zmq_msg_close(&frame);
-    zmq_msg_init(&frame);
-    if ((rc = s_recv(sock, mon, &frame, &in, ms, err)))
-        goto done;
-    if (in.type != JP_MSG_ANSWER) {
-        rc = jp_err_set(err, JP_EIO, "the server answered QUERY with %s",
-                        jp_msg_type_name(in.type));
-        goto done;
-    }
-    if (!(*body = malloc(in.answer.body.n + 1))) {
-        rc = jp_err_set(err, JP_ENOMEM, "out of memory");
-        goto done;
-    }
+    int rc = jp_msg_send(s->sock, &m, &s->out, 0);
+    if (rc)
+        return jp_err_set(err, rc == -1 ? JP_EIO : JP_EINVAL, "query not sent: %s",
+                          rc == -1 ? zmq_strerror(errno)
+                                   : "an argument is too long or not UTF-8");
+    zmq_msg_close(&s->frame);
+    zmq_msg_init(&s->frame);
+    if ((rc = s_recv(s->sock, s->mon, &s->frame, &in, s->ms, err)))
+        return rc;
+    if (in.type != JP_MSG_ANSWER)
+        return jp_err_set(err, JP_EIO, "the server answered QUERY with %s",
+                          jp_msg_type_name(in.type));
+    if (in.answer.id != m.query.id)
+        return jp_err_set(err, JP_EIO, "the server answered query %llu, not %llu",
+                          (unsigned long long)in.answer.id,
+                          (unsigned long long)m.query.id);
+    if (!(*body = malloc(in.answer.body.n + 1)))
+        return jp_err_set(err, JP_ENOMEM, "out of memory");
     memcpy(*body, in.answer.body.p, in.answer.body.n);
     (*body)[in.answer.body.n] = '\0';
     *n = in.answer.body.n;
-    memset(&m, 0, sizeof m);
-    m.type = JP_MSG_BYE;
-    m.bye.reason.p = "done";
-    m.bye.reason.n = 4;
-    jp_msg_send(sock, &m, &out, 0);
-done:
-    zmq_msg_close(&frame);
-    jp_auth_monitor_close(sock, mon);
-    if (sock)
-        zmq_close(sock);
-    if (ctx)
-        zmq_ctx_term(ctx);
-    jp_buf_free(&out);
+    return 0;
+}
+
+int
+jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs,
+       char **body, size_t *n, jp_err_t *err)
+{
+    jp_asker_t *s;
+    *body = NULL;
+    *n = 0;
+    int rc = jp_ask_open(a, &s, err);
+    if (rc == 0)
+        rc = jp_ask_query(s, what, args, nargs, body, n, err);
+    jp_ask_close(&s);
     return rc;
 }

@@ -1,7 +1,8 @@
 /*
- * ask.h -- one question to the server: connect over CURVE, HELLO, QUERY,
- * the ANSWER, BYE.  What analysts' and auditors' tools (jipan-query) and a
- * store asking for figures beyond its own copy use.
+ * ask.h -- questions to the server: connect over CURVE, HELLO, then QUERY
+ * and its ANSWER as often as wanted, BYE.  What analysts' and auditors'
+ * tools (jipan-query) and a store asking for figures beyond its own copy
+ * use.
  */
 #ifndef JP_ASK_H
 #define JP_ASK_H
@@ -19,8 +20,17 @@ typedef struct {
     int timeout_ms;            /* per answer; 0: 15 s */
 } jp_ask_t;
 
-/* Ask what with args (n pairs of key, value) and return the ANSWER body
- * (malloc'd, NUL-terminated, *n bytes).  Refusals come back as the
+/* A session for several questions: jp_ask_open connects and says HELLO
+ * (a refused key or a silent server fail here), jp_ask_query asks one
+ * question and waits for its ANSWER, jp_ask_close says BYE. */
+typedef struct jp_asker jp_asker_t;
+int jp_ask_open(const jp_ask_t *a, jp_asker_t **s, jp_err_t *err);
+int jp_ask_query(jp_asker_t *s, const char *what, const char *const *args, int nargs,
+                 char **body, size_t *n, jp_err_t *err);
+void jp_ask_close(jp_asker_t **s);
+
+/* One question in a session of its own: ask what with args (n pairs of key, value) and
+ * return the ANSWER body (malloc'd, NUL-terminated, *n bytes).  Refusals come back as the
  * server's error: JP_EPERM (forbidden, identity, revoked) or JP_EINVAL
  * (malformed), with the server's words in err; JP_EIO when the server does
  * not answer in time (not running, or the key is not admitted: CURVE

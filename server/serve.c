@@ -34,8 +34,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_MAX_SESSIONS 4096     /* live sessions, at most */
@@ -46,6 +49,7 @@
 #define S_ROUTER_BURST 16       /* client messages read between two polls */
 #define S_MAX_HELD 64           /* PUSHes waiting their turn, at most */
 #define S_MAX_REPORTS 64        /* reports waiting for the reporter, at most */
+#define S_BACKGROUND_NICE 10    /* the refresher's niceness: it yields */
 
 typedef struct {
     uint8_t rid[S_MAX_RID]; /* ROUTER routing id */
@@ -75,18 +79,18 @@ typedef struct {
  * the same two frames ([routing id][message]) on its pipe, and the main
  * thread forwards them (s_forward). */
 typedef struct {
-    void *sock;           /* the ROUTER, or a worker's pipe */
-    jp_buf_t *out;        /* the sending thread's encoding buffer */
-    const uint8_t *rid;   /* ROUTER routing id */
+    void *sock;         /* the ROUTER, or a worker's pipe */
+    jp_buf_t *out;      /* the sending thread's encoding buffer */
+    const uint8_t *rid; /* ROUTER routing id */
     size_t rid_n;
-    const uint8_t *key;   /* its Curve key, 32 bytes */
-    const srv_key_t *k;   /* its key entry, as of the message */
-    bool *gone;           /* main thread: set when the peer is gone */
+    const uint8_t *key; /* its Curve key, 32 bytes */
+    const srv_key_t *k; /* its key entry, as of the message */
+    bool *gone;         /* main thread: set when the peer is gone */
 } s_client_t;
 
 /* Session x as a client (main thread). */
-#define S_CLIENT(s, x)                                                              \
-    (&(s_client_t){(s)->router, &(s)->out, (x)->rid, (x)->rid_n, (x)->key, &(x)->k,   \
+#define S_CLIENT(s, x)                                                                   \
+    (&(s_client_t){(s)->router, &(s)->out, (x)->rid, (x)->rid_n, (x)->key, &(x)->k,      \
                    &(x)->gone})
 
 /* A thread that takes work off the main thread: a PUSH to merge, a report
@@ -886,6 +890,9 @@ s_refresher(void *arg)
 {
     s_srv_t *s = arg;
     uint64_t loaded = 0; /* group log length of the last load */
+    /* Bulk work behind the scenes: it yields the CPU to the main thread
+     * (handshakes, answers) and the merger when the machine is busy. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), S_BACKGROUND_NICE);
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
         if (s->want_pos == loaded && !s->refresh) {
@@ -1229,7 +1236,8 @@ s_worker(void *arg)
         if (!atomic_load(&w->s->stopping) &&
             jp_msg_decode(zmq_msg_data(&job->frame), zmq_msg_size(&job->frame), &m,
                           &err) == 0) {
-            s_client_t c = {w->end, &w->out, job->rid, job->rid_n, job->key, &job->k, NULL};
+            s_client_t c = {w->end,   &w->out, job->rid, job->rid_n,
+                            job->key, &job->k, NULL};
             uint64_t t0 = s_us();
             w->handle(w->s, &c, &m);
             w->busy_us += s_us() - t0;
@@ -1394,7 +1402,8 @@ s_hello(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     }
     bool is_store = x->k.role == SRV_ROLE_STORE;
     if (m->hello.store != (is_store ? x->k.store : 0)) {
-        s_error(S_CLIENT(s, x), JP_PERR_IDENTITY, 0, "this key is %s%u's, HELLO says store %llu",
+        s_error(S_CLIENT(s, x), JP_PERR_IDENTITY, 0,
+                "this key is %s%u's, HELLO says store %llu",
                 is_store ? "store " : "not a store's: ", is_store ? x->k.store : 0,
                 (unsigned long long)m->hello.store);
         return;
