@@ -2,13 +2,23 @@
  * serve.c -- the server's loop: admit clients (ZAP), verify and merge
  * their batches, stream the group log back, answer queries.
  *
- * One thread polls two sockets: the ROUTER the clients talk to, and the
- * REP socket on inproc://zeromq.zap.01 that libzmq asks, during each CURVE
+ * The main thread polls the ROUTER the clients talk to, and the REP
+ * socket on inproc://zeromq.zap.01 that libzmq asks, during each CURVE
  * handshake, whether the client's key may in (RFC 27).  The ZAP reply
  * names the key's principal as User-Id and carries the key itself as the
  * metadata property X-Key, so every message that arrives says which key
  * sent it; the principal of a message is read from there, never from the
  * message.
+ *
+ * Four threads, so that nothing a client waits for sits behind a merge:
+ *   main       handshakes, sessions, PULL streams, status, and the reports
+ *              computed ahead; it forwards what the workers answer
+ *   merger     PUSHes, one at a time in arrival order (the only writer)
+ *   reporter   reports computed from a held base (s_report)
+ *   refresher  reloads the live base after merges and computes the
+ *              group's and regions' reports ahead (s_refresher)
+ * The workers get their jobs over inproc pipes (s_hand) and never touch
+ * a session or the ROUTER; all read LMDB in their own read transactions.
  *
  * A PUSH is checked in full before anything is written, then applied,
  * appended to the group log, linked and receipted in one LMDB transaction;
