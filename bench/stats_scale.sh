@@ -50,9 +50,11 @@ store() { # DIR NUM CODE REGION GEN_DIR
 "$B/tools/jipan-gen" --out "$W/gen" --stores 1 --customers "$customers" --seed 3
 store big 1 HZ01 惠州 "$W/gen/HZ01"
 rm -rf "$W/gen"
-"$B/tools/jipan-gen" --out "$W/gen2" --stores 2 --customers 30000 --seed 4 >/dev/null
+"$B/tools/jipan-gen" --out "$W/gen2" --stores 4 --customers 30000 --seed 4 >/dev/null
 store s2 2 SZ01 深圳 "$W/gen2/HZ01"
 store s3 3 GZ01 广州 "$W/gen2/SZ01"
+store s4 4 SZ02 深圳 "$W/gen2/GZ01"
+store s5 5 GZ02 广州 "$W/gen2/HZ02"
 "$B/client/jipan-query" keygen "$W/group.key" >"$W/group.pub"
 SV enroll --role group --curve "$(cat "$W/group.pub")" >/dev/null
 
@@ -86,6 +88,21 @@ echo "reports as of now while two stores pushed: $(echo "$server_ms" | wc -l)"
 echo "  server side  p50 $(echo "$server_ms" | pct 50) ms  p99 $(echo "$server_ms" | pct 99) ms"
 echo "  client side (jipan-bench-query: a kept session; a new CURVE session each time):"
 sed 's/^/    /' "$W/client"
+# The same with a whole `jipan-query` process a question (start, CURVE
+# handshake, HELLO, QUERY, ANSWER, BYE) while two more stores push.
+S s4 sync -q --push-only --server "tcp://127.0.0.1:$port" --server-key "$KEY" &
+p4=$!
+S s5 sync -q --push-only --server "tcp://127.0.0.1:$port" --server-key "$KEY" &
+p5=$!
+: >"$W/client_ms"
+while { kill -0 "$p4" || kill -0 "$p5"; } 2>/dev/null; do
+    t0=$(now)
+    ask
+    echo "($(now) - $t0) * 1000" | bc >>"$W/client_ms"
+done
+wait "$p4" "$p5"
+echo "  a jipan-query process a question while two more stores push ($(wc -l <"$W/client_ms") answers):"
+echo "    p50 $(pct 50 <"$W/client_ms") ms  p99 $(pct 99 <"$W/client_ms") ms"
 : >"$W/client_ms"
 for _ in $(seq 20); do
     t0=$(now)
