@@ -24,25 +24,10 @@
 #include <unistd.h>
 
 static double
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-s_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double
 s_median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, s_cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    jp_bench_sort(v, n);
+    return jp_bench_median(v, n);
 }
 
 static void
@@ -172,16 +157,17 @@ main(int argc, char **argv)
                               .author = "bench",
                               .report = stderr};
         memset(&st, 0, sizeof st);
-        double t0 = s_now();
+        double t0 = jp_bench_now();
         int rc = jp_import(db, &o, &st, &err);
-        imp[r] = s_now() - t0;
+        imp[r] = jp_bench_now() - t0;
         jp_db_close(&db);
         if (rc) {
             fprintf(stderr, "jipan-bench-import: import: %s\n", err.msg);
             return 1;
         }
         s_rec_size(store, &records, &bytes);
-        raw[r] = jp_bench_raw_append(rawdir, records, bytes / records, JP_IMPORT_TXN_ROWS);
+        raw[r] =
+            jp_bench_raw_append(rawdir, records, bytes / records, JP_IMPORT_TXN_ROWS);
         printf("round %d: import %.3f s, raw append %.3f s\n", r + 1, imp[r], raw[r]);
         fflush(stdout);
         s_rmrf(dir);

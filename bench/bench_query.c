@@ -25,13 +25,6 @@
 #define S_MAX_WAIT 16  /* --while processes */
 #define S_MAX_N 100000 /* questions of each kind, at most */
 
-static int
-s_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void
 s_print(const char *what, double *v, int n)
 {
@@ -39,10 +32,9 @@ s_print(const char *what, double *v, int n)
         printf("%-9s no answers\n", what);
         return;
     }
-    qsort(v, (size_t)n, sizeof *v, s_cmp);
-    int k50 = (50 * n + 99) / 100, k99 = (99 * n + 99) / 100;
+    jp_bench_sort(v, n);
     printf("%-9s %5d answers  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n", what, n,
-           v[k50 - 1], v[k99 - 1], v[n - 1]);
+           jp_bench_pct(v, n, 50), jp_bench_pct(v, n, 99), v[n - 1]);
 }
 
 static bool

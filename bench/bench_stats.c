@@ -21,21 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int
-s_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The p-th percentile (0..100) of n sorted values, nearest rank. */
-static double
-s_pct(const double *v, int n, int p)
-{
-    int k = (p * n + 99) / 100;
-    return v[k < 1 ? 0 : k - 1];
-}
-
 /* Seconds to walk every record state with a raw LMDB cursor. */
 static double
 s_scan(const char *dir, size_t *records, size_t *bytes)
@@ -146,19 +131,19 @@ main(int argc, char **argv)
             "round %d: scan %.3f s, load %.3f s + compute %.3f s, compute again %.3f s\n",
             r + 1, scan[r], t1 - t0, t2 - t1, comp[r]);
     }
-    qsort(scan, (size_t)rounds, sizeof *scan, s_cmp);
-    qsort(rep, (size_t)rounds, sizeof *rep, s_cmp);
-    qsort(comp, (size_t)rounds, sizeof *comp, s_cmp);
+    jp_bench_sort(scan, rounds);
+    jp_bench_sort(rep, rounds);
+    jp_bench_sort(comp, rounds);
     printf("base: %zu records (%zu MiB of states), %zu people, %zu sales and events\n",
            records, bytes >> 20, people, events);
     printf("plain scan          p50 %8.1f ms  p99 %8.1f ms\n",
-           1e3 * s_pct(scan, rounds, 50), 1e3 * s_pct(scan, rounds, 99));
+           1e3 * jp_bench_pct(scan, rounds, 50), 1e3 * jp_bench_pct(scan, rounds, 99));
     printf("group report        p50 %8.1f ms  p99 %8.1f ms  (%.1fx the scan)\n",
-           1e3 * s_pct(rep, rounds, 50), 1e3 * s_pct(rep, rounds, 99),
-           s_pct(rep, rounds, 50) / s_pct(scan, rounds, 50));
+           1e3 * jp_bench_pct(rep, rounds, 50), 1e3 * jp_bench_pct(rep, rounds, 99),
+           jp_bench_pct(rep, rounds, 50) / jp_bench_pct(scan, rounds, 50));
     printf("compute, base held  p50 %8.1f ms  p99 %8.1f ms  (%.2fx the scan)\n",
-           1e3 * s_pct(comp, rounds, 50), 1e3 * s_pct(comp, rounds, 99),
-           s_pct(comp, rounds, 50) / s_pct(scan, rounds, 50));
+           1e3 * jp_bench_pct(comp, rounds, 50), 1e3 * jp_bench_pct(comp, rounds, 99),
+           jp_bench_pct(comp, rounds, 50) / jp_bench_pct(scan, rounds, 50));
     free(scan);
     free(rep);
     free(comp);

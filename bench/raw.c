@@ -29,6 +29,32 @@ jp_bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int
+s_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void
+jp_bench_sort(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, s_cmp);
+}
+
+double
+jp_bench_pct(const double *v, int n, int p)
+{
+    int k = (p * n + 99) / 100;
+    return v[k < 1 ? 0 : k - 1];
+}
+
+double
+jp_bench_median(const double *v, int n)
+{
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* Append n records of size bytes, sequential 16-byte keys, MDB_APPEND,
  * per transactions of per_txn; seconds taken (commits included). */
 double

@@ -1,5 +1,6 @@
 /*
- * raw.h -- the raw LMDB append baseline the benchmarks report ratios to.
+ * raw.h -- the raw LMDB append baseline the benchmarks report ratios to,
+ * and the clock and percentiles they share.
  */
 #ifndef JP_BENCH_RAW_H
 #define JP_BENCH_RAW_H
@@ -8,6 +9,12 @@
 
 /* Monotonic seconds. */
 double jp_bench_now(void);
+
+/* Sort v[0..n) ascending; then the p-th percentile (0..100, nearest rank)
+ * or the median of what is sorted. */
+void jp_bench_sort(double *v, int n);
+double jp_bench_pct(const double *sorted, int n, int p);
+double jp_bench_median(const double *sorted, int n);
 
 /* Append n records of size bytes with sequential 16-byte keys and
  * MDB_APPEND into a fresh environment in dir (which must exist), per_txn

@@ -14,9 +14,9 @@
  *   main       handshakes, sessions, PULL streams, status, and the reports
  *              computed ahead; it forwards what the workers answer
  *   merger     PUSHes, one at a time in arrival order (the only writer)
- *   reporter   reports computed from a held base (s_report)
+ *   reporter   reports computed from a held base (reports.c)
  *   refresher  reloads the live base after merges and computes the
- *              group's and regions' reports ahead (s_refresher)
+ *              group's and regions' reports ahead (reports.c)
  * The workers get their jobs over inproc pipes (s_hand) and never touch
  * a session or the ROUTER; all read LMDB in their own read transactions.
  *
@@ -30,8 +30,6 @@
 #include "codec.h"
 #include "msg.h"
 #include "record.h"
-#include "report.h"
-#include "stats.h"
 #include "validate.h"
 
 #include <assert.h>
@@ -44,22 +42,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_MAX_SESSIONS 4096     /* live sessions, at most */
-#define S_IDLE_MS 60000         /* a session silent this long is forgotten */
-#define S_SWEEP_MS 250          /* revocation sweep and housekeeping */
-#define S_MAX_RID 256           /* bytes of a ZeroMQ routing id */
-#define S_LIVE_MAX_AGE_MS 60000 /* a live base older than this is reloaded */
-#define S_ROUTER_BURST 16       /* client messages read between two polls */
-#define S_MAX_HELD 64           /* PUSHes waiting their turn, at most */
-#define S_MAX_REPORTS 64        /* reports waiting for the reporter, at most */
-#define S_BACKGROUND_NICE 10    /* the refresher's niceness: it yields */
+#define S_MAX_SESSIONS 4096 /* live sessions, at most */
+#define S_IDLE_MS 60000     /* a session silent this long is forgotten */
+#define S_SWEEP_MS 250      /* revocation sweep and housekeeping */
+#define S_MAX_RID 256       /* bytes of a ZeroMQ routing id */
+#define S_ROUTER_BURST 16   /* client messages read between two polls */
+#define S_MAX_HELD 64       /* PUSHes waiting their turn, at most */
+#define S_MAX_REPORTS 64    /* reports waiting for the reporter, at most */
 
 typedef struct {
     uint8_t rid[S_MAX_RID]; /* ROUTER routing id */
@@ -76,32 +70,10 @@ typedef struct {
     bool pull_own;        /* the stream includes the client store's own changes */
 } s_sess_t;
 
-/* A report computed ahead, with the live base: the group's and each
- * region's, as JSON (what most queries as of now ask for). */
-#define S_MAX_VIEWS 32
-typedef struct {
-    char scope[JP_MSG_MAX_TEXT + 1]; /* "group", "region:<name>" */
-    char *json;                      /* the ANSWER body */
-} s_view_t;
-
-/* A client as the code that answers it sees it: who it is and where its
- * replies go.  The main thread sends on the ROUTER; a worker thread sends
- * the same two frames ([routing id][message]) on its pipe, and the main
- * thread forwards them (s_forward). */
-typedef struct {
-    void *sock;         /* the ROUTER, or a worker's pipe */
-    jp_buf_t *out;      /* the sending thread's encoding buffer */
-    const uint8_t *rid; /* ROUTER routing id */
-    size_t rid_n;
-    const uint8_t *key; /* its Curve key, 32 bytes */
-    const srv_key_t *k; /* its key entry, as of the message */
-    bool *gone;         /* main thread: set when the peer is gone */
-} s_client_t;
-
 /* Session x as a client (main thread). */
 #define S_CLIENT(s, x)                                                                   \
-    (&(s_client_t){(s)->router, &(s)->out, (x)->rid, (x)->rid_n, (x)->key, &(x)->k,      \
-                   &(x)->gone})
+    (&(srv_client_t){(s)->router, &(s)->out, (x)->rid, (x)->rid_n, (x)->key, &(x)->k,    \
+                     &(x)->gone})
 
 /* A thread that takes work off the main thread: a PUSH to merge, a report
  * to compute.  The main thread hands it jobs over an inproc pipe (PAIR);
@@ -111,7 +83,7 @@ typedef struct s_srv s_srv_t;
 typedef struct {
     s_srv_t *s;
     const char *name;
-    void (*handle)(s_srv_t *, s_client_t *, const jp_msg_t *);
+    void (*handle)(s_srv_t *, srv_client_t *, const jp_msg_t *);
     void *pipe, *end; /* the main thread's end, the worker's end */
     jp_buf_t out;     /* the worker's encoding buffer */
     pthread_t thread;
@@ -135,29 +107,7 @@ struct s_srv {
     atomic_bool stopping;      /* workers drop what they have not begun */
     jp_id_t *touched;          /* customers a batch changed (merger) */
     size_t ntouched, captouched;
-    /* The base the reports compute from (reporter thread only).  A
-     * report as of a given instant loads one and keeps it while nothing
-     * is merged; a report as of now takes the live base, which the
-     * refresher thread reloads after merges (s_refresher), so that no
-     * report waits for a load while stores sync. */
-    jp_base_t *base;
-    int64_t base_asof;
-    uint64_t base_pos; /* group log length when it was loaded */
-    bool base_live;    /* loaded by the refresher, as of its load */
-    pthread_t refresher;
-    bool refresher_on;
-    pthread_mutex_t mu; /* guards the fields below */
-    pthread_cond_t cv;
-    bool stop;         /* the refresher ends */
-    bool live_wanted;  /* a report as of now was asked: keep a live base */
-    uint64_t want_pos; /* the group log's length after the last merge */
-    bool refresh;      /* reload even if nothing was merged (the base aged) */
-    jp_base_t *next;   /* a fresher live base, for the reporter to take */
-    int64_t next_asof;
-    uint64_t next_pos;
-    s_view_t views[S_MAX_VIEWS]; /* computed ahead, with the last live base */
-    int nviews;
-    int64_t views_asof;
+    srv_reports_t *reports; /* the held and live bases, reports ahead */
 };
 
 static volatile sig_atomic_t s_stop;
@@ -178,7 +128,8 @@ s_on_signal(int sig)
 }
 
 /* One line to stderr (the journal under systemd): never personal data. */
-static void __attribute__((format(printf, 1, 2))) s_log(const char *fmt, ...)
+void
+srv_log(const char *fmt, ...)
 {
     char ts[32];
     time_t now = time(NULL);
@@ -226,8 +177,8 @@ s_sess_new(s_srv_t *s, const uint8_t *rid, size_t n, const uint8_t key[32])
 
 /* Send m to client c.  A peer that is gone (ROUTER_MANDATORY says so)
  * loses its session. */
-static int
-s_send(s_client_t *c, const jp_msg_t *m)
+int
+srv_send(srv_client_t *c, const jp_msg_t *m)
 {
     if (zmq_send(c->sock, c->rid, c->rid_n, ZMQ_SNDMORE) < 0 ||
         jp_msg_send(c->sock, m, c->out, 0) != 0) {
@@ -238,11 +189,8 @@ s_send(s_client_t *c, const jp_msg_t *m)
     return 0;
 }
 
-static int s_error(s_client_t *c, int code, uint64_t ref, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-s_error(s_client_t *c, int code, uint64_t ref, const char *fmt, ...)
+int
+srv_error(srv_client_t *c, int code, uint64_t ref, const char *fmt, ...)
 {
     char text[JP_MSG_MAX_TEXT];
     va_list ap;
@@ -260,22 +208,22 @@ s_error(s_client_t *c, int code, uint64_t ref, const char *fmt, ...)
     m.error.message.n = n;
     char who[96];
     srv_principal(c->k, who, sizeof who);
-    s_log("%s: refused (%s): %.*s", who, jp_perr_name(code), (int)n, text);
-    return s_send(c, &m);
+    srv_log("%s: refused (%s): %.*s", who, jp_perr_name(code), (int)n, text);
+    return srv_send(c, &m);
 }
 
-static void
-s_answer(s_client_t *c, uint64_t id, const char *body, size_t n)
+void
+srv_answer(srv_client_t *c, uint64_t id, const char *body, size_t n)
 {
     jp_msg_t a = {.type = JP_MSG_ANSWER};
     a.answer.id = id;
     a.answer.body.p = body;
     a.answer.body.n = n;
     if (n + 64 > JP_MSG_MAX_FRAME) {
-        s_error(c, JP_PERR_INTERNAL, id, "the answer (%zu bytes) exceeds a frame", n);
+        srv_error(c, JP_PERR_INTERNAL, id, "the answer (%zu bytes) exceeds a frame", n);
         return;
     }
-    s_send(c, &a);
+    srv_send(c, &a);
 }
 
 /* ---- the ZAP handler --------------------------------------------------------- */
@@ -348,7 +296,7 @@ s_zap(s_srv_t *s)
             status = "400";
             text = rc && rc != JP_ENOTFOUND ? "key lookup failed" : why;
             /* The key is public: naming it helps the operator. */
-            s_log("refused a connection from key %s: %s", hex, text);
+            srv_log("refused a connection from key %s: %s", hex, text);
         }
     }
     if (n >= 2) {
@@ -362,8 +310,6 @@ s_zap(s_srv_t *s)
     for (int i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
 }
-
-static void s_merged(s_srv_t *s, uint64_t pos);
 
 /* ---- PUSH -------------------------------------------------------------------- */
 
@@ -429,25 +375,25 @@ s_perr_for(int rc)
 /* A PUSH, on the merger thread (s_worker): batches are merged one at a
  * time, in the order they arrived. */
 static void
-s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
+s_push(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
 {
     const uint64_t bno = m->push.batch;
     if (c->k->role != SRV_ROLE_STORE) {
-        s_error(c, JP_PERR_IDENTITY, bno, "only a store's key may push");
+        srv_error(c, JP_PERR_IDENTITY, bno, "only a store's key may push");
         return;
     }
     const uint16_t store = c->k->store;
     if (m->push.store != store) {
-        s_error(c, JP_PERR_IDENTITY, bno,
-                "this key is store %u's, the batch claims store %llu", store,
-                (unsigned long long)m->push.store);
+        srv_error(c, JP_PERR_IDENTITY, bno,
+                  "this key is store %u's, the batch claims store %llu", store,
+                  (unsigned long long)m->push.store);
         return;
     }
     if (m->push.changes.count == 0 || m->push.first_seq == 0 ||
         m->push.last_seq - m->push.first_seq + 1 != m->push.changes.count) {
-        s_error(c, JP_PERR_CHAIN, bno, "seqs %llu..%llu do not match %u changes",
-                (unsigned long long)m->push.first_seq,
-                (unsigned long long)m->push.last_seq, m->push.changes.count);
+        srv_error(c, JP_PERR_CHAIN, bno, "seqs %llu..%llu do not match %u changes",
+                  (unsigned long long)m->push.first_seq,
+                  (unsigned long long)m->push.last_seq, m->push.changes.count);
         return;
     }
 
@@ -465,10 +411,10 @@ s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
     jp_sha256(lastp, lastn, head);
     jp_batch_msg(store, m->push.first_seq, m->push.last_seq, head, bmsg);
     if (jp_sig_verify(c->k->sign, bmsg, sizeof bmsg, m->push.sig) != 0) {
-        s_error(c, JP_PERR_SIGNATURE, bno,
-                "batch %llu..%llu: the signature is not store %u's enrolled key's",
-                (unsigned long long)m->push.first_seq,
-                (unsigned long long)m->push.last_seq, store);
+        srv_error(c, JP_PERR_SIGNATURE, bno,
+                  "batch %llu..%llu: the signature is not store %u's enrolled key's",
+                  (unsigned long long)m->push.first_seq,
+                  (unsigned long long)m->push.last_seq, store);
         return;
     }
 
@@ -481,7 +427,7 @@ s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
     jp_txn_t *txn = NULL;
     int rc = jp_db_begin(s->db, true, &txn, &err);
     if (rc) {
-        s_error(c, s_perr_for(rc), bno, "%s", err.msg);
+        srv_error(c, s_perr_for(rc), bno, "%s", err.msg);
         return;
     }
     /* The key may have been revoked while the batch waited its turn: the
@@ -491,7 +437,7 @@ s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
     if (srv_key_get(txn, c->key, &now_k) != 0 ||
         !srv_key_valid(&now_k, jp_now_ms(), &why)) {
         jp_txn_abort(&txn);
-        s_error(c, JP_PERR_REVOKED, bno, "this key is %s: batch not accepted", why);
+        srv_error(c, JP_PERR_REVOKED, bno, "this key is %s: batch not accepted", why);
         return;
     }
     jp_head_t h;
@@ -499,9 +445,9 @@ s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
         goto internal;
     if (m->push.first_seq > h.seq + 1) {
         jp_txn_abort(&txn);
-        s_error(c, JP_PERR_CHAIN, bno,
-                "a gap: batch starts at seq %llu, accepted up to %llu",
-                (unsigned long long)m->push.first_seq, (unsigned long long)h.seq);
+        srv_error(c, JP_PERR_CHAIN, bno,
+                  "a gap: batch starts at seq %llu, accepted up to %llu",
+                  (unsigned long long)m->push.first_seq, (unsigned long long)h.seq);
         return;
     }
     s->ntouched = 0;
@@ -522,7 +468,7 @@ s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
             jp_err_set(&err, JP_ECHAIN, "it says seq %llu", (unsigned long long)ch.seq);
         if (code) {
             jp_txn_abort(&txn);
-            s_error(c, code, bno, "change %llu: %s", (unsigned long long)seq, err.msg);
+            srv_error(c, code, bno, "change %llu: %s", (unsigned long long)seq, err.msg);
             return;
         }
         rc = jp_txn_apply_decoded(txn, p, n, &ch, &err);
@@ -530,7 +476,7 @@ s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
             continue; /* a resent change: harmless */
         if (rc) {
             jp_txn_abort(&txn);
-            s_error(c, s_perr_for(rc), bno, "%s", err.msg);
+            srv_error(c, s_perr_for(rc), bno, "%s", err.msg);
             return;
         }
         fresh++;
@@ -586,13 +532,13 @@ s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
     if (fresh && (rc = jp_txn_receipt_put(txn, &r)))
         goto internal;
     if ((rc = jp_txn_commit(&txn, &err))) {
-        s_error(c, s_perr_for(rc), bno, "%s", err.msg);
+        srv_error(c, s_perr_for(rc), bno, "%s", err.msg);
         return;
     }
     s->batches += fresh > 0;
     s->changes += fresh;
     if (fresh)
-        s_merged(s, glen);
+        srv_reports_merged(s->reports, glen);
 
     jp_msg_t a = {.type = JP_MSG_RECEIPT};
     a.receipt.batch = bno;
@@ -601,14 +547,14 @@ s_push(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
     memcpy(a.receipt.head, h.head, JP_HASH_LEN);
     a.receipt.server_ms = now;
     memcpy(a.receipt.sig, r.sig, JP_SIG_LEN);
-    s_send(c, &a);
+    srv_send(c, &a);
     return;
 
 internal:
     jp_err_set(&err, rc, "%s", jp_strerror(rc));
 internal_err:
     jp_txn_abort(&txn);
-    s_error(c, s_perr_for(rc), bno, "batch not accepted: %s", err.msg);
+    srv_error(c, s_perr_for(rc), bno, "batch not accepted: %s", err.msg);
 }
 
 /* ---- PULL -------------------------------------------------------------------- */
@@ -668,7 +614,7 @@ s_pump(s_srv_t *s, s_sess_t *x)
     jp_txn_t *txn;
     jp_err_t err;
     if (jp_db_begin(s->db, false, &txn, &err)) {
-        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", err.msg);
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", err.msg);
         return false;
     }
     uint64_t len;
@@ -692,7 +638,7 @@ s_pump(s_srv_t *s, s_sess_t *x)
     }
     if (rc < 0) {
         jp_txn_abort(&txn);
-        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
         x->pulling = false;
         return false;
     }
@@ -708,7 +654,7 @@ s_pump(s_srv_t *s, s_sess_t *x)
     rc = jp_msg_end(&b, &m);
     jp_txn_abort(&txn);
     if (rc) {
-        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
         x->pulling = false;
         return false;
     }
@@ -725,445 +671,6 @@ s_pump(s_srv_t *s, s_sess_t *x)
     return true;
 }
 
-/* ---- QUERY ------------------------------------------------------------------- */
-
-/* The value of QUERY argument name, NUL-terminated into out; false if absent. */
-static bool
-s_arg(const jp_msg_t *m, const char *name, char *out, size_t cap)
-{
-    for (uint32_t i = 0; i < m->query.args.n; i++) {
-        const jp_msg_str_t *k = &m->query.args.v[i].key, *v = &m->query.args.v[i].val;
-        if (k->n == strlen(name) && memcmp(k->p, name, k->n) == 0 && v->n < cap) {
-            memcpy(out, v->p, v->n);
-            out[v->n] = '\0';
-            return true;
-        }
-    }
-    return false;
-}
-
-typedef struct {
-    jp_txn_t *txn;
-    const char *region;
-    jp_scope_t *scope;
-    int n;
-} s_region_t;
-
-static int
-s_region_store(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
-{
-    (void)v, (void)vn;
-    s_region_t *r = arg;
-    srv_peer_t p;
-    if (kn == 2 && srv_peer_get(r->txn, jp_be16_get(k), &p) == 0 &&
-        strcmp(p.region, r->region) == 0) {
-        jp_scope_add(r->scope, p.store);
-        r->n++;
-    }
-    return 0;
-}
-
-/* Resolve scope text to stores, and check the principal may read it
- * (PROTOCOL.md: group and auditor everything, region its region, store
- * its store).  Returns 0 or a protocol error code, with why. */
-static int
-s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out, char *label,
-        size_t cap, const char **why)
-{
-    jp_scope_clear(out);
-    if (!strcmp(text, "group")) {
-        if (k->role != SRV_ROLE_GROUP && k->role != SRV_ROLE_AUDITOR)
-            return *why = "only group and auditor keys read the group's figures",
-                   JP_PERR_FORBIDDEN;
-        jp_scope_all(out);
-        snprintf(label, cap, "group");
-        return 0;
-    }
-    if (!strncmp(text, "region:", 7) && text[7]) {
-        const char *region = text + 7;
-        if (k->role == SRV_ROLE_STORE ||
-            (k->role == SRV_ROLE_REGION && strcmp(k->region, region) != 0))
-            return *why = "this key may not read that region's figures",
-                   JP_PERR_FORBIDDEN;
-        s_region_t r = {txn, region, out, 0};
-        jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_region_store, &r);
-        if (r.n == 0)
-            return *why = "no store of the group is in that region", JP_PERR_MALFORMED;
-        snprintf(label, cap, "region %s", region);
-        return 0;
-    }
-    int64_t n;
-    const char *bad;
-    if (!strncmp(text, "store:", 6) &&
-        jp_parse_int(text + 6, strlen(text + 6), 1, 65535, &n, &bad) == 0) {
-        srv_peer_t p;
-        if (srv_peer_get(txn, (uint16_t)n, &p) != 0)
-            return *why = "no such store in the group", JP_PERR_MALFORMED;
-        if ((k->role == SRV_ROLE_STORE && k->store != n) ||
-            (k->role == SRV_ROLE_REGION && strcmp(k->region, p.region) != 0))
-            return *why = "this key may not read that store's figures", JP_PERR_FORBIDDEN;
-        jp_scope_add(out, (uint16_t)n);
-        snprintf(label, cap, "store %u %s", p.store, p.code);
-        return 0;
-    }
-    return *why = "scope must be group, region:NAME or store:N", JP_PERR_MALFORMED;
-}
-
-/* The principal's own scope, when a query names none. */
-static void
-s_default_scope(const srv_key_t *k, char *out, size_t cap)
-{
-    if (k->role == SRV_ROLE_STORE)
-        snprintf(out, cap, "store:%u", k->store);
-    else if (k->role == SRV_ROLE_REGION)
-        snprintf(out, cap, "region:%s", k->region);
-    else
-        snprintf(out, cap, "group");
-}
-
-static void
-s_views_free(s_view_t *v, int *n)
-{
-    for (int i = 0; i < *n; i++)
-        free(v[i].json);
-    *n = 0;
-}
-
-typedef struct {
-    jp_txn_t *txn;
-    char names[S_MAX_VIEWS][64]; /* distinct regions */
-    int n;
-} s_regions_t;
-
-static int
-s_region_name(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
-{
-    (void)v, (void)vn;
-    s_regions_t *r = arg;
-    srv_peer_t p;
-    if (kn != 2 || srv_peer_get(r->txn, jp_be16_get(k), &p) != 0)
-        return 0;
-    for (int i = 0; i < r->n; i++)
-        if (!strcmp(r->names[i], p.region))
-            return 0;
-    if (r->n < S_MAX_VIEWS - 1)
-        snprintf(r->names[r->n++], sizeof r->names[0], "%s", p.region);
-    return 0;
-}
-
-/* The group's and every region's report from base b, as JSON, into
- * views (the refresher's thread: nothing here is shared). */
-static int
-s_views_compute(jp_txn_t *txn, const jp_base_t *b, s_view_t *views, int *nviews)
-{
-    static __thread jp_scope_t scope; /* 8 KiB */
-    s_regions_t *r = calloc(1, sizeof *r);
-    if (!r)
-        return JP_ENOMEM;
-    r->txn = txn;
-    int rc = jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_region_name, r);
-    /* The scopes and labels as s_report resolves them, for a key that
-     * may read everything: the answers are the ones it would compute. */
-    const srv_key_t all = {.role = SRV_ROLE_GROUP};
-    for (int i = -1; i < r->n && rc == 0; i++) {
-        char label[JP_MSG_MAX_TEXT + 64];
-        const char *why;
-        s_view_t *v = &views[*nviews];
-        if (i < 0)
-            snprintf(v->scope, sizeof v->scope, "group");
-        else
-            snprintf(v->scope, sizeof v->scope, "region:%s", r->names[i]);
-        if (s_scope(txn, &all, v->scope, &scope, label, sizeof label, &why))
-            continue; /* cannot happen: the region has a store */
-        jp_stats_t st;
-        if ((rc = jp_stats_compute(b, &scope, NULL, &st)))
-            break;
-        json_t *j = jp_stats_json(&st, label, &scope, NULL);
-        v->json = j ? jp_json_text(j) : NULL;
-        json_decref(j);
-        jp_stats_free(&st);
-        if (!v->json)
-            rc = JP_ENOMEM;
-        else
-            (*nviews)++;
-    }
-    free(r);
-    return rc;
-}
-
-/* The refresher: after merges (at most once a second), load the base as
- * of now from a fresh read transaction and hand it to the main thread.
- * LMDB read transactions run in any thread (MDB_NOTLS); the base is
- * touched by the reporter only once handed over. */
-static void *
-s_refresher(void *arg)
-{
-    s_srv_t *s = arg;
-    uint64_t loaded = 0; /* group log length of the last load */
-    /* Bulk work behind the scenes: it yields the CPU to the main thread
-     * (handshakes, answers) and the merger when the machine is busy. */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), S_BACKGROUND_NICE);
-    pthread_mutex_lock(&s->mu);
-    while (!s->stop) {
-        if (s->want_pos == loaded && !s->refresh) {
-            pthread_cond_wait(&s->cv, &s->mu);
-            continue;
-        }
-        s->refresh = false;
-        pthread_mutex_unlock(&s->mu);
-        jp_txn_t *txn = NULL;
-        jp_base_t *b = NULL;
-        uint64_t pos = 0;
-        int64_t asof = (int64_t)jp_now_ms();
-        jp_err_t err;
-        uint64_t t0 = jp_now_ms();
-        s_view_t views[S_MAX_VIEWS];
-        int nviews = 0;
-        int rc = jp_db_begin(s->db, false, &txn, &err);
-        if (!rc && !(rc = jp_txn_glog_len(txn, &pos)))
-            rc = jp_base_load(txn, asof, &b, &err);
-        if (!rc && (rc = s_views_compute(txn, b, views, &nviews)))
-            s_views_free(views, &nviews);
-        jp_txn_abort(&txn);
-        if (rc)
-            s_log("refreshing the live base failed: %s", jp_strerror(rc));
-        uint64_t took = jp_now_ms() - t0;
-        pthread_mutex_lock(&s->mu);
-        loaded = pos;
-        if (!rc) {
-            jp_base_destroy(&s->next);
-            s->next = b;
-            s->next_asof = asof;
-            s->next_pos = pos;
-            /* The reports computed ahead are answered from the main
-             * thread at once (s_ahead); the base waits for the reporter. */
-            s_views_free(s->views, &s->nviews);
-            memcpy(s->views, views, sizeof views[0] * (size_t)nviews);
-            s->nviews = nviews;
-            s->views_asof = asof;
-        }
-        /* A second at least between loads: merges come in bursts. */
-        if (!s->stop && took < 1000) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
-            pthread_cond_timedwait(&s->cv, &s->mu, &until);
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-}
-
-/* Tell the refresher the group log grew to pos (merger thread).  Until
- * someone asks for a report as of now, there is nothing to keep fresh. */
-static void
-s_merged(s_srv_t *s, uint64_t pos)
-{
-    if (!s->refresher_on)
-        return;
-    pthread_mutex_lock(&s->mu);
-    if (s->live_wanted) {
-        s->want_pos = pos;
-        pthread_cond_signal(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* Ask the refresher for a fresh live base even if nothing was merged. */
-static void
-s_refresh(s_srv_t *s)
-{
-    pthread_mutex_lock(&s->mu);
-    s->live_wanted = true;
-    s->refresh = true;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* The base for a report as of asof (live: as of now, whatever is fresh);
- * loads synchronously when nothing held fits (reporter thread). */
-static int
-s_base_for(s_srv_t *s, jp_txn_t *txn, bool live, int64_t *asof, bool *held, jp_err_t *err)
-{
-    uint64_t pos = 0;
-    int rc = jp_txn_glog_len(txn, &pos);
-    if (rc)
-        return rc;
-    if (live && s->refresher_on) {
-        pthread_mutex_lock(&s->mu);
-        if (s->next) {
-            jp_base_destroy(&s->base);
-            s->base = s->next;
-            s->base_asof = s->next_asof;
-            s->base_pos = s->next_pos;
-            s->base_live = true;
-            s->next = NULL;
-        }
-        pthread_mutex_unlock(&s->mu);
-    }
-    *held =
-        s->base && (live ? s->base_live : s->base_asof == *asof && s->base_pos == pos);
-    if (*held && live && s->refresher_on &&
-        (int64_t)jp_now_ms() - s->base_asof > S_LIVE_MAX_AGE_MS) {
-        /* Nothing merged, but "now" moved on: windows end later.  This
-         * answer still comes from the held base (its as_of says so); the
-         * next ones from a fresh one. */
-        s_refresh(s);
-    }
-    if (*held) {
-        *asof = s->base_asof; /* live: the instant the base was loaded */
-        return 0;
-    }
-    jp_base_destroy(&s->base);
-    rc = jp_base_load(txn, *asof, &s->base, err);
-    s->base_asof = *asof;
-    s->base_pos = pos;
-    s->base_live = live;
-    if (live && s->refresher_on)
-        s_refresh(s); /* kept fresh from now on, the group's and regions'
-                         reports computed ahead with each load */
-    return rc;
-}
-
-/* A report query's arguments, defaults filled in. */
-typedef struct {
-    char scope[JP_MSG_MAX_TEXT + 1], asof[JP_MSG_MAX_TEXT + 1];
-    char filter[JP_MSG_MAX_TEXT + 1], format[16], table[16];
-} s_rargs_t;
-
-static void
-s_rargs(const jp_msg_t *m, const srv_key_t *k, s_rargs_t *a)
-{
-    *a = (s_rargs_t){.format = "json", .table = "figures"};
-    if (!s_arg(m, "scope", a->scope, sizeof a->scope))
-        s_default_scope(k, a->scope, sizeof a->scope);
-    s_arg(m, "as_of", a->asof, sizeof a->asof);
-    s_arg(m, "filter", a->filter, sizeof a->filter);
-    s_arg(m, "format", a->format, sizeof a->format);
-    s_arg(m, "table", a->table, sizeof a->table);
-}
-
-/* A report as of now that the refresher computed ahead (the group's or a
- * region's, JSON, no filter): answered by the main thread at once, never
- * behind a merge or another report.  False if the query is not one of
- * those; the reporter answers it then, errors included. */
-static bool
-s_ahead(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
-{
-    static jp_scope_t scope; /* 8 KiB, main thread only */
-    s_rargs_t a;
-    char label[JP_MSG_MAX_TEXT + 64];
-    const char *why;
-    s_rargs(m, &x->k, &a);
-    if (a.asof[0] || a.filter[0] || strcmp(a.format, "json") != 0 ||
-        s_scope(txn, &x->k, a.scope, &scope, label, sizeof label, &why) != 0)
-        return false;
-    uint64_t t0 = s_us();
-    bool found = false;
-    pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->nviews && !found; i++) {
-        if (strcmp(s->views[i].scope, a.scope) != 0)
-            continue;
-        s_answer(S_CLIENT(s, x), m->query.id, s->views[i].json, strlen(s->views[i].json));
-        found = true;
-    }
-    if (found && (int64_t)jp_now_ms() - s->views_asof > S_LIVE_MAX_AGE_MS) {
-        s->refresh = true; /* "now" moved on: the next answers from a fresh load */
-        pthread_cond_signal(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (found) {
-        char who[96];
-        srv_principal(&x->k, who, sizeof who);
-        s_log("%s: report %s in %llu ms (computed ahead)", who, label,
-              (unsigned long long)((s_us() - t0) / 1000));
-    }
-    return found;
-}
-
-/* A report computed from a base, on the reporter thread (s_worker). */
-static void
-s_report(s_srv_t *s, s_client_t *c, const jp_msg_t *m)
-{
-    const uint64_t qid = m->query.id;
-    static jp_scope_t scope; /* 8 KiB, reporter thread only */
-    s_rargs_t a;
-    char label[JP_MSG_MAX_TEXT + 64];
-    const char *why;
-    s_rargs(m, c->k, &a);
-    int64_t asof = (int64_t)jp_now_ms();
-    if (a.asof[0] && jp_parse_asof(a.asof, strlen(a.asof), &asof, &why)) {
-        s_error(c, JP_PERR_MALFORMED, qid, "as_of: %s", why);
-        return;
-    }
-    if (strcmp(a.format, "json") && strcmp(a.format, "csv")) {
-        s_error(c, JP_PERR_MALFORMED, qid, "format must be json or csv");
-        return;
-    }
-    jp_err_t err = {0};
-    jp_filter_t *filter = NULL;
-    if (a.filter[0] && jp_filter_parse(a.filter, &filter, &err)) {
-        s_error(c, JP_PERR_MALFORMED, qid, "filter: %s", err.msg);
-        return;
-    }
-    jp_txn_t *txn;
-    int rc = jp_db_begin(s->db, false, &txn, &err);
-    int code = rc ? JP_PERR_INTERNAL
-                  : s_scope(txn, c->k, a.scope, &scope, label, sizeof label, &why);
-    if (code) {
-        jp_txn_abort(&txn);
-        jp_filter_destroy(&filter);
-        s_error(c, code, qid, "scope %s: %s", a.scope, rc ? err.msg : why);
-        return;
-    }
-    jp_stats_t st;
-    uint64_t t0 = jp_now_ms();
-    bool cached;
-    rc = s_base_for(s, txn, !a.asof[0], &asof, &cached, &err);
-    jp_txn_abort(&txn); /* the base holds what the figures need */
-    if (!rc)
-        rc = jp_stats_compute(s->base, &scope, filter, &st);
-    if (rc) {
-        jp_filter_destroy(&filter);
-        s_error(c, JP_PERR_INTERNAL, qid, "report: %s",
-                err.msg[0] ? err.msg : jp_strerror(rc));
-        return;
-    }
-    char *body = NULL;
-    size_t n = 0;
-    if (!strcmp(a.format, "json")) {
-        json_t *j = jp_stats_json(&st, label, &scope, filter);
-        body = j ? jp_json_text(j) : NULL;
-        json_decref(j);
-        n = body ? strlen(body) : 0;
-    } else {
-        FILE *f = open_memstream(&body, &n);
-        if (f && jp_stats_csv(&st, a.table, f) != 0) {
-            fclose(f);
-            free(body);
-            body = NULL;
-            jp_stats_free(&st);
-            jp_filter_destroy(&filter);
-            s_error(c, JP_PERR_MALFORMED, qid, "table must be figures or regional");
-            return;
-        }
-        if (f)
-            fclose(f);
-    }
-    jp_stats_free(&st);
-    jp_filter_destroy(&filter);
-    char who[96];
-    srv_principal(c->k, who, sizeof who);
-    s_log("%s: report %s in %llu ms%s", who, label,
-          (unsigned long long)(jp_now_ms() - t0), cached ? " (base held)" : "");
-    if (!body) {
-        s_error(c, JP_PERR_INTERNAL, qid, "report: out of memory");
-        return;
-    }
-    s_answer(c, qid, body, n);
-    free(body);
-}
-
 static void
 s_status(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
 {
@@ -1177,7 +684,7 @@ s_status(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
     int n = snprintf(body, sizeof body,
                      "{\"group_pos\":%llu,\"digest\":\"%s\",\"sessions\":%d}",
                      (unsigned long long)len, hex, s->nsess);
-    s_answer(S_CLIENT(s, x), m->query.id, body, (size_t)n);
+    srv_answer(S_CLIENT(s, x), m->query.id, body, (size_t)n);
 }
 
 typedef struct {
@@ -1209,10 +716,10 @@ s_stores(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
         body = json_dumps(l.list, JSON_COMPACT);
     json_decref(l.list);
     if (!body) {
-        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, m->query.id, "stores: out of memory");
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, m->query.id, "stores: out of memory");
         return;
     }
-    s_answer(S_CLIENT(s, x), m->query.id, body, strlen(body));
+    srv_answer(S_CLIENT(s, x), m->query.id, body, strlen(body));
     free(body);
 }
 
@@ -1251,8 +758,8 @@ s_worker(void *arg)
         if (!atomic_load(&w->s->stopping) &&
             jp_msg_decode(zmq_msg_data(&job->frame), zmq_msg_size(&job->frame), &m,
                           &err) == 0) {
-            s_client_t c = {w->end,   &w->out, job->rid, job->rid_n,
-                            job->key, &job->k, NULL};
+            srv_client_t c = {w->end,   &w->out, job->rid, job->rid_n,
+                              job->key, &job->k, NULL};
             uint64_t t0 = s_us();
             w->handle(w->s, &c, &m);
             w->busy_us += s_us() - t0;
@@ -1270,7 +777,7 @@ s_hand(s_srv_t *s, s_worker_t *w, s_sess_t *x, uint64_t ref, zmq_msg_t *frame)
 {
     s_job_t *job = malloc(sizeof *job);
     if (!job) {
-        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, ref, "out of memory");
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, ref, "out of memory");
         return;
     }
     memcpy(job->rid, x->rid, x->rid_n);
@@ -1283,8 +790,8 @@ s_hand(s_srv_t *s, s_worker_t *w, s_sess_t *x, uint64_t ref, zmq_msg_t *frame)
     if (zmq_send(w->pipe, &job, sizeof job, 0) != (int)sizeof job) {
         zmq_msg_close(&job->frame);
         free(job);
-        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, ref, "%s: %s", w->name,
-                zmq_strerror(errno));
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, ref, "%s: %s", w->name,
+                  zmq_strerror(errno));
         return;
     }
     w->pending++;
@@ -1322,7 +829,7 @@ s_forward(s_srv_t *s, s_worker_t *w)
 
 static int
 s_worker_start(s_srv_t *s, s_worker_t *w, const char *name,
-               void (*handle)(s_srv_t *, s_client_t *, const jp_msg_t *), jp_err_t *err)
+               void (*handle)(s_srv_t *, srv_client_t *, const jp_msg_t *), jp_err_t *err)
 {
     char ep[64];
     int zero = 0;
@@ -1380,27 +887,27 @@ s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, zmq_msg_t *frame)
     else if (w->n == 6 && memcmp(w->p, "stores", 6) == 0)
         fn = s_stores;
     if (!fn && !report) {
-        s_error(S_CLIENT(s, x), JP_PERR_MALFORMED, m->query.id,
-                "unknown query '%.*s' (report, status, stores)",
-                (int)(w->n > 32 ? 32 : w->n), w->p);
+        srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, m->query.id,
+                  "unknown query '%.*s' (report, status, stores)",
+                  (int)(w->n > 32 ? 32 : w->n), w->p);
         return;
     }
     jp_txn_t *txn;
     if (jp_db_begin(s->db, false, &txn, NULL)) {
-        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, m->query.id, "query: database");
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, m->query.id, "query: database");
         return;
     }
     bool done = true;
     if (fn)
         fn(s, x, m, txn);
     else
-        done = s_ahead(s, x, m, txn);
+        done = srv_reports_ahead(s->reports, S_CLIENT(s, x), m, txn);
     jp_txn_abort(&txn);
     if (done)
         return;
     if (s->reporter.pending >= S_MAX_REPORTS)
-        s_error(S_CLIENT(s, x), JP_PERR_BUSY, m->query.id,
-                "%d reports are waiting: ask again shortly", s->reporter.pending);
+        srv_error(S_CLIENT(s, x), JP_PERR_BUSY, m->query.id,
+                  "%d reports are waiting: ask again shortly", s->reporter.pending);
     else
         s_hand(s, &s->reporter, x, m->query.id, frame);
 }
@@ -1412,16 +919,16 @@ s_hello(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
 {
     if (m->hello.min_version > JP_PROTO_VERSION ||
         m->hello.max_version < JP_PROTO_VERSION) {
-        s_error(S_CLIENT(s, x), JP_PERR_VERSION, 0, "this server speaks version %d only",
-                JP_PROTO_VERSION);
+        srv_error(S_CLIENT(s, x), JP_PERR_VERSION, 0,
+                  "this server speaks version %d only", JP_PROTO_VERSION);
         return;
     }
     bool is_store = x->k.role == SRV_ROLE_STORE;
     if (m->hello.store != (is_store ? x->k.store : 0)) {
-        s_error(S_CLIENT(s, x), JP_PERR_IDENTITY, 0,
-                "this key is %s%u's, HELLO says store %llu",
-                is_store ? "store " : "not a store's: ", is_store ? x->k.store : 0,
-                (unsigned long long)m->hello.store);
+        srv_error(S_CLIENT(s, x), JP_PERR_IDENTITY, 0,
+                  "this key is %s%u's, HELLO says store %llu",
+                  is_store ? "store " : "not a store's: ", is_store ? x->k.store : 0,
+                  (unsigned long long)m->hello.store);
         return;
     }
     jp_txn_t *txn;
@@ -1436,7 +943,7 @@ s_hello(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
         jp_txn_abort(&txn);
     }
     if (rc) {
-        s_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "hello: %s", jp_strerror(rc));
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "hello: %s", jp_strerror(rc));
         return;
     }
     jp_msg_t a = {.type = JP_MSG_WELCOME};
@@ -1452,9 +959,9 @@ s_hello(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     x->pulling = false;
     char who[96];
     srv_principal(&x->k, who, sizeof who);
-    s_log("%s: session opened (acked seq %llu, group log %llu)", who,
-          (unsigned long long)h.seq, (unsigned long long)len);
-    s_send(S_CLIENT(s, x), &a);
+    srv_log("%s: session opened (acked seq %llu, group log %llu)", who,
+            (unsigned long long)h.seq, (unsigned long long)len);
+    srv_send(S_CLIENT(s, x), &a);
 }
 
 /* Re-read x's key entry: a revocation by another process shows here. */
@@ -1473,8 +980,8 @@ s_still_valid(s_srv_t *s, s_sess_t *x)
     if (!x->revoked) {
         x->revoked = true;
         x->pulling = false;
-        s_error(S_CLIENT(s, x), JP_PERR_REVOKED, 0, "this key is %s",
-                rc ? "no longer enrolled" : why);
+        srv_error(S_CLIENT(s, x), JP_PERR_REVOKED, 0, "this key is %s",
+                  rc ? "no longer enrolled" : why);
     }
     return false;
 }
@@ -1495,14 +1002,14 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
         memcpy(x->key, key, 32);
     }
     if (!x && !(x = s_sess_new(s, rid, ridn, key))) {
-        s_log("session table full (%d): a message dropped", S_MAX_SESSIONS);
+        srv_log("session table full (%d): a message dropped", S_MAX_SESSIONS);
         return;
     }
     x->seen_ms = jp_now_ms();
     if (x->revoked) {
         /* PROTOCOL.md 5: every message of a revoked session gets this. */
-        s_error(S_CLIENT(s, x), JP_PERR_REVOKED, 0,
-                "this key was revoked: nothing more is accepted");
+        srv_error(S_CLIENT(s, x), JP_PERR_REVOKED, 0,
+                  "this key was revoked: nothing more is accepted");
         return;
     }
     if (!s_still_valid(s, x))
@@ -1512,11 +1019,11 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
     jp_err_t err;
     int rc = jp_msg_decode(zmq_msg_data(frame), zmq_msg_size(frame), &m, &err);
     if (rc) {
-        s_error(S_CLIENT(s, x), jp_msg_perr(rc), 0, "%s", err.msg);
+        srv_error(S_CLIENT(s, x), jp_msg_perr(rc), 0, "%s", err.msg);
         return;
     }
     if (m.type != JP_MSG_HELLO && !x->hello) {
-        s_error(S_CLIENT(s, x), JP_PERR_NO_HELLO, 0, "send HELLO first");
+        srv_error(S_CLIENT(s, x), JP_PERR_NO_HELLO, 0, "send HELLO first");
         return;
     }
     switch (m.type) {
@@ -1541,7 +1048,7 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
     case JP_MSG_PING: {
         jp_msg_t a = {.type = JP_MSG_PONG};
         a.pong.ms = m.ping.ms;
-        s_send(S_CLIENT(s, x), &a);
+        srv_send(S_CLIENT(s, x), &a);
         break;
     }
     case JP_MSG_PONG:
@@ -1553,8 +1060,8 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
         x->gone = true;
         break;
     default:
-        s_error(S_CLIENT(s, x), JP_PERR_UNKNOWN, 0, "%s is not a message a client sends",
-                jp_msg_type_name(m.type));
+        srv_error(S_CLIENT(s, x), JP_PERR_UNKNOWN, 0,
+                  "%s is not a message a client sends", jp_msg_type_name(m.type));
     }
 }
 
@@ -1663,9 +1170,15 @@ s_close(s_srv_t *s)
     jp_key_destroy(&s->key);
     jp_db_close(&s->db);
     jp_buf_free(&s->out);
-    jp_base_destroy(&s->base);
     free(s->sess);
     free(s->touched);
+}
+
+/* The reporter's job: a report computed from a base. */
+static void
+s_report(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
+{
+    srv_report(s->reports, c, m);
 }
 
 /* The threads that take work off the main thread, with SIGINT and SIGTERM
@@ -1678,10 +1191,9 @@ s_threads_start(s_srv_t *s, jp_err_t *err)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    s->refresher_on = pthread_create(&s->refresher, NULL, s_refresher, s) == 0;
-    int rc = s_worker_start(s, &s->merger, "merger", s_push, err);
+    int rc = srv_reports_start(&s->reports, s->db, err);
+    if (!rc)
+        rc = s_worker_start(s, &s->merger, "merger", s_push, err);
     if (!rc)
         rc = s_worker_start(s, &s->reporter, "reporter", s_report, err);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -1694,18 +1206,7 @@ s_threads_stop(s_srv_t *s)
     atomic_store(&s->stopping, true);
     s_worker_stop(&s->merger);
     s_worker_stop(&s->reporter);
-    if (s->refresher_on) {
-        pthread_mutex_lock(&s->mu);
-        s->stop = true;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->refresher, NULL);
-        s->refresher_on = false;
-    }
-    jp_base_destroy(&s->next);
-    s_views_free(s->views, &s->nviews);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
+    srv_reports_stop(&s->reports);
 }
 
 int
@@ -1727,7 +1228,7 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    s_log("listening on %s", conf->endpoint);
+    srv_log("listening on %s", conf->endpoint);
     sd_notify(0, "READY=1\nSTATUS=listening");
     printf("listening on %s\n", conf->endpoint);
     fflush(stdout);
@@ -1767,9 +1268,9 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
     }
     sd_notify(0, "STOPPING=1");
     s_threads_stop(&s);
-    s_log("stopping: %llu batches, %llu changes accepted since start in %.3f s of work",
-          (unsigned long long)s.batches, (unsigned long long)s.changes,
-          s.merger.busy_us / 1e6);
+    srv_log("stopping: %llu batches, %llu changes accepted since start in %.3f s of work",
+            (unsigned long long)s.batches, (unsigned long long)s.changes,
+            s.merger.busy_us / 1e6);
     s_close(&s);
     return rc;
 }

@@ -1,9 +1,10 @@
 /*
  * server.h -- jipan-server: what its parts share.
  *
- * The server is one process, one thread: a ROUTER socket for the clients
- * and, beside it, the ZAP handler that admits them, both polled by one
- * loop (serve.c).  Its state is one LMDB environment (db.h) holding the
+ * The server is one process: a ROUTER socket for the clients and, beside
+ * it, the ZAP handler that admits them, both polled by the main thread's
+ * loop (serve.c), which hands merges and reports to threads of their own
+ * (serve.c, reports.c).  Its state is one LMDB environment (db.h) holding the
  * group base, every store's log, the group log, the batches and receipts,
  * and the enrolled keys and stores (this file's entries).  Enrolment and
  * revocation (main.c) are separate processes writing the same environment;
@@ -14,10 +15,12 @@
 #ifndef SRV_SERVER_H
 #define SRV_SERVER_H
 
+#include "buf.h"
 #include "crypto.h"
 #include "curve.h"
 #include "db.h"
 #include "err.h"
+#include "msg.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -104,5 +107,44 @@ int srv_sign_own(jp_txn_t *txn, const jp_key_t *key, uint64_t first, uint64_t la
 /* `jipan-server export` (export.c): argv[0] is "export"; returns the exit
  * code (0 written, 1 bad range, 2 usage, 3 I/O). */
 int srv_export(const srv_conf_t *conf, int argc, char **argv);
+
+/* ---- the serving loop's parts (serve.c, reports.c) ---------------------- */
+
+/* A client as the code that answers it sees it: who it is and where its
+ * replies go.  The main thread sends on the ROUTER; a worker thread sends
+ * the same two frames ([routing id][message]) on its pipe, and the main
+ * thread forwards them (serve.c). */
+typedef struct {
+    void *sock;         /* the ROUTER, or a worker's pipe */
+    jp_buf_t *out;      /* the sending thread's encoding buffer */
+    const uint8_t *rid; /* ROUTER routing id */
+    size_t rid_n;
+    const uint8_t *key; /* its Curve key, 32 bytes */
+    const srv_key_t *k; /* its key entry, as of the message */
+    bool *gone;         /* main thread: set when the peer is gone */
+} srv_client_t;
+
+/* Send m to client c; an ERROR with the reason (logged, never personal
+ * data); an ANSWER to query id. */
+int srv_send(srv_client_t *c, const jp_msg_t *m);
+int srv_error(srv_client_t *c, int code, uint64_t ref, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void srv_answer(srv_client_t *c, uint64_t id, const char *body, size_t n);
+
+/* One line to stderr (the journal under systemd), from any thread. */
+void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The reports (reports.c): start the refresher, stop it and free all. */
+typedef struct srv_reports srv_reports_t;
+int srv_reports_start(srv_reports_t **r, jp_db_t *db, jp_err_t *err);
+void srv_reports_stop(srv_reports_t **r);
+/* The merger: the group log grew to pos. */
+void srv_reports_merged(srv_reports_t *r, uint64_t pos);
+/* The main thread: answer a report computed ahead at once; false if the
+ * query asks for something else (the reporter answers it then). */
+bool srv_reports_ahead(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m,
+                       jp_txn_t *txn);
+/* The reporter: a report computed from a held base. */
+void srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m);
 
 #endif
