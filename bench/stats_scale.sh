@@ -50,7 +50,7 @@ store() { # DIR NUM CODE REGION GEN_DIR
 "$B/tools/jipan-gen" --out "$W/gen" --stores 1 --customers "$customers" --seed 3
 store big 1 HZ01 惠州 "$W/gen/HZ01"
 rm -rf "$W/gen"
-"$B/tools/jipan-gen" --out "$W/gen2" --stores 4 --customers 30000 --seed 4 >/dev/null
+"$B/tools/jipan-gen" --out "$W/gen2" --stores 4 --customers 60000 --seed 4 >/dev/null
 store s2 2 SZ01 深圳 "$W/gen2/HZ01"
 store s3 3 GZ01 广州 "$W/gen2/SZ01"
 store s4 4 SZ02 深圳 "$W/gen2/GZ01"
@@ -78,7 +78,7 @@ p3=$!
 # The analyst's side: one session kept open and a new session per
 # question, in turn, until both pushes are done.
 "$B/bench/jipan-bench-query" --key "$W/group.key" --server "tcp://127.0.0.1:$port" \
-    --server-key "$KEY" --while "$p2" --while "$p3" >"$W/client" &
+    --server-key "$KEY" --while "$p2" --while "$p3" --interval-ms 5 >"$W/client" &
 pq=$!
 wait "$p2" "$p3"
 wait "$pq"
