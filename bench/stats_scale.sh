@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # bench/stats_scale.sh -- the group report at the statistics issue's size:
 # one store of 1,000,000 generated customers (about 9.5 M records) pushed
-# to a fresh server, then two more stores push while a group analyst asks
-# for the group's report as of now (jipan-bench-query: over a kept session
-# and over a new session each time).  Prints the push, the first report
-# (load and figures), and the reports during the merge: server-side times
-# (from the server's log) and the client's wait; then what a whole
-# `jipan-query` process takes once the pushes are done.  Needs about 12 GB of disk and 8 GB of memory, and
-# some minutes; not part of bench/run.sh.
+# to a fresh server; then, while two more stores push (about 575,000
+# changes each), a group analyst asks for the group's report as of now
+# with jipan-bench-query, over a kept session and over a new session each
+# time; then, while two more stores push, with one `jipan-query` process
+# a question.  Prints the push, the first report (load and figures), the
+# server-side times of the reports during the merges (from the server's
+# log) and the client's waits.  Needs about 12 GB of disk, 8 GB of memory
+# and ten minutes; not part of bench/run.sh.
 #
 #   bash bench/stats_scale.sh [BUILD_DIR] [CUSTOMERS]    (build-release, 1000000)
 set -euo pipefail
