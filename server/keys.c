@@ -116,16 +116,10 @@ srv_principal(const srv_key_t *k, char *out, size_t cap)
     }
 }
 
-int
-srv_peer_get(jp_txn_t *txn, uint16_t store, srv_peer_t *out)
+static int
+s_peer_decode(uint16_t store, const uint8_t *p, size_t n, srv_peer_t *out)
 {
-    uint8_t k[2] = {(uint8_t)(store >> 8), (uint8_t)store};
-    const void *v;
-    size_t n;
-    int rc = jp_txn_tb_get(txn, JP_TB_PEERS, k, 2, &v, &n);
-    if (rc)
-        return rc;
-    const uint8_t *p = v;
+    int rc;
     if (n < 17 || p[0] != S_PEER_VERSION)
         return JP_ECORRUPT;
     memset(out, 0, sizeof *out);
@@ -139,6 +133,38 @@ srv_peer_get(jp_txn_t *txn, uint16_t store, srv_peer_t *out)
         (rc = s_take_str(&p, &n, out->region, sizeof out->region)))
         return rc;
     return 0;
+}
+
+int
+srv_peer_get(jp_txn_t *txn, uint16_t store, srv_peer_t *out)
+{
+    uint8_t k[2] = {(uint8_t)(store >> 8), (uint8_t)store};
+    const void *v;
+    size_t n;
+    int rc = jp_txn_tb_get(txn, JP_TB_PEERS, k, 2, &v, &n);
+    return rc ? rc : s_peer_decode(store, v, n, out);
+}
+
+typedef struct {
+    int (*fn)(void *arg, const srv_peer_t *p);
+    void *arg;
+} s_peers_each_t;
+
+static int
+s_peer_each(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    s_peers_each_t *e = arg;
+    srv_peer_t p;
+    if (kn != 2 || s_peer_decode(jp_be16_get(k), v, vn, &p) != 0)
+        return 0; /* not an entry this version reads */
+    return e->fn(e->arg, &p);
+}
+
+int
+srv_peers_each(jp_txn_t *txn, int (*fn)(void *arg, const srv_peer_t *p), void *arg)
+{
+    s_peers_each_t e = {fn, arg};
+    return jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_peer_each, &e);
 }
 
 int

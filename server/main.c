@@ -517,21 +517,17 @@ s_list_key(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
 }
 
 static int
-s_list_peer(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+s_list_peer(void *arg, const srv_peer_t *p)
 {
-    (void)v;
-    (void)vn;
     s_list_t *l = arg;
-    srv_peer_t p;
     jp_head_t h;
-    if (kn != 2 || srv_peer_get(l->txn, jp_be16_get(k), &p) ||
-        jp_txn_head(l->txn, p.store, &h))
+    if (jp_txn_head(l->txn, p->store, &h))
         return 0;
     char last[17] = "never";
-    if (p.last_ms)
-        jp_format_instant((int64_t)p.last_ms, last);
-    printf("store %-5u %-8s %-12s seq %-10llu last batch %s  %s\n", p.store, p.code,
-           p.region, (unsigned long long)h.seq, last, p.name);
+    if (p->last_ms)
+        jp_format_instant((int64_t)p->last_ms, last);
+    printf("store %-5u %-8s %-12s seq %-10llu last batch %s  %s\n", p->store, p->code,
+           p->region, (unsigned long long)h.seq, last, p->name);
     return 0;
 }
 
@@ -552,7 +548,7 @@ cmd_stores(s_run_t *r, int argc, char **argv)
     if (rc || (rc = jp_db_begin(db, false, &txn, &err)))
         goto done;
     s_list_t l = {txn, jp_now_ms()};
-    if ((rc = jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_list_peer, &l)) == 0) {
+    if ((rc = srv_peers_each(txn, s_list_peer, &l)) == 0) {
         printf("keys:\n");
         rc = jp_txn_tb_each(txn, JP_TB_KEYS, NULL, 0, s_list_key, &l);
     }
@@ -605,7 +601,7 @@ cmd_status(s_run_t *r, int argc, char **argv)
     }
     printf("stores:\n");
     s_list_t l = {txn, jp_now_ms()};
-    rc = jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_list_peer, &l);
+    rc = srv_peers_each(txn, s_list_peer, &l);
 done:
     jp_txn_abort(&txn);
     jp_db_close(&db);

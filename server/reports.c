@@ -84,21 +84,17 @@ s_arg(const jp_msg_t *m, const char *name, char *out, size_t cap)
 }
 
 typedef struct {
-    jp_txn_t *txn;
     const char *region;
     jp_scope_t *scope;
     int n;
 } s_region_t;
 
 static int
-s_region_store(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+s_region_store(void *arg, const srv_peer_t *p)
 {
-    (void)v, (void)vn;
     s_region_t *r = arg;
-    srv_peer_t p;
-    if (kn == 2 && srv_peer_get(r->txn, jp_be16_get(k), &p) == 0 &&
-        strcmp(p.region, r->region) == 0) {
-        jp_scope_add(r->scope, p.store);
+    if (strcmp(p->region, r->region) == 0) {
+        jp_scope_add(r->scope, p->store);
         r->n++;
     }
     return 0;
@@ -126,8 +122,8 @@ s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out, ch
             (k->role == SRV_ROLE_REGION && strcmp(k->region, region) != 0))
             return *why = "this key may not read that region's figures",
                    JP_PERR_FORBIDDEN;
-        s_region_t r = {txn, region, out, 0};
-        jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_region_store, &r);
+        s_region_t r = {region, out, 0};
+        srv_peers_each(txn, s_region_store, &r);
         if (r.n == 0)
             return *why = "no store of the group is in that region", JP_PERR_MALFORMED;
         snprintf(label, cap, "region %s", region);
@@ -171,24 +167,19 @@ s_views_free(s_view_t *v, int *n)
 }
 
 typedef struct {
-    jp_txn_t *txn;
     char names[S_MAX_VIEWS][64]; /* distinct regions */
     int n;
 } s_regions_t;
 
 static int
-s_region_name(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+s_region_name(void *arg, const srv_peer_t *p)
 {
-    (void)v, (void)vn;
     s_regions_t *r = arg;
-    srv_peer_t p;
-    if (kn != 2 || srv_peer_get(r->txn, jp_be16_get(k), &p) != 0)
-        return 0;
     for (int i = 0; i < r->n; i++)
-        if (!strcmp(r->names[i], p.region))
+        if (!strcmp(r->names[i], p->region))
             return 0;
     if (r->n < S_MAX_VIEWS - 1)
-        snprintf(r->names[r->n++], sizeof r->names[0], "%s", p.region);
+        snprintf(r->names[r->n++], sizeof r->names[0], "%s", p->region);
     return 0;
 }
 
@@ -201,8 +192,7 @@ s_views_compute(jp_txn_t *txn, const jp_base_t *b, s_view_t *views, int *nviews)
     s_regions_t *r = calloc(1, sizeof *r);
     if (!r)
         return JP_ENOMEM;
-    r->txn = txn;
-    int rc = jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_region_name, r);
+    int rc = srv_peers_each(txn, s_region_name, r);
     /* The scopes and labels as s_report resolves them, for a key that
      * may read everything: the answers are the ones it would compute. */
     const srv_key_t all = {.role = SRV_ROLE_GROUP};

@@ -687,22 +687,12 @@ s_status(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
     srv_answer(S_CLIENT(s, x), m->query.id, body, (size_t)n);
 }
 
-typedef struct {
-    jp_txn_t *txn;
-    json_t *list;
-} s_peers_t;
-
 static int
-s_peer_json(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+s_peer_json(void *arg, const srv_peer_t *p)
 {
-    (void)v, (void)vn;
-    s_peers_t *l = arg;
-    srv_peer_t p;
-    if (kn != 2 || srv_peer_get(l->txn, jp_be16_get(k), &p) != 0)
-        return 0;
-    json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "store", (json_int_t)p.store, "code",
-                          p.code, "name", p.name, "region", p.region);
-    return o && json_array_append_new(l->list, o) == 0 ? 0 : JP_ENOMEM;
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "store", (json_int_t)p->store, "code",
+                          p->code, "name", p->name, "region", p->region);
+    return o && json_array_append_new(arg, o) == 0 ? 0 : JP_ENOMEM;
 }
 
 /* The group's stores (number, code, name, region): not personal data, for
@@ -710,11 +700,11 @@ s_peer_json(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
 static void
 s_stores(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, jp_txn_t *txn)
 {
-    s_peers_t l = {txn, json_array()};
+    json_t *list = json_array();
     char *body = NULL;
-    if (l.list && jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_peer_json, &l) == 0)
-        body = json_dumps(l.list, JSON_COMPACT);
-    json_decref(l.list);
+    if (list && srv_peers_each(txn, s_peer_json, list) == 0)
+        body = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
     if (!body) {
         srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, m->query.id, "stores: out of memory");
         return;

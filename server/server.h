@@ -85,6 +85,9 @@ typedef struct {
 } srv_peer_t;
 
 int srv_peer_get(jp_txn_t *txn, uint16_t store, srv_peer_t *out);
+/* Call fn with every enrolled store, in store order; what fn returns, if
+ * not 0, stops the walk and is returned. */
+int srv_peers_each(jp_txn_t *txn, int (*fn)(void *arg, const srv_peer_t *p), void *arg);
 int srv_peer_put(jp_txn_t *txn, const srv_peer_t *p);
 
 /* Link customer rows that share a phone or an ID number with the rows
