@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "ask.h"
 #include "codec.h"
 #include "crypto.h"
 #include "curve.h"
@@ -596,6 +597,41 @@ t_malformed(void **state)
     zmq_close(s);
 }
 
+/* Several questions in one session (jp_ask_open/query/close): each answer
+ * is the one asked for, and a refused question leaves the session open. */
+static void
+t_questions_in_one_session(void **state)
+{
+    (void)state;
+    jp_ask_t a = {.endpoint = F.endpoint,
+                  .server_key = F.server_key,
+                  .key = &F.curve,
+                  .store = 1,
+                  .timeout_ms = 10000};
+    jp_asker_t *q;
+    jp_err_t err;
+    char *body;
+    size_t n;
+    assert_int_equal(jp_ask_open(&a, &q, &err), 0);
+    const char *own[] = {"scope", "store:1"};
+    const char *group[] = {"scope", "group"};
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(jp_ask_query(q, "status", NULL, 0, &body, &n, &err), 0);
+        assert_non_null(strstr(body, "\"group_pos\":"));
+        free(body);
+        /* Its own store's figures: the reporter thread answers. */
+        assert_int_equal(jp_ask_query(q, "report", own, 1, &body, &n, &err), 0);
+        assert_non_null(strstr(body, "\"schema\""));
+        free(body);
+        /* The group's: refused, and the session goes on. */
+        assert_int_equal(jp_ask_query(q, "report", group, 1, &body, &n, &err), JP_EPERM);
+        assert_null(body);
+        assert_non_null(strstr(err.msg, "forbidden"));
+    }
+    jp_ask_close(&q);
+    assert_null(q);
+}
+
 static void
 t_revoked_live_session(void **state)
 {
@@ -652,6 +688,7 @@ main(void)
         cmocka_unit_test(t_bad_signature),
         cmocka_unit_test(t_future_hlc),
         cmocka_unit_test(t_malformed),
+        cmocka_unit_test(t_questions_in_one_session),
         cmocka_unit_test(t_revoked_live_session),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
