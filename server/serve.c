@@ -68,6 +68,7 @@ typedef struct {
     uint64_t pull_pos;    /* last group log position sent */
     uint64_t pull_credit; /* CHANGES still allowed */
     bool pull_own;        /* the stream includes the client store's own changes */
+    uint32_t pushes;      /* PUSHes with the merger, not yet answered */
 } s_sess_t;
 
 /* Session x as a client (main thread). */
@@ -761,14 +762,15 @@ s_worker(void *arg)
     return NULL;
 }
 
-/* Hand session x's message (frame, moved) to worker w. */
-static void
+/* Hand session x's message (frame, moved) to worker w; -1 if it could
+ * not (the client was told). */
+static int
 s_hand(s_srv_t *s, s_worker_t *w, s_sess_t *x, uint64_t ref, zmq_msg_t *frame)
 {
     s_job_t *job = malloc(sizeof *job);
     if (!job) {
         srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, ref, "out of memory");
-        return;
+        return -1;
     }
     memcpy(job->rid, x->rid, x->rid_n);
     job->rid_n = x->rid_n;
@@ -782,12 +784,15 @@ s_hand(s_srv_t *s, s_worker_t *w, s_sess_t *x, uint64_t ref, zmq_msg_t *frame)
         free(job);
         srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, ref, "%s: %s", w->name,
                   zmq_strerror(errno));
-        return;
+        return -1;
     }
     w->pending++;
+    return 0;
 }
 
-/* Send on to the clients what worker w answered; count the jobs done. */
+/* Send on to the clients what worker w answered; count the jobs done.  A
+ * merger's answer (RECEIPT or ERROR: one a PUSH) gives its client a credit
+ * back before the client can see it. */
 static void
 s_forward(s_srv_t *s, s_worker_t *w)
 {
@@ -805,8 +810,10 @@ s_forward(s_srv_t *s, s_worker_t *w)
         }
         zmq_msg_init(&body);
         zmq_msg_recv(&body, w->pipe, 0); /* the pair arrives whole */
+        s_sess_t *x = s_sess_find(s, zmq_msg_data(&rid), zmq_msg_size(&rid));
+        if (w == &s->merger && x && x->pushes > 0)
+            x->pushes--;
         if (zmq_msg_send(&rid, s->router, ZMQ_SNDMORE) < 0) {
-            s_sess_t *x = s_sess_find(s, zmq_msg_data(&rid), zmq_msg_size(&rid));
             if (errno == EHOSTUNREACH && x)
                 x->gone = true;
         } else {
@@ -1021,7 +1028,12 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame)
         s_hello(s, x, &m);
         break;
     case JP_MSG_PUSH:
-        s_hand(s, &s->merger, x, m.push.batch, frame);
+        /* PROTOCOL.md 4: at most `credit` batches unanswered. */
+        if (x->pushes >= s->conf->credit)
+            srv_error(S_CLIENT(s, x), JP_PERR_BUSY, m.push.batch,
+                      "%u batches in flight already: wait for their receipts", x->pushes);
+        else if (s_hand(s, &s->merger, x, m.push.batch, frame) == 0)
+            x->pushes++;
         break;
     case JP_MSG_PULL:
         x->pulling = true;

@@ -597,6 +597,53 @@ t_malformed(void **state)
     zmq_close(s);
 }
 
+/* PROTOCOL.md 4: a client may have `credit` batches unanswered (4 here);
+ * a PUSH beyond that is refused busy, nothing written, and the client
+ * goes on once its receipts are in. */
+static void
+t_push_credit(void **state)
+{
+    (void)state;
+    s_write_customers(30, 1000);
+    jp_txn_t *t;
+    jp_head_t head;
+    assert_int_equal(jp_db_begin(F.store, false, &t, NULL), 0);
+    assert_int_equal(jp_txn_head(t, 1, &head), 0);
+    jp_txn_abort(&t);
+    void *s = s_connect(&F.curve);
+    const uint64_t first = s_hello(s, 1) + 1, last = head.seq;
+    assert_true(last - first >= 20);
+    /* One-change batches all at once, without waiting for a receipt. */
+    for (uint64_t q = first; q <= last; q++)
+        s_push(s, 1, q, q, NULL, 0, F.sign);
+    int receipts = 0, busy = 0;
+    uint64_t acked = first - 1;
+    for (uint64_t q = first; q <= last; q++) {
+        zmq_msg_t f;
+        jp_msg_t m;
+        zmq_msg_init(&f);
+        assert_true(s_recv(s, &f, &m, 10000));
+        if (m.type == JP_MSG_RECEIPT) {
+            receipts++;
+            acked = m.receipt.seq;
+        } else {
+            /* busy, or the gap after a batch refused busy */
+            assert_int_equal(m.type, JP_MSG_ERROR);
+            busy += m.error.code == JP_PERR_BUSY;
+        }
+        zmq_msg_close(&f);
+    }
+    assert_true(receipts >= 4);
+    assert_true(busy >= 1);
+    assert_true(acked < last);
+    /* One batch at a time, the rest goes through. */
+    for (uint64_t q = acked + 1; q <= last; q++) {
+        s_push(s, 1, q, q, NULL, 0, F.sign);
+        s_expect_receipt(s, q);
+    }
+    zmq_close(s);
+}
+
 /* Several questions in one session (jp_ask_open/query/close): each answer
  * is the one asked for, and a refused question leaves the session open. */
 static void
@@ -688,6 +735,7 @@ main(void)
         cmocka_unit_test(t_bad_signature),
         cmocka_unit_test(t_future_hlc),
         cmocka_unit_test(t_malformed),
+        cmocka_unit_test(t_push_credit),
         cmocka_unit_test(t_questions_in_one_session),
         cmocka_unit_test(t_revoked_live_session),
     };
