@@ -116,8 +116,10 @@ s_parse(cli_t *c, int argc, char **argv, bool report, s_opts_t *o)
 }
 
 /* Open the store, set the zone, read D and load the records as of D. */
+/* Load this store's base as of --as-of (default now), and its scope: the
+ * store alone.  The caller frees both. */
 static int
-s_load(cli_t *c, const s_opts_t *o, jp_base_t **base)
+s_load(cli_t *c, const s_opts_t *o, jp_base_t **base, jp_scope_t **scope)
 {
     jp_err_t err;
     jp_txn_t *txn = NULL;
@@ -135,7 +137,12 @@ s_load(cli_t *c, const s_opts_t *o, jp_base_t **base)
     if (!rc)
         rc = jp_base_load(txn, asof, base, &err);
     jp_txn_abort(&txn);
-    return rc ? cli_fail_err(c, rc, &err) : CLI_OK;
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    if (!(*scope = calloc(1, sizeof **scope)))
+        return cli_fail(c, CLI_INTERNAL, "out of memory");
+    jp_scope_add(*scope, c->node.store);
+    return CLI_OK;
 }
 
 static void
@@ -355,13 +362,8 @@ cmd_report(cli_t *c, int argc, char **argv)
         jp_filter_destroy(&flt);
         return s_ask(c, &o);
     }
-    if ((rc = s_load(c, &o, &base)))
+    if ((rc = s_load(c, &o, &base, &scope)))
         goto done;
-    if (!(scope = calloc(1, sizeof *scope))) {
-        rc = cli_fail(c, CLI_INTERNAL, "out of memory");
-        goto done;
-    }
-    jp_scope_add(scope, c->node.store);
     if (jp_stats_compute(base, scope, flt, &s) != 0) {
         rc = cli_fail(c, CLI_INTERNAL, "out of memory");
         goto done;
@@ -393,13 +395,8 @@ cmd_today(cli_t *c, int argc, char **argv)
     int rc = s_parse(c, argc, argv, false, &o);
     if (rc != CLI_CONTINUE)
         return rc;
-    if ((rc = s_load(c, &o, &base)))
+    if ((rc = s_load(c, &o, &base, &scope)))
         goto done;
-    if (!(scope = calloc(1, sizeof *scope))) {
-        rc = cli_fail(c, CLI_INTERNAL, "out of memory");
-        goto done;
-    }
-    jp_scope_add(scope, c->node.store);
     if (jp_worklist_compute(base, scope, &w) != 0) {
         rc = cli_fail(c, CLI_INTERNAL, "out of memory");
         goto done;
