@@ -14,54 +14,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-release}
+name=scale
+. bench/lib.bash
 customers=${2:-1000000}
-if [ ! -x "$build/server/jipan-server" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DJIPAN_SANITIZE=OFF -DJIPAN_TESTS=OFF >/dev/null
-    cmake --build "$build" -j"$(nproc)" >/dev/null
-fi
-B=$(cd "$build" && pwd)
-W=$(mktemp -d /tmp/jipan-bench-scale.XXXXXX)
-port=$((17600 + $$ % 300))
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-now() { date +%s.%N; }
 S() { "$B/client/jipan-store" -d "$W/$1" "${@:2}"; }
-SV() { "$B/server/jipan-server" -c "$W/server.conf" "$@"; }
 pct() { sort -n | awk -v p="$1" '{v[NR]=$1} END {k=int((p*NR+99)/100); if (k<1) k=1; print v[k]}'; }
-
-cat >"$W/server.conf" <<EOC
-[server]
-endpoint = tcp://127.0.0.1:$port
-data = $W/srv
-group = 基准集团
-timezone = Asia/Shanghai
-EOC
-SV init >/dev/null
-KEY=$(SV keys | awk '/^curve/ {print $2}')
-store() { # DIR NUM CODE REGION GEN_DIR
-    S "$1" init --store "$2" --code "$3" --name "$3" --region "$4" --group 基准集团 >/dev/null 2>&1
-    printf '%s: ' "$3"
-    S "$1" import --customers "$5/customers.csv" --vehicles "$5/vehicles.csv" --events "$5/events.csv" |
-        tail -1
-    SV enroll --store "$2" --code "$3" --name "$3" --region "$4" \
-        --curve "$(S "$1" keys | awk '/^curve/ {print $2}')" \
-        --sign "$(S "$1" keys | awk '/^sign/ {print $2}')" >/dev/null
-}
 "$B/tools/jipan-gen" --out "$W/gen" --stores 1 --customers "$customers" --seed 3
-store big 1 HZ01 惠州 "$W/gen/HZ01"
+jpb_store "$W/big" 1 HZ01 惠州 "$W/gen/HZ01"
 rm -rf "$W/gen"
 "$B/tools/jipan-gen" --out "$W/gen2" --stores 4 --customers 60000 --seed 4 >/dev/null
-store s2 2 SZ01 深圳 "$W/gen2/HZ01"
-store s3 3 GZ01 广州 "$W/gen2/SZ01"
-store s4 4 SZ02 深圳 "$W/gen2/GZ01"
-store s5 5 GZ02 广州 "$W/gen2/HZ02"
+jpb_store "$W/s2" 2 SZ01 深圳 "$W/gen2/HZ01"
+jpb_store "$W/s3" 3 GZ01 广州 "$W/gen2/SZ01"
+jpb_store "$W/s4" 4 SZ02 深圳 "$W/gen2/GZ01"
+jpb_store "$W/s5" 5 GZ02 广州 "$W/gen2/HZ02"
 "$B/client/jipan-query" keygen "$W/group.key" >"$W/group.pub"
 SV enroll --role group --curve "$(cat "$W/group.pub")" >/dev/null
 
-"$B/server/jipan-server" -c "$W/server.conf" run >"$W/server.out" 2>"$W/server.err" &
-pid=$!
-for _ in $(seq 50); do grep -q listening "$W/server.out" 2>/dev/null && break; sleep 0.1; done
+jpb_server_start
 t0=$(now)
 S big sync -q --push-only --server "tcp://127.0.0.1:$port" --server-key "$KEY"
 echo "push of store 1 to the server: $(echo "$(now) - $t0" | bc) s"
@@ -85,6 +54,7 @@ wait "$p2" "$p3"
 wait "$pq"
 server_ms=$(grep -o 'report group in [0-9]*' "$W/server.err" | tail -n +"$((before + 1))" | awk '{print $4}')
 SV status | sed -n '2,3p'
+awk '/^RssAnon|^RssFile/ {printf "server memory now: %s %d MB\n", $1, $2 / 1024}' "/proc/$pid/status"
 echo "reports as of now while two stores pushed: $(echo "$server_ms" | wc -l)"
 echo "  server side  p50 $(echo "$server_ms" | pct 50) ms  p99 $(echo "$server_ms" | pct 99) ms"
 echo "  client side (jipan-bench-query: a kept session; a new CURVE session each time):"

@@ -29,55 +29,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-release}
-if [ ! -x "$build/server/jipan-server" ] || [ ! -x "$build/bench/jipan-bench-raw" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DJIPAN_SANITIZE=OFF -DJIPAN_TESTS=OFF >/dev/null
-    cmake --build "$build" -j"$(nproc)" >/dev/null
-fi
-B=$(cd "$build" && pwd)
+name=sync
+. bench/lib.bash
 customers=${JIPAN_BENCH_SYNC_CUSTOMERS:-30000}
 catchup=${JIPAN_BENCH_CATCHUP_CUSTOMERS:-10500}
-W=$(mktemp -d /tmp/jipan-bench-sync.XXXXXX)
-port=$((17500 + $$ % 400))
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-
-now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l; }
 S() { "$B/client/jipan-store" -d "$W/st$1" "${@:2}"; }
-SV() { "$B/server/jipan-server" -c "$W/server.conf" "$@"; }
-
-cat >"$W/server.conf" <<EOF
-[server]
-endpoint = tcp://127.0.0.1:$port
-data = $W/srv
-group = 基准集团
-timezone = Asia/Shanghai
-EOF
-SV init >/dev/null
-KEY=$(SV keys | awk '/^curve/ {print $2}')
-
-# make_store N CODE REGION GEN_DIR: init, import the generated store, enrol.
-make_store() {
-    S "$1" init --store "$1" --code "$2" --name "$2" --region "$3" --group 基准集团 >/dev/null 2>&1
-    S "$1" import --customers "$4/customers.csv" --vehicles "$4/vehicles.csv" \
-        --events "$4/events.csv" >/dev/null
-    local curve sign
-    curve=$(S "$1" keys | awk '/^curve/ {print $2}')
-    sign=$(S "$1" keys | awk '/^sign/ {print $2}')
-    SV enroll --store "$1" --code "$2" --name "$2" --region "$3" --curve "$curve" --sign "$sign" >/dev/null
-}
 seq_of() { S "$1" status | awk '/^log/ {gsub(",", "", $3); print $3}'; }
 
 "$B/tools/jipan-gen" --out "$W/gen" --stores 3 --customers "$customers" --seed 11 >/dev/null
-make_store 1 HZ01 惠州 "$W/gen/HZ01"
-make_store 2 SZ01 深圳 "$W/gen/SZ01"
-make_store 3 GZ01 广州 "$W/gen/GZ01"
+jpb_store "$W/st1" 1 HZ01 惠州 "$W/gen/HZ01" >/dev/null
+jpb_store "$W/st2" 2 SZ01 深圳 "$W/gen/SZ01" >/dev/null
+jpb_store "$W/st3" 3 GZ01 广州 "$W/gen/GZ01" >/dev/null
 "$B/tools/jipan-gen" --out "$W/gen4" --stores 1 --customers "$catchup" --seed 12 >/dev/null
 
-"$B/server/jipan-server" -c "$W/server.conf" run >"$W/server.out" 2>"$W/server.err" &
-pid=$!
-for _ in $(seq 50); do grep -q listening "$W/server.out" 2>/dev/null && break; sleep 0.1; done
+jpb_server_start
 
 # 3a. In sync on an empty group base (store 4 not yet imported: a store
 # with nothing, a server with nothing).
@@ -137,9 +103,9 @@ glog=$(SV status | awk '/^group log/ {print $3}')
 # built); those during the merge are the figure.  Baseline: the same
 # reports with no merge running.
 "$B/tools/jipan-gen" --out "$W/gen5" --stores 3 --customers "$customers" --seed 13 >/dev/null
-make_store 5 HZ01 惠州 "$W/gen5/HZ01"
-make_store 6 SZ01 深圳 "$W/gen5/SZ01"
-make_store 7 GZ01 广州 "$W/gen5/GZ01"
+jpb_store "$W/st5" 5 HZ01 惠州 "$W/gen5/HZ01" >/dev/null
+jpb_store "$W/st6" 6 SZ01 深圳 "$W/gen5/SZ01" >/dev/null
+jpb_store "$W/st7" 7 GZ01 广州 "$W/gen5/GZ01" >/dev/null
 "$B/client/jipan-query" keygen "$W/group.key" >"$W/group.pub"
 SV enroll --role group --curve "$(cat "$W/group.pub")" >/dev/null
 ask() { "$B/client/jipan-query" --key "$W/group.key" --server "tcp://127.0.0.1:$port" \

@@ -1,0 +1,49 @@
+# bench/lib.bash -- what bench/sync.sh and bench/stats_scale.sh share: a
+# Release build, a work directory and port, one group server on
+# 127.0.0.1, and stores made from jipan-gen output.  Source it from the
+# project root after setting build (the build directory) and name.
+
+if [ ! -x "$build/server/jipan-server" ] || [ ! -x "$build/bench/jipan-bench-query" ]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DJIPAN_SANITIZE=OFF -DJIPAN_TESTS=OFF >/dev/null
+    cmake --build "$build" -j"$(nproc)" >/dev/null
+fi
+B=$(cd "$build" && pwd)
+W=$(mktemp -d "/tmp/jipan-bench-$name.XXXXXX")
+port=$((17500 + $$ % 400))
+pid= # the server's
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+SV() { "$B/server/jipan-server" -c "$W/server.conf" "$@"; }
+
+cat >"$W/server.conf" <<EOC
+[server]
+endpoint = tcp://127.0.0.1:$port
+data = $W/srv
+group = 基准集团
+timezone = Asia/Shanghai
+EOC
+SV init >/dev/null
+KEY=$(SV keys | awk '/^curve/ {print $2}')
+
+# jpb_store DIR NUM CODE REGION GEN_DIR: a store in DIR that imports the
+# generated files of GEN_DIR (its summary line printed as "CODE: ...") and
+# is enrolled at the server.
+jpb_store() {
+    local sto="$B/client/jipan-store" curve sign
+    "$sto" -d "$1" init --store "$2" --code "$3" --name "$3" --region "$4" --group 基准集团 >/dev/null 2>&1
+    printf '%s: ' "$3"
+    "$sto" -d "$1" import --customers "$5/customers.csv" --vehicles "$5/vehicles.csv" \
+        --events "$5/events.csv" | tail -1
+    curve=$("$sto" -d "$1" keys | awk '/^curve/ {print $2}')
+    sign=$("$sto" -d "$1" keys | awk '/^sign/ {print $2}')
+    SV enroll --store "$2" --code "$3" --name "$3" --region "$4" --curve "$curve" --sign "$sign" >/dev/null
+}
+
+# Start the server (its pid in pid) and wait up to 5 s for it to listen.
+jpb_server_start() {
+    "$B/server/jipan-server" -c "$W/server.conf" run >"$W/server.out" 2>"$W/server.err" &
+    pid=$!
+    for _ in $(seq 50); do grep -q listening "$W/server.out" 2>/dev/null && break; sleep 0.1; done
+}
