@@ -19,45 +19,15 @@
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
 
-SRV="${JP_BIN:?JP_BIN not set}/server/jipan-server"
-STO="$JP_BIN/client/jipan-store"
-AUD="$JP_BIN/audit/jipan-audit"
-TAMPER="${JP_SRC:?JP_SRC not set}/tests/audit_tamper.py"
-for b in "$SRV" "$STO" "$AUD"; do
-    [ -x "$b" ] || { echo "FAIL: $b not built" >&2; exit 1; }
-done
-
-T=$(mktemp -d /tmp/jp-audit-e2e.XXXXXX)
-SPID=""
-cleanup() {
-    if [ -n "$SPID" ]; then
-        kill -KILL "$SPID" 2>/dev/null || true
-        { wait "$SPID"; } 2>/dev/null || true
-    fi
-    if [ "${JP_KEEP:-}" = 1 ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
+NAME=audit-e2e
+. "$JP_SRC/tests/lib/sync.bash"
+G="$T"
 export JIPAN_USER=auditee
-unset TZ JIPAN_STORE_DIR JIPAN_SERVER_CONF
+AUD="$JP_BIN/audit/jipan-audit"
+TAMPER="$JP_SRC/tests/audit_tamper.py"
+[ -x "$AUD" ] || { echo "FAIL: $AUD not built" >&2; exit 1; }
+SPID=""
 
-CHECK="start"
-fail() {
-    echo "FAIL [$CHECK]: $*" >&2
-    exit 1
-}
-check() { CHECK="$1"; echo "-- $1"; }
-
-st() {
-    local n=$1 want=$2 got=0
-    shift 2
-    "$STO" -d "$T/s$n" "$@" >"$T/out" 2>"$T/err" || got=$?
-    [ "$got" -eq "$want" ] || { cat "$T/out" "$T/err" >&2; fail "store $n: $1 exited $got, wanted $want"; }
-}
-sv() {
-    local got=0
-    "$SRV" -c "$T/srv.ini" "$@" >"$T/out" 2>"$T/err" || got=$?
-    [ "$got" -eq 0 ] || { cat "$T/out" "$T/err" >&2; fail "jipan-server $1 exited $got"; }
-}
 # au WANT ARGS...: jipan-audit; stdout in $T/out, stderr in $T/err.
 au() {
     local want=$1 got=0
@@ -65,13 +35,9 @@ au() {
     "$AUD" "$@" >"$T/out" 2>"$T/err" || got=$?
     [ "$got" -eq "$want" ] || { cat "$T/out" "$T/err" >&2; fail "jipan-audit $1 exited $got, wanted $want"; }
 }
-has() { grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "'$2' missing"; }; }
 jget() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
 
-PORT=$((18000 + $$ % 1000))
-for ((i = 0; i < 50; i++, PORT++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
-done
+PORT=$(free_port $((18000 + $$ % 1000)))
 cat >"$T/srv.ini" <<EOF
 [server]
 endpoint = tcp://127.0.0.1:$PORT
@@ -94,6 +60,7 @@ for n in 1 2; do
 done
 "$SRV" -c "$T/srv.ini" run >"$T/srv.out" 2>"$T/srv.err" &
 SPID=$!
+PIDS+=("$SPID")
 for ((i = 0; i < 200; i++)); do
     grep -q "^listening on " "$T/srv.out" && break
     sleep 0.1

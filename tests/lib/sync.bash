@@ -1,10 +1,9 @@
-# tests/lib/sync.bash -- what the sync tests that drive the programs one
-# by one share (sync_e2e.sh, sync_faults.sh): the programs, a temp dir
-# removed at exit with every process started killed, the checks, and the
-# programs run on group G (stores $G/s1, $G/s2..., the server's
+# tests/lib/sync.bash -- what the tests that drive the programs one by one
+# share (sync_e2e.sh, sync_faults.sh, audit_e2e.sh): the programs, a temp
+# dir removed at exit with every process started killed, the checks, and
+# the programs run on group G (stores $G/s1, $G/s2..., the server's
 # configuration $G/srv.ini).  Set NAME (the temp dir's name) and source
-# it; JP_BIN (the build dir) comes from ctest.
-
+# it; JP_BIN (the build dir) and JP_SRC come from ctest.
 SRV="${JP_BIN:?JP_BIN not set}/server/jipan-server"
 STO="$JP_BIN/client/jipan-store"
 GEN="$JP_BIN/tools/jipan-gen"
