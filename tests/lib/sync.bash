@@ -4,6 +4,7 @@
 # the programs run on group G (stores $G/s1, $G/s2..., the server's
 # configuration $G/srv.ini).  Set NAME (the temp dir's name) and source
 # it; JP_BIN (the build dir) and JP_SRC come from ctest.
+
 SRV="${JP_BIN:?JP_BIN not set}/server/jipan-server"
 STO="$JP_BIN/client/jipan-store"
 GEN="$JP_BIN/tools/jipan-gen"
