@@ -31,10 +31,10 @@ void jp_ask_close(jp_asker_t **s);
 
 /* One question in a session of its own: ask what with args (n pairs of
  * key, value) and return the ANSWER body (malloc'd, NUL-terminated, *n
- * bytes).  Refusals come back as the server's error: JP_EPERM (forbidden, identity, revoked) or JP_EINVAL
- * (malformed), with the server's words in err; JP_EIO when the server does
- * not answer in time (not running, or the key is not admitted: CURVE
- * refusals are silent on the wire). */
+ * bytes). Refusals come back as the server's error: JP_EPERM (forbidden,
+ * identity, revoked) or JP_EINVAL (malformed), with the server's words in
+ * err; JP_EIO when the server does not answer in time (not running, or the
+ * key is not admitted: CURVE refusals are silent on the wire). */
 int jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs,
            char **body, size_t *n, jp_err_t *err);
 
