@@ -168,7 +168,9 @@ main(int argc, char **argv)
         s_rec_size(store, &records, &bytes);
         raw[r] =
             jp_bench_raw_append(rawdir, records, bytes / records, JP_IMPORT_TXN_ROWS);
-        printf("round %d: import %.3f s, raw append %.3f s\n", r + 1, imp[r], raw[r]);
+        printf("round %d: import %.3f s (read and check %.3f s, write %.3f s), "
+               "raw append %.3f s\n",
+               r + 1, imp[r], st.read_s, st.write_s, raw[r]);
         fflush(stdout);
         s_rmrf(dir);
     }

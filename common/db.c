@@ -129,12 +129,13 @@ struct jp_db {
     s_ixdiff_t ix;       /* write path: index entries before and after */
 };
 
-/* The last key of an append-mostly database, learnt once per transaction. */
+/* The last key of an append-mostly database, learnt once per transaction.
+ * It may be past the real last key (after a delete), never before it. */
 typedef struct {
     bool known;    /* k/empty are loaded */
     bool empty;    /* the database has no key */
     size_t n;      /* bytes of k */
-    uint8_t k[16]; /* last key (rec: 16 bytes, log: 10) */
+    uint8_t k[64]; /* last key (rec: 16 bytes, log: 10, ix_cust: 40, ix_ext: 3+) */
 } s_last_t;
 
 struct jp_txn {
@@ -144,6 +145,8 @@ struct jp_txn {
     int broken;          /* 0, or the JP_E* of a write that failed half-way */
     s_last_t rec_last;   /* last key of rec, to use MDB_APPEND */
     s_last_t log_last;   /* last key of log, to use MDB_APPEND */
+    s_last_t ext_last;   /* last key of ix_ext, to use MDB_APPEND */
+    s_last_t cust_last;  /* last key of ix_cust, to use MDB_APPEND */
     bool head_ok;        /* head holds heads[head_store] as of this txn */
     bool head_dirty;     /* head is newer than heads: put it before commit */
     uint16_t head_store; /* store of the cached head */
@@ -668,9 +671,10 @@ s_after_last(jp_txn_t *txn, int which, s_last_t *last, const uint8_t *k, size_t 
     return 0;
 }
 
-/* Put into rec or log, with MDB_APPEND when the key is past the last one:
- * new time-ordered ids and a store's next seq usually are, and appending
- * skips the search and fills pages instead of splitting them in half. */
+/* Put into a database of one value a key, with MDB_APPEND when the key is
+ * past the last one: new time-ordered ids and a store's next seq usually
+ * are, and appending skips the search and fills pages instead of splitting
+ * them in half. */
 static int
 s_put_ordered(jp_txn_t *txn, int which, s_last_t *last, const uint8_t *k, size_t kn,
               const void *v, size_t vn)
@@ -806,13 +810,19 @@ s_ix_del(jp_txn_t *txn, const s_ixkey_t *x, const jp_id_t *id)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The timeline and the external ids have one value a key, and an import
+ * writes them mostly in key order: those go through s_put_ordered. */
 static int
 s_ix_put(jp_txn_t *txn, const s_ixkey_t *x, const jp_id_t *id)
 {
     MDB_val key = {x->n, (void *)x->k}, val = {16, (void *)id->b};
+    int rc;
     if (x->which == S_IX_CUST)
-        val.mv_size = 0;
-    int rc = mdb_put(txn->t, s_dbi(txn, x->which), &key, &val, 0);
+        rc = s_put_ordered(txn, S_IX_CUST, &txn->cust_last, x->k, x->n, id->b, 0);
+    else if (x->which == S_IX_EXT)
+        rc = s_put_ordered(txn, S_IX_EXT, &txn->ext_last, x->k, x->n, id->b, 16);
+    else
+        rc = mdb_put(txn->t, s_dbi(txn, x->which), &key, &val, 0);
     return rc == MDB_KEYEXIST ? 0 : rc;
 }
 

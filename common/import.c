@@ -12,7 +12,8 @@
  * jp_txn_find_ext in one read transaction.  Then references are resolved,
  * rows already in the store are compared with it (only the fields that
  * differ are kept), and a write order is fixed in which every reference
- * exists before it is written.  Phase 2 writes that order,
+ * exists before it is written and new keys mostly come in key order, which
+ * LMDB appends (s_order).  Phase 2 writes that order,
  * JP_IMPORT_TXN_ROWS changes per transaction: a killed import leaves whole
  * transactions, and running it again finds those rows unchanged.
  *
@@ -57,6 +58,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_MAX_CELLS 64           /* cells in one row */
@@ -182,6 +184,7 @@ typedef struct {
     bool owner;        /* customer: a vehicle row names it */
     bool phone;        /* customer: the row has a phone */
     uint8_t mark;      /* write-order walk: 0 new, 1 on the path, 2 placed */
+    uint32_t blk;      /* write order: the block it goes in (see s_order) */
 } s_row_t;
 
 /* One slot of an ext id table. */
@@ -1256,6 +1259,88 @@ s_order_customers(s_imp_t *im, uint32_t lo, uint32_t hi)
     return 0;
 }
 
+/* A row of a block, as s_order sorts them. */
+typedef struct {
+    int64_t at;   /* the row's time */
+    uint32_t row; /* its index */
+    bool late;    /* it belongs to a complaint: after the complaint at the same time */
+} s_place_t;
+
+static int
+s_place_cmp(const void *a, const void *b)
+{
+    const s_place_t *x = a, *y = b;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    if (x->late != y->late)
+        return x->late ? 1 : -1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* The write order: the customers (referrer first), then the vehicles and
+ * events by customer in that order, block by block, and by time within a
+ * block; block 0, first, holds the rows of customers already in the store,
+ * and a row that belongs to a complaint of a later block goes in that one.
+ * New records get their ids in this order, so that the new ids, and the
+ * timeline keys (customer | at | id) of new customers, come after every key
+ * written before them: LMDB appends them instead of inserting. */
+static int
+s_order(s_imp_t *im)
+{
+    uint32_t ncust = 0;
+    while (ncust < im->nrows && im->rows[ncust].file == S_CUST)
+        ncust++;
+    uint32_t nother = (uint32_t)im->nrows - ncust;
+    im->order = malloc((im->nrows + 1) * sizeof *im->order);
+    uint32_t *start = calloc((size_t)ncust + 2, sizeof *start);
+    s_place_t *pl = malloc(((size_t)nother + 1) * sizeof *pl);
+    int rc = JP_ENOMEM;
+    if (!im->order || !start || !pl)
+        goto done;
+    if ((rc = s_order_customers(im, 0, ncust)))
+        goto done;
+    uint32_t nblk = (uint32_t)im->norder + 1;
+    for (uint32_t b = 1; b < nblk; b++)
+        im->rows[im->order[b - 1]].blk = b;
+
+    /* Each row's block, complaints' before what belongs to them; then the
+     * rows bucketed by block (start[b] .. start[b + 1]) and sorted. */
+    for (int late = 0; late < 2; late++) {
+        for (uint32_t i = ncust; i < im->nrows; i++) {
+            s_row_t *r = &im->rows[i];
+            if ((r->reffid[1] == JP_F_COMPLAINT) != late)
+                continue;
+            int32_t c = r->dep[0], k = late ? r->dep[1] : -1;
+            r->blk = c >= 0 ? im->rows[c].blk : 0;
+            if (k >= 0 && im->rows[k].blk > r->blk)
+                r->blk = im->rows[k].blk;
+            start[r->blk + 1]++;
+        }
+    }
+    for (uint32_t b = 1; b <= nblk; b++)
+        start[b] += start[b - 1];
+    for (uint32_t i = ncust; i < im->nrows; i++) {
+        const s_row_t *r = &im->rows[i];
+        pl[start[r->blk]++] = (s_place_t){r->at, i, r->reffid[1] == JP_F_COMPLAINT};
+    }
+    /* start[b] is now where block b + 1 begins. */
+    for (uint32_t b = 0, from = 0; b < nblk; from = start[b++]) {
+        qsort(pl + from, start[b] - from, sizeof *pl, s_place_cmp);
+        for (uint32_t k = from; k < start[b]; k++)
+            s_order_add(im, pl[k].row);
+    }
+    for (size_t o = 0; o < im->norder; o++) {
+        s_row_t *r = &im->rows[im->order[o]];
+        if (r->key && !r->inst)
+            r->id = jp_db_new_id(im->db);
+    }
+    rc = 0;
+done:
+    free(start);
+    free(pl);
+    return rc;
+}
+
 /* With partial: refuse the rows that refer to a refused row of this import
  * (in write order, so that refusals travel along chains). */
 static void
@@ -1296,7 +1381,7 @@ static int
 s_plan(s_imp_t *im)
 {
     int rc;
-    /* Ids, in file order so that new records append to the B-trees. */
+    /* Rows already in the store get their ids here, new ones in s_order. */
     for (size_t i = 0; i < im->nrows; i++) {
         s_row_t *r = &im->rows[i];
         if (!r->key)
@@ -1305,9 +1390,7 @@ s_plan(s_imp_t *im)
                              &r->id);
         if (rc == 0)
             r->inst = true;
-        else if (rc == JP_ENOTFOUND)
-            r->id = jp_db_new_id(im->db);
-        else
+        else if (rc != JP_ENOTFOUND)
             return rc;
     }
     for (size_t i = 0; i < im->nrows && !im->fatal; i++)
@@ -1327,25 +1410,8 @@ s_plan(s_imp_t *im)
     if (im->fatal)
         return im->fatal;
 
-    im->order = malloc((im->nrows + 1) * sizeof *im->order);
-    if (!im->order)
-        return JP_ENOMEM;
-    uint32_t ncust = 0;
-    while (ncust < im->nrows && im->rows[ncust].file == S_CUST)
-        ncust++;
-    if ((rc = s_order_customers(im, 0, ncust)))
+    if ((rc = s_order(im)))
         return rc;
-    /* Vehicles, events, then what belongs to a complaint. */
-    for (uint32_t i = ncust; i < im->nrows; i++) {
-        uint8_t k = im->rows[i].kind;
-        if (k != JP_K_COMPLAINT_CONTACT && k != JP_K_COMPLAINT_RESOLVED)
-            s_order_add(im, i);
-    }
-    for (uint32_t i = ncust; i < im->nrows; i++) {
-        uint8_t k = im->rows[i].kind;
-        if (k == JP_K_COMPLAINT_CONTACT || k == JP_K_COMPLAINT_RESOLVED)
-            s_order_add(im, i);
-    }
     if (im->opts->partial)
         s_cascade(im);
     return im->fatal;
@@ -1432,6 +1498,14 @@ fail:
 /* ---- the import ----------------------------------------------------------------------
  */
 
+static double
+s_secs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static const char *
 s_basename(const char *path)
 {
@@ -1501,6 +1575,7 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
         goto done;
     }
     im->store = node.store;
+    double t0 = s_secs();
 
     /* Phase 1: customers first, so that vehicles and events can name them.
      * Rows and fields get their room at once: a row per line at most, a
@@ -1536,6 +1611,7 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
     if (!im->fatal && (rc = s_plan(im)) && !im->fatal)
         im->fatal = rc;
     jp_txn_abort(&im->rtxn);
+    st.read_s = s_secs() - t0;
 
     size_t rejected = 0;
     for (size_t i = 0; i < im->nrows; i++)
@@ -1575,7 +1651,9 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
         }
         rc = 0;
     } else {
+        t0 = s_secs();
         rc = s_write(im, &st, err);
+        st.write_s = s_secs() - t0;
     }
     if (rc == 0 && rejected)
         rc =

@@ -47,6 +47,8 @@ typedef struct {
     size_t updated;   /* records updated (fields that differ) */
     size_t unchanged; /* rows already in the store as they are */
     size_t txns;      /* transactions committed */
+    double read_s;    /* seconds reading and checking the files (phase 1) */
+    double write_s;   /* seconds writing and committing (phase 2) */
 } jp_import_stats_t;
 
 /* Import; 0 when done, JP_EINVAL when rows were rejected and nothing was

@@ -531,6 +531,47 @@ test_reimport_unchanged(void **state)
     assert_memory_equal(d1, d2, sizeof d1);
 }
 
+/* The write order groups rows by customer and time, and new ids follow it:
+ * an import that adds events to a stored customer, a new customer with its
+ * own, and a complaint contact by one customer on another's later complaint
+ * comes in whole, each timeline in time order, each new id past the last. */
+static void
+test_write_order(void **state)
+{
+    fx_t *f = *state;
+    s_import_good(f);
+    jp_id_t before = s_find(f, JP_EXT_EVENT, "E12");
+    char *c = s_csv(CUST_H, "ext_id=C9;name=Sun;created_at=2020-05-01", NULL);
+    char *e = s_csv(
+        EV_H,
+        "ext_id=E24;customer_ext_id=C1;kind=complaint_contact;at=2022-03-01T11:00;"
+        "complaint_ext_id=E21;channel=phone",
+        "ext_id=E20;customer_ext_id=C1;kind=contact;at=2022-02-01;channel=sms",
+        "ext_id=E23;customer_ext_id=C9;kind=contact;at=2021-01-01;channel=sms",
+        "ext_id=E21;customer_ext_id=C9;kind=complaint;at=2022-03-01T10:00;"
+        "severity=minor;subject=service",
+        "ext_id=E22;customer_ext_id=C9;kind=insurance;at=2020-06-01;amount=900", NULL);
+    int rc = s_run(f, c, NULL, e);
+    if (rc)
+        fprintf(stderr, "%s\n%s", f->err.msg, f->report);
+    assert_int_equal(rc, 0);
+    assert_int_equal(f->st.created, 6);
+    assert_int_equal(s_timeline(f, "C1"), 10);
+    assert_int_equal(s_timeline(f, "C9"), 3);
+    /* new ids: the customer, then by customer (stored ones first) and time;
+     * E24 goes with the complaint it belongs to */
+    static const char *const order[] = {"E20", "E22", "E23", "E21", "E24"};
+    jp_id_t prev = s_find(f, JP_EXT_CUSTOMER, "C9");
+    assert_true(jp_id_cmp(&before, &prev) < 0);
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        jp_id_t id = s_find(f, JP_EXT_EVENT, order[i]);
+        assert_true(jp_id_cmp(&prev, &id) < 0);
+        prev = id;
+    }
+    free(c);
+    free(e);
+}
+
 static void
 test_changed_row(void **state)
 {
@@ -1158,6 +1199,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_good_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reimport_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bom_crlf_lines, setup, teardown),
