@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define JP_IMPORT_TXN_ROWS 100000
+#define JP_IMPORT_TXN_ROWS 250000
 
 typedef struct {
     const char *customers; /* path of customers.csv, or NULL */
