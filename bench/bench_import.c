@@ -9,6 +9,11 @@
  * of the same size: the floor under any design that stores those records.
  * The ratio of the two is the figure to watch; the machine is noisy, so
  * each figure is the median of the rounds.
+ *
+ * A second baseline appends as many entries as the import left in all
+ * its databases (a change, a state and the index entries of each record),
+ * of their average size: the floor under this store's layout, which
+ * writes several entries a record.
  */
 #include "import.h"
 #include "raw.h"
@@ -16,6 +21,7 @@
 #include <lmdb.h>
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,25 +54,56 @@ s_rmrf(const char *dir)
         }                                                                                \
     } while (0)
 
-/* Bytes of all record states in the store at dir, and their count. */
+/* What an import left in the store at dir: the records and the bytes of
+ * their states, and every entry of every database (log, states, indexes,
+ * heads) with the bytes of its key and value. */
+typedef struct {
+    size_t records, rec_bytes;
+    size_t entries, entry_bytes;
+} s_size_t;
+
 static void
-s_rec_size(const char *dir, size_t *records, size_t *bytes)
+s_db_size(MDB_txn *t, const char *name, s_size_t *out)
 {
-    MDB_env *env;
-    MDB_txn *t;
     MDB_dbi dbi;
     MDB_cursor *cur;
     MDB_val k, v;
+    S_CHECK(mdb_dbi_open(t, name, 0, &dbi));
+    S_CHECK(mdb_cursor_open(t, dbi, &cur));
+    bool rec = strcmp(name, "rec") == 0;
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+        out->entries++;
+        out->entry_bytes += k.mv_size + v.mv_size;
+        if (rec) {
+            out->records++;
+            out->rec_bytes += v.mv_size;
+        }
+    }
+    mdb_cursor_close(cur);
+}
+
+static void
+s_store_size(const char *dir, s_size_t *out)
+{
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi main;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    memset(out, 0, sizeof *out);
     S_CHECK(mdb_env_create(&env));
-    S_CHECK(mdb_env_set_maxdbs(env, 32));
+    S_CHECK(mdb_env_set_maxdbs(env, 64));
     S_CHECK(mdb_env_open(env, dir, MDB_RDONLY, 0600));
     S_CHECK(mdb_txn_begin(env, NULL, MDB_RDONLY, &t));
-    S_CHECK(mdb_dbi_open(t, "rec", 0, &dbi));
-    S_CHECK(mdb_cursor_open(t, dbi, &cur));
-    *records = *bytes = 0;
-    while (mdb_cursor_get(cur, &k, &v, *records ? MDB_NEXT : MDB_FIRST) == 0) {
-        (*records)++;
-        *bytes += v.mv_size;
+    S_CHECK(mdb_dbi_open(t, NULL, 0, &main));
+    S_CHECK(mdb_cursor_open(t, main, &cur));
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+        char name[64];
+        if (k.mv_size >= sizeof name)
+            continue;
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        s_db_size(t, name, out);
     }
     mdb_cursor_close(cur);
     mdb_txn_abort(t);
@@ -121,8 +158,8 @@ main(int argc, char **argv)
     snprintf(veh, sizeof veh, "%s/vehicles.csv", data);
     snprintf(ev, sizeof ev, "%s/events.csv", data);
 
-    double imp[99], raw[99];
-    size_t records = 0, bytes = 0;
+    double imp[99], raw[99], rawent[99];
+    s_size_t sz = {0};
     jp_import_stats_t st = {0};
     for (int r = 0; r < rounds; r++) {
         char dir[] = "/tmp/jipan-bench-XXXXXX";
@@ -130,10 +167,11 @@ main(int argc, char **argv)
             perror("mkdtemp");
             return 3;
         }
-        char store[64], rawdir[64];
+        char store[64], rawdir[64], entdir[64];
         snprintf(store, sizeof store, "%s/store", dir);
         snprintf(rawdir, sizeof rawdir, "%s/raw", dir);
-        if (mkdir(store, 0700) || mkdir(rawdir, 0700)) {
+        snprintf(entdir, sizeof entdir, "%s/entries", dir);
+        if (mkdir(store, 0700) || mkdir(rawdir, 0700) || mkdir(entdir, 0700)) {
             perror("mkdir");
             return 3;
         }
@@ -165,22 +203,33 @@ main(int argc, char **argv)
             fprintf(stderr, "jipan-bench-import: import: %s\n", err.msg);
             return 1;
         }
-        s_rec_size(store, &records, &bytes);
-        raw[r] =
-            jp_bench_raw_append(rawdir, records, bytes / records, JP_IMPORT_TXN_ROWS);
+        s_store_size(store, &sz);
+        raw[r] = jp_bench_raw_append(rawdir, sz.records, sz.rec_bytes / sz.records,
+                                     JP_IMPORT_TXN_ROWS);
+        size_t each = sz.entry_bytes / sz.entries; /* the raw keys are 16 bytes */
+        rawent[r] = jp_bench_raw_append(entdir, sz.entries, each > 16 ? each - 16 : 0,
+                                        JP_IMPORT_TXN_ROWS);
         printf("round %d: import %.3f s (read and check %.3f s, write %.3f s), "
-               "raw append %.3f s\n",
-               r + 1, imp[r], st.read_s, st.write_s, raw[r]);
+               "raw append %.3f s, of as many entries %.3f s\n",
+               r + 1, imp[r], st.read_s, st.write_s, raw[r], rawent[r]);
         fflush(stdout);
         s_rmrf(dir);
     }
-    double ti = s_median(imp, rounds), tr = s_median(raw, rounds);
+    double ti = s_median(imp, rounds), tr = s_median(raw, rounds),
+           te = s_median(rawent, rounds);
     printf("records          %zu (rows %zu: created %zu), %zu bytes per record state\n",
-           records, st.rows, st.created, bytes / records);
+           sz.records, st.rows, st.created, sz.rec_bytes / sz.records);
+    printf("LMDB entries     %zu (%.2f a record: change, state, index entries), "
+           "%zu bytes each with the key\n",
+           sz.entries, (double)sz.entries / (double)sz.records,
+           sz.entry_bytes / sz.entries);
     printf("import           %.3f s  %10.0f records/s  (median of %d)\n", ti,
-           (double)records / ti, rounds);
+           (double)sz.records / ti, rounds);
     printf("raw LMDB append  %.3f s  %10.0f records/s  (median of %d)\n", tr,
-           (double)records / tr, rounds);
-    printf("import / raw     %.1f%%\n", 100.0 * tr / ti);
+           (double)sz.records / tr, rounds);
+    printf("  of as many entries as the import wrote  %.3f s  (median of %d)\n", te,
+           rounds);
+    printf("import / raw     %.1f%%  (against as many entries: %.1f%%)\n",
+           100.0 * tr / ti, 100.0 * te / ti);
     return 0;
 }

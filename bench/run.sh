@@ -35,7 +35,9 @@ out=$(mktemp)
     echo "\`jipan-bench-import --data DIR --rounds $rounds\`: a full import (parse,"
     echo "validate, changes, hash chain, log, state, indexes, commits) into a fresh"
     echo "store, against a raw LMDB append (MDB_APPEND, sequential keys) of as many"
-    echo "records of the same average size, in transactions of the same size."
+    echo "records of the same average size, in transactions of the same size;"
+    echo "and against an append of as many entries as the import left in all its"
+    echo "databases (each record is a change, a state and its index entries)."
     echo "Targets: at least 200,000 records/s, and at least 25% of the raw append."
     echo
     echo '```'
