@@ -5,6 +5,7 @@
  */
 #include "raw.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,15 @@
 int
 main(int argc, char **argv)
 {
-    if (argc != 5 || strcmp(argv[1], "--help") == 0) {
-        fputs("usage: jipan-bench-raw DIR RECORDS SIZE PER_TXN\n"
+    bool scattered = argc == 6 && strcmp(argv[5], "scattered") == 0;
+    if ((argc != 5 && !scattered) || strcmp(argv[1], "--help") == 0) {
+        fputs("usage: jipan-bench-raw DIR RECORDS SIZE PER_TXN [scattered]\n"
               "\n"
               "Append RECORDS records of SIZE bytes (sequential 16-byte keys,\n"
               "MDB_APPEND) into a fresh LMDB environment in DIR (created), PER_TXN a\n"
-              "transaction; print the seconds and the records/s.\n",
+              "transaction; print the seconds and the records/s.  With `scattered`,\n"
+              "put the same keys in an order that jumps across the key range,\n"
+              "without MDB_APPEND: the cost of inserting at random places.\n",
               argc == 2 ? stdout : stderr);
         return argc == 2 ? 0 : 2;
     }
@@ -27,8 +31,9 @@ main(int argc, char **argv)
         fprintf(stderr, "jipan-bench-raw: bad arguments or %s exists\n", argv[1]);
         return 2;
     }
-    double secs = jp_bench_raw_append(argv[1], (size_t)n, (size_t)size, (size_t)per);
-    printf("raw append %lld records of %lld bytes: %.3f s, %.0f records/s\n", n, size,
-           secs, (double)n / secs);
+    double secs = (scattered ? jp_bench_raw_scattered : jp_bench_raw_append)(
+        argv[1], (size_t)n, (size_t)size, (size_t)per);
+    printf("raw %s %lld records of %lld bytes: %.3f s, %.0f records/s\n",
+           scattered ? "scattered put" : "append", n, size, secs, (double)n / secs);
     return 0;
 }

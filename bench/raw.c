@@ -6,6 +6,7 @@
 
 #include <lmdb.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,16 +56,18 @@ jp_bench_median(const double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Append n records of size bytes, sequential 16-byte keys, MDB_APPEND,
- * per transactions of per_txn; seconds taken (commits included). */
-double
-jp_bench_raw_append(const char *dir, size_t n, size_t size, size_t per_txn)
+/* Put n records of size bytes with 16-byte keys, per transactions of
+ * per_txn; in key order with MDB_APPEND, or scattered: the same keys in an
+ * order that jumps across the whole key range, each put finding its place
+ * (what an index of random values sees).  Seconds taken, commits included. */
+static double
+s_raw_put(const char *dir, size_t n, size_t size, size_t per_txn, bool scattered)
 {
     MDB_env *env;
     MDB_txn *t;
     MDB_dbi dbi;
     uint8_t key[16] = {0};
-    uint8_t *val = malloc(size);
+    uint8_t *val = malloc(size ? size : 1);
     if (!val)
         exit(3);
     memset(val, 0xa5, size);
@@ -77,10 +80,12 @@ jp_bench_raw_append(const char *dir, size_t n, size_t size, size_t per_txn)
         S_CHECK(mdb_txn_begin(env, NULL, 0, &t));
         S_CHECK(mdb_dbi_open(t, "raw", MDB_CREATE, &dbi));
         for (size_t j = 0; j < per_txn && i < n; j++, i++) {
-            for (int b = 15; b >= 8; b--) /* big-endian counter in the low half */
-                key[b] = (uint8_t)(i >> (8 * (15 - b)));
-            MDB_val k = {sizeof key, key}, v = {size, val};
-            S_CHECK(mdb_put(t, dbi, &k, &v, MDB_APPEND));
+            /* i times an odd constant is a permutation of the 64-bit keys */
+            uint64_t k = scattered ? (uint64_t)i * 0x9e3779b97f4a7c15ull : (uint64_t)i;
+            for (int b = 15; b >= 8; b--) /* big-endian, in the low half */
+                key[b] = (uint8_t)(k >> (8 * (15 - b)));
+            MDB_val kv = {sizeof key, key}, v = {size, val};
+            S_CHECK(mdb_put(t, dbi, &kv, &v, scattered ? 0 : MDB_APPEND));
         }
         S_CHECK(mdb_txn_commit(t));
     }
@@ -88,4 +93,16 @@ jp_bench_raw_append(const char *dir, size_t n, size_t size, size_t per_txn)
     mdb_env_close(env);
     free(val);
     return secs;
+}
+
+double
+jp_bench_raw_append(const char *dir, size_t n, size_t size, size_t per_txn)
+{
+    return s_raw_put(dir, n, size, per_txn, false);
+}
+
+double
+jp_bench_raw_scattered(const char *dir, size_t n, size_t size, size_t per_txn)
+{
+    return s_raw_put(dir, n, size, per_txn, true);
 }

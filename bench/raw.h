@@ -21,4 +21,8 @@ double jp_bench_median(const double *sorted, int n);
  * records a transaction; the seconds taken, commits included. */
 double jp_bench_raw_append(const char *dir, size_t n, size_t size, size_t per_txn);
 
+/* The same keys put in a scattered order, without MDB_APPEND: what
+ * inserting index entries of random values costs. */
+double jp_bench_raw_scattered(const char *dir, size_t n, size_t size, size_t per_txn);
+
 #endif
