@@ -184,7 +184,6 @@ typedef struct {
     bool owner;        /* customer: a vehicle row names it */
     bool phone;        /* customer: the row has a phone */
     uint8_t mark;      /* write-order walk: 0 new, 1 on the path, 2 placed */
-    uint32_t blk;      /* write order: the block it goes in (see s_order) */
 } s_row_t;
 
 /* One slot of an ext id table. */
@@ -1293,35 +1292,37 @@ s_order(s_imp_t *im)
     uint32_t nother = (uint32_t)im->nrows - ncust;
     im->order = malloc((im->nrows + 1) * sizeof *im->order);
     uint32_t *start = calloc((size_t)ncust + 2, sizeof *start);
+    uint32_t *blk =
+        calloc(im->nrows + 1, sizeof *blk); /* each row's block, 0 until set */
     s_place_t *pl = malloc(((size_t)nother + 1) * sizeof *pl);
     int rc = JP_ENOMEM;
-    if (!im->order || !start || !pl)
+    if (!im->order || !start || !blk || !pl)
         goto done;
     if ((rc = s_order_customers(im, 0, ncust)))
         goto done;
     uint32_t nblk = (uint32_t)im->norder + 1;
     for (uint32_t b = 1; b < nblk; b++)
-        im->rows[im->order[b - 1]].blk = b;
+        blk[im->order[b - 1]] = b;
 
     /* Each row's block, complaints' before what belongs to them; then the
      * rows bucketed by block (start[b] .. start[b + 1]) and sorted. */
     for (int late = 0; late < 2; late++) {
         for (uint32_t i = ncust; i < im->nrows; i++) {
-            s_row_t *r = &im->rows[i];
+            const s_row_t *r = &im->rows[i];
             if ((r->reffid[1] == JP_F_COMPLAINT) != late)
                 continue;
             int32_t c = r->dep[0], k = late ? r->dep[1] : -1;
-            r->blk = c >= 0 ? im->rows[c].blk : 0;
-            if (k >= 0 && im->rows[k].blk > r->blk)
-                r->blk = im->rows[k].blk;
-            start[r->blk + 1]++;
+            blk[i] = c >= 0 ? blk[c] : 0;
+            if (k >= 0 && blk[k] > blk[i])
+                blk[i] = blk[k];
+            start[blk[i] + 1]++;
         }
     }
     for (uint32_t b = 1; b <= nblk; b++)
         start[b] += start[b - 1];
     for (uint32_t i = ncust; i < im->nrows; i++) {
         const s_row_t *r = &im->rows[i];
-        pl[start[r->blk]++] = (s_place_t){r->at, i, r->reffid[1] == JP_F_COMPLAINT};
+        pl[start[blk[i]]++] = (s_place_t){r->at, i, r->reffid[1] == JP_F_COMPLAINT};
     }
     /* start[b] is now where block b + 1 begins. */
     for (uint32_t b = 0, from = 0; b < nblk; from = start[b++]) {
@@ -1337,6 +1338,7 @@ s_order(s_imp_t *im)
     rc = 0;
 done:
     free(start);
+    free(blk);
     free(pl);
     return rc;
 }
