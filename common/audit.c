@@ -17,6 +17,7 @@
 
 #include "codec.h"
 #include "record.h"
+#include "report.h"
 #include "validate.h"
 
 #include <stdarg.h>
@@ -65,6 +66,7 @@ typedef struct {
     bool seen;         /* has entries here */
     uint64_t next_seq; /* seq due next */
     uint64_t last_seq; /* of the last entry, 0 none */
+    uint64_t last_pos; /* its position */
     uint8_t last_hash[JP_HASH_LEN];
     uint64_t base_seq; /* last authenticated change (or anchor) */
     uint8_t base_hash[JP_HASH_LEN];
@@ -90,6 +92,11 @@ typedef struct {
     uint64_t last_seq;   /* its seq */
     s_view_t *views;
     int nviews;
+    bool hdr_bad;          /* the header contradicts itself (named once) */
+    bool hash_bad;         /* END's file hash is not the file's */
+    uint64_t batch_ms;     /* accepted time of the previous BATCH (group) */
+    uint64_t batch_ms_pos; /* its position */
+    uint16_t batch_ms_store;
     int rc; /* out of memory, sticky */
 } s_ver_t;
 
@@ -183,6 +190,14 @@ s_walk(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t cover_lo, bool proven)
                     (unsigned long long)p->pos, store, (unsigned long long)p->seq,
                     (unsigned long long)p->seq + 1);
             broke = true;
+            /* Below the altered change nothing is proven, but a batch
+             * signature that fails there is a fault of its own (the one
+             * ending at this change fails because of it: not again). */
+            for (; fi > 0; fi--)
+                if (s->fail[fi - 1].last < p->seq)
+                    s_fault_batch(v, store, &s->fail[fi - 1],
+                                  "its signature does not verify over its last change "
+                                  "(the change or the signature was altered)");
             break;
         }
         while (fi > 0 && s->fail[fi - 1].last > p->seq)
@@ -220,7 +235,11 @@ s_walk(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t cover_lo, bool proven)
     s->npend = s->nfail = 0;
 }
 
-/* End of file: what is still unproven in a store's window. */
+/* End of file: what is still unproven in a store's window.  Nothing
+ * proves its top, so the chain is checked as it stands, from the top down:
+ * the first broken link names the change below it; every batch whose
+ * signature failed is a fault of its own, but for the one ending at the
+ * change named (it fails because of that change). */
 static void
 s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
 {
@@ -234,13 +253,8 @@ s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
                 (unsigned long long)p->pos, store, (unsigned long long)p->seq);
         return;
     }
-    /* Nothing proves the top: check the chain as it stands, then blame the
-     * lowest failed batch. */
-    size_t lowest_fail_entry = 0;
-    for (size_t i = 0; i < s->npend; i++)
-        if (s->pend[i].seq == s->fail[0].last)
-            lowest_fail_entry = i;
-    for (size_t i = s->npend - 1; i > 0; i--) {
+    uint64_t named = 0; /* seq of the change named altered */
+    for (size_t i = s->npend - 1; i > 0 && !named; i--) {
         if (memcmp(s->pend[i].prev, s->pend[i - 1].hash, JP_HASH_LEN) != 0) {
             s_pend_t *p = &s->pend[i - 1];
             s_fault(v, p->index, p->pos, store, p->seq, JP_ECHAIN,
@@ -248,14 +262,23 @@ s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
                     "seq %llu's prev hash commits to (altered)",
                     (unsigned long long)p->pos, store, (unsigned long long)p->seq,
                     (unsigned long long)p->seq + 1);
-            return;
+            named = p->seq;
         }
     }
-    s_failb_t *f = &s->fail[0];
-    f->pos = s->pend[lowest_fail_entry].pos;
-    s_fault_batch(v, store, f,
-                  "its signature does not verify over its last change (the "
-                  "change or the signature was altered)");
+    if (!named && memcmp(s->pend[0].prev, s->base_hash, JP_HASH_LEN) != 0) {
+        s_pend_t *p = &s->pend[0];
+        s_fault(v, p->index, p->pos, store, p->seq, JP_ECHAIN,
+                "position %llu, store %u seq %llu: its prev hash is not the hash of seq "
+                "%llu before it",
+                (unsigned long long)p->pos, store, (unsigned long long)p->seq,
+                (unsigned long long)s->base_seq);
+        named = p->seq;
+    }
+    for (size_t i = 0; i < s->nfail; i++)
+        if (s->fail[i].last != named)
+            s_fault_batch(v, store, &s->fail[i],
+                          "its signature does not verify over its last change (the "
+                          "change or the signature was altered)");
 }
 
 /* ---- verify: records -------------------------------------------------------- */
@@ -344,7 +367,7 @@ s_on_entry(s_ver_t *v, const jp_xrec_t *r)
         s->seen = true;
         out->stores++;
     }
-    if (out->hdr.kind == JP_XK_STORE && e->store != out->hdr.store) {
+    if (out->hdr.kind == JP_XK_STORE && e->store != out->hdr.store && !v->hdr_bad) {
         s_fault(v, ix, e->pos, e->store, e->seq, JP_EPERM,
                 "position %llu: a change of store %u in store %u's own export",
                 (unsigned long long)e->pos, e->store, out->hdr.store);
@@ -427,6 +450,7 @@ s_on_entry(s_ver_t *v, const jp_xrec_t *r)
     memcpy(p->prev, h.prev, JP_HASH_LEN);
     memcpy(s->last_hash, p->hash, JP_HASH_LEN);
     s->last_seq = e->seq;
+    s->last_pos = e->pos;
     s->next_seq = e->seq + 1;
 
     s_view_t *w = s->view;
@@ -491,6 +515,25 @@ s_on_batch(s_ver_t *v, const jp_xrec_t *r)
         return;
     }
     v->out->batches++;
+    /* The server logs a batch in the transaction that accepts it, with its
+     * time then: in a group export the accepted times never run back. */
+    if (v->out->hdr.kind == JP_XK_GROUP && !v->hdr_bad) {
+        if (r->u.batch.ms < v->batch_ms) {
+            char a[48], b[48];
+            jp_format_iso((int64_t)r->u.batch.ms, a, sizeof a);
+            jp_format_iso((int64_t)v->batch_ms, b, sizeof b);
+            s_fault(v, v->index, top->pos, store, last, JP_ECHAIN,
+                    "position %llu, store %u batch %llu..%llu: accepted at %s, before "
+                    "the batch ahead of it in the log (store %u's at position %llu, "
+                    "accepted at %s): batches moved or reordered",
+                    (unsigned long long)top->pos, store, (unsigned long long)first,
+                    (unsigned long long)last, a, v->batch_ms_store,
+                    (unsigned long long)v->batch_ms_pos, b);
+        }
+        v->batch_ms = r->u.batch.ms;
+        v->batch_ms_pos = top->pos;
+        v->batch_ms_store = store;
+    }
     bool bad_key = !s_has_key(s, r->u.batch.pub);
     uint8_t msg[JP_BATCH_MSG_LEN];
     jp_batch_msg(store, first, last, s->last_hash, msg);
@@ -534,7 +577,7 @@ s_on_receipt(s_ver_t *v, const jp_xrec_t *r)
     }
     if (s->broken)
         return;
-    uint64_t pos = s->npend ? s->pend[s->npend - 1].pos : 0;
+    uint64_t pos = s->last_pos;
     if (!v->have_server_key) {
         s_fault(v, v->index, pos, store, seq, JP_ESIG,
                 "position %llu: a receipt, but the export holds no server key",
@@ -572,7 +615,10 @@ s_on_end(s_ver_t *v, jp_xr_t *xr, const jp_xrec_t *r)
     bool hash_ok = memcmp(fh, e->file_hash, JP_HASH_LEN) == 0;
     out->end_ok = sig_ok && hash_ok;
     uint64_t ix = v->index + 1; /* after every entry */
-    if (!key_ok)
+    v->hash_bad = !hash_ok;
+    if (v->hdr_bad)
+        ; /* the header was named: its signature cannot be judged by it */
+    else if (!key_ok)
         s_fault(v, ix, e->pos, 0, 0, JP_ESIG,
                 "the END record is signed by a key that is not "
                 "the %s's",
@@ -581,11 +627,6 @@ s_on_end(s_ver_t *v, jp_xr_t *xr, const jp_xrec_t *r)
         s_fault(
             v, ix, e->pos, 0, 0, JP_ESIG,
             "the END record's signature (state digest, head, file hash) does not verify");
-    if (!hash_ok)
-        s_fault(v, ix, e->pos, 0, 0, JP_ESIG,
-                "the file's bytes are not those the %s signed (altered after export; the "
-                "checks above found no single entry to blame)",
-                out->hdr.kind == JP_XK_GROUP ? "server" : "store");
     if (e->entries != out->entries)
         s_fault(
             v, ix, e->pos, 0, 0, JP_ECHAIN,
@@ -736,7 +777,10 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
     s_ver_t v = {.out = out, .o = o};
     jp_xr_t *xr = NULL;
     jp_xrec_t r;
+    jp_err_t lerr = {0};
     int rc;
+    if (!err)
+        err = &lerr; /* the reader's words name the faults it finds */
     if (!(v.st = calloc(65536, sizeof *v.st)))
         return jp_err_set(err, JP_ENOMEM, "out of memory");
     if ((rc = jp_xr_open(&xr, path, err)))
@@ -761,6 +805,15 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
     }
     out->hdr = r.u.hdr;
     v.expect_pos = r.u.hdr.from;
+    if ((r.u.hdr.kind == JP_XK_GROUP) != (r.u.hdr.store == 0)) {
+        /* Everything after depends on the kind: name the header, once. */
+        s_fault(&v, 0, 0, r.u.hdr.store, 0, JP_ECORRUPT,
+                "the HEADER (byte 0) says kind %u (a %s export) with store %u: a group "
+                "export is store 0's, a store export one store's (1..65535); the header "
+                "was altered",
+                r.u.hdr.kind, jp_export_kind_name(r.u.hdr.kind), r.u.hdr.store);
+        v.hdr_bad = true;
+    }
     for (int i = 0; o && i < o->nstore_files; i++) {
         if ((rc = s_view_load(&v, o->store_files[i], &v.views[v.nviews], err)) < 0)
             goto done;
@@ -802,15 +855,16 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
         rc = jp_err_set(err, v.rc, "out of memory");
         goto done;
     }
+    bool cut = rc < 0;
     if (rc < 0) {
         if (rc == JP_EIO)
             goto done;
-        /* Malformed or truncated: a verification failure at that point. */
-        s_fault(&v, v.index + 1, v.expect_pos, 0, 0, rc, "%s",
-                err ? err->msg : "malformed");
+        /* Malformed or truncated: a verification failure at that byte.
+         * What the rest of the file would have proven is not judged. */
+        s_fault(&v, v.index + 1, v.expect_pos, 0, 0, rc, "%s", err->msg);
         rc = 0;
     }
-    for (unsigned st = 0; st < 65536; st++) {
+    for (unsigned st = 0; st < 65536 && !cut; st++) {
         s_st_t *s = v.st[st];
         if (!s)
             continue;
@@ -818,6 +872,13 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
         if (s->view)
             s_view_finish(&v, (uint16_t)st, s);
     }
+    /* A file hash that differs is the consequence of whatever was altered;
+     * it is the fault only when the records show nothing. */
+    if (v.hash_bad && out->nfaults == 0)
+        s_fault(&v, v.index + 1, out->end_pos, 0, 0, JP_ESIG,
+                "the file's bytes are not those the %s signed (altered after export; "
+                "the checks found no single record to blame)",
+                out->hdr.kind == JP_XK_GROUP ? "server" : "store");
     if (!out->ended && out->nfaults == 0)
         s_fault(&v, v.index + 1, 0, 0, 0, JP_ECORRUPT, "the export has no END record");
     if (o && o->progress)

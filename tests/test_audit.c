@@ -563,6 +563,238 @@ test_replay_positions_and_times(void **state)
     jp_db_close(&db);
 }
 
+/* ---- faults named at their entry, each one counted ------------------------- */
+
+/* Verify rs as saved (END re-signed by the server: only the entry checks
+ * can find what was changed); the faults and the first one. */
+static void
+s_check(s_rec_t *rs, size_t n, jp_averify_t *v)
+{
+    char out[160];
+    snprintf(out, sizeof out, "%s/bad.jpx", W.dir);
+    s_save(out, rs, n);
+    s_verify(out, v);
+}
+
+/* Sign the batch record at rs[b] again with key, over its last change. */
+static void
+s_resign(s_rec_t *rs, size_t b, jp_key_t *key, bool set_pub)
+{
+    jp_xrec_t *br = &rs[b].r;
+    const jp_xentry_t *last = &rs[b - 1].r.u.entry;
+    uint8_t head[JP_HASH_LEN], msg[JP_BATCH_MSG_LEN];
+    jp_sha256(last->p, last->n, head);
+    jp_batch_msg(br->u.batch.store, br->u.batch.first, br->u.batch.last, head, msg);
+    assert_int_equal(jp_key_sign(key, msg, sizeof msg, br->u.batch.sig), 0);
+    if (set_pub)
+        jp_key_public(key, br->u.batch.pub);
+}
+
+/* A receipt that does not verify, on an intact change: named at the
+ * position of that change, not at position 0. */
+static void
+test_receipt_fault_named_at_its_entry(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    size_t b = s_find_batch(rs, n, 5);
+    assert_int_equal(rs[b + 1].r.type, JP_XR_RECEIPT);
+    rs[b + 1].r.u.receipt.sig[7] ^= 0x10;
+    const jp_xentry_t *e = &rs[b - 1].r.u.entry;
+    jp_averify_t v;
+    s_check(rs, n, &v);
+    assert_int_equal(v.nfaults, 1);
+    assert_int_equal(v.first.pos, e->pos);
+    assert_int_equal(v.first.store, e->store);
+    assert_int_equal(v.first.seq, e->seq);
+    assert_int_equal(v.first.code, JP_ESIG);
+    char want[32];
+    snprintf(want, sizeof want, "position %llu,", (unsigned long long)e->pos);
+    if (!strstr(v.first.what, want))
+        fail_msg("not named at %s: %s", want, v.first.what);
+    s_free(rs, n);
+}
+
+/* A file cut inside a record, or between two, is refused as truncated at
+ * the byte where it ends: one fault, not the unsigned changes before it. */
+static void
+test_truncation_named_at_its_byte(void **state)
+{
+    (void)state;
+    FILE *f = fopen(W.file, "rb");
+    assert_non_null(f);
+    static uint8_t b[1 << 16];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    jp_xr_t *xr = NULL;
+    jp_xrec_t r;
+    uint64_t off = 0;
+    assert_int_equal(jp_xr_open(&xr, W.file, NULL), 0);
+    while (jp_xr_next(xr, &r, NULL) > 0)
+        if (r.type == JP_XR_ENTRY && r.u.entry.pos == 10)
+            off = r.offset;
+    jp_xr_close(&xr);
+    assert_true(off > 0 && off + 40 < n);
+    char out[160], want[64];
+    snprintf(out, sizeof out, "%s/cut.jpx", W.dir);
+    const uint64_t cuts[] = {off + 1, off + 3, off + 30, off};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        unlink(out);
+        f = fopen(out, "wb");
+        fwrite(b, 1, cuts[i], f);
+        fclose(f);
+        jp_averify_t v;
+        s_verify(out, &v);
+        snprintf(want, sizeof want, "byte %llu", (unsigned long long)cuts[i]);
+        if (v.nfaults != 1 || !strstr(v.first.what, want) ||
+            !strstr(v.first.what, "truncated"))
+            fail_msg("cut at %llu: %llu faults, the first: %s",
+                     (unsigned long long)cuts[i], (unsigned long long)v.nfaults,
+                     v.first.what);
+        assert_int_equal(v.first.code, JP_ECORRUPT);
+    }
+}
+
+/* A header whose kind says store export, with store 0: the header is
+ * named, once, not every entry. */
+static void
+test_header_kind_named(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    rs[0].r.u.hdr.kind = JP_XK_STORE;
+    jp_averify_t v;
+    s_check(rs, n, &v);
+    if (v.nfaults != 1 || !strstr(v.first.what, "HEADER"))
+        fail_msg("%llu faults, the first: %s", (unsigned long long)v.nfaults,
+                 v.first.what);
+    assert_int_equal(v.first.index, 0);
+    assert_int_equal(v.first.pos, 0);
+    s_free(rs, n);
+}
+
+/* The records of batch k: its entries, the BATCH and the RECEIPT, as
+ * [*lo, *hi). */
+static void
+s_block(s_rec_t *rs, size_t n, int k, size_t *lo, size_t *hi)
+{
+    size_t b = s_find_batch(rs, n, k);
+    *hi = b + 2;
+    *lo = b;
+    while (*lo > 0 && rs[*lo - 1].r.type == JP_XR_ENTRY)
+        (*lo)--;
+}
+
+/* Two stores' batches swapped, positions renumbered, END re-signed: the
+ * chains hold, but the later batch's accepted time runs backwards. */
+static void
+test_swapped_batches_named(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP], sw[S_CAP];
+    size_t n = s_load(rs, S_CAP), lo3, hi3, lo4, hi4, m = 0;
+    s_block(rs, n, 3, &lo3, &hi3);
+    s_block(rs, n, 4, &lo4, &hi4);
+    assert_int_equal(hi3, lo4);
+    assert_int_not_equal(rs[hi3 - 2].r.u.batch.store, rs[hi4 - 2].r.u.batch.store);
+    for (size_t i = 0; i < lo3; i++)
+        sw[m++] = rs[i];
+    for (size_t i = lo4; i < hi4; i++)
+        sw[m++] = rs[i];
+    for (size_t i = lo3; i < hi3; i++)
+        sw[m++] = rs[i];
+    for (size_t i = hi4; i < n; i++)
+        sw[m++] = rs[i];
+    assert_int_equal(m, n);
+    uint64_t pos = 1, named = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (sw[i].r.type != JP_XR_ENTRY)
+            continue;
+        sw[i].r.u.entry.pos = pos++;
+        if (sw[i + 1].r.type == JP_XR_BATCH &&
+            sw[i + 1].r.u.batch.last == rs[hi3 - 2].r.u.batch.last &&
+            sw[i + 1].r.u.batch.store == rs[hi3 - 2].r.u.batch.store)
+            named = sw[i].r.u.entry.pos;
+    }
+    jp_averify_t v;
+    s_check(sw, m, &v);
+    if (v.nfaults != 1)
+        fail_msg("%llu faults, the first: %s", (unsigned long long)v.nfaults,
+                 v.nfaults ? v.first.what : "none");
+    assert_int_equal(v.first.pos, named);
+    assert_int_equal(v.first.store, rs[hi3 - 2].r.u.batch.store);
+    assert_int_equal(v.first.seq, rs[hi3 - 2].r.u.batch.last);
+    if (!strstr(v.first.what, "accepted"))
+        fail_msg("%s", v.first.what);
+    s_free(rs, n);
+}
+
+/* Every bad batch signature is a fault of its own, whether a good batch
+ * of the store follows it or not; and a change altered without END
+ * re-signed is one fault, not two. */
+static void
+test_every_fault_counted(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    jp_averify_t v;
+    /* Store 2's batches 4, 6, ... 12 (to the end): five faults. */
+    for (int k = 4; k <= NB; k += 2)
+        s_resign(rs, s_find_batch(rs, n, k), W.evil, false);
+    s_check(rs, n, &v);
+    size_t b4 = s_find_batch(rs, n, 4);
+    if (v.nfaults != (NB - 4) / 2 + 1)
+        fail_msg("%llu faults for %d bad batches, the first: %s",
+                 (unsigned long long)v.nfaults, (NB - 4) / 2 + 1, v.first.what);
+    assert_int_equal(v.first.pos, rs[b4 - 1].r.u.entry.pos);
+    /* The same with their keys replaced too: five, each by a wrong key. */
+    for (int k = 4; k <= NB; k += 2)
+        s_resign(rs, s_find_batch(rs, n, k), W.evil, true);
+    s_check(rs, n, &v);
+    assert_int_equal(v.nfaults, (NB - 4) / 2 + 1);
+    assert_non_null(strstr(v.first.what, "not one of store 2's keys"));
+    s_free(rs, n);
+    /* Store 1's batches 1 and 3 bad, 5 good: two faults. */
+    n = s_load(rs, S_CAP);
+    s_resign(rs, s_find_batch(rs, n, 1), W.evil, false);
+    s_resign(rs, s_find_batch(rs, n, 3), W.evil, false);
+    s_check(rs, n, &v);
+    assert_int_equal(v.nfaults, 2);
+    s_free(rs, n);
+    /* A byte of a change flipped in the file as the server wrote it (END
+     * not re-signed): the change is the one fault. */
+    FILE *f = fopen(W.file, "rb");
+    assert_non_null(f);
+    static uint8_t b[1 << 16];
+    size_t len = fread(b, 1, sizeof b, f);
+    fclose(f);
+    jp_xr_t *xr = NULL;
+    jp_xrec_t r;
+    uint64_t next = 0; /* the record after position 6's: the change ends before it */
+    bool after6 = false;
+    assert_int_equal(jp_xr_open(&xr, W.file, NULL), 0);
+    while (jp_xr_next(xr, &r, NULL) > 0 && !next) {
+        if (after6)
+            next = r.offset;
+        after6 = r.type == JP_XR_ENTRY && r.u.entry.pos == 6;
+    }
+    jp_xr_close(&xr);
+    assert_true(next > 2);
+    b[next - 2] ^= 0x01;
+    char out[160];
+    snprintf(out, sizeof out, "%s/flip.jpx", W.dir);
+    f = fopen(out, "wb");
+    fwrite(b, 1, len, f);
+    fclose(f);
+    s_verify(out, &v);
+    if (v.nfaults != 1 || v.first.pos != 6)
+        fail_msg("%llu faults, the first: %s", (unsigned long long)v.nfaults,
+                 v.first.what);
+}
+
 int
 main(void)
 {
@@ -573,6 +805,11 @@ main(void)
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_every_byte_and_truncation),
         cmocka_unit_test(test_replay_positions_and_times),
+        cmocka_unit_test(test_receipt_fault_named_at_its_entry),
+        cmocka_unit_test(test_truncation_named_at_its_byte),
+        cmocka_unit_test(test_header_kind_named),
+        cmocka_unit_test(test_swapped_batches_named),
+        cmocka_unit_test(test_every_fault_counted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
