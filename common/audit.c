@@ -15,6 +15,7 @@
  */
 #include "audit.h"
 
+#include "attest.h"
 #include "codec.h"
 #include "record.h"
 #include "report.h"
@@ -76,7 +77,10 @@ typedef struct {
     size_t nfail, capfail;
     uint8_t (*keys)[JP_PUB_LEN]; /* KEY records of this store */
     int nkeys;
-    s_view_t *view; /* its own export, when given */
+    uint8_t (*pins)[JP_PUB_LEN]; /* its keys as its key files state them */
+    int npins;
+    const char *pin_file; /* the (last) key file, NULL: not pinned */
+    s_view_t *view;       /* its own export, when given */
 } s_st_t;
 
 typedef struct {
@@ -93,6 +97,7 @@ typedef struct {
     s_view_t *views;
     int nviews;
     bool hdr_bad;          /* the header contradicts itself (named once) */
+    bool keys_done;        /* the KEY records are read and judged */
     bool hash_bad;         /* END's file hash is not the file's */
     uint64_t batch_ms;     /* accepted time of the previous BATCH (group) */
     uint64_t batch_ms_pos; /* its position */
@@ -143,6 +148,7 @@ s_store_free(s_st_t *s)
     free(s->pend);
     free(s->fail);
     free(s->keys);
+    free(s->pins);
     free(s);
 }
 
@@ -286,6 +292,12 @@ s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
 static void
 s_on_key(s_ver_t *v, const jp_xrec_t *r)
 {
+    if (v->keys_done && v->index == 0) {
+        s_fault(v, 0, 0, r->u.key.store, 0, JP_ECORRUPT,
+                "byte %llu: a KEY record after the ANCHOR records",
+                (unsigned long long)r->offset);
+        return;
+    }
     if (v->index > 0) {
         s_fault(v, v->index, 0, r->u.key.store, 0, JP_ECORRUPT,
                 "byte %llu: a KEY record after the entries began",
@@ -327,6 +339,90 @@ s_has_key(const s_st_t *s, const uint8_t *pub)
         if (memcmp(s->keys[i], pub, JP_PUB_LEN) == 0)
             return true;
     return false;
+}
+
+static bool
+s_pinned(const s_st_t *s, const uint8_t *pub)
+{
+    for (int i = 0; i < s->npins; i++)
+        if (memcmp(s->pins[i], pub, JP_PUB_LEN) == 0)
+            return true;
+    return false;
+}
+
+/* The KEY records are all read: a store key that is the server's, or that
+ * a store's key file does not hold, is a fault and not the store's (its
+ * batches then fail as signed by another key). */
+static void
+s_keys_done(s_ver_t *v)
+{
+    jp_averify_t *out = v->out;
+    char a[17];
+    v->keys_done = true;
+    for (unsigned st = 1; st < 65536; st++) {
+        s_st_t *s = v->st[st];
+        if (!s || s->nkeys == 0)
+            continue;
+        out->key_stores++;
+        if (s->pin_file)
+            out->pinned++;
+        int kept = 0;
+        for (int i = 0; i < s->nkeys; i++) {
+            s_short(s->keys[i], a);
+            if (v->have_server_key && !memcmp(s->keys[i], v->server_key, JP_PUB_LEN)) {
+                s_fault(v, 0, 0, (uint16_t)st, 0, JP_ESIG,
+                        "the export lists the server's own key %s... as a key of store "
+                        "%u: a store never holds the server's key (what the server signs "
+                        "would pass as the store's)",
+                        a, st);
+                continue;
+            }
+            if (s->pin_file && !s_pinned(s, s->keys[i])) {
+                s_fault(v, 0, 0, (uint16_t)st, 0, JP_ESIG,
+                        "the export lists key %s... for store %u, which store %u's key "
+                        "file %s does not hold (not the store's key)",
+                        a, st, st, s->pin_file);
+                continue;
+            }
+            memmove(s->keys[kept++], s->keys[i], JP_PUB_LEN);
+        }
+        s->nkeys = kept;
+    }
+}
+
+/* A store's key file: its keys pinned for that store. */
+static int
+s_pin_load(s_ver_t *v, const char *file, jp_err_t *err)
+{
+    jp_attest_t a;
+    jp_err_t e = {0};
+    int rc = jp_attest_read(file, &a, &e);
+    if (rc == JP_ENOTFOUND || rc == JP_EIO)
+        return jp_err_set(err, rc, "%s", e.msg);
+    if (rc) {
+        s_fault(v, 0, 0, 0, 0, rc, "the store key file %s", e.msg);
+        return 0;
+    }
+    v->out->key_files++;
+    if (strcmp(a.group, v->out->hdr.group) != 0) {
+        s_fault(v, 0, 0, a.store, 0, JP_EINVAL,
+                "the store key file %s is store %u's of group %s; the export is of "
+                "group %s",
+                file, a.store, a.group, v->out->hdr.group);
+        return 0;
+    }
+    s_st_t *s = s_store(v, a.store);
+    if (!s)
+        return jp_err_set(err, JP_ENOMEM, "out of memory");
+    void *p = realloc(s->pins, (size_t)(s->npins + a.nkeys) * JP_PUB_LEN);
+    if (!p)
+        return jp_err_set(err, JP_ENOMEM, "out of memory");
+    s->pins = p;
+    for (int i = 0; i < a.nkeys; i++)
+        if (!s_pinned(s, a.keys[i]))
+            memcpy(s->pins[s->npins++], a.keys[i], JP_PUB_LEN);
+    s->pin_file = file;
+    return 0;
 }
 
 static void
@@ -744,7 +840,13 @@ s_view_finish(s_ver_t *v, uint16_t store, s_st_t *s)
             store, a, b);
     }
     for (int i = 0; i < w->nkeys; i++)
-        if (!s_has_key(s, w->keys[i])) {
+        if (s->pin_file && !s_pinned(s, w->keys[i])) {
+            s_short(w->keys[i], a);
+            s_fault(v, 0, 0, store, 0, JP_ESIG,
+                    "store %u's own export %s is signed by key %s..., which its key file "
+                    "%s does not hold",
+                    store, w->file, a, s->pin_file);
+        } else if (!s_has_key(s, w->keys[i])) {
             s_short(w->keys[i], a);
             s_fault(
                 v, 0, 0, store, 0, JP_ESIG,
@@ -814,6 +916,9 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
                 r.u.hdr.kind, jp_export_kind_name(r.u.hdr.kind), r.u.hdr.store);
         v.hdr_bad = true;
     }
+    for (int i = 0; o && i < o->nkey_files; i++)
+        if ((rc = s_pin_load(&v, o->key_files[i], err)) < 0)
+            goto done;
     for (int i = 0; o && i < o->nstore_files; i++) {
         if ((rc = s_view_load(&v, o->store_files[i], &v.views[v.nviews], err)) < 0)
             goto done;
@@ -822,6 +927,8 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
     rc = 0;
     uint64_t next_progress = S_PROGRESS_EVERY;
     while (v.rc == 0 && (rc = jp_xr_next(xr, &r, err)) > 0) {
+        if (r.type != JP_XR_KEY && !v.keys_done)
+            s_keys_done(&v);
         switch (r.type) {
         case JP_XR_HEADER:
             s_fault(&v, v.index, 0, 0, 0, JP_ECORRUPT, "byte %llu: a second HEADER",
@@ -855,6 +962,8 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
         rc = jp_err_set(err, v.rc, "out of memory");
         goto done;
     }
+    if (!v.keys_done)
+        s_keys_done(&v);
     bool cut = rc < 0;
     if (rc < 0) {
         if (rc == JP_EIO)

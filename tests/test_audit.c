@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attest.h"
 #include "audit.h"
 #include "codec.h"
 #include "db.h"
@@ -795,6 +796,184 @@ test_every_fault_counted(void **state)
                  v.first.what);
 }
 
+/* ---- store keys pinned by the stores' own key files ------------------------ */
+
+/* Verify path with the key files of the stores in pins[] (0-terminated). */
+static void
+s_verify_pinned(const char *path, const char *const *files, int nfiles, jp_averify_t *v)
+{
+    jp_averify_opts_t o = {.key_files = files, .nkey_files = nfiles};
+    jp_err_t err = {0};
+    if (jp_audit_verify(path, &o, v, &err))
+        fail_msg("verify: %s", err.msg);
+}
+
+/* Store s's key file at path, of group g, with its own key and extra. */
+static void
+s_attest(const char *path, int s, const char *g, jp_key_t *extra)
+{
+    jp_attest_t a = {.store = (uint16_t)s, .ms = 1700000000000, .nkeys = 1};
+    snprintf(a.group, sizeof a.group, "%s", g);
+    jp_key_public(W.kst[s], a.keys[0]);
+    if (extra)
+        jp_key_public(extra, a.keys[a.nkeys++]);
+    unlink(path);
+    assert_int_equal(jp_attest_write(path, &a, W.kst[s], NULL), 0);
+}
+
+/* Insert KEY (store, pub of key) after the KEY records; re-sign store's
+ * batches with key (its key in each); END is re-signed by s_save. */
+static size_t
+s_forge_key(s_rec_t *rs, size_t n, uint16_t store, jp_key_t *key, bool replace)
+{
+    size_t at = 1;
+    while (rs[at].r.type == JP_XR_KEY)
+        at++;
+    if (replace) {
+        for (size_t i = 1; i < at; i++)
+            if (rs[i].r.u.key.store == store)
+                jp_key_public(key, rs[i].r.u.key.pub);
+    } else {
+        memmove(&rs[at + 1], &rs[at], (n - at) * sizeof *rs);
+        memset(&rs[at], 0, sizeof rs[at]);
+        rs[at].r.type = JP_XR_KEY;
+        rs[at].r.u.key.store = store;
+        jp_key_public(key, rs[at].r.u.key.pub);
+        n++;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (rs[i].r.type == JP_XR_BATCH && rs[i].r.u.batch.store == store)
+            s_resign(rs, i, key, true);
+    return n;
+}
+
+static void
+test_store_keys_pinned(void **state)
+{
+    (void)state;
+    char k1[160], k2[160], kx[160], out[160];
+    snprintf(k1, sizeof k1, "%s/1.keys", W.dir);
+    snprintf(k2, sizeof k2, "%s/2.keys", W.dir);
+    snprintf(kx, sizeof kx, "%s/x.keys", W.dir);
+    snprintf(out, sizeof out, "%s/bad.jpx", W.dir);
+    s_attest(k1, 1, "G", NULL);
+    s_attest(k2, 2, "G", W.kst[1]); /* a key it holds but never used: fine */
+    const char *both[] = {k1, k2};
+    jp_averify_t v;
+
+    /* Untouched: verifies, both stores pinned; without files, none. */
+    s_verify_pinned(W.file, both, 2, &v);
+    if (v.nfaults)
+        fail_msg("%s", v.first.what);
+    assert_int_equal(v.key_stores, 2);
+    assert_int_equal(v.pinned, 2);
+    assert_int_equal(v.key_files, 2);
+    s_verify(W.file, &v);
+    assert_int_equal(v.nfaults, 0);
+    assert_int_equal(v.pinned, 0);
+
+    /* The server lists its own key as a second key of store 2, or in place
+     * of store 2's, and signs store 2's batches with it: unpinned this
+     * verifies (what it rests on is said), pinned it is the KEY record and
+     * each of the NB / 2 batches it signed. */
+    static s_rec_t rs[S_CAP + 1];
+    for (int replace = 0; replace < 2; replace++) {
+        size_t n = s_load(rs, S_CAP);
+        size_t m = s_forge_key(rs, n, 2, W.evil, replace);
+        s_save(out, rs, m);
+        s_verify(out, &v);
+        assert_int_equal(v.nfaults, 0);
+        assert_int_equal(v.pinned, 0);
+        s_verify_pinned(out, both, 2, &v);
+        if (v.nfaults != 1 + NB / 2 || v.first.store != 2 || v.first.index != 0 ||
+            !strstr(v.first.what, "not the store's key"))
+            fail_msg("%s: %llu faults, the first: %s", replace ? "replaced" : "added",
+                     (unsigned long long)v.nfaults, v.first.what);
+        /* Only store 1 pinned: store 2's forgery rests on the listed keys. */
+        s_verify_pinned(out, both, 1, &v);
+        assert_int_equal(v.nfaults, 0);
+        assert_int_equal(v.pinned, 1);
+        s_free(rs, n);
+    }
+
+    /* The server's own key as a key of store 2: a fault, pinned or not. */
+    size_t n = s_load(rs, S_CAP);
+    size_t m = s_forge_key(rs, n, 2, W.ksrv, false);
+    s_save(out, rs, m);
+    s_verify(out, &v);
+    if (v.nfaults != 1 + NB / 2 || !strstr(v.first.what, "server's own key"))
+        fail_msg("%llu faults, the first: %s", (unsigned long long)v.nfaults,
+                 v.first.what);
+    s_free(rs, n);
+
+    /* A key file of another group, altered, or not one: a fault naming it. */
+    s_attest(kx, 1, "H", NULL);
+    s_verify_pinned(W.file, (const char *[]){kx}, 1, &v);
+    assert_int_equal(v.nfaults, 1);
+    assert_non_null(strstr(v.first.what, "of group H"));
+    FILE *f = fopen(k1, "r+b");
+    assert_non_null(f);
+    fseek(f, 25, SEEK_SET); /* the G of "group G" */
+    fputc('X', f);
+    fclose(f);
+    s_verify_pinned(W.file, (const char *[]){k1}, 1, &v);
+    assert_int_equal(v.nfaults, 1);
+    assert_int_equal(v.first.code, JP_ESIG);
+    assert_non_null(strstr(v.first.what, "1.keys"));
+    s_verify_pinned(W.file, (const char *[]){W.file}, 1, &v);
+    assert_int_equal(v.nfaults, 1);
+    assert_non_null(strstr(v.first.what, "not a store key file"));
+    jp_err_t err = {0};
+    jp_averify_opts_t o = {.key_files = (const char *[]){"/nonexistent.keys"},
+                           .nkey_files = 1};
+    assert_int_equal(jp_audit_verify(W.file, &o, &v, &err), JP_ENOTFOUND);
+}
+
+/* The key file's form: what is written reads back; every line checked. */
+static void
+test_key_file_form(void **state)
+{
+    (void)state;
+    char p[160];
+    snprintf(p, sizeof p, "%s/form.keys", W.dir);
+    s_attest(p, 2, "审计集团", W.evil);
+    jp_attest_t a;
+    jp_err_t err = {0};
+    assert_int_equal(jp_attest_read(p, &a, &err), 0);
+    assert_int_equal(a.store, 2);
+    assert_int_equal(a.nkeys, 2);
+    assert_string_equal(a.group, "审计集团");
+    uint8_t pub[JP_PUB_LEN];
+    jp_key_public(W.kst[2], pub);
+    assert_memory_equal(a.keys[0], pub, JP_PUB_LEN);
+    /* Overwriting is refused. */
+    jp_attest_t b = a;
+    assert_int_equal(jp_attest_write(p, &b, W.kst[2], NULL), JP_EEXIST);
+    /* Every byte changed, and every cut, is refused (none reads as a file). */
+    FILE *f = fopen(p, "rb");
+    static char t[JP_ATTEST_MAX_FILE];
+    size_t n = fread(t, 1, sizeof t, f);
+    fclose(f);
+    char q[160];
+    snprintf(q, sizeof q, "%s/form2.keys", W.dir);
+    for (size_t i = 0; i < n; i++) {
+        for (int pass = 0; pass < 2; pass++) {
+            f = fopen(q, "wb");
+            if (pass == 0) {
+                t[i] ^= 0x01;
+                fwrite(t, 1, n, f);
+                t[i] ^= 0x01;
+            } else {
+                fwrite(t, 1, i, f);
+            }
+            fclose(f);
+            int rc = jp_attest_read(q, &a, &err);
+            if (rc == 0)
+                fail_msg("%s at byte %zu read as a key file", pass ? "cut" : "flip", i);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -810,6 +989,8 @@ main(void)
         cmocka_unit_test(test_header_kind_named),
         cmocka_unit_test(test_swapped_batches_named),
         cmocka_unit_test(test_every_fault_counted),
+        cmocka_unit_test(test_store_keys_pinned),
+        cmocka_unit_test(test_key_file_form),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
