@@ -591,11 +591,12 @@ s_on_batch(s_ver_t *v, const jp_xrec_t *r)
         return;
     }
     if (lt != JP_XR_ENTRY || v->last_store != store || v->last_seq != last) {
-        s_fault(v, v->index, 0, store, last, JP_ECORRUPT,
-                "byte %llu: the batch %llu..%llu of store %u does not follow its last "
-                "change (moved, duplicated or its change removed)",
-                (unsigned long long)r->offset, (unsigned long long)first,
-                (unsigned long long)last, store);
+        uint64_t after = v->index ? v->expect_pos - 1 : 0;
+        s_fault(v, v->index, after, store, last, JP_ECORRUPT,
+                "byte %llu, after position %llu: the batch %llu..%llu of store %u does "
+                "not follow its last change (moved, duplicated or its change removed)",
+                (unsigned long long)r->offset, (unsigned long long)after,
+                (unsigned long long)first, (unsigned long long)last, store);
         s->broken = true;
         return;
     }
@@ -665,10 +666,12 @@ s_on_receipt(s_ver_t *v, const jp_xrec_t *r)
         return;
     if ((lt != JP_XR_ENTRY && lt != JP_XR_BATCH) || v->last_store != store ||
         v->last_seq != seq) {
-        s_fault(
-            v, v->index, 0, store, seq, JP_ECORRUPT,
-            "byte %llu: the receipt for store %u seq %llu does not follow that change",
-            (unsigned long long)r->offset, store, (unsigned long long)seq);
+        uint64_t after = v->index ? v->expect_pos - 1 : 0;
+        s_fault(v, v->index, after, store, seq, JP_ECORRUPT,
+                "byte %llu, after position %llu: the receipt for store %u seq %llu does "
+                "not follow that change",
+                (unsigned long long)r->offset, (unsigned long long)after, store,
+                (unsigned long long)seq);
         return;
     }
     if (s->broken)
