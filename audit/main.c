@@ -243,6 +243,7 @@ cmd_verify(a_run_t *r, int argc, char **argv)
             json_object_set_new(j, "store_key_files", json_integer(v.key_files));
             json_object_set_new(j, "stores_pinned", json_integer((json_int_t)v.pinned));
             json_object_set_new(j, "stores_unpinned", json_integer((json_int_t)unpinned));
+            json_object_set_new(j, "server_key_pinned", json_boolean(v.server_pinned));
         }
         if (j && v.has_digest)
             json_object_set_new(j, "digest", json_string(digest));
@@ -279,13 +280,17 @@ cmd_verify(a_run_t *r, int argc, char **argv)
         if (v.key_stores)
             printf("  store keys: %llu of %llu stores pinned by their key files\n",
                    (unsigned long long)v.pinned, (unsigned long long)v.key_stores);
-        if (ok && unpinned == 0) {
+        if (ok && unpinned == 0 && v.server_pinned) {
             printf("VERIFIED\n");
         } else if (ok) {
-            printf("VERIFIED (the keys of %llu store%s as the export lists them, not "
-                   "pinned: a server that signed with keys of its own would pass; give "
-                   "--store-keys)\n",
-                   (unsigned long long)unpinned, unpinned == 1 ? "" : "s");
+            char stores[96] = "";
+            if (unpinned)
+                snprintf(stores, sizeof stores, "the keys of %llu store%s (--store-keys)",
+                         (unsigned long long)unpinned, unpinned == 1 ? "" : "s");
+            printf("VERIFIED, resting on keys as the export lists them, not pinned: "
+                   "%s%s%s; a server that signed with keys of its own would pass\n",
+                   v.server_pinned ? "" : "the server's (--server-key)",
+                   !v.server_pinned && unpinned ? " and " : "", stores);
         } else {
             printf("FAILED: %llu fault%s; the first:\n  %s\n",
                    (unsigned long long)v.nfaults, v.nfaults == 1 ? "" : "s",

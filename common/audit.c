@@ -89,11 +89,16 @@ typedef struct {
     s_st_t **st; /* 65536 pointers, allocated on first use */
     uint8_t server_key[JP_PUB_LEN];
     bool have_server_key;
-    uint64_t index;      /* entries read */
-    uint64_t expect_pos; /* position due next */
-    int last_type;       /* previous record's type */
-    uint16_t last_store; /* its store, for BATCH/RECEIPT placement */
-    uint64_t last_seq;   /* its seq */
+    uint64_t index;            /* entries read */
+    uint64_t expect_pos;       /* position due next */
+    int last_type;             /* previous record's type */
+    uint16_t last_store;       /* its store, for BATCH/RECEIPT placement */
+    uint64_t last_seq;         /* its seq */
+    uint64_t pos_alt;          /* after a position fault: also due next, when only
+                                  the faulty entry's position was changed (0: none) */
+    uint64_t pos_hole;         /* ... and the position it skipped, which may still
+                                  come (two entries swapped) */
+    uint8_t head[JP_HASH_LEN]; /* hash of the last entry's change */
     s_view_t *views;
     int nviews;
     bool hdr_bad;          /* the header contradicts itself (named once) */
@@ -316,6 +321,8 @@ s_on_key(s_ver_t *v, const jp_xrec_t *r)
     memcpy(s->keys[s->nkeys++], r->u.key.pub, JP_PUB_LEN);
     if (r->u.key.store == 0) {
         char a[17], b[17];
+        if (v->o && v->o->server_key)
+            v->out->server_pinned = true;
         if (v->o && v->o->server_key &&
             memcmp(v->o->server_key, r->u.key.pub, JP_PUB_LEN) != 0) {
             s_short(r->u.key.pub, a);
@@ -454,8 +461,25 @@ s_on_entry(s_ver_t *v, const jp_xrec_t *r)
     v->last_type = JP_XR_ENTRY;
     v->last_store = e->store;
     v->last_seq = e->seq;
+    /* Positions are labels: one wrong label is one fault, so after a
+     * mismatch the next entry may also continue from the position that was
+     * due, or fill it (two entries swapped). */
     uint64_t due = v->expect_pos;
-    v->expect_pos = e->pos + 1;
+    bool pos_ok = e->pos == due, hole = false;
+    if (!pos_ok && v->pos_alt && e->pos == v->pos_alt)
+        pos_ok = true;
+    else if (!pos_ok && v->pos_hole && e->pos == v->pos_hole)
+        pos_ok = hole = true;
+    v->pos_alt = v->pos_hole = 0;
+    if (!pos_ok) {
+        v->pos_alt = due + 1;
+        v->pos_hole = due;
+    }
+    if (!hole)
+        v->expect_pos = e->pos + 1;
+    uint8_t hash[JP_HASH_LEN];
+    jp_sha256(e->p, e->n, hash);
+    memcpy(v->head, hash, JP_HASH_LEN);
     s_st_t *s = s_store(v, e->store);
     if (!s)
         return;
@@ -509,15 +533,18 @@ s_on_entry(s_ver_t *v, const jp_xrec_t *r)
         s->broken = true;
         return;
     }
-    if (e->pos != due) {
+    if (!pos_ok && ix == 1)
+        s_fault(v, ix, e->pos, e->store, e->seq, JP_ECHAIN,
+                "position %llu, store %u seq %llu: the first entry, but the HEADER's "
+                "from is %llu (the header or this entry's position was altered)",
+                (unsigned long long)e->pos, e->store, (unsigned long long)e->seq,
+                (unsigned long long)due);
+    else if (!pos_ok)
         s_fault(v, ix, e->pos, e->store, e->seq, JP_ECHAIN,
                 "position %llu, store %u seq %llu: comes where position %llu is due "
                 "(entries removed, inserted or reordered)",
                 (unsigned long long)e->pos, e->store, (unsigned long long)e->seq,
                 (unsigned long long)due);
-        s->broken = true;
-        return;
-    }
     s_pend_t *p;
     if (s->npend == s->cappend) {
         if (s->npend >= S_MAX_WINDOW) {
@@ -542,7 +569,7 @@ s_on_entry(s_ver_t *v, const jp_xrec_t *r)
     p->index = ix;
     p->pos = e->pos;
     p->seq = e->seq;
-    jp_sha256(e->p, e->n, p->hash);
+    memcpy(p->hash, hash, JP_HASH_LEN);
     memcpy(p->prev, h.prev, JP_HASH_LEN);
     memcpy(s->last_hash, p->hash, JP_HASH_LEN);
     s->last_seq = e->seq;
@@ -634,6 +661,28 @@ s_on_batch(s_ver_t *v, const jp_xrec_t *r)
     bool bad_key = !s_has_key(s, r->u.batch.pub);
     uint8_t msg[JP_BATCH_MSG_LEN];
     jp_batch_msg(store, first, last, s->last_hash, msg);
+    /* A key the store's key file holds but the export does not list: the
+     * KEY record was removed, one fault; the key is the store's still. */
+    if (bad_key && s->pin_file && s_pinned(s, r->u.batch.pub) &&
+        !(v->have_server_key && !memcmp(r->u.batch.pub, v->server_key, JP_PUB_LEN)) &&
+        jp_sig_verify(r->u.batch.pub, msg, sizeof msg, r->u.batch.sig) == 0) {
+        char a[17];
+        s_short(r->u.batch.pub, a);
+        s_fault(v, v->index, top->pos, store, last, JP_ECORRUPT,
+                "position %llu, store %u batch %llu..%llu: signed by key %s..., which "
+                "store %u's key file %s holds but the export does not list (its KEY "
+                "record removed)",
+                (unsigned long long)top->pos, store, (unsigned long long)first,
+                (unsigned long long)last, a, store, s->pin_file);
+        void *k = realloc(s->keys, (size_t)(s->nkeys + 1) * JP_PUB_LEN);
+        if (!k) {
+            v->rc = JP_ENOMEM;
+            return;
+        }
+        s->keys = k;
+        memcpy(s->keys[s->nkeys++], r->u.batch.pub, JP_PUB_LEN);
+        bad_key = false;
+    }
     bool ok =
         !bad_key && jp_sig_verify(r->u.batch.pub, msg, sizeof msg, r->u.batch.sig) == 0;
     if (ok) {
@@ -715,29 +764,49 @@ s_on_end(s_ver_t *v, jp_xr_t *xr, const jp_xrec_t *r)
     out->end_ok = sig_ok && hash_ok;
     uint64_t ix = v->index + 1; /* after every entry */
     v->hash_bad = !hash_ok;
+    /* END is one record: one fault at most, for the first thing wrong.  Its
+     * counts and head disagreeing with the entries follow from entries
+     * removed or added, which the entries name when they can: those are
+     * judged here only when nothing was found before. */
+    const char *who = out->hdr.kind == JP_XK_GROUP ? "server" : "store";
+    char why[300] = "";
+    int code = JP_ESIG, more = 0;
+    uint64_t last = v->expect_pos - 1;
+    uint8_t head[JP_HASH_LEN] = {0};
+    if (out->entries)
+        memcpy(head, v->head, JP_HASH_LEN);
     if (v->hdr_bad)
         ; /* the header was named: its signature cannot be judged by it */
     else if (!key_ok)
-        s_fault(v, ix, e->pos, 0, 0, JP_ESIG,
-                "the END record is signed by a key that is not "
-                "the %s's",
-                out->hdr.kind == JP_XK_GROUP ? "server" : "store");
+        snprintf(why, sizeof why, "it is signed by a key that is not the %s's", who);
     else if (!sig_ok)
-        s_fault(
-            v, ix, e->pos, 0, 0, JP_ESIG,
-            "the END record's signature (state digest, head, file hash) does not verify");
-    if (e->entries != out->entries)
-        s_fault(
-            v, ix, e->pos, 0, 0, JP_ECHAIN,
-            "the END record counts %llu entries, the file holds %llu (entries removed or "
-            "added)",
-            (unsigned long long)e->entries, (unsigned long long)out->entries);
-    uint64_t last = v->expect_pos - 1;
-    if (out->entries && (e->pos != last || out->hdr.to != last))
-        s_fault(v, ix, e->pos, 0, 0, JP_ECHAIN,
-                "the export ends at position %llu, its header says %llu and its END %llu",
-                (unsigned long long)last, (unsigned long long)out->hdr.to,
-                (unsigned long long)e->pos);
+        snprintf(why, sizeof why,
+                 "its signature (state digest, head, file hash) does not verify");
+    if (out->nfaults == 0) {
+        char c[200] = "";
+        if (e->entries != out->entries)
+            snprintf(c, sizeof c,
+                     "it counts %llu entries, the file holds %llu (entries removed or "
+                     "added)",
+                     (unsigned long long)e->entries, (unsigned long long)out->entries);
+        else if (out->entries && e->pos != last)
+            snprintf(c, sizeof c, "its position is %llu, the last entry's %llu",
+                     (unsigned long long)e->pos, (unsigned long long)last);
+        else if (memcmp(head, e->head, JP_HASH_LEN) != 0)
+            snprintf(c, sizeof c, "its head is not the hash of the last entry's change");
+        if (c[0] && why[0])
+            more = 1;
+        else if (c[0])
+            snprintf(why, sizeof why, "%s", c), code = JP_ECHAIN;
+        if (out->entries && out->hdr.to != last && e->pos == last)
+            s_fault(v, 0, 0, 0, 0, JP_ECHAIN,
+                    "the HEADER says the export ends at position %llu, its entries and "
+                    "END at %llu (the header was altered)",
+                    (unsigned long long)out->hdr.to, (unsigned long long)last);
+    }
+    if (why[0])
+        s_fault(v, ix, e->pos, 0, 0, code, "the END record: %s%s", why,
+                more ? " (and its counts or head disagree with the entries)" : "");
 }
 
 /* ---- verify: store exports for the cross-check -------------------------------- */
@@ -833,6 +902,8 @@ s_view_finish(s_ver_t *v, uint16_t store, s_st_t *s)
     s_view_t *w = s->view;
     jp_averify_t *out = v->out;
     char a[17], b[17];
+    if (w->has_server_key && v->have_server_key)
+        out->server_pinned = true;
     if (w->has_server_key && v->have_server_key &&
         memcmp(w->server_key, v->server_key, JP_PUB_LEN) != 0) {
         s_short(w->server_key, a);
@@ -967,7 +1038,7 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
     }
     if (!v.keys_done)
         s_keys_done(&v);
-    bool cut = rc < 0;
+    bool cut = rc < 0 && !out->ended; /* bytes after END: the rest was read */
     if (rc < 0) {
         if (rc == JP_EIO)
             goto done;

@@ -65,6 +65,9 @@ typedef struct {
     uint64_t key_stores;         /* stores (not the server) with KEY records */
     uint64_t pinned;             /* of them, pinned by a key file: the rest
                                     rest on the keys as the export lists them */
+    bool server_pinned;          /* the server key was checked against one not
+                                    from the export (--server-key, or a store
+                                    export's pinned key) */
     uint64_t nfaults;            /* faults found */
     jp_afault_t first;           /* the first one in file order */
 } jp_averify_t;

@@ -243,12 +243,17 @@ st 2 0 keys --attest "$T/k2.keys"
 has "$T/out" "wrote store 2's key file"
 st 2 1 keys --attest "$T/k2.keys" # never overwrites
 au 0 verify "$T/g.jpx"
-has "$T/out" "VERIFIED (the keys of 2 stores as the export lists them, not pinned"
+has "$T/out" "VERIFIED, resting on keys as the export lists them, not pinned: the server's (--server-key) and the keys of 2 stores (--store-keys)"
 au 0 verify "$T/g.jpx" --store-keys "$T/k1.keys" --store-keys "$T/k2.keys"
 has "$T/out" "2 of 2 stores pinned"
+has "$T/out" "not pinned: the server's (--server-key);"
+au 0 verify "$T/g.jpx" --store-keys "$T/k1.keys" --store-keys "$T/k2.keys" --server-key "$RKEY"
 grep -qx VERIFIED "$T/out" || fail "a pinned verify does not say VERIFIED alone"
+au 0 verify "$T/g.jpx" --store-keys "$T/k1.keys" --store-export "$T/s2.jpx"
+has "$T/out" "not pinned: the keys of 1 store (--store-keys);"
 au 0 verify "$T/g.jpx" --store-keys "$T/k1.keys" --format json
 [ "$(jget "$T/out" '["stores_unpinned"]')" = 1 ] || fail "json stores_unpinned"
+[ "$(jget "$T/out" '["server_key_pinned"]')" = False ] || fail "json server_key_pinned"
 
 check "a store key file altered is a fault named by the file"
 sed 's/^made \([0-9]*\)$/made 1\1/' "$T/k1.keys" >"$T/k1bad.keys"

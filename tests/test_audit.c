@@ -974,6 +974,136 @@ test_key_file_form(void **state)
     }
 }
 
+/* ---- one alteration, one fault ------------------------------------------- */
+
+/* The file's bytes, and the offset of every record (offs[n] = size). */
+static size_t
+s_bytes(uint8_t *b, size_t cap, uint64_t *offs, uint8_t *types, size_t *nrec)
+{
+    FILE *f = fopen(W.file, "rb");
+    assert_non_null(f);
+    size_t n = fread(b, 1, cap, f);
+    fclose(f);
+    jp_xr_t *xr = NULL;
+    jp_xrec_t r;
+    size_t k = 0;
+    assert_int_equal(jp_xr_open(&xr, W.file, NULL), 0);
+    while (jp_xr_next(xr, &r, NULL) > 0) {
+        types[k] = r.type;
+        offs[k++] = r.offset;
+    }
+    jp_xr_close(&xr);
+    offs[k] = n;
+    *nrec = k;
+    return n;
+}
+
+/* Write b[0..n) without the bytes [cut_lo, cut_hi), then extra; verify. */
+static void
+s_raw(const uint8_t *b, size_t n, uint64_t cut_lo, uint64_t cut_hi, const void *extra,
+      size_t en, jp_averify_t *v)
+{
+    char out[160];
+    snprintf(out, sizeof out, "%s/raw.jpx", W.dir);
+    FILE *f = fopen(out, "wb");
+    fwrite(b, 1, cut_lo, f);
+    fwrite(b + cut_hi, 1, n - cut_hi, f);
+    if (en)
+        fwrite(extra, 1, en, f);
+    fclose(f);
+    s_verify(out, v);
+}
+
+static void
+s_one(const char *what, const jp_averify_t *v)
+{
+    if (v->nfaults != 1)
+        fail_msg("%s: %llu faults, the first: %s", what, (unsigned long long)v->nfaults,
+                 v->nfaults ? v->first.what : "none");
+}
+
+static void
+test_one_fault_each(void **state)
+{
+    (void)state;
+    static uint8_t b[1 << 16];
+    static uint64_t offs[S_CAP];
+    static uint8_t types[S_CAP];
+    size_t nrec, n = s_bytes(b, sizeof b, offs, types, &nrec);
+    jp_averify_t v;
+
+    /* An entry in the middle of a batch removed, END as the server wrote
+     * it: the missing seq, not also END's count and file hash. */
+    size_t k = 0;
+    for (size_t i = 1; i + 1 < nrec && !k; i++)
+        if (types[i] == JP_XR_ENTRY && types[i + 1] == JP_XR_ENTRY && i > 8)
+            k = i;
+    s_raw(b, n, offs[k], offs[k + 1], NULL, 0, &v);
+    s_one("entry removed", &v);
+    assert_non_null(strstr(v.first.what, "is missing"));
+
+    /* Bytes after END: one fault, at that byte. */
+    s_raw(b, n, n, n, "\x91\x07", 2, &v);
+    s_one("bytes after END", &v);
+    assert_non_null(strstr(v.first.what, "after the END record"));
+
+    /* END's entry count changed: its signature and its count, one record. */
+    size_t e = nrec - 1;
+    assert_int_equal(types[e], JP_XR_END);
+    static uint8_t c[1 << 16];
+    memcpy(c, b, n);
+    /* [0x98, 7, pos, entries, ...]: pos < 128 is one byte, as is entries */
+    assert_true(W.end_pos < 128);
+    c[offs[e] + 3] ^= 0x01;
+    char out[160];
+    snprintf(out, sizeof out, "%s/raw.jpx", W.dir);
+    FILE *f = fopen(out, "wb");
+    fwrite(c, 1, n, f);
+    fclose(f);
+    s_verify(out, &v);
+    s_one("END count", &v);
+    assert_non_null(strstr(v.first.what, "the END record"));
+
+    /* One entry's position label changed (re-signed): that entry only. */
+    static s_rec_t rs[S_CAP];
+    size_t m = s_load(rs, S_CAP);
+    rs[s_find_entry(rs, m, 9)].r.u.entry.pos = 40;
+    s_check(rs, m, &v);
+    s_one("position label", &v);
+    assert_int_equal(v.first.pos, 40);
+    s_free(rs, m);
+
+    /* The HEADER's last position changed (re-signed): the header. */
+    m = s_load(rs, S_CAP);
+    rs[0].r.u.hdr.to += 3;
+    s_check(rs, m, &v);
+    s_one("header to", &v);
+    assert_int_equal(v.first.index, 0);
+    assert_non_null(strstr(v.first.what, "HEADER"));
+    s_free(rs, m);
+
+    /* Store 2's KEY record removed (re-signed): pinned, that is one fault,
+     * the key being the store's by its key file; unpinned, each batch it
+     * signed is signed by a key the export does not list. */
+    char k2[160];
+    snprintf(k2, sizeof k2, "%s/2.keys", W.dir);
+    s_attest(k2, 2, "G", NULL);
+    m = s_load(rs, S_CAP);
+    size_t at = 0;
+    for (size_t i = 1; i < m && !at; i++)
+        if (rs[i].r.type == JP_XR_KEY && rs[i].r.u.key.store == 2)
+            at = i;
+    memmove(&rs[at], &rs[at + 1], (m - at - 1) * sizeof *rs);
+    s_check(rs, m - 1, &v);
+    assert_int_equal(v.nfaults, NB / 2);
+    snprintf(out, sizeof out, "%s/bad.jpx", W.dir);
+    s_verify_pinned(out, (const char *[]){k2}, 1, &v);
+    s_one("KEY removed, pinned", &v);
+    assert_non_null(strstr(v.first.what, "KEY record removed"));
+    m--;
+    s_free(rs, m);
+}
+
 int
 main(void)
 {
@@ -991,6 +1121,7 @@ main(void)
         cmocka_unit_test(test_every_fault_counted),
         cmocka_unit_test(test_store_keys_pinned),
         cmocka_unit_test(test_key_file_form),
+        cmocka_unit_test(test_one_fault_each),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
