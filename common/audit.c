@@ -75,6 +75,10 @@ typedef struct {
     size_t npend, cappend;
     s_failb_t *fail; /* failed batches in the window, ascending */
     size_t nfail, capfail;
+    struct {
+        uint64_t index, pos, seq;
+    } * rfail; /* receipts that failed over a change of the window */
+    size_t nrfail, caprfail;
     uint8_t (*keys)[JP_PUB_LEN]; /* KEY records of this store */
     int nkeys;
     uint8_t (*pins)[JP_PUB_LEN]; /* its keys as its key files state them */
@@ -152,6 +156,7 @@ s_store_free(s_st_t *s)
         return;
     free(s->pend);
     free(s->fail);
+    free(s->rfail);
     free(s->keys);
     free(s->pins);
     free(s);
@@ -181,6 +186,29 @@ s_fault_batch(s_ver_t *v, uint16_t store, const s_failb_t *f, const char *why)
                 (unsigned long long)f->last, why);
 }
 
+static void
+s_fault_receipt(s_ver_t *v, uint16_t store, uint64_t index, uint64_t pos, uint64_t seq)
+{
+    s_fault(v, index, pos, store, seq, JP_ESIG,
+            "position %llu, store %u seq %llu: the server's receipt does not verify "
+            "against this change (the receipt was altered, or the change before the "
+            "server signed it)",
+            (unsigned long long)pos, store, (unsigned long long)seq);
+}
+
+/* The window judged: each receipt that failed over one of its changes is a
+ * fault, but for one over the change named altered (it fails because of
+ * that change, and that is one fault). */
+static void
+s_judge_receipts(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t named)
+{
+    for (size_t i = 0; i < s->nrfail; i++)
+        if (s->rfail[i].seq != named)
+            s_fault_receipt(v, store, s->rfail[i].index, s->rfail[i].pos,
+                            s->rfail[i].seq);
+    s->nrfail = 0;
+}
+
 /* The window from the top down, against expected hash of its top (proven
  * when proven is true).  Judges failed batches on the way.  Clears it. */
 static void
@@ -192,6 +220,7 @@ s_walk(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t cover_lo, bool proven)
     memcpy(expected, s->pend[s->npend - 1].hash, JP_HASH_LEN);
     size_t fi = s->nfail;
     bool broke = false;
+    uint64_t named = 0;
     for (size_t i = s->npend; i-- > 0;) {
         s_pend_t *p = &s->pend[i];
         if (memcmp(p->hash, expected, JP_HASH_LEN) != 0) {
@@ -201,6 +230,7 @@ s_walk(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t cover_lo, bool proven)
                     (unsigned long long)p->pos, store, (unsigned long long)p->seq,
                     (unsigned long long)p->seq + 1);
             broke = true;
+            named = p->seq;
             /* Below the altered change nothing is proven, but a batch
              * signature that fails there is a fault of its own (the one
              * ending at this change fails because of it: not again). */
@@ -244,6 +274,7 @@ s_walk(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t cover_lo, bool proven)
     s->base_seq = s->pend[s->npend - 1].seq;
     memcpy(s->base_hash, s->pend[s->npend - 1].hash, JP_HASH_LEN);
     s->npend = s->nfail = 0;
+    s_judge_receipts(v, store, s, named);
 }
 
 /* End of file: what is still unproven in a store's window.  Nothing
@@ -262,6 +293,7 @@ s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
                 "position %llu, store %u seq %llu: no signed batch in the export covers "
                 "it (its batch record is missing)",
                 (unsigned long long)p->pos, store, (unsigned long long)p->seq);
+        s_judge_receipts(v, store, s, 0);
         return;
     }
     uint64_t named = 0; /* seq of the change named altered */
@@ -290,6 +322,7 @@ s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
             s_fault_batch(v, store, &s->fail[i],
                           "its signature does not verify over its last change (the "
                           "change or the signature was altered)");
+    s_judge_receipts(v, store, s, named);
 }
 
 /* ---- verify: records -------------------------------------------------------- */
@@ -615,8 +648,13 @@ s_on_batch(s_ver_t *v, const jp_xrec_t *r)
             (unsigned long long)last, (unsigned long long)v->last_seq,
             (unsigned long long)v->expect_pos - 1);
         s->broken = true;
+        /* The removed entries held positions too: the next entry may come
+         * that many later without another fault. */
+        v->pos_alt = v->expect_pos + (last - v->last_seq);
         return;
     }
+    if (s->broken)
+        return; /* its later records are not judged */
     if (lt != JP_XR_ENTRY || v->last_store != store || v->last_seq != last) {
         uint64_t after = v->index ? v->expect_pos - 1 : 0;
         s_fault(v, v->index, after, store, last, JP_ECORRUPT,
@@ -713,6 +751,8 @@ s_on_receipt(s_ver_t *v, const jp_xrec_t *r)
     s_st_t *s = s_store(v, store);
     if (!s)
         return;
+    if (s->broken)
+        return; /* its later records are not judged */
     if ((lt != JP_XR_ENTRY && lt != JP_XR_BATCH) || v->last_store != store ||
         v->last_seq != seq) {
         uint64_t after = v->index ? v->expect_pos - 1 : 0;
@@ -723,8 +763,6 @@ s_on_receipt(s_ver_t *v, const jp_xrec_t *r)
                 (unsigned long long)seq);
         return;
     }
-    if (s->broken)
-        return;
     uint64_t pos = s->last_pos;
     if (!v->have_server_key) {
         s_fault(v, v->index, pos, store, seq, JP_ESIG,
@@ -734,11 +772,27 @@ s_on_receipt(s_ver_t *v, const jp_xrec_t *r)
     }
     uint8_t msg[JP_RECEIPT_MSG_LEN];
     jp_receipt_msg(store, seq, r->u.receipt.ms, s->last_hash, msg);
-    if (jp_sig_verify(v->server_key, msg, sizeof msg, r->u.receipt.sig) != 0)
-        s_fault(v, v->index, pos, store, seq, JP_ESIG,
-                "position %llu, store %u seq %llu: the server's receipt does not verify "
-                "against this change (the receipt or the change was altered)",
-                (unsigned long long)pos, store, (unsigned long long)seq);
+    if (jp_sig_verify(v->server_key, msg, sizeof msg, r->u.receipt.sig) == 0)
+        return;
+    if (s->npend == 0) { /* its change is proven: the receipt is the fault */
+        s_fault_receipt(v, store, v->index, pos, seq);
+        return;
+    }
+    /* Its change is not proven yet: judged with the window. */
+    if (s->nrfail == s->caprfail) {
+        size_t cap = s->caprfail ? s->caprfail * 2 : 8;
+        void *np = realloc(s->rfail, cap * sizeof *s->rfail);
+        if (!np) {
+            v->rc = JP_ENOMEM;
+            return;
+        }
+        s->rfail = np;
+        s->caprfail = cap;
+    }
+    s->rfail[s->nrfail].index = v->index;
+    s->rfail[s->nrfail].pos = pos;
+    s->rfail[s->nrfail].seq = seq;
+    s->nrfail++;
 }
 
 static void

@@ -194,6 +194,9 @@ tamper() {
     rm -f "$T/bad.jpx.ok"
     au 1 verify "$T/bad.jpx"
     echo "   $1: $what -> $(tail -1 "$T/out")"
+    # one alteration, one fault (but for a swap across a batch record:
+    # the records out of place are each a fault)
+    [ "$1" = swap ] || has "$T/out" "FAILED: 1 fault;"
     TW="$what"
 }
 # Position, store and seq of an entry of store S in the middle of the log.

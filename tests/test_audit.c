@@ -1064,9 +1064,21 @@ test_one_fault_each(void **state)
     s_one("END count", &v);
     assert_non_null(strstr(v.first.what, "the END record"));
 
-    /* One entry's position label changed (re-signed): that entry only. */
+    /* The last change of a batch altered (re-signed): that change, not
+     * also its batch signature and the server's receipt over it. */
     static s_rec_t rs[S_CAP];
     size_t m = s_load(rs, S_CAP);
+    size_t b5 = s_find_batch(rs, m, 5);
+    jp_xentry_t *last = &rs[b5 - 1].r.u.entry;
+    rs[b5 - 1].p[last->n - 2] ^= 0x01;
+    s_check(rs, m, &v);
+    s_one("last change of a batch", &v);
+    assert_int_equal(v.first.pos, last->pos);
+    assert_non_null(strstr(v.first.what, "altered"));
+    s_free(rs, m);
+
+    /* One entry's position label changed (re-signed): that entry only. */
+    m = s_load(rs, S_CAP);
     rs[s_find_entry(rs, m, 9)].r.u.entry.pos = 40;
     s_check(rs, m, &v);
     s_one("position label", &v);
