@@ -117,8 +117,8 @@ a_iso(int64_t ms, char *out, size_t cap)
 /* ---- verify ------------------------------------------------------------------ */
 
 static const char a_verify_usage[] =
-    "usage: " PROG " verify FILE [--store-export FILE]... [--server-key HEX]\n"
-    "                   [--format text|json] [--progress]\n"
+    "usage: " PROG " verify FILE [--store-keys FILE]... [--store-export FILE]...\n"
+    "                   [--server-key HEX] [--format text|json] [--progress]\n"
     "\n"
     "Verify an export end to end: every store's hash chain (gapless seqs, prev\n"
     "hashes), every batch signature against the store's key, that each change\n"
@@ -127,6 +127,13 @@ static const char a_verify_usage[] =
     "the state digest, the head and the file's hash).  The first bad entry is\n"
     "named: position, store, seq and what is wrong.\n"
     "\n"
+    "The store keys are those the export lists unless pinned: without a\n"
+    "store's key file the verdict says it rests on the listed keys.\n"
+    "\n"
+    "  --store-keys FILE    a store's key file (`jipan-store keys --attest FILE`,\n"
+    "                       taken from the store, not from the server): every\n"
+    "                       key the export lists for that store must be in it;\n"
+    "                       repeat for several stores\n"
     "  --store-export FILE  a store's own export (`jipan-store export`): its\n"
     "                       log must match the group log, and every change the\n"
     "                       server signed a receipt for must be in it; repeat\n"
@@ -143,54 +150,77 @@ cmd_verify(a_run_t *r, int argc, char **argv)
 {
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
                                        {"store-export", required_argument, NULL, 's'},
+                                       {"store-keys", required_argument, NULL, 'K'},
                                        {"server-key", required_argument, NULL, 'k'},
                                        {"format", required_argument, NULL, 'f'},
                                        {"progress", no_argument, NULL, 'p'},
                                        {0}};
     const char *files[64];
-    int nfiles = 0, o;
+    int nfiles = 0, nkfiles = 0, o;
+    const char **kfiles = calloc((size_t)argc, sizeof *kfiles); /* <= argc of them */
+    if (!kfiles)
+        return a_fail(r, JP_ENOMEM, NULL);
     uint8_t key[JP_PUB_LEN];
     bool have_key = false;
     while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (o) {
         case 'h':
+            free(kfiles);
             fputs(a_verify_usage, stdout);
             return A_OK;
         case 's':
-            if (nfiles == 64)
+            if (nfiles == 64) {
+                free(kfiles);
                 return a_usage_error(r, "at most 64 --store-export files");
+            }
             files[nfiles++] = optarg;
             break;
+        case 'K':
+            kfiles[nkfiles++] = optarg;
+            break;
         case 'k':
-            if (strlen(optarg) != 64 || jp_unhex(optarg, key, JP_PUB_LEN))
+            if (strlen(optarg) != 64 || jp_unhex(optarg, key, JP_PUB_LEN)) {
+                free(kfiles);
                 return a_usage_error(r, "--server-key needs 64 hex digits");
+            }
             have_key = true;
             break;
         case 'f':
-            if (a_format(r, optarg))
+            if (a_format(r, optarg)) {
+                free(kfiles);
                 return A_USAGE;
+            }
             break;
         case 'p':
             r->progress = true;
             break;
         default:
+            free(kfiles);
             return a_usage_error(r, "unknown option or missing value");
         }
     }
-    if (optind + 1 != argc)
+    if (optind + 1 != argc) {
+        free(kfiles);
         return a_usage_error(r, "give one export FILE");
+    }
     const char *file = argv[optind];
     jp_averify_opts_t opts = {.server_key = have_key ? key : NULL,
                               .store_files = files,
                               .nstore_files = nfiles,
+                              .key_files = kfiles,
+                              .nkey_files = nkfiles,
                               .progress = a_progress,
                               .arg = r};
     jp_averify_t v;
     jp_err_t err = {0};
     int rc = jp_audit_verify(file, &opts, &v, &err);
+    free(kfiles);
     if (rc)
         return a_fail(r, rc, &err);
     bool ok = v.nfaults == 0;
+    /* What a verdict rests on: store keys pinned by the stores' own files,
+     * or as the export lists them. */
+    uint64_t unpinned = v.key_stores - v.pinned;
     if (v.hdr.tz[0])
         jp_tz_set(v.hdr.tz);
     char digest[2 * JP_HASH_LEN + 1] = "", signer[2 * JP_PUB_LEN + 1], when[48];
@@ -209,6 +239,12 @@ cmd_verify(a_run_t *r, int argc, char **argv)
             (json_int_t)v.batches, "receipts", (json_int_t)v.receipts, "bytes",
             (json_int_t)v.bytes, "end_ok", v.end_ok, "end_pos", (json_int_t)v.end_pos,
             "store_exports", v.crosschecked, "faults", (json_int_t)v.nfaults);
+        if (j) {
+            json_object_set_new(j, "store_key_files", json_integer(v.key_files));
+            json_object_set_new(j, "stores_pinned", json_integer((json_int_t)v.pinned));
+            json_object_set_new(j, "stores_unpinned", json_integer((json_int_t)unpinned));
+            json_object_set_new(j, "server_key_pinned", json_boolean(v.server_pinned));
+        }
         if (j && v.has_digest)
             json_object_set_new(j, "digest", json_string(digest));
         if (j && v.ended)
@@ -241,8 +277,20 @@ cmd_verify(a_run_t *r, int argc, char **argv)
         if (v.crosschecked)
             printf("  cross-checked against %d store export%s\n", v.crosschecked,
                    v.crosschecked == 1 ? "" : "s");
-        if (ok) {
+        if (v.key_stores)
+            printf("  store keys: %llu of %llu stores pinned by their key files\n",
+                   (unsigned long long)v.pinned, (unsigned long long)v.key_stores);
+        if (ok && unpinned == 0 && v.server_pinned) {
             printf("VERIFIED\n");
+        } else if (ok) {
+            char stores[96] = "";
+            if (unpinned)
+                snprintf(stores, sizeof stores, "the keys of %llu store%s (--store-keys)",
+                         (unsigned long long)unpinned, unpinned == 1 ? "" : "s");
+            printf("VERIFIED, resting on keys as the export lists them, not pinned: "
+                   "%s%s%s; a server that signed with keys of its own would pass\n",
+                   v.server_pinned ? "" : "the server's (--server-key)",
+                   !v.server_pinned && unpinned ? " and " : "", stores);
         } else {
             printf("FAILED: %llu fault%s; the first:\n  %s\n",
                    (unsigned long long)v.nfaults, v.nfaults == 1 ? "" : "s",

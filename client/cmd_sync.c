@@ -19,12 +19,14 @@
 #include "store.h"
 
 #include "ask.h"
+#include "attest.h"
 #include "codec.h"
 #include "crypto.h"
 #include "curve.h"
 #include "msg.h"
 #include "validate.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -89,7 +91,7 @@ s_curve(cli_t *c, jp_curve_t *k, bool *created)
 }
 
 static const char s_keys_usage[] =
-    "usage: " CLI_PROG " keys [--next | --switch]\n"
+    "usage: " CLI_PROG " keys [--next | --switch | --attest FILE]\n"
     "\n"
     "Print this store's public keys: what the group's operator enrols with\n"
     "`jipan-server enroll --store N --curve HEX --sign HEX ...`.  The Curve key\n"
@@ -101,7 +103,16 @@ static const char s_keys_usage[] =
     "             new keys at once and lets the old ones expire after the\n"
     "             server's overlap window (overlap_days)\n"
     "  --switch   start using the next keys (the old ones are kept as\n"
-    "             DIR/*.old-<time>); do this within the window\n";
+    "             DIR/*.old-<time>); do this within the window\n"
+    "\n"
+    "For the auditor:\n"
+    "  --attest FILE  write the store's key file (which must not exist): its\n"
+    "             group, its number and every signing key it holds (the\n"
+    "             current one, the next and the old ones), signed by the\n"
+    "             current key.  Hand it to the auditor yourself, not through\n"
+    "             the server: `jipan-audit verify --store-keys FILE` then\n"
+    "             refuses any other key the group export lists for this store.\n"
+    "             Format: docs/EXPORT.md.\n";
 
 /* Print the public keys of the pair in key_file/curve_file. */
 static int
@@ -132,6 +143,93 @@ s_print_keys(cli_t *c, const char *key_file, const char *curve_file, bool rotate
            c->node.store, c->node.code, c->node.region, curve_hex, hex,
            rotate ? " --rotate" : "");
     return CLI_OK;
+}
+
+/* The public key of the key file name in the store's directory into a's
+ * list (a duplicate is listed once). */
+static int
+s_attest_add(cli_t *c, jp_attest_t *a, const char *name, jp_err_t *err)
+{
+    char path[1024];
+    jp_key_t *key = NULL;
+    uint8_t pub[JP_PUB_LEN];
+    cli_path(c, name, path, sizeof path);
+    int rc = jp_key_load(&key, path, err);
+    if (rc)
+        return rc;
+    jp_key_public(key, pub);
+    jp_key_destroy(&key);
+    for (int i = 0; i < a->nkeys; i++)
+        if (!memcmp(a->keys[i], pub, JP_PUB_LEN))
+            return 0;
+    if (a->nkeys == JP_ATTEST_MAX_KEYS)
+        return jp_err_set(err, JP_ETOOBIG,
+                          "over %d signing keys in %s (old ones included): remove the "
+                          "oldest " CLI_KEY_FILE
+                          ".old-* files the server no longer lists",
+                          JP_ATTEST_MAX_KEYS, c->dir);
+    memcpy(a->keys[a->nkeys++], pub, JP_PUB_LEN);
+    return 0;
+}
+
+static int
+s_name_cmp(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The store's key file for the auditor: every signing key it holds. */
+static int
+s_keys_attest(cli_t *c, const char *out)
+{
+    jp_attest_t a = {.store = c->node.store, .ms = jp_now_ms()};
+    jp_err_t err = {0};
+    jp_key_t *key = NULL;
+    char path[1024], *old[JP_ATTEST_MAX_KEYS + 1];
+    int nold = 0, rc;
+    snprintf(a.group, sizeof a.group, "%s", c->node.group);
+    /* The current key first (it signs the file), then the next, then the
+     * old ones, oldest first. */
+    if ((rc = s_attest_add(c, &a, CLI_KEY_FILE, &err)))
+        goto fail;
+    cli_path(c, CLI_KEY_FILE ".next", path, sizeof path);
+    if (access(path, F_OK) == 0 && (rc = s_attest_add(c, &a, CLI_KEY_FILE ".next", &err)))
+        goto fail;
+    DIR *d = opendir(c->dir);
+    if (!d) {
+        rc = jp_err_set(&err, JP_EIO, "cannot read %s: %s", c->dir, strerror(errno));
+        goto fail;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) && nold <= JP_ATTEST_MAX_KEYS)
+        if (!strncmp(de->d_name, CLI_KEY_FILE ".old-", sizeof CLI_KEY_FILE + 4) &&
+            !(old[nold++] = strdup(de->d_name)))
+            break;
+    closedir(d);
+    qsort(old, (size_t)nold, sizeof *old, s_name_cmp);
+    for (int i = 0; i < nold && rc == 0; i++)
+        rc = old[i] ? s_attest_add(c, &a, old[i], &err)
+                    : jp_err_set(&err, JP_ENOMEM, "out of memory");
+    for (int i = 0; i < nold; i++)
+        free(old[i]);
+    if (rc)
+        goto fail;
+    cli_path(c, CLI_KEY_FILE, path, sizeof path);
+    if ((rc = jp_key_load(&key, path, &err)) ||
+        (rc = jp_attest_write(out, &a, key, &err)))
+        goto fail;
+    jp_key_destroy(&key);
+    printf("wrote store %u's key file %s: %d signing key%s, signed by the current one\n",
+           a.store, out, a.nkeys, a.nkeys == 1 ? "" : "s");
+    for (int i = 0; i < a.nkeys; i++) {
+        char hex[2 * JP_PUB_LEN + 1];
+        jp_hex(a.keys[i], JP_PUB_LEN, hex);
+        printf("  key %s\n", hex);
+    }
+    return CLI_OK;
+fail:
+    jp_key_destroy(&key);
+    return cli_fail_err(c, rc, &err);
 }
 
 /* Make the next pair, unless there is one already. */
@@ -189,9 +287,11 @@ cmd_keys(cli_t *c, int argc, char **argv)
 {
     int o, ec = CLI_CONTINUE;
     bool next = false, sw = false;
+    const char *attest = NULL;
     static const struct option opts[] = {CLI_STD_LONGOPTS,
                                          {"next", no_argument, NULL, 'n'},
                                          {"switch", no_argument, NULL, 's'},
+                                         {"attest", required_argument, NULL, 'a'},
                                          {NULL, 0, NULL, 0}};
     cli_getopt_reset();
     while (ec == CLI_CONTINUE &&
@@ -200,13 +300,15 @@ cmd_keys(cli_t *c, int argc, char **argv)
             next = true;
         else if (o == 's')
             sw = true;
+        else if (o == 'a')
+            attest = optarg;
         else
             ec = cli_std_opt(c, o, argv, s_keys_usage);
     }
     if (ec != CLI_CONTINUE)
         return ec;
-    if (next && sw)
-        return cli_usage_error(c, "--next and --switch exclude each other");
+    if (next + sw + (attest != NULL) > 1)
+        return cli_usage_error(c, "--next, --switch and --attest exclude each other");
     if ((ec = cli_open(c)))
         return ec;
     jp_curve_t k;
@@ -215,6 +317,8 @@ cmd_keys(cli_t *c, int argc, char **argv)
         ec = s_keys_next(c);
     else if (sw)
         ec = s_keys_switch(c);
+    else if (attest)
+        ec = s_keys_attest(c, attest);
     else if ((ec = s_curve(c, &k, &created)) == CLI_OK)
         ec = s_print_keys(c, CLI_KEY_FILE, S_CURVE_FILE, false);
     memset(&k, 0, sizeof k);

@@ -15,8 +15,10 @@
  */
 #include "audit.h"
 
+#include "attest.h"
 #include "codec.h"
 #include "record.h"
+#include "report.h"
 #include "validate.h"
 
 #include <stdarg.h>
@@ -65,6 +67,7 @@ typedef struct {
     bool seen;         /* has entries here */
     uint64_t next_seq; /* seq due next */
     uint64_t last_seq; /* of the last entry, 0 none */
+    uint64_t last_pos; /* its position */
     uint8_t last_hash[JP_HASH_LEN];
     uint64_t base_seq; /* last authenticated change (or anchor) */
     uint8_t base_hash[JP_HASH_LEN];
@@ -72,9 +75,16 @@ typedef struct {
     size_t npend, cappend;
     s_failb_t *fail; /* failed batches in the window, ascending */
     size_t nfail, capfail;
+    struct {
+        uint64_t index, pos, seq;
+    } * rfail; /* receipts that failed over a change of the window */
+    size_t nrfail, caprfail;
     uint8_t (*keys)[JP_PUB_LEN]; /* KEY records of this store */
     int nkeys;
-    s_view_t *view; /* its own export, when given */
+    uint8_t (*pins)[JP_PUB_LEN]; /* its keys as its key files state them */
+    int npins;
+    const char *pin_file; /* the (last) key file, NULL: not pinned */
+    s_view_t *view;       /* its own export, when given */
 } s_st_t;
 
 typedef struct {
@@ -83,13 +93,24 @@ typedef struct {
     s_st_t **st; /* 65536 pointers, allocated on first use */
     uint8_t server_key[JP_PUB_LEN];
     bool have_server_key;
-    uint64_t index;      /* entries read */
-    uint64_t expect_pos; /* position due next */
-    int last_type;       /* previous record's type */
-    uint16_t last_store; /* its store, for BATCH/RECEIPT placement */
-    uint64_t last_seq;   /* its seq */
+    uint64_t index;            /* entries read */
+    uint64_t expect_pos;       /* position due next */
+    int last_type;             /* previous record's type */
+    uint16_t last_store;       /* its store, for BATCH/RECEIPT placement */
+    uint64_t last_seq;         /* its seq */
+    uint64_t pos_alt;          /* after a position fault: also due next, when only
+                                  the faulty entry's position was changed (0: none) */
+    uint64_t pos_hole;         /* ... and the position it skipped, which may still
+                                  come (two entries swapped) */
+    uint8_t head[JP_HASH_LEN]; /* hash of the last entry's change */
     s_view_t *views;
     int nviews;
+    bool hdr_bad;          /* the header contradicts itself (named once) */
+    bool keys_done;        /* the KEY records are read and judged */
+    bool hash_bad;         /* END's file hash is not the file's */
+    uint64_t batch_ms;     /* accepted time of the previous BATCH (group) */
+    uint64_t batch_ms_pos; /* its position */
+    uint16_t batch_ms_store;
     int rc; /* out of memory, sticky */
 } s_ver_t;
 
@@ -135,7 +156,9 @@ s_store_free(s_st_t *s)
         return;
     free(s->pend);
     free(s->fail);
+    free(s->rfail);
     free(s->keys);
+    free(s->pins);
     free(s);
 }
 
@@ -163,6 +186,29 @@ s_fault_batch(s_ver_t *v, uint16_t store, const s_failb_t *f, const char *why)
                 (unsigned long long)f->last, why);
 }
 
+static void
+s_fault_receipt(s_ver_t *v, uint16_t store, uint64_t index, uint64_t pos, uint64_t seq)
+{
+    s_fault(v, index, pos, store, seq, JP_ESIG,
+            "position %llu, store %u seq %llu: the server's receipt does not verify "
+            "against this change (the receipt was altered, or the change before the "
+            "server signed it)",
+            (unsigned long long)pos, store, (unsigned long long)seq);
+}
+
+/* The window judged: each receipt that failed over one of its changes is a
+ * fault, but for one over the change named altered (it fails because of
+ * that change, and that is one fault). */
+static void
+s_judge_receipts(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t named)
+{
+    for (size_t i = 0; i < s->nrfail; i++)
+        if (s->rfail[i].seq != named)
+            s_fault_receipt(v, store, s->rfail[i].index, s->rfail[i].pos,
+                            s->rfail[i].seq);
+    s->nrfail = 0;
+}
+
 /* The window from the top down, against expected hash of its top (proven
  * when proven is true).  Judges failed batches on the way.  Clears it. */
 static void
@@ -174,6 +220,7 @@ s_walk(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t cover_lo, bool proven)
     memcpy(expected, s->pend[s->npend - 1].hash, JP_HASH_LEN);
     size_t fi = s->nfail;
     bool broke = false;
+    uint64_t named = 0;
     for (size_t i = s->npend; i-- > 0;) {
         s_pend_t *p = &s->pend[i];
         if (memcmp(p->hash, expected, JP_HASH_LEN) != 0) {
@@ -183,6 +230,15 @@ s_walk(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t cover_lo, bool proven)
                     (unsigned long long)p->pos, store, (unsigned long long)p->seq,
                     (unsigned long long)p->seq + 1);
             broke = true;
+            named = p->seq;
+            /* Below the altered change nothing is proven, but a batch
+             * signature that fails there is a fault of its own (the one
+             * ending at this change fails because of it: not again). */
+            for (; fi > 0; fi--)
+                if (s->fail[fi - 1].last < p->seq)
+                    s_fault_batch(v, store, &s->fail[fi - 1],
+                                  "its signature does not verify over its last change "
+                                  "(the change or the signature was altered)");
             break;
         }
         while (fi > 0 && s->fail[fi - 1].last > p->seq)
@@ -218,9 +274,14 @@ s_walk(s_ver_t *v, uint16_t store, s_st_t *s, uint64_t cover_lo, bool proven)
     s->base_seq = s->pend[s->npend - 1].seq;
     memcpy(s->base_hash, s->pend[s->npend - 1].hash, JP_HASH_LEN);
     s->npend = s->nfail = 0;
+    s_judge_receipts(v, store, s, named);
 }
 
-/* End of file: what is still unproven in a store's window. */
+/* End of file: what is still unproven in a store's window.  Nothing
+ * proves its top, so the chain is checked as it stands, from the top down:
+ * the first broken link names the change below it; every batch whose
+ * signature failed is a fault of its own, but for the one ending at the
+ * change named (it fails because of that change). */
 static void
 s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
 {
@@ -232,15 +293,11 @@ s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
                 "position %llu, store %u seq %llu: no signed batch in the export covers "
                 "it (its batch record is missing)",
                 (unsigned long long)p->pos, store, (unsigned long long)p->seq);
+        s_judge_receipts(v, store, s, 0);
         return;
     }
-    /* Nothing proves the top: check the chain as it stands, then blame the
-     * lowest failed batch. */
-    size_t lowest_fail_entry = 0;
-    for (size_t i = 0; i < s->npend; i++)
-        if (s->pend[i].seq == s->fail[0].last)
-            lowest_fail_entry = i;
-    for (size_t i = s->npend - 1; i > 0; i--) {
+    uint64_t named = 0; /* seq of the change named altered */
+    for (size_t i = s->npend - 1; i > 0 && !named; i--) {
         if (memcmp(s->pend[i].prev, s->pend[i - 1].hash, JP_HASH_LEN) != 0) {
             s_pend_t *p = &s->pend[i - 1];
             s_fault(v, p->index, p->pos, store, p->seq, JP_ECHAIN,
@@ -248,14 +305,24 @@ s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
                     "seq %llu's prev hash commits to (altered)",
                     (unsigned long long)p->pos, store, (unsigned long long)p->seq,
                     (unsigned long long)p->seq + 1);
-            return;
+            named = p->seq;
         }
     }
-    s_failb_t *f = &s->fail[0];
-    f->pos = s->pend[lowest_fail_entry].pos;
-    s_fault_batch(v, store, f,
-                  "its signature does not verify over its last change (the "
-                  "change or the signature was altered)");
+    if (!named && memcmp(s->pend[0].prev, s->base_hash, JP_HASH_LEN) != 0) {
+        s_pend_t *p = &s->pend[0];
+        s_fault(v, p->index, p->pos, store, p->seq, JP_ECHAIN,
+                "position %llu, store %u seq %llu: its prev hash is not the hash of seq "
+                "%llu before it",
+                (unsigned long long)p->pos, store, (unsigned long long)p->seq,
+                (unsigned long long)s->base_seq);
+        named = p->seq;
+    }
+    for (size_t i = 0; i < s->nfail; i++)
+        if (s->fail[i].last != named)
+            s_fault_batch(v, store, &s->fail[i],
+                          "its signature does not verify over its last change (the "
+                          "change or the signature was altered)");
+    s_judge_receipts(v, store, s, named);
 }
 
 /* ---- verify: records -------------------------------------------------------- */
@@ -263,6 +330,12 @@ s_unproven(s_ver_t *v, uint16_t store, s_st_t *s)
 static void
 s_on_key(s_ver_t *v, const jp_xrec_t *r)
 {
+    if (v->keys_done && v->index == 0) {
+        s_fault(v, 0, 0, r->u.key.store, 0, JP_ECORRUPT,
+                "byte %llu: a KEY record after the ANCHOR records",
+                (unsigned long long)r->offset);
+        return;
+    }
     if (v->index > 0) {
         s_fault(v, v->index, 0, r->u.key.store, 0, JP_ECORRUPT,
                 "byte %llu: a KEY record after the entries began",
@@ -281,6 +354,8 @@ s_on_key(s_ver_t *v, const jp_xrec_t *r)
     memcpy(s->keys[s->nkeys++], r->u.key.pub, JP_PUB_LEN);
     if (r->u.key.store == 0) {
         char a[17], b[17];
+        if (v->o && v->o->server_key)
+            v->out->server_pinned = true;
         if (v->o && v->o->server_key &&
             memcmp(v->o->server_key, r->u.key.pub, JP_PUB_LEN) != 0) {
             s_short(r->u.key.pub, a);
@@ -304,6 +379,90 @@ s_has_key(const s_st_t *s, const uint8_t *pub)
         if (memcmp(s->keys[i], pub, JP_PUB_LEN) == 0)
             return true;
     return false;
+}
+
+static bool
+s_pinned(const s_st_t *s, const uint8_t *pub)
+{
+    for (int i = 0; i < s->npins; i++)
+        if (memcmp(s->pins[i], pub, JP_PUB_LEN) == 0)
+            return true;
+    return false;
+}
+
+/* The KEY records are all read: a store key that is the server's, or that
+ * a store's key file does not hold, is a fault and not the store's (its
+ * batches then fail as signed by another key). */
+static void
+s_keys_done(s_ver_t *v)
+{
+    jp_averify_t *out = v->out;
+    char a[17];
+    v->keys_done = true;
+    for (unsigned st = 1; st < 65536; st++) {
+        s_st_t *s = v->st[st];
+        if (!s || s->nkeys == 0)
+            continue;
+        out->key_stores++;
+        if (s->pin_file)
+            out->pinned++;
+        int kept = 0;
+        for (int i = 0; i < s->nkeys; i++) {
+            s_short(s->keys[i], a);
+            if (v->have_server_key && !memcmp(s->keys[i], v->server_key, JP_PUB_LEN)) {
+                s_fault(v, 0, 0, (uint16_t)st, 0, JP_ESIG,
+                        "the export lists the server's own key %s... as a key of store "
+                        "%u: a store never holds the server's key (what the server signs "
+                        "would pass as the store's)",
+                        a, st);
+                continue;
+            }
+            if (s->pin_file && !s_pinned(s, s->keys[i])) {
+                s_fault(v, 0, 0, (uint16_t)st, 0, JP_ESIG,
+                        "the export lists key %s... for store %u, which store %u's key "
+                        "file %s does not hold (not the store's key)",
+                        a, st, st, s->pin_file);
+                continue;
+            }
+            memmove(s->keys[kept++], s->keys[i], JP_PUB_LEN);
+        }
+        s->nkeys = kept;
+    }
+}
+
+/* A store's key file: its keys pinned for that store. */
+static int
+s_pin_load(s_ver_t *v, const char *file, jp_err_t *err)
+{
+    jp_attest_t a;
+    jp_err_t e = {0};
+    int rc = jp_attest_read(file, &a, &e);
+    if (rc == JP_ENOTFOUND || rc == JP_EIO)
+        return jp_err_set(err, rc, "%s", e.msg);
+    if (rc) {
+        s_fault(v, 0, 0, 0, 0, rc, "the store key file %s", e.msg);
+        return 0;
+    }
+    v->out->key_files++;
+    if (strcmp(a.group, v->out->hdr.group) != 0) {
+        s_fault(v, 0, 0, a.store, 0, JP_EINVAL,
+                "the store key file %s is store %u's of group %s; the export is of "
+                "group %s",
+                file, a.store, a.group, v->out->hdr.group);
+        return 0;
+    }
+    s_st_t *s = s_store(v, a.store);
+    if (!s)
+        return jp_err_set(err, JP_ENOMEM, "out of memory");
+    void *p = realloc(s->pins, (size_t)(s->npins + a.nkeys) * JP_PUB_LEN);
+    if (!p)
+        return jp_err_set(err, JP_ENOMEM, "out of memory");
+    s->pins = p;
+    for (int i = 0; i < a.nkeys; i++)
+        if (!s_pinned(s, a.keys[i]))
+            memcpy(s->pins[s->npins++], a.keys[i], JP_PUB_LEN);
+    s->pin_file = file;
+    return 0;
 }
 
 static void
@@ -335,8 +494,25 @@ s_on_entry(s_ver_t *v, const jp_xrec_t *r)
     v->last_type = JP_XR_ENTRY;
     v->last_store = e->store;
     v->last_seq = e->seq;
+    /* Positions are labels: one wrong label is one fault, so after a
+     * mismatch the next entry may also continue from the position that was
+     * due, or fill it (two entries swapped). */
     uint64_t due = v->expect_pos;
-    v->expect_pos = e->pos + 1;
+    bool pos_ok = e->pos == due, hole = false;
+    if (!pos_ok && v->pos_alt && e->pos == v->pos_alt)
+        pos_ok = true;
+    else if (!pos_ok && v->pos_hole && e->pos == v->pos_hole)
+        pos_ok = hole = true;
+    v->pos_alt = v->pos_hole = 0;
+    if (!pos_ok) {
+        v->pos_alt = due + 1;
+        v->pos_hole = due;
+    }
+    if (!hole)
+        v->expect_pos = e->pos + 1;
+    uint8_t hash[JP_HASH_LEN];
+    jp_sha256(e->p, e->n, hash);
+    memcpy(v->head, hash, JP_HASH_LEN);
     s_st_t *s = s_store(v, e->store);
     if (!s)
         return;
@@ -344,7 +520,7 @@ s_on_entry(s_ver_t *v, const jp_xrec_t *r)
         s->seen = true;
         out->stores++;
     }
-    if (out->hdr.kind == JP_XK_STORE && e->store != out->hdr.store) {
+    if (out->hdr.kind == JP_XK_STORE && e->store != out->hdr.store && !v->hdr_bad) {
         s_fault(v, ix, e->pos, e->store, e->seq, JP_EPERM,
                 "position %llu: a change of store %u in store %u's own export",
                 (unsigned long long)e->pos, e->store, out->hdr.store);
@@ -390,15 +566,18 @@ s_on_entry(s_ver_t *v, const jp_xrec_t *r)
         s->broken = true;
         return;
     }
-    if (e->pos != due) {
+    if (!pos_ok && ix == 1)
+        s_fault(v, ix, e->pos, e->store, e->seq, JP_ECHAIN,
+                "position %llu, store %u seq %llu: the first entry, but the HEADER's "
+                "from is %llu (the header or this entry's position was altered)",
+                (unsigned long long)e->pos, e->store, (unsigned long long)e->seq,
+                (unsigned long long)due);
+    else if (!pos_ok)
         s_fault(v, ix, e->pos, e->store, e->seq, JP_ECHAIN,
                 "position %llu, store %u seq %llu: comes where position %llu is due "
                 "(entries removed, inserted or reordered)",
                 (unsigned long long)e->pos, e->store, (unsigned long long)e->seq,
                 (unsigned long long)due);
-        s->broken = true;
-        return;
-    }
     s_pend_t *p;
     if (s->npend == s->cappend) {
         if (s->npend >= S_MAX_WINDOW) {
@@ -423,10 +602,11 @@ s_on_entry(s_ver_t *v, const jp_xrec_t *r)
     p->index = ix;
     p->pos = e->pos;
     p->seq = e->seq;
-    jp_sha256(e->p, e->n, p->hash);
+    memcpy(p->hash, hash, JP_HASH_LEN);
     memcpy(p->prev, h.prev, JP_HASH_LEN);
     memcpy(s->last_hash, p->hash, JP_HASH_LEN);
     s->last_seq = e->seq;
+    s->last_pos = e->pos;
     s->next_seq = e->seq + 1;
 
     s_view_t *w = s->view;
@@ -468,14 +648,20 @@ s_on_batch(s_ver_t *v, const jp_xrec_t *r)
             (unsigned long long)last, (unsigned long long)v->last_seq,
             (unsigned long long)v->expect_pos - 1);
         s->broken = true;
+        /* The removed entries held positions too: the next entry may come
+         * that many later without another fault. */
+        v->pos_alt = v->expect_pos + (last - v->last_seq);
         return;
     }
+    if (s->broken)
+        return; /* its later records are not judged */
     if (lt != JP_XR_ENTRY || v->last_store != store || v->last_seq != last) {
-        s_fault(v, v->index, 0, store, last, JP_ECORRUPT,
-                "byte %llu: the batch %llu..%llu of store %u does not follow its last "
-                "change (moved, duplicated or its change removed)",
-                (unsigned long long)r->offset, (unsigned long long)first,
-                (unsigned long long)last, store);
+        uint64_t after = v->index ? v->expect_pos - 1 : 0;
+        s_fault(v, v->index, after, store, last, JP_ECORRUPT,
+                "byte %llu, after position %llu: the batch %llu..%llu of store %u does "
+                "not follow its last change (moved, duplicated or its change removed)",
+                (unsigned long long)r->offset, (unsigned long long)after,
+                (unsigned long long)first, (unsigned long long)last, store);
         s->broken = true;
         return;
     }
@@ -491,9 +677,50 @@ s_on_batch(s_ver_t *v, const jp_xrec_t *r)
         return;
     }
     v->out->batches++;
+    /* The server logs a batch in the transaction that accepts it, with its
+     * time then: in a group export the accepted times never run back. */
+    if (v->out->hdr.kind == JP_XK_GROUP && !v->hdr_bad) {
+        if (r->u.batch.ms < v->batch_ms) {
+            char a[48], b[48];
+            jp_format_iso((int64_t)r->u.batch.ms, a, sizeof a);
+            jp_format_iso((int64_t)v->batch_ms, b, sizeof b);
+            s_fault(v, v->index, top->pos, store, last, JP_ECHAIN,
+                    "position %llu, store %u batch %llu..%llu: accepted at %s, before "
+                    "the batch ahead of it in the log (store %u's at position %llu, "
+                    "accepted at %s): batches moved or reordered",
+                    (unsigned long long)top->pos, store, (unsigned long long)first,
+                    (unsigned long long)last, a, v->batch_ms_store,
+                    (unsigned long long)v->batch_ms_pos, b);
+        }
+        v->batch_ms = r->u.batch.ms;
+        v->batch_ms_pos = top->pos;
+        v->batch_ms_store = store;
+    }
     bool bad_key = !s_has_key(s, r->u.batch.pub);
     uint8_t msg[JP_BATCH_MSG_LEN];
     jp_batch_msg(store, first, last, s->last_hash, msg);
+    /* A key the store's key file holds but the export does not list: the
+     * KEY record was removed, one fault; the key is the store's still. */
+    if (bad_key && s->pin_file && s_pinned(s, r->u.batch.pub) &&
+        !(v->have_server_key && !memcmp(r->u.batch.pub, v->server_key, JP_PUB_LEN)) &&
+        jp_sig_verify(r->u.batch.pub, msg, sizeof msg, r->u.batch.sig) == 0) {
+        char a[17];
+        s_short(r->u.batch.pub, a);
+        s_fault(v, v->index, top->pos, store, last, JP_ECORRUPT,
+                "position %llu, store %u batch %llu..%llu: signed by key %s..., which "
+                "store %u's key file %s holds but the export does not list (its KEY "
+                "record removed)",
+                (unsigned long long)top->pos, store, (unsigned long long)first,
+                (unsigned long long)last, a, store, s->pin_file);
+        void *k = realloc(s->keys, (size_t)(s->nkeys + 1) * JP_PUB_LEN);
+        if (!k) {
+            v->rc = JP_ENOMEM;
+            return;
+        }
+        s->keys = k;
+        memcpy(s->keys[s->nkeys++], r->u.batch.pub, JP_PUB_LEN);
+        bad_key = false;
+    }
     bool ok =
         !bad_key && jp_sig_verify(r->u.batch.pub, msg, sizeof msg, r->u.batch.sig) == 0;
     if (ok) {
@@ -524,17 +751,19 @@ s_on_receipt(s_ver_t *v, const jp_xrec_t *r)
     s_st_t *s = s_store(v, store);
     if (!s)
         return;
+    if (s->broken)
+        return; /* its later records are not judged */
     if ((lt != JP_XR_ENTRY && lt != JP_XR_BATCH) || v->last_store != store ||
         v->last_seq != seq) {
-        s_fault(
-            v, v->index, 0, store, seq, JP_ECORRUPT,
-            "byte %llu: the receipt for store %u seq %llu does not follow that change",
-            (unsigned long long)r->offset, store, (unsigned long long)seq);
+        uint64_t after = v->index ? v->expect_pos - 1 : 0;
+        s_fault(v, v->index, after, store, seq, JP_ECORRUPT,
+                "byte %llu, after position %llu: the receipt for store %u seq %llu does "
+                "not follow that change",
+                (unsigned long long)r->offset, (unsigned long long)after, store,
+                (unsigned long long)seq);
         return;
     }
-    if (s->broken)
-        return;
-    uint64_t pos = s->npend ? s->pend[s->npend - 1].pos : 0;
+    uint64_t pos = s->last_pos;
     if (!v->have_server_key) {
         s_fault(v, v->index, pos, store, seq, JP_ESIG,
                 "position %llu: a receipt, but the export holds no server key",
@@ -543,11 +772,27 @@ s_on_receipt(s_ver_t *v, const jp_xrec_t *r)
     }
     uint8_t msg[JP_RECEIPT_MSG_LEN];
     jp_receipt_msg(store, seq, r->u.receipt.ms, s->last_hash, msg);
-    if (jp_sig_verify(v->server_key, msg, sizeof msg, r->u.receipt.sig) != 0)
-        s_fault(v, v->index, pos, store, seq, JP_ESIG,
-                "position %llu, store %u seq %llu: the server's receipt does not verify "
-                "against this change (the receipt or the change was altered)",
-                (unsigned long long)pos, store, (unsigned long long)seq);
+    if (jp_sig_verify(v->server_key, msg, sizeof msg, r->u.receipt.sig) == 0)
+        return;
+    if (s->npend == 0) { /* its change is proven: the receipt is the fault */
+        s_fault_receipt(v, store, v->index, pos, seq);
+        return;
+    }
+    /* Its change is not proven yet: judged with the window. */
+    if (s->nrfail == s->caprfail) {
+        size_t cap = s->caprfail ? s->caprfail * 2 : 8;
+        void *np = realloc(s->rfail, cap * sizeof *s->rfail);
+        if (!np) {
+            v->rc = JP_ENOMEM;
+            return;
+        }
+        s->rfail = np;
+        s->caprfail = cap;
+    }
+    s->rfail[s->nrfail].index = v->index;
+    s->rfail[s->nrfail].pos = pos;
+    s->rfail[s->nrfail].seq = seq;
+    s->nrfail++;
 }
 
 static void
@@ -572,32 +817,50 @@ s_on_end(s_ver_t *v, jp_xr_t *xr, const jp_xrec_t *r)
     bool hash_ok = memcmp(fh, e->file_hash, JP_HASH_LEN) == 0;
     out->end_ok = sig_ok && hash_ok;
     uint64_t ix = v->index + 1; /* after every entry */
-    if (!key_ok)
-        s_fault(v, ix, e->pos, 0, 0, JP_ESIG,
-                "the END record is signed by a key that is not "
-                "the %s's",
-                out->hdr.kind == JP_XK_GROUP ? "server" : "store");
-    else if (!sig_ok)
-        s_fault(
-            v, ix, e->pos, 0, 0, JP_ESIG,
-            "the END record's signature (state digest, head, file hash) does not verify");
-    if (!hash_ok)
-        s_fault(v, ix, e->pos, 0, 0, JP_ESIG,
-                "the file's bytes are not those the %s signed (altered after export; the "
-                "checks above found no single entry to blame)",
-                out->hdr.kind == JP_XK_GROUP ? "server" : "store");
-    if (e->entries != out->entries)
-        s_fault(
-            v, ix, e->pos, 0, 0, JP_ECHAIN,
-            "the END record counts %llu entries, the file holds %llu (entries removed or "
-            "added)",
-            (unsigned long long)e->entries, (unsigned long long)out->entries);
+    v->hash_bad = !hash_ok;
+    /* END is one record: one fault at most, for the first thing wrong.  Its
+     * counts and head disagreeing with the entries follow from entries
+     * removed or added, which the entries name when they can: those are
+     * judged here only when nothing was found before. */
+    const char *who = out->hdr.kind == JP_XK_GROUP ? "server" : "store";
+    char why[300] = "";
+    int code = JP_ESIG, more = 0;
     uint64_t last = v->expect_pos - 1;
-    if (out->entries && (e->pos != last || out->hdr.to != last))
-        s_fault(v, ix, e->pos, 0, 0, JP_ECHAIN,
-                "the export ends at position %llu, its header says %llu and its END %llu",
-                (unsigned long long)last, (unsigned long long)out->hdr.to,
-                (unsigned long long)e->pos);
+    uint8_t head[JP_HASH_LEN] = {0};
+    if (out->entries)
+        memcpy(head, v->head, JP_HASH_LEN);
+    if (v->hdr_bad)
+        ; /* the header was named: its signature cannot be judged by it */
+    else if (!key_ok)
+        snprintf(why, sizeof why, "it is signed by a key that is not the %s's", who);
+    else if (!sig_ok)
+        snprintf(why, sizeof why,
+                 "its signature (state digest, head, file hash) does not verify");
+    if (out->nfaults == 0) {
+        char c[200] = "";
+        if (e->entries != out->entries)
+            snprintf(c, sizeof c,
+                     "it counts %llu entries, the file holds %llu (entries removed or "
+                     "added)",
+                     (unsigned long long)e->entries, (unsigned long long)out->entries);
+        else if (out->entries && e->pos != last)
+            snprintf(c, sizeof c, "its position is %llu, the last entry's %llu",
+                     (unsigned long long)e->pos, (unsigned long long)last);
+        else if (memcmp(head, e->head, JP_HASH_LEN) != 0)
+            snprintf(c, sizeof c, "its head is not the hash of the last entry's change");
+        if (c[0] && why[0])
+            more = 1;
+        else if (c[0])
+            snprintf(why, sizeof why, "%s", c), code = JP_ECHAIN;
+        if (out->entries && out->hdr.to != last && e->pos == last)
+            s_fault(v, 0, 0, 0, 0, JP_ECHAIN,
+                    "the HEADER says the export ends at position %llu, its entries and "
+                    "END at %llu (the header was altered)",
+                    (unsigned long long)out->hdr.to, (unsigned long long)last);
+    }
+    if (why[0])
+        s_fault(v, ix, e->pos, 0, 0, code, "the END record: %s%s", why,
+                more ? " (and its counts or head disagree with the entries)" : "");
 }
 
 /* ---- verify: store exports for the cross-check -------------------------------- */
@@ -693,6 +956,8 @@ s_view_finish(s_ver_t *v, uint16_t store, s_st_t *s)
     s_view_t *w = s->view;
     jp_averify_t *out = v->out;
     char a[17], b[17];
+    if (w->has_server_key && v->have_server_key)
+        out->server_pinned = true;
     if (w->has_server_key && v->have_server_key &&
         memcmp(w->server_key, v->server_key, JP_PUB_LEN) != 0) {
         s_short(w->server_key, a);
@@ -703,7 +968,13 @@ s_view_finish(s_ver_t *v, uint16_t store, s_st_t *s)
             store, a, b);
     }
     for (int i = 0; i < w->nkeys; i++)
-        if (!s_has_key(s, w->keys[i])) {
+        if (s->pin_file && !s_pinned(s, w->keys[i])) {
+            s_short(w->keys[i], a);
+            s_fault(v, 0, 0, store, 0, JP_ESIG,
+                    "store %u's own export %s is signed by key %s..., which its key file "
+                    "%s does not hold",
+                    store, w->file, a, s->pin_file);
+        } else if (!s_has_key(s, w->keys[i])) {
             s_short(w->keys[i], a);
             s_fault(
                 v, 0, 0, store, 0, JP_ESIG,
@@ -736,7 +1007,10 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
     s_ver_t v = {.out = out, .o = o};
     jp_xr_t *xr = NULL;
     jp_xrec_t r;
+    jp_err_t lerr = {0};
     int rc;
+    if (!err)
+        err = &lerr; /* the reader's words name the faults it finds */
     if (!(v.st = calloc(65536, sizeof *v.st)))
         return jp_err_set(err, JP_ENOMEM, "out of memory");
     if ((rc = jp_xr_open(&xr, path, err)))
@@ -761,6 +1035,18 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
     }
     out->hdr = r.u.hdr;
     v.expect_pos = r.u.hdr.from;
+    if ((r.u.hdr.kind == JP_XK_GROUP) != (r.u.hdr.store == 0)) {
+        /* Everything after depends on the kind: name the header, once. */
+        s_fault(&v, 0, 0, r.u.hdr.store, 0, JP_ECORRUPT,
+                "the HEADER (byte 0) says kind %u (a %s export) with store %u: a group "
+                "export is store 0's, a store export one store's (1..65535); the header "
+                "was altered",
+                r.u.hdr.kind, jp_export_kind_name(r.u.hdr.kind), r.u.hdr.store);
+        v.hdr_bad = true;
+    }
+    for (int i = 0; o && i < o->nkey_files; i++)
+        if ((rc = s_pin_load(&v, o->key_files[i], err)) < 0)
+            goto done;
     for (int i = 0; o && i < o->nstore_files; i++) {
         if ((rc = s_view_load(&v, o->store_files[i], &v.views[v.nviews], err)) < 0)
             goto done;
@@ -769,6 +1055,8 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
     rc = 0;
     uint64_t next_progress = S_PROGRESS_EVERY;
     while (v.rc == 0 && (rc = jp_xr_next(xr, &r, err)) > 0) {
+        if (r.type != JP_XR_KEY && !v.keys_done)
+            s_keys_done(&v);
         switch (r.type) {
         case JP_XR_HEADER:
             s_fault(&v, v.index, 0, 0, 0, JP_ECORRUPT, "byte %llu: a second HEADER",
@@ -802,15 +1090,18 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
         rc = jp_err_set(err, v.rc, "out of memory");
         goto done;
     }
+    if (!v.keys_done)
+        s_keys_done(&v);
+    bool cut = rc < 0 && !out->ended; /* bytes after END: the rest was read */
     if (rc < 0) {
         if (rc == JP_EIO)
             goto done;
-        /* Malformed or truncated: a verification failure at that point. */
-        s_fault(&v, v.index + 1, v.expect_pos, 0, 0, rc, "%s",
-                err ? err->msg : "malformed");
+        /* Malformed or truncated: a verification failure at that byte.
+         * What the rest of the file would have proven is not judged. */
+        s_fault(&v, v.index + 1, v.expect_pos, 0, 0, rc, "%s", err->msg);
         rc = 0;
     }
-    for (unsigned st = 0; st < 65536; st++) {
+    for (unsigned st = 0; st < 65536 && !cut; st++) {
         s_st_t *s = v.st[st];
         if (!s)
             continue;
@@ -818,6 +1109,13 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
         if (s->view)
             s_view_finish(&v, (uint16_t)st, s);
     }
+    /* A file hash that differs is the consequence of whatever was altered;
+     * it is the fault only when the records show nothing. */
+    if (v.hash_bad && out->nfaults == 0)
+        s_fault(&v, v.index + 1, out->end_pos, 0, 0, JP_ESIG,
+                "the file's bytes are not those the %s signed (altered after export; "
+                "the checks found no single record to blame)",
+                out->hdr.kind == JP_XK_GROUP ? "server" : "store");
     if (!out->ended && out->nfaults == 0)
         s_fault(&v, v.index + 1, 0, 0, 0, JP_ECORRUPT, "the export has no END record");
     if (o && o->progress)

@@ -39,6 +39,9 @@ typedef struct {
     const uint8_t *server_key;      /* pinned receipt key of the server, or NULL */
     const char *const *store_files; /* stores' own exports to cross-check */
     int nstore_files;
+    const char *const *key_files; /* stores' key files (attest.h): the keys
+                                     pinned for those stores */
+    int nkey_files;
     jp_aprogress_fn progress; /* may be NULL */
     void *arg;
 } jp_averify_opts_t;
@@ -58,13 +61,24 @@ typedef struct {
     uint64_t end_pos;            /* END's position */
     uint8_t signer[JP_PUB_LEN];  /* END's key */
     int crosschecked;            /* store exports compared */
+    int key_files;               /* store key files read */
+    uint64_t key_stores;         /* stores (not the server) with KEY records */
+    uint64_t pinned;             /* of them, pinned by a key file: the rest
+                                    rest on the keys as the export lists them */
+    bool server_pinned;          /* the server key was checked against one not
+                                    from the export (--server-key, or a store
+                                    export's pinned key) */
     uint64_t nfaults;            /* faults found */
     jp_afault_t first;           /* the first one in file order */
 } jp_averify_t;
 
 /* Verify the export at path.  Returns 0 when the file was read (out says
  * whether it verified: nfaults == 0), JP_ENOTFOUND / JP_EIO when it (or a
- * store export) cannot be read, JP_ENOMEM. */
+ * store export or key file) cannot be read, JP_ENOMEM.  A key file that
+ * reads but does not check (form, signature, group) is a fault.  With a
+ * key file for a store, every KEY the export lists for it must be in the
+ * file; a store KEY equal to the server's is a fault always; a key found
+ * wrong is not the store's, so each batch it signed is a fault too. */
 int jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
                     jp_err_t *err);
 

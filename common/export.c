@@ -465,13 +465,16 @@ jp_xr_file_hash(const jp_xr_t *r, uint8_t out[JP_HASH_LEN])
 /* A cursor over one record's bytes. */
 typedef struct {
     const uint8_t *p, *end;
-    int rc; /* first failure, sticky */
+    int rc;   /* first failure, sticky */
+    bool cut; /* it was that the bytes ran out */
 } s_cur_t;
 
 static uint64_t
 s_getn(s_cur_t *c, size_t n)
 {
     if (c->rc || (size_t)(c->end - c->p) < n) {
+        if (!c->rc)
+            c->cut = true;
         c->rc = c->rc ? c->rc : JP_ECORRUPT;
         return 0;
     }
@@ -547,6 +550,7 @@ s_rbin(s_cur_t *c, size_t max, size_t *n)
     }
     if ((uint64_t)(c->end - c->p) < len) {
         c->rc = JP_ECORRUPT;
+        c->cut = true;
         return NULL;
     }
     const uint8_t *p = c->p;
@@ -587,6 +591,7 @@ s_rstr(s_cur_t *c, char *out, size_t cap)
     }
     if ((uint64_t)(c->end - c->p) < len) {
         c->rc = JP_ECORRUPT;
+        c->cut = true;
         return;
     }
     memcpy(out, c->p, len);
@@ -597,7 +602,7 @@ s_rstr(s_cur_t *c, char *out, size_t cap)
 int
 jp_change_peek(const uint8_t *p, size_t n, jp_chead_t *out)
 {
-    s_cur_t c = {p, p + n, 0};
+    s_cur_t c = {p, p + n, 0, false};
     if (s_rarr(&c) != 9 || c.rc)
         return JP_ECORRUPT;
     uint64_t v = s_ruint(&c);
@@ -642,16 +647,15 @@ jp_xr_next(jp_xr_t *r, jp_xrec_t *rec, jp_err_t *err)
         return jp_err_set(err, rc, "reading the export: %s", strerror(errno));
     uint64_t off = jp_xr_offset(r);
     if (r->lo == r->hi)
-        return r->ended
-                   ? 0
-                   : jp_err_set(err, JP_ECORRUPT,
-                                "the export ends at byte %llu without its END record "
-                                "(truncated or empty)",
-                                (unsigned long long)off);
+        return r->ended ? 0
+                        : jp_err_set(err, JP_ECORRUPT,
+                                     "the file ends at byte %llu without its END record "
+                                     "(truncated)",
+                                     (unsigned long long)off);
     if (r->ended)
         return jp_err_set(err, JP_ECORRUPT, "byte %llu: data after the END record",
                           (unsigned long long)off);
-    s_cur_t c = {r->buf + r->lo, r->buf + r->hi, 0};
+    s_cur_t c = {r->buf + r->lo, r->buf + r->hi, 0, false};
     unsigned n = s_rarr(&c);
     uint64_t type = c.rc ? 0 : s_ruint(&c);
     memset(rec, 0, sizeof *rec);
@@ -745,6 +749,15 @@ jp_xr_next(jp_xr_t *r, jp_xrec_t *rec, jp_err_t *err)
                           "byte %llu: a %s record has a value over its "
                           "size limit",
                           (unsigned long long)off, s_type_name((int)type));
+    /* The buffer holds a whole record unless the file ends first: bytes
+     * running out with the file read to its end is a cut file. */
+    if (c.rc && c.cut && r->eof)
+        return jp_err_set(err, JP_ECORRUPT,
+                          "the file ends at byte %llu, inside the %s record that starts "
+                          "at byte %llu (truncated)",
+                          (unsigned long long)(r->base + r->hi),
+                          type >= 1 && type <= 7 ? s_type_name((int)type) : "last",
+                          (unsigned long long)off);
     if (c.rc)
         return jp_err_set(err, JP_ECORRUPT,
                           "byte %llu: a malformed or truncated %s record",

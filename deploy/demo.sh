@@ -134,9 +134,15 @@ store HZ01 report --as-of 2026-10-31 | sed -n 1,12p
 store HZ01 today --as-of 2026-10-31 | sed -n 1,12p
 
 if [ -x "$bin/audit/jipan-audit" ]; then
-    say "The auditor: export the group log and verify every chain, signature and receipt"
+    say "The auditor: export the group log, verify every chain, signature and receipt (store keys pinned by the stores' own key files)"
     server export -o "$demo/group.jpx"
-    "$bin/audit/jipan-audit" verify "$demo/group.jpx"
+    pins=()
+    for code in HZ01 SZ01 HZ02 GZ01; do
+        store "$code" keys --attest "$demo/$code.keys" >/dev/null
+        pins+=(--store-keys "$demo/$code.keys")
+    done
+    "$bin/audit/jipan-audit" verify "$demo/group.jpx" "${pins[@]}" \
+        --server-key "$(server keys | awk '$1 == "receipt" { print $2 }')"
 fi
 
 say "Done.  Everything started here is stopped now; the files stay in $demo"

@@ -14,7 +14,13 @@
 # duplicated batch, a batch re-signed with a wrong key, a changed seq --
 # and verify must exit 1 naming the altered entry; a dishonest server that
 # drops a store's last batch and re-signs the whole export passes verify
-# alone but not against the store's own export.
+# alone but not against the store's own export.  Each store writes its
+# key file (jipan-store keys --attest); a dishonest server that lists a
+# key of its own as a second key of a store, or in place of the store's,
+# and re-signs the store's batches and END with it, gets a verdict that
+# says it rests on unpinned keys, and is refused naming the key when the
+# stores' key files are given; the server's own key as a store's is
+# refused always.
 #
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
@@ -188,6 +194,9 @@ tamper() {
     rm -f "$T/bad.jpx.ok"
     au 1 verify "$T/bad.jpx"
     echo "   $1: $what -> $(tail -1 "$T/out")"
+    # one alteration, one fault (but for a swap across a batch record:
+    # the records out of place are each a fault)
+    [ "$1" = swap ] || has "$T/out" "FAILED: 1 fault;"
     TW="$what"
 }
 # Position, store and seq of an entry of store S in the middle of the log.
@@ -230,6 +239,51 @@ au 0 verify "$T/bad.jpx"
 au 1 verify "$T/bad.jpx" --store-export "$T/s1.jpx"
 has "$T/out" "$what"
 has "$T/out" "dropped"
+
+check "store key files: the untouched export verifies pinned; unpinned, the verdict says so"
+st 1 0 keys --attest "$T/k1.keys"
+st 2 0 keys --attest "$T/k2.keys"
+has "$T/out" "wrote store 2's key file"
+st 2 1 keys --attest "$T/k2.keys" # never overwrites
+au 0 verify "$T/g.jpx"
+has "$T/out" "VERIFIED, resting on keys as the export lists them, not pinned: the server's (--server-key) and the keys of 2 stores (--store-keys)"
+au 0 verify "$T/g.jpx" --store-keys "$T/k1.keys" --store-keys "$T/k2.keys"
+has "$T/out" "2 of 2 stores pinned"
+has "$T/out" "not pinned: the server's (--server-key);"
+au 0 verify "$T/g.jpx" --store-keys "$T/k1.keys" --store-keys "$T/k2.keys" --server-key "$RKEY"
+grep -qx VERIFIED "$T/out" || fail "a pinned verify does not say VERIFIED alone"
+au 0 verify "$T/g.jpx" --store-keys "$T/k1.keys" --store-export "$T/s2.jpx"
+has "$T/out" "not pinned: the keys of 1 store (--store-keys);"
+au 0 verify "$T/g.jpx" --store-keys "$T/k1.keys" --format json
+[ "$(jget "$T/out" '["stores_unpinned"]')" = 1 ] || fail "json stores_unpinned"
+[ "$(jget "$T/out" '["server_key_pinned"]')" = False ] || fail "json server_key_pinned"
+
+check "a store key file altered is a fault named by the file"
+sed 's/^made \([0-9]*\)$/made 1\1/' "$T/k1.keys" >"$T/k1bad.keys"
+au 1 verify "$T/g.jpx" --store-keys "$T/k1bad.keys"
+has "$T/out" "k1bad.keys: its signature does not verify"
+au 3 verify "$T/g.jpx" --store-keys "$T/nonexistent.keys"
+
+check "a dishonest server lists its own key for a store and re-signs: refused when pinned"
+openssl genpkey -algorithm ed25519 -out "$T/evil2.pem" 2>/dev/null
+for op in addkey replacekey; do
+    what=$(python3 "$TAMPER" "$op" "$T/g.jpx" "$T/bad.jpx" 2 "$T/evil2.pem" "$T/srv/server.key")
+    echo "   $op: $what"
+    au 0 verify "$T/bad.jpx"
+    has "$T/out" "not pinned"
+    au 1 verify "$T/bad.jpx" --store-keys "$T/k1.keys" --store-keys "$T/k2.keys"
+    key=$(echo "$what" | awk '{ print $4 }')
+    nb=$(echo "$what" | awk '{ print $6 }')
+    has "$T/out" "the export lists key $key... for store 2, which store 2's key file"
+    has "$T/out" "FAILED: $((nb + 1)) faults"
+done
+
+check "the server's own key listed as a store's is refused, pinned or not"
+what=$(python3 "$TAMPER" serverkey "$T/g.jpx" "$T/bad.jpx" 2 "$T/srv/server.key")
+nb=$(echo "$what" | awk '{ print $6 }')
+au 1 verify "$T/bad.jpx"
+has "$T/out" "the server's own key"
+has "$T/out" "FAILED: $((nb + 1)) faults"
 
 kill -TERM "$SPID"
 wait "$SPID" || true

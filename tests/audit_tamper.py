@@ -15,6 +15,11 @@ usage: audit_tamper.py OP IN OUT [ARGS]
   seq POS NEW           write seq NEW inside the change at POS
   droptail STORE KEY    a dishonest server: remove STORE's last batch,
                         renumber, and re-sign END with the server's KEY
+  addkey STORE EVIL SRV a dishonest server: list EVIL (PEM) as a second key
+                        of STORE, sign STORE's batches with it, re-sign END
+                        with the server's key SRV
+  replacekey STORE EVIL SRV   the same, EVIL in place of STORE's key
+  serverkey STORE SRV   the same with the server's own key as STORE's
 Prints what it did: "pos P store S seq Q" of the entry concerned.
 """
 import hashlib
@@ -124,6 +129,31 @@ def pub_of(keyfile):
     return der[-32:]
 
 
+def resign_batches(recs, store, keyfile):
+    """Sign every batch of store again with keyfile, its key in the record."""
+    pub = pub_of(keyfile)
+    n = 0
+    for r in recs:
+        if r[0] == 5 and r[1] == store:
+            head = hashlib.sha256(change_of(recs, store, r[3])).digest()
+            msg = b"jipan-batch-1\0" + struct.pack(">HQQ", store, r[2], r[3]) + head
+            r[5] = pub
+            r[6] = sign(keyfile, msg)
+            n += 1
+    return n
+
+
+def resign_end(recs, keyfile):
+    """END again over the records as they are, signed with keyfile."""
+    end = recs[-1]
+    body = b"".join(wr(r) for r in recs[:-1])
+    end[5] = hashlib.sha256(body).digest()
+    h = recs[0]
+    msg = (b"jipan-state-1\0" + struct.pack(">HQQQ", h[6], end[1], h[9], end[2]) +
+           end[3] + (end[4] or bytes(32)) + end[5])
+    end[7] = sign(keyfile, msg)
+
+
 def change_of(recs, store, seq):
     for r in recs:
         if r[0] == 4 and r[2] == store and r[3] == seq:
@@ -208,6 +238,22 @@ def main():
         end[7] = sign(a[1], msg)
         save(dst, recs)
         print("store %d seq %d" % (st, b[2]))
+        return
+    elif op in ("addkey", "replacekey", "serverkey"):
+        st = int(a[0])
+        evil, srv = (a[1], a[1]) if op == "serverkey" else (a[1], a[2])
+        ks = [k for k, r in enumerate(recs) if r[0] == 2 and r[1] == st]
+        new = [2, st, pub_of(evil)]
+        if op == "replacekey":
+            for k in reversed(ks):
+                del recs[k]
+            recs.insert(ks[0], new)
+        else:
+            recs.insert(ks[-1] + 1, new)
+        n = resign_batches(recs, st, evil)
+        resign_end(recs, srv)
+        save(dst, recs)
+        print("store %d key %s batches %d" % (st, new[2].hex()[:16], n))
         return
     else:
         sys.exit("unknown op " + op)

@@ -8,6 +8,8 @@
 #  2. With a zero-day window the old key stops at once: a store still on it
 #     is refused at the handshake, quickly and clearly, writing nothing.
 #  3. An unenrolled store is refused the same way.
+#  4. After the two rotations, the store's key file (keys --attest) holds
+#     its three signing keys, and the group export verifies with it pinned.
 #
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
@@ -76,4 +78,12 @@ rc=0
 [ "$rc" -eq 1 ] || fail "an unenrolled store's sync exited $rc"
 grep -q "refused this key at the handshake" "$T/err" || fail "no clear refusal for an unenrolled key"
 grep -q "not enrolled" "$T/server.err" || fail "the server did not log the unenrolled key"
+check "after two rotations the store's key file holds its three keys and pins the export"
+S st keys --attest "$T/st.keys" >"$T/attest.txt"
+[ "$(grep -c '^  key ' "$T/attest.txt")" -eq 3 ] || { cat "$T/attest.txt" >&2; fail "the key file does not hold the current and both old keys"; }
+SV export -o "$T/g.jpx" >/dev/null
+rc=0
+RKEY=$(SV keys | awk '$1 == "receipt" { print $2 }')
+"$B/audit/jipan-audit" verify "$T/g.jpx" --store-keys "$T/st.keys" --server-key "$RKEY" >"$T/out" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] && grep -qx VERIFIED "$T/out" || { cat "$T/out" >&2; fail "the export does not verify with store 1's keys pinned"; }
 echo "key_rotation: ok"

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attest.h"
 #include "audit.h"
 #include "codec.h"
 #include "db.h"
@@ -563,6 +564,558 @@ test_replay_positions_and_times(void **state)
     jp_db_close(&db);
 }
 
+/* ---- faults named at their entry, each one counted ------------------------- */
+
+/* Verify rs as saved (END re-signed by the server: only the entry checks
+ * can find what was changed); the faults and the first one. */
+static void
+s_check(s_rec_t *rs, size_t n, jp_averify_t *v)
+{
+    char out[160];
+    snprintf(out, sizeof out, "%s/bad.jpx", W.dir);
+    s_save(out, rs, n);
+    s_verify(out, v);
+}
+
+/* Sign the batch record at rs[b] again with key, over its last change. */
+static void
+s_resign(s_rec_t *rs, size_t b, jp_key_t *key, bool set_pub)
+{
+    jp_xrec_t *br = &rs[b].r;
+    const jp_xentry_t *last = &rs[b - 1].r.u.entry;
+    uint8_t head[JP_HASH_LEN], msg[JP_BATCH_MSG_LEN];
+    jp_sha256(last->p, last->n, head);
+    jp_batch_msg(br->u.batch.store, br->u.batch.first, br->u.batch.last, head, msg);
+    assert_int_equal(jp_key_sign(key, msg, sizeof msg, br->u.batch.sig), 0);
+    if (set_pub)
+        jp_key_public(key, br->u.batch.pub);
+}
+
+/* A receipt that does not verify, on an intact change: named at the
+ * position of that change, not at position 0. */
+static void
+test_receipt_fault_named_at_its_entry(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    size_t b = s_find_batch(rs, n, 5);
+    assert_int_equal(rs[b + 1].r.type, JP_XR_RECEIPT);
+    rs[b + 1].r.u.receipt.sig[7] ^= 0x10;
+    const jp_xentry_t *e = &rs[b - 1].r.u.entry;
+    jp_averify_t v;
+    s_check(rs, n, &v);
+    assert_int_equal(v.nfaults, 1);
+    assert_int_equal(v.first.pos, e->pos);
+    assert_int_equal(v.first.store, e->store);
+    assert_int_equal(v.first.seq, e->seq);
+    assert_int_equal(v.first.code, JP_ESIG);
+    char want[32];
+    snprintf(want, sizeof want, "position %llu,", (unsigned long long)e->pos);
+    if (!strstr(v.first.what, want))
+        fail_msg("not named at %s: %s", want, v.first.what);
+    s_free(rs, n);
+}
+
+/* A file cut inside a record, or between two, is refused as truncated at
+ * the byte where it ends: one fault, not the unsigned changes before it. */
+static void
+test_truncation_named_at_its_byte(void **state)
+{
+    (void)state;
+    FILE *f = fopen(W.file, "rb");
+    assert_non_null(f);
+    static uint8_t b[1 << 16];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    jp_xr_t *xr = NULL;
+    jp_xrec_t r;
+    uint64_t off = 0;
+    assert_int_equal(jp_xr_open(&xr, W.file, NULL), 0);
+    while (jp_xr_next(xr, &r, NULL) > 0)
+        if (r.type == JP_XR_ENTRY && r.u.entry.pos == 10)
+            off = r.offset;
+    jp_xr_close(&xr);
+    assert_true(off > 0 && off + 40 < n);
+    char out[160], want[64];
+    snprintf(out, sizeof out, "%s/cut.jpx", W.dir);
+    const uint64_t cuts[] = {off + 1, off + 3, off + 30, off};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        unlink(out);
+        f = fopen(out, "wb");
+        fwrite(b, 1, cuts[i], f);
+        fclose(f);
+        jp_averify_t v;
+        s_verify(out, &v);
+        snprintf(want, sizeof want, "byte %llu", (unsigned long long)cuts[i]);
+        if (v.nfaults != 1 || !strstr(v.first.what, want) ||
+            !strstr(v.first.what, "truncated"))
+            fail_msg("cut at %llu: %llu faults, the first: %s",
+                     (unsigned long long)cuts[i], (unsigned long long)v.nfaults,
+                     v.first.what);
+        assert_int_equal(v.first.code, JP_ECORRUPT);
+    }
+}
+
+/* A header whose kind says store export, with store 0: the header is
+ * named, once, not every entry. */
+static void
+test_header_kind_named(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    rs[0].r.u.hdr.kind = JP_XK_STORE;
+    jp_averify_t v;
+    s_check(rs, n, &v);
+    if (v.nfaults != 1 || !strstr(v.first.what, "HEADER"))
+        fail_msg("%llu faults, the first: %s", (unsigned long long)v.nfaults,
+                 v.first.what);
+    assert_int_equal(v.first.index, 0);
+    assert_int_equal(v.first.pos, 0);
+    s_free(rs, n);
+}
+
+/* The records of batch k: its entries, the BATCH and the RECEIPT, as
+ * [*lo, *hi). */
+static void
+s_block(s_rec_t *rs, size_t n, int k, size_t *lo, size_t *hi)
+{
+    size_t b = s_find_batch(rs, n, k);
+    *hi = b + 2;
+    *lo = b;
+    while (*lo > 0 && rs[*lo - 1].r.type == JP_XR_ENTRY)
+        (*lo)--;
+}
+
+/* Two stores' batches swapped, positions renumbered, END re-signed: the
+ * chains hold, but the later batch's accepted time runs backwards. */
+static void
+test_swapped_batches_named(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP], sw[S_CAP];
+    size_t n = s_load(rs, S_CAP), lo3, hi3, lo4, hi4, m = 0;
+    s_block(rs, n, 3, &lo3, &hi3);
+    s_block(rs, n, 4, &lo4, &hi4);
+    assert_int_equal(hi3, lo4);
+    assert_int_not_equal(rs[hi3 - 2].r.u.batch.store, rs[hi4 - 2].r.u.batch.store);
+    for (size_t i = 0; i < lo3; i++)
+        sw[m++] = rs[i];
+    for (size_t i = lo4; i < hi4; i++)
+        sw[m++] = rs[i];
+    for (size_t i = lo3; i < hi3; i++)
+        sw[m++] = rs[i];
+    for (size_t i = hi4; i < n; i++)
+        sw[m++] = rs[i];
+    assert_int_equal(m, n);
+    uint64_t pos = 1, named = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (sw[i].r.type != JP_XR_ENTRY)
+            continue;
+        sw[i].r.u.entry.pos = pos++;
+        if (sw[i + 1].r.type == JP_XR_BATCH &&
+            sw[i + 1].r.u.batch.last == rs[hi3 - 2].r.u.batch.last &&
+            sw[i + 1].r.u.batch.store == rs[hi3 - 2].r.u.batch.store)
+            named = sw[i].r.u.entry.pos;
+    }
+    jp_averify_t v;
+    s_check(sw, m, &v);
+    if (v.nfaults != 1)
+        fail_msg("%llu faults, the first: %s", (unsigned long long)v.nfaults,
+                 v.nfaults ? v.first.what : "none");
+    assert_int_equal(v.first.pos, named);
+    assert_int_equal(v.first.store, rs[hi3 - 2].r.u.batch.store);
+    assert_int_equal(v.first.seq, rs[hi3 - 2].r.u.batch.last);
+    if (!strstr(v.first.what, "accepted"))
+        fail_msg("%s", v.first.what);
+    s_free(rs, n);
+}
+
+/* Every bad batch signature is a fault of its own, whether a good batch
+ * of the store follows it or not; and a change altered without END
+ * re-signed is one fault, not two. */
+static void
+test_every_fault_counted(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    jp_averify_t v;
+    /* Store 2's batches 4, 6, ... 12 (to the end): five faults. */
+    for (int k = 4; k <= NB; k += 2)
+        s_resign(rs, s_find_batch(rs, n, k), W.evil, false);
+    s_check(rs, n, &v);
+    size_t b4 = s_find_batch(rs, n, 4);
+    if (v.nfaults != (NB - 4) / 2 + 1)
+        fail_msg("%llu faults for %d bad batches, the first: %s",
+                 (unsigned long long)v.nfaults, (NB - 4) / 2 + 1, v.first.what);
+    assert_int_equal(v.first.pos, rs[b4 - 1].r.u.entry.pos);
+    /* The same with their keys replaced too: five, each by a wrong key. */
+    for (int k = 4; k <= NB; k += 2)
+        s_resign(rs, s_find_batch(rs, n, k), W.evil, true);
+    s_check(rs, n, &v);
+    assert_int_equal(v.nfaults, (NB - 4) / 2 + 1);
+    assert_non_null(strstr(v.first.what, "not one of store 2's keys"));
+    s_free(rs, n);
+    /* Store 1's batches 1 and 3 bad, 5 good: two faults. */
+    n = s_load(rs, S_CAP);
+    s_resign(rs, s_find_batch(rs, n, 1), W.evil, false);
+    s_resign(rs, s_find_batch(rs, n, 3), W.evil, false);
+    s_check(rs, n, &v);
+    assert_int_equal(v.nfaults, 2);
+    s_free(rs, n);
+    /* A byte of a change flipped in the file as the server wrote it (END
+     * not re-signed): the change is the one fault. */
+    FILE *f = fopen(W.file, "rb");
+    assert_non_null(f);
+    static uint8_t b[1 << 16];
+    size_t len = fread(b, 1, sizeof b, f);
+    fclose(f);
+    jp_xr_t *xr = NULL;
+    jp_xrec_t r;
+    uint64_t next = 0; /* the record after position 6's: the change ends before it */
+    bool after6 = false;
+    assert_int_equal(jp_xr_open(&xr, W.file, NULL), 0);
+    while (jp_xr_next(xr, &r, NULL) > 0 && !next) {
+        if (after6)
+            next = r.offset;
+        after6 = r.type == JP_XR_ENTRY && r.u.entry.pos == 6;
+    }
+    jp_xr_close(&xr);
+    assert_true(next > 2);
+    b[next - 2] ^= 0x01;
+    char out[160];
+    snprintf(out, sizeof out, "%s/flip.jpx", W.dir);
+    f = fopen(out, "wb");
+    fwrite(b, 1, len, f);
+    fclose(f);
+    s_verify(out, &v);
+    if (v.nfaults != 1 || v.first.pos != 6)
+        fail_msg("%llu faults, the first: %s", (unsigned long long)v.nfaults,
+                 v.first.what);
+}
+
+/* ---- store keys pinned by the stores' own key files ------------------------ */
+
+/* Verify path with the key files of the stores in pins[] (0-terminated). */
+static void
+s_verify_pinned(const char *path, const char *const *files, int nfiles, jp_averify_t *v)
+{
+    jp_averify_opts_t o = {.key_files = files, .nkey_files = nfiles};
+    jp_err_t err = {0};
+    if (jp_audit_verify(path, &o, v, &err))
+        fail_msg("verify: %s", err.msg);
+}
+
+/* Store s's key file at path, of group g, with its own key and extra. */
+static void
+s_attest(const char *path, int s, const char *g, jp_key_t *extra)
+{
+    jp_attest_t a = {.store = (uint16_t)s, .ms = 1700000000000, .nkeys = 1};
+    snprintf(a.group, sizeof a.group, "%s", g);
+    jp_key_public(W.kst[s], a.keys[0]);
+    if (extra)
+        jp_key_public(extra, a.keys[a.nkeys++]);
+    unlink(path);
+    assert_int_equal(jp_attest_write(path, &a, W.kst[s], NULL), 0);
+}
+
+/* Insert KEY (store, pub of key) after the KEY records; re-sign store's
+ * batches with key (its key in each); END is re-signed by s_save. */
+static size_t
+s_forge_key(s_rec_t *rs, size_t n, uint16_t store, jp_key_t *key, bool replace)
+{
+    size_t at = 1;
+    while (rs[at].r.type == JP_XR_KEY)
+        at++;
+    if (replace) {
+        for (size_t i = 1; i < at; i++)
+            if (rs[i].r.u.key.store == store)
+                jp_key_public(key, rs[i].r.u.key.pub);
+    } else {
+        memmove(&rs[at + 1], &rs[at], (n - at) * sizeof *rs);
+        memset(&rs[at], 0, sizeof rs[at]);
+        rs[at].r.type = JP_XR_KEY;
+        rs[at].r.u.key.store = store;
+        jp_key_public(key, rs[at].r.u.key.pub);
+        n++;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (rs[i].r.type == JP_XR_BATCH && rs[i].r.u.batch.store == store)
+            s_resign(rs, i, key, true);
+    return n;
+}
+
+static void
+test_store_keys_pinned(void **state)
+{
+    (void)state;
+    char k1[160], k2[160], kx[160], out[160];
+    snprintf(k1, sizeof k1, "%s/1.keys", W.dir);
+    snprintf(k2, sizeof k2, "%s/2.keys", W.dir);
+    snprintf(kx, sizeof kx, "%s/x.keys", W.dir);
+    snprintf(out, sizeof out, "%s/bad.jpx", W.dir);
+    s_attest(k1, 1, "G", NULL);
+    s_attest(k2, 2, "G", W.kst[1]); /* a key it holds but never used: fine */
+    const char *both[] = {k1, k2};
+    jp_averify_t v;
+
+    /* Untouched: verifies, both stores pinned; without files, none. */
+    s_verify_pinned(W.file, both, 2, &v);
+    if (v.nfaults)
+        fail_msg("%s", v.first.what);
+    assert_int_equal(v.key_stores, 2);
+    assert_int_equal(v.pinned, 2);
+    assert_int_equal(v.key_files, 2);
+    s_verify(W.file, &v);
+    assert_int_equal(v.nfaults, 0);
+    assert_int_equal(v.pinned, 0);
+
+    /* The server lists its own key as a second key of store 2, or in place
+     * of store 2's, and signs store 2's batches with it: unpinned this
+     * verifies (what it rests on is said), pinned it is the KEY record and
+     * each of the NB / 2 batches it signed. */
+    static s_rec_t rs[S_CAP + 1];
+    for (int replace = 0; replace < 2; replace++) {
+        size_t n = s_load(rs, S_CAP);
+        size_t m = s_forge_key(rs, n, 2, W.evil, replace);
+        s_save(out, rs, m);
+        s_verify(out, &v);
+        assert_int_equal(v.nfaults, 0);
+        assert_int_equal(v.pinned, 0);
+        s_verify_pinned(out, both, 2, &v);
+        if (v.nfaults != 1 + NB / 2 || v.first.store != 2 || v.first.index != 0 ||
+            !strstr(v.first.what, "not the store's key"))
+            fail_msg("%s: %llu faults, the first: %s", replace ? "replaced" : "added",
+                     (unsigned long long)v.nfaults, v.first.what);
+        /* Only store 1 pinned: store 2's forgery rests on the listed keys. */
+        s_verify_pinned(out, both, 1, &v);
+        assert_int_equal(v.nfaults, 0);
+        assert_int_equal(v.pinned, 1);
+        s_free(rs, n);
+    }
+
+    /* The server's own key as a key of store 2: a fault, pinned or not. */
+    size_t n = s_load(rs, S_CAP);
+    size_t m = s_forge_key(rs, n, 2, W.ksrv, false);
+    s_save(out, rs, m);
+    s_verify(out, &v);
+    if (v.nfaults != 1 + NB / 2 || !strstr(v.first.what, "server's own key"))
+        fail_msg("%llu faults, the first: %s", (unsigned long long)v.nfaults,
+                 v.first.what);
+    s_free(rs, n);
+
+    /* A key file of another group, altered, or not one: a fault naming it. */
+    s_attest(kx, 1, "H", NULL);
+    s_verify_pinned(W.file, (const char *[]){kx}, 1, &v);
+    assert_int_equal(v.nfaults, 1);
+    assert_non_null(strstr(v.first.what, "of group H"));
+    FILE *f = fopen(k1, "r+b");
+    assert_non_null(f);
+    fseek(f, 25, SEEK_SET); /* the G of "group G" */
+    fputc('X', f);
+    fclose(f);
+    s_verify_pinned(W.file, (const char *[]){k1}, 1, &v);
+    assert_int_equal(v.nfaults, 1);
+    assert_int_equal(v.first.code, JP_ESIG);
+    assert_non_null(strstr(v.first.what, "1.keys"));
+    s_verify_pinned(W.file, (const char *[]){W.file}, 1, &v);
+    assert_int_equal(v.nfaults, 1);
+    assert_non_null(strstr(v.first.what, "not a store key file"));
+    jp_err_t err = {0};
+    jp_averify_opts_t o = {.key_files = (const char *[]){"/nonexistent.keys"},
+                           .nkey_files = 1};
+    assert_int_equal(jp_audit_verify(W.file, &o, &v, &err), JP_ENOTFOUND);
+}
+
+/* The key file's form: what is written reads back; every line checked. */
+static void
+test_key_file_form(void **state)
+{
+    (void)state;
+    char p[160];
+    snprintf(p, sizeof p, "%s/form.keys", W.dir);
+    s_attest(p, 2, "审计集团", W.evil);
+    jp_attest_t a;
+    jp_err_t err = {0};
+    assert_int_equal(jp_attest_read(p, &a, &err), 0);
+    assert_int_equal(a.store, 2);
+    assert_int_equal(a.nkeys, 2);
+    assert_string_equal(a.group, "审计集团");
+    uint8_t pub[JP_PUB_LEN];
+    jp_key_public(W.kst[2], pub);
+    assert_memory_equal(a.keys[0], pub, JP_PUB_LEN);
+    /* Overwriting is refused. */
+    jp_attest_t b = a;
+    assert_int_equal(jp_attest_write(p, &b, W.kst[2], NULL), JP_EEXIST);
+    /* Every byte changed, and every cut, is refused (none reads as a file). */
+    FILE *f = fopen(p, "rb");
+    static char t[JP_ATTEST_MAX_FILE];
+    size_t n = fread(t, 1, sizeof t, f);
+    fclose(f);
+    char q[160];
+    snprintf(q, sizeof q, "%s/form2.keys", W.dir);
+    for (size_t i = 0; i < n; i++) {
+        for (int pass = 0; pass < 2; pass++) {
+            f = fopen(q, "wb");
+            if (pass == 0) {
+                t[i] ^= 0x01;
+                fwrite(t, 1, n, f);
+                t[i] ^= 0x01;
+            } else {
+                fwrite(t, 1, i, f);
+            }
+            fclose(f);
+            int rc = jp_attest_read(q, &a, &err);
+            if (rc == 0)
+                fail_msg("%s at byte %zu read as a key file", pass ? "cut" : "flip", i);
+        }
+    }
+}
+
+/* ---- one alteration, one fault ------------------------------------------- */
+
+/* The file's bytes, and the offset of every record (offs[n] = size). */
+static size_t
+s_bytes(uint8_t *b, size_t cap, uint64_t *offs, uint8_t *types, size_t *nrec)
+{
+    FILE *f = fopen(W.file, "rb");
+    assert_non_null(f);
+    size_t n = fread(b, 1, cap, f);
+    fclose(f);
+    jp_xr_t *xr = NULL;
+    jp_xrec_t r;
+    size_t k = 0;
+    assert_int_equal(jp_xr_open(&xr, W.file, NULL), 0);
+    while (jp_xr_next(xr, &r, NULL) > 0) {
+        types[k] = r.type;
+        offs[k++] = r.offset;
+    }
+    jp_xr_close(&xr);
+    offs[k] = n;
+    *nrec = k;
+    return n;
+}
+
+/* Write b[0..n) without the bytes [cut_lo, cut_hi), then extra; verify. */
+static void
+s_raw(const uint8_t *b, size_t n, uint64_t cut_lo, uint64_t cut_hi, const void *extra,
+      size_t en, jp_averify_t *v)
+{
+    char out[160];
+    snprintf(out, sizeof out, "%s/raw.jpx", W.dir);
+    FILE *f = fopen(out, "wb");
+    fwrite(b, 1, cut_lo, f);
+    fwrite(b + cut_hi, 1, n - cut_hi, f);
+    if (en)
+        fwrite(extra, 1, en, f);
+    fclose(f);
+    s_verify(out, v);
+}
+
+static void
+s_one(const char *what, const jp_averify_t *v)
+{
+    if (v->nfaults != 1)
+        fail_msg("%s: %llu faults, the first: %s", what, (unsigned long long)v->nfaults,
+                 v->nfaults ? v->first.what : "none");
+}
+
+static void
+test_one_fault_each(void **state)
+{
+    (void)state;
+    static uint8_t b[1 << 16];
+    static uint64_t offs[S_CAP];
+    static uint8_t types[S_CAP];
+    size_t nrec, n = s_bytes(b, sizeof b, offs, types, &nrec);
+    jp_averify_t v;
+
+    /* An entry in the middle of a batch removed, END as the server wrote
+     * it: the missing seq, not also END's count and file hash. */
+    size_t k = 0;
+    for (size_t i = 1; i + 1 < nrec && !k; i++)
+        if (types[i] == JP_XR_ENTRY && types[i + 1] == JP_XR_ENTRY && i > 8)
+            k = i;
+    s_raw(b, n, offs[k], offs[k + 1], NULL, 0, &v);
+    s_one("entry removed", &v);
+    assert_non_null(strstr(v.first.what, "is missing"));
+
+    /* Bytes after END: one fault, at that byte. */
+    s_raw(b, n, n, n, "\x91\x07", 2, &v);
+    s_one("bytes after END", &v);
+    assert_non_null(strstr(v.first.what, "after the END record"));
+
+    /* END's entry count changed: its signature and its count, one record. */
+    size_t e = nrec - 1;
+    assert_int_equal(types[e], JP_XR_END);
+    static uint8_t c[1 << 16];
+    memcpy(c, b, n);
+    /* [0x98, 7, pos, entries, ...]: pos < 128 is one byte, as is entries */
+    assert_true(W.end_pos < 128);
+    c[offs[e] + 3] ^= 0x01;
+    char out[160];
+    snprintf(out, sizeof out, "%s/raw.jpx", W.dir);
+    FILE *f = fopen(out, "wb");
+    fwrite(c, 1, n, f);
+    fclose(f);
+    s_verify(out, &v);
+    s_one("END count", &v);
+    assert_non_null(strstr(v.first.what, "the END record"));
+
+    /* The last change of a batch altered (re-signed): that change, not
+     * also its batch signature and the server's receipt over it. */
+    static s_rec_t rs[S_CAP];
+    size_t m = s_load(rs, S_CAP);
+    size_t b5 = s_find_batch(rs, m, 5);
+    jp_xentry_t *last = &rs[b5 - 1].r.u.entry;
+    rs[b5 - 1].p[last->n - 2] ^= 0x01;
+    s_check(rs, m, &v);
+    s_one("last change of a batch", &v);
+    assert_int_equal(v.first.pos, last->pos);
+    assert_non_null(strstr(v.first.what, "altered"));
+    s_free(rs, m);
+
+    /* One entry's position label changed (re-signed): that entry only. */
+    m = s_load(rs, S_CAP);
+    rs[s_find_entry(rs, m, 9)].r.u.entry.pos = 40;
+    s_check(rs, m, &v);
+    s_one("position label", &v);
+    assert_int_equal(v.first.pos, 40);
+    s_free(rs, m);
+
+    /* The HEADER's last position changed (re-signed): the header. */
+    m = s_load(rs, S_CAP);
+    rs[0].r.u.hdr.to += 3;
+    s_check(rs, m, &v);
+    s_one("header to", &v);
+    assert_int_equal(v.first.index, 0);
+    assert_non_null(strstr(v.first.what, "HEADER"));
+    s_free(rs, m);
+
+    /* Store 2's KEY record removed (re-signed): pinned, that is one fault,
+     * the key being the store's by its key file; unpinned, each batch it
+     * signed is signed by a key the export does not list. */
+    char k2[160];
+    snprintf(k2, sizeof k2, "%s/2.keys", W.dir);
+    s_attest(k2, 2, "G", NULL);
+    m = s_load(rs, S_CAP);
+    size_t at = 0;
+    for (size_t i = 1; i < m && !at; i++)
+        if (rs[i].r.type == JP_XR_KEY && rs[i].r.u.key.store == 2)
+            at = i;
+    memmove(&rs[at], &rs[at + 1], (m - at - 1) * sizeof *rs);
+    s_check(rs, m - 1, &v);
+    assert_int_equal(v.nfaults, NB / 2);
+    snprintf(out, sizeof out, "%s/bad.jpx", W.dir);
+    s_verify_pinned(out, (const char *[]){k2}, 1, &v);
+    s_one("KEY removed, pinned", &v);
+    assert_non_null(strstr(v.first.what, "KEY record removed"));
+    m--;
+    s_free(rs, m);
+}
+
 int
 main(void)
 {
@@ -573,6 +1126,14 @@ main(void)
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_every_byte_and_truncation),
         cmocka_unit_test(test_replay_positions_and_times),
+        cmocka_unit_test(test_receipt_fault_named_at_its_entry),
+        cmocka_unit_test(test_truncation_named_at_its_byte),
+        cmocka_unit_test(test_header_kind_named),
+        cmocka_unit_test(test_swapped_batches_named),
+        cmocka_unit_test(test_every_fault_counted),
+        cmocka_unit_test(test_store_keys_pinned),
+        cmocka_unit_test(test_key_file_form),
+        cmocka_unit_test(test_one_fault_each),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
