@@ -271,12 +271,19 @@ jp_format_iso(int64_t ms, char *out, size_t cap)
         return;
     }
     long off = tm.tm_gmtoff / 60;
-    char sign = off < 0 ? '-' : '+';
+    char sign = off < 0 ? '-' : '+', text[160]; /* room for any int the format takes */
     if (off < 0)
         off = -off;
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%c%02ld:%02ld",
+    snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%c%02ld:%02ld",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
              tm.tm_sec, (int)(ms - sec * 1000), sign, off / 60, off % 60);
+    size_t n = strlen(text); /* cut to cap, as snprintf would */
+    if (cap == 0)
+        return;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, text, n);
+    out[n] = '\0';
 }
 
 /* ---- JSON -------------------------------------------------------------- */
