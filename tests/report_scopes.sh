@@ -102,6 +102,7 @@ run() {
     Q --key "$T0/group.key" at-risk --scope group --as-of $D --format json >"$T0/$k.risk-group.json"
     Q --key "$T0/group.key" at-risk --scope group --as-of $D --format csv >"$T0/$k.risk-group.csv"
     Q --key "$T0/region.key" at-risk --as-of $D --format json >"$T0/$k.risk-region.json"
+    Q --key "$T0/region.key" at-risk --scope store:1 --as-of $D >"$T0/$k.risk-text"
     for i in 1 2 3; do S "st$i" today --as-of $D --format json >"$T0/$k.today$i.json"; done
 }
 
@@ -171,6 +172,11 @@ head -1 "$T0/1.risk-group.csv" | grep -qx 'store,customer,name,phone,first_sale,
 [ "$(wc -l <"$T0/1.risk-group.csv")" -gt 1 ] || fail "the at-risk CSV has no row"
 ! grep -qE '(\+86)?1[3-9][0-9]{9}' "$T0/1.risk-group.csv" || fail "a full phone in the at-risk CSV"
 grep -q '\*\*\*\*' "$T0/1.risk-group.csv" || fail "no masked phone in the at-risk CSV"
+
+grep -qE '^store +customer +name +phone +first_sale +last_purchase +last_visit' "$T0/1.risk-text" ||
+    fail "the at-risk list as text has no header"
+[ "$(grep -c '\*\*\*\*' "$T0/1.risk-text")" -eq "$(py 'import json,sys; print(sum(1 for i in json.load(open(sys.argv[1]))["items"] if i["store"] == 1 and i["phone"]))' "$T0/1.risk-group.json")" ] ||
+    fail "the text list of store 1 is not store 1's part of the group's list"
 
 check "complaints crossed: severity by subject"
 py 'import json,sys
