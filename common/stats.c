@@ -472,23 +472,32 @@ s_ev_of(const jp_base_t *b, const jp_id_t *id)
 typedef struct {
     uint32_t group; /* person or VIN */
     uint32_t idx;   /* row or event index (id order) */
-    int64_t at;     /* created or at */
-    uint16_t store; /* store of the row or event */
+    int64_t when;   /* s_when(created or at, store) */
 } s_gkey_t;
 
-/* At one instant the greater store comes last (it is "the latest"), then
- * the greater id of that store: never the order stores imported or synced
- * in, which only the ids' time part would reflect. */
+/* Time, then store, in one sortable number: at one instant the greater
+ * store comes last (it is "the latest"), then the greater id of that
+ * store (idx), never the order stores imported or synced in, which only
+ * the ids' time part would reflect.  Instants within 2^47 ms (4,000 years)
+ * of 1970 leave 16 bits for the store; the rest (S_NEVER) clamp. */
+static int64_t
+s_when(int64_t at, uint16_t store)
+{
+    if (at >= INT64_MAX / 65536)
+        return INT64_MAX;
+    if (at <= INT64_MIN / 65536)
+        return INT64_MIN;
+    return at * 65536 + store;
+}
+
 static int
 s_gkey_cmp(const void *a, const void *b)
 {
     const s_gkey_t *x = a, *y = b;
     if (x->group != y->group)
         return x->group < y->group ? -1 : 1;
-    if (x->at != y->at)
-        return x->at < y->at ? -1 : 1;
-    if (x->store != y->store)
-        return x->store < y->store ? -1 : 1;
+    if (x->when != y->when)
+        return x->when < y->when ? -1 : 1;
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
@@ -595,27 +604,37 @@ s_resolve_rows(jp_base_t *b)
 
 /* Existence: a row is in the base from the earliest of its created_at and
  * its own events (all at or before D here).  Rows with nothing at or
- * before D are dropped, and the events' rows found again. */
-static void
+ * before D are dropped, and the events' row indexes follow the move
+ * (none of them was such a row's). */
+static int
 s_exist(jp_base_t *b)
 {
-    bool late = false;
     for (size_t i = 0; i < b->nev; i++) {
         const s_ev_t *e = &b->ev[i];
         if (e->row != S_NONE && e->at < b->rows[e->row].exist)
             b->rows[e->row].exist = e->at;
     }
+    size_t late = 0;
+    for (size_t i = 0; i < b->nrows; i++)
+        late += b->rows[i].exist > b->asof;
+    if (!late)
+        return 0;
+    uint32_t *moved = malloc(b->nrows * sizeof *moved);
+    if (!moved)
+        return JP_ENOMEM;
     size_t n = 0;
     for (size_t i = 0; i < b->nrows; i++) {
-        if (b->rows[i].exist > b->asof) {
-            late = true;
-            continue;
-        }
-        b->rows[n++] = b->rows[i];
+        moved[i] = (uint32_t)n;
+        if (b->rows[i].exist <= b->asof)
+            b->rows[n++] = b->rows[i];
     }
     b->nrows = n;
-    if (late)
-        s_resolve_rows(b);
+    for (size_t i = 0; i < b->nev; i++) {
+        if (b->ev[i].row != S_NONE)
+            b->ev[i].row = moved[b->ev[i].row];
+    }
+    free(moved);
+    return 0;
 }
 
 /* References: a contact's or resolution's complaint, a referral's lead;
@@ -672,22 +691,23 @@ s_group(jp_base_t *b)
     if (!k)
         return rc;
     for (size_t i = 0; i < b->nrows; i++)
-        k[i] = (s_gkey_t){b->rows[i].person, (uint32_t)i, b->rows[i].created,
-                          b->rows[i].store};
+        k[i] = (s_gkey_t){b->rows[i].person, (uint32_t)i,
+                          s_when(b->rows[i].created, b->rows[i].store)};
     if ((rc = s_csr(k, b->nrows, b->npeople, &b->prow0, &b->prow)))
         goto done;
     n = 0;
     for (size_t i = 0; i < b->nev; i++) {
         if (b->ev[i].row != S_NONE)
-            k[n++] = (s_gkey_t){b->rows[b->ev[i].row].person, (uint32_t)i, b->ev[i].at,
-                                b->ev[i].store};
+            k[n++] = (s_gkey_t){b->rows[b->ev[i].row].person, (uint32_t)i,
+                                s_when(b->ev[i].at, b->ev[i].store)};
     }
     if ((rc = s_csr(k, n, b->npeople, &b->pev0, &b->pev)))
         goto done;
     n = 0;
     for (size_t i = 0; i < b->nev; i++) {
         if (b->ev[i].kind == JP_K_SERVICE && b->ev[i].vin != S_NONE)
-            k[n++] = (s_gkey_t){b->ev[i].vin, (uint32_t)i, b->ev[i].at, b->ev[i].store};
+            k[n++] = (s_gkey_t){b->ev[i].vin, (uint32_t)i,
+                                s_when(b->ev[i].at, b->ev[i].store)};
     }
     rc = s_csr(k, n, b->nvins, &b->vsvc0, &b->vsvc);
 done:
@@ -704,7 +724,8 @@ s_finish(jp_base_t *b)
     if (b->nrows >= S_NONE || b->nev >= S_NONE)
         return JP_ETOOBIG;
     s_resolve_rows(b);
-    s_exist(b);
+    if ((rc = s_exist(b)))
+        return rc;
     s_resolve_refs(b);
     if ((rc = s_intern_districts(b)) || (rc = s_intern_vins(b)) || (rc = s_people(b)))
         return rc;
