@@ -2171,36 +2171,34 @@ jp_worklist_free(jp_worklist_t *w)
 
 /* ---- the churn warning list at any scope ------------------------------- */
 
-/* Add st to the n distinct stores in out (at most cap kept); the count of
- * distinct stores seen so far. */
+/* Add st to the n distinct stores in out (room for one more); the new
+ * count. */
 static size_t
-s_store_once(uint16_t st, uint16_t *out, size_t n, size_t cap)
+s_store_once(uint16_t st, uint16_t *out, size_t n)
 {
-    for (size_t k = 0; k < n && k < cap; k++) {
+    for (size_t k = 0; k < n; k++) {
         if (out[k] == st)
             return n;
     }
-    if (n < cap)
-        out[n] = st;
+    out[n] = st;
     return n + 1;
 }
 
-/* The distinct stores in scope of person p's rows and events, at most cap
- * of them into out; how many there are. */
+/* The distinct stores in scope of person p's rows and events into out,
+ * which has room for one per row and event; how many there are. */
 static size_t
-s_person_stores(const jp_base_t *b, const jp_scope_t *sc, uint32_t p, uint16_t *out,
-                size_t cap)
+s_person_stores(const jp_base_t *b, const jp_scope_t *sc, uint32_t p, uint16_t *out)
 {
     size_t n = 0;
     for (uint32_t i = b->prow0[p]; i < b->prow0[p + 1]; i++) {
         uint16_t st = b->rows[b->prow[i]].store;
         if (jp_scope_has(sc, st))
-            n = s_store_once(st, out, n, cap);
+            n = s_store_once(st, out, n);
     }
     for (uint32_t i = b->pev0[p]; i < b->pev0[p + 1]; i++) {
         uint16_t st = b->ev[b->pev[i]].store;
         if (jp_scope_has(sc, st))
-            n = s_store_once(st, out, n, cap);
+            n = s_store_once(st, out, n);
     }
     return n;
 }
@@ -2214,8 +2212,6 @@ s_risk_cmp(const void *a, const void *b)
     return jp_id_cmp(&x->customer, &y->customer);
 }
 
-#define S_MAX_PERSON_STORES 64 /* stores of one person looked at per pass */
-
 int
 jp_at_risk_compute(const jp_base_t *b, const jp_scope_t *scope, jp_at_risk_list_t *out)
 {
@@ -2225,16 +2221,17 @@ jp_at_risk_compute(const jp_base_t *b, const jp_scope_t *scope, jp_at_risk_list_
     /* Each store's own list, as its work list has it: the scope of one
      * store at a time, one bit set in a scope of our own. */
     jp_scope_t *one = calloc(1, sizeof *one);
-    size_t cap = 0;
+    uint16_t *st = NULL; /* the person's stores: one per row and event at most */
+    size_t cap = 0, stcap = 0;
     int rc = one ? 0 : JP_ENOMEM;
     s_ctx_t x = {.b = b, .sc = one, .D = b->asof};
     for (uint32_t p = 0; p < b->npeople && !rc; p++) {
-        uint16_t st[S_MAX_PERSON_STORES];
-        size_t total = s_person_stores(b, scope, p, st, S_MAX_PERSON_STORES);
-        if (total > S_MAX_PERSON_STORES) {
-            rc = JP_ETOOBIG; /* a person at more stores than one pass holds */
+        size_t most = (b->prow0[p + 1] - b->prow0[p]) + (b->pev0[p + 1] - b->pev0[p]);
+        if (s_grow((void **)&st, &stcap, most + 1, sizeof *st)) {
+            rc = JP_ENOMEM;
             break;
         }
+        size_t total = s_person_stores(b, scope, p, st);
         for (size_t k = 0; k < total && !rc; k++) {
             s_sum_t s;
             jp_scope_add(one, st[k]);
@@ -2259,6 +2256,7 @@ jp_at_risk_compute(const jp_base_t *b, const jp_scope_t *scope, jp_at_risk_list_
         }
     }
     free(one);
+    free(st);
     if (rc) {
         jp_at_risk_free(out);
         return rc;

@@ -309,9 +309,8 @@ typedef struct {
 /* The at-risk owners (retention.at_risk) of every store in scope, each on
  * its own store's list exactly as that store's work list (`today`) has
  * them: the union of the stores' lists, one item per store and person.
- * Text points into the base: valid while the base lives.  Returns 0,
- * JP_ENOMEM, or JP_ETOOBIG for a person at more than 64 stores of the
- * scope. */
+ * Text points into the base: valid while the base lives.  Returns 0 or
+ * JP_ENOMEM. */
 int jp_at_risk_compute(const jp_base_t *b, const jp_scope_t *scope,
                        jp_at_risk_list_t *out);
 void jp_at_risk_free(jp_at_risk_list_t *l);
