@@ -227,6 +227,8 @@ main(int argc, char **argv)
         for (int i = 0; i < nargs; i++)
             if (!strcmp(args[2 * i], "filter"))
                 return s_fail(Q_USAGE, what, "takes no --filter");
+        if (strcmp(table, "figures"))
+            return s_fail(Q_USAGE, what, "takes no --table: the list is one table");
     }
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
         return s_fail(Q_USAGE, what, "--format must be text, json or csv");

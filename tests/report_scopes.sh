@@ -115,6 +115,9 @@ Q --key "$T0/region.key" at-risk --scope group >"$T/out" 2>"$T/err" || rc=$?
 rc=0
 Q --key "$T0/region.key" at-risk --scope store:3 >"$T/out" 2>"$T/err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q "may not read that store" "$T/err" || fail "region key read store 3's list (exit $rc)"
+rc=0
+Q --key "$T0/group.key" at-risk --filter 'visits >1' >"$T/out" 2>"$T/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "takes no --filter" "$T/err" || fail "at-risk took a filter (exit $rc)"
 jp_server_stop
 check "stores imported and synced in the order 3 2 1"
 run 2 "3 2 1"
