@@ -598,7 +598,8 @@ s_json_when(int64_t ms)
 }
 
 json_t *
-jp_at_risk_json(const jp_at_risk_list_t *l, const char *scope)
+jp_at_risk_json(const jp_at_risk_list_t *l, const char *scope, jp_store_code_fn code,
+                void *arg)
 {
     char when[48], phone[32], cid[JP_ID_TEXT_LEN + 1];
     json_t *items = json_array();
@@ -615,10 +616,11 @@ jp_at_risk_json(const jp_at_risk_list_t *l, const char *scope)
         if (r->phone[0])
             jp_phone_mask(r->phone, phone, sizeof phone);
         json_t *it = json_pack(
-            "{sI ss ss ss? so so so}", "store", (json_int_t)r->store, "customer", cid,
-            "name", r->name, "phone", phone[0] ? phone : NULL, "first_sale",
-            s_json_when(r->first_sale), "last_purchase", s_json_when(r->last_purchase),
-            "last_visit", s_json_when(r->last_visit));
+            "{sI ss? ss ss ss? so so so}", "store", (json_int_t)r->store, "store_code",
+            code ? code(arg, r->store) : NULL, "customer", cid, "name", r->name, "phone",
+            phone[0] ? phone : NULL, "first_sale", s_json_when(r->first_sale),
+            "last_purchase", s_json_when(r->last_purchase), "last_visit",
+            s_json_when(r->last_visit));
         if (json_array_append_new(items, it))
             goto fail;
     }
@@ -629,10 +631,11 @@ fail:
 }
 
 int
-jp_at_risk_csv(const jp_at_risk_list_t *l, FILE *out)
+jp_at_risk_csv(const jp_at_risk_list_t *l, jp_store_code_fn code, void *arg, FILE *out)
 {
     char phone[32], cid[JP_ID_TEXT_LEN + 1], st[8], first[48], last[48], visit[48];
-    fputs("store,customer,name,phone,first_sale,last_purchase,last_visit\n", out);
+    fputs("store,store_code,customer,name,phone,first_sale,last_purchase,last_visit\n",
+          out);
     for (size_t i = 0; i < l->n; i++) {
         const jp_at_risk_t *r = &l->items[i];
         snprintf(st, sizeof st, "%u", r->store);
@@ -644,7 +647,9 @@ jp_at_risk_csv(const jp_at_risk_list_t *l, FILE *out)
         jp_format_iso(r->last_purchase, last, sizeof last);
         if (r->last_visit != INT64_MIN)
             jp_format_iso(r->last_visit, visit, sizeof visit);
+        const char *sc = code ? code(arg, r->store) : NULL;
         s_cell(out, st, false);
+        s_cell(out, sc ? sc : "", false);
         s_cell(out, cid, false);
         s_cell(out, r->name, false);
         s_cell(out, phone, false);

@@ -32,6 +32,7 @@
 
 #define S_LIVE_MAX_AGE_MS 60000 /* a live base older than this is reloaded */
 #define S_BACKGROUND_NICE 10    /* the refresher's niceness: it yields */
+#define S_MAX_CODES 4096        /* store codes an at-risk list names */
 
 /* A report computed ahead, with the live base: the group's and each
  * region's, as JSON (what most queries as of now ask for). */
@@ -435,11 +436,47 @@ srv_reports_ahead(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m, jp_txn_t
     return found;
 }
 
+/* The group's store codes, by store number (peers come in store order). */
+typedef struct {
+    uint16_t store[S_MAX_CODES]; /* enrolled stores, ascending */
+    char code[S_MAX_CODES][32];  /* their codes */
+    int n;
+} s_codes_t;
+
+static int
+s_code_add(void *arg, const srv_peer_t *p)
+{
+    s_codes_t *c = arg;
+    if (c->n < S_MAX_CODES && (c->n == 0 || p->store > c->store[c->n - 1])) {
+        c->store[c->n] = p->store;
+        snprintf(c->code[c->n++], sizeof c->code[0], "%s", p->code);
+    }
+    return 0;
+}
+
+static const char *
+s_code_of(void *arg, uint16_t store)
+{
+    const s_codes_t *c = arg;
+    int lo = 0, hi = c->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (c->store[mid] == store)
+            return c->code[mid];
+        if (c->store[mid] < store)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /* The churn warning list of a scope from the held base (reporter
- * thread): the body, or NULL when out of memory. */
+ * thread), each store named by its code: the body, or NULL when out of
+ * memory. */
 static char *
-s_at_risk_body(const srv_reports_t *r, const jp_scope_t *scope, const char *label,
-               const char *format, size_t *n, int *rc)
+s_at_risk_body(const srv_reports_t *r, const jp_scope_t *scope, s_codes_t *codes,
+               const char *label, const char *format, size_t *n, int *rc)
 {
     jp_at_risk_list_t l;
     char *body = NULL;
@@ -447,14 +484,14 @@ s_at_risk_body(const srv_reports_t *r, const jp_scope_t *scope, const char *labe
     if ((*rc = jp_at_risk_compute(r->base, scope, &l)))
         return NULL;
     if (!strcmp(format, "json")) {
-        json_t *j = jp_at_risk_json(&l, label);
+        json_t *j = jp_at_risk_json(&l, label, s_code_of, codes);
         body = j ? jp_json_text(j) : NULL;
         json_decref(j);
         *n = body ? strlen(body) : 0;
     } else {
         FILE *f = open_memstream(&body, n);
         if (f) {
-            jp_at_risk_csv(&l, f);
+            jp_at_risk_csv(&l, s_code_of, codes, f);
             fclose(f);
         }
     }
@@ -470,6 +507,7 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
 {
     const uint64_t qid = m->query.id;
     static jp_scope_t scope, listed; /* 8 KiB each, reporter thread only */
+    static s_codes_t codes;          /* 136 KiB, reporter thread only */
     const bool at_risk = s_is(m, "at_risk");
     s_rargs_t a;
     char label[JP_MSG_MAX_TEXT + 64];
@@ -509,12 +547,17 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
     uint64_t t0 = jp_now_ms();
     bool cached;
     rc = s_base_for(r, txn, !a.asof[0], &asof, &cached, &err);
+    if (!rc && at_risk) {
+        codes.n = 0;
+        srv_peers_each(txn, s_code_add, &codes);
+    }
     jp_txn_abort(&txn); /* the base holds what the figures need */
     char who[96];
     srv_principal(c->k, who, sizeof who);
     if (at_risk) {
         size_t len = 0;
-        char *body = rc ? NULL : s_at_risk_body(r, &scope, label, a.format, &len, &rc);
+        char *body =
+            rc ? NULL : s_at_risk_body(r, &scope, &codes, label, a.format, &len, &rc);
         if (rc) {
             srv_error(c, JP_PERR_INTERNAL, qid, "at_risk: %s",
                       err.msg[0] ? err.msg : jp_strerror(rc));

@@ -158,8 +158,9 @@ def listed(name):
     assert j["schema"] == "jipan.at_risk/1" and j["as_of"].startswith("2026-06-30T23:59:59")
     assert j["count"] == len(j["items"])
     for it in j["items"]:
-        assert set(it) == {"store", "customer", "name", "phone", "first_sale",
+        assert set(it) == {"store", "store_code", "customer", "name", "phone", "first_sale",
                            "last_purchase", "last_visit"}, it
+        assert it["store_code"] == ("HZ01", "SZ01", "GZ01")[it["store"] - 1], it
         assert it["phone"] is None or "****" in it["phone"], it["phone"]
     return {(it["store"], it["customer"]) for it in j["items"]}
 g = listed("group")
@@ -170,13 +171,13 @@ r = listed("region")
 assert r == union([1, 2]), sorted(r ^ union([1, 2]))
 ' "$T0" "$k" "$R1" || fail "the at-risk lists (run $k) are not the union of the stores' lists"
 done
-head -1 "$T0/1.risk-group.csv" | grep -qx 'store,customer,name,phone,first_sale,last_purchase,last_visit' ||
+head -1 "$T0/1.risk-group.csv" | grep -qx 'store,store_code,customer,name,phone,first_sale,last_purchase,last_visit' ||
     fail "the at-risk CSV header"
 [ "$(wc -l <"$T0/1.risk-group.csv")" -gt 1 ] || fail "the at-risk CSV has no row"
 ! grep -qE '(\+86)?1[3-9][0-9]{9}' "$T0/1.risk-group.csv" || fail "a full phone in the at-risk CSV"
 grep -q '\*\*\*\*' "$T0/1.risk-group.csv" || fail "no masked phone in the at-risk CSV"
 
-grep -qE '^store +customer +name +phone +first_sale +last_purchase +last_visit' "$T0/1.risk-text" ||
+grep -qE '^store +store_code +customer +name +phone +first_sale +last_purchase +last_visit' "$T0/1.risk-text" ||
     fail "the at-risk list as text has no header"
 [ "$(grep -c '\*\*\*\*' "$T0/1.risk-text")" -eq "$(py 'import json,sys; print(sum(1 for i in json.load(open(sys.argv[1]))["items"] if i["store"] == 1 and i["phone"]))' "$T0/1.risk-group.json")" ] ||
     fail "the text list of store 1 is not store 1's part of the group's list"

@@ -1745,7 +1745,7 @@ test_at_risk_list(void **state)
     assert_int_equal(l.items[0].last_visit, INT64_MIN);
     assert_int_equal(l.items[0].last_purchase, D - 250 * DAY);
     /* The JSON masks phones. */
-    json_t *j = jp_at_risk_json(&l, "group");
+    json_t *j = jp_at_risk_json(&l, "group", NULL, NULL);
     char *text = jp_json_text(j);
     assert_null(strstr(text, "+8613300000001"));
     assert_non_null(strstr(text, "133****0001"));
