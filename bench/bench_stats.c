@@ -9,6 +9,8 @@
  *            group's figures (jp_base_load + jp_stats_compute)
  *   compute  the figures from a base already in memory (what a server
  *            keeping the loaded base between queries pays per query)
+ *   at-risk  the group's churn warning list from that base (QUERY at_risk:
+ *            every store's own list)
  */
 #include "raw.h"
 #include "stats.h"
@@ -97,7 +99,8 @@ main(int argc, char **argv)
     }
     double *scan = calloc((size_t)rounds, sizeof *scan),
            *rep = calloc((size_t)rounds, sizeof *rep),
-           *comp = calloc((size_t)rounds, sizeof *comp);
+           *comp = calloc((size_t)rounds, sizeof *comp),
+           *risk = calloc((size_t)rounds, sizeof *risk);
     jp_scope_t *all = calloc(1, sizeof *all);
     jp_scope_all(all);
     size_t records = 0, bytes = 0, people = 0, events = 0;
@@ -123,17 +126,25 @@ main(int argc, char **argv)
             return 3;
         comp[r] = jp_bench_now() - t3;
         jp_stats_free(&st);
+        jp_at_risk_list_t l;
+        double t4 = jp_bench_now();
+        if (jp_at_risk_compute(base, all, &l))
+            return 3;
+        risk[r] = jp_bench_now() - t4;
+        jp_at_risk_free(&l);
         people = jp_base_people(base);
         events = jp_base_events(base);
         jp_base_destroy(&base);
         jp_txn_abort(&txn);
         printf(
-            "round %d: scan %.3f s, load %.3f s + compute %.3f s, compute again %.3f s\n",
-            r + 1, scan[r], t1 - t0, t2 - t1, comp[r]);
+            "round %d: scan %.3f s, load %.3f s + compute %.3f s, compute again %.3f s, "
+            "at-risk list %.3f s\n",
+            r + 1, scan[r], t1 - t0, t2 - t1, comp[r], risk[r]);
     }
     jp_bench_sort(scan, rounds);
     jp_bench_sort(rep, rounds);
     jp_bench_sort(comp, rounds);
+    jp_bench_sort(risk, rounds);
     printf("base: %zu records (%zu MiB of states), %zu people, %zu sales and events\n",
            records, bytes >> 20, people, events);
     printf("plain scan          p50 %8.1f ms  p99 %8.1f ms\n",
@@ -144,7 +155,11 @@ main(int argc, char **argv)
     printf("compute, base held  p50 %8.1f ms  p99 %8.1f ms  (%.2fx the scan)\n",
            1e3 * jp_bench_pct(comp, rounds, 50), 1e3 * jp_bench_pct(comp, rounds, 99),
            jp_bench_pct(comp, rounds, 50) / jp_bench_pct(scan, rounds, 50));
+    printf("at-risk, base held  p50 %8.1f ms  p99 %8.1f ms  (%.2fx the scan)\n",
+           1e3 * jp_bench_pct(risk, rounds, 50), 1e3 * jp_bench_pct(risk, rounds, 99),
+           jp_bench_pct(risk, rounds, 50) / jp_bench_pct(scan, rounds, 50));
     free(scan);
+    free(risk);
     free(rep);
     free(comp);
     free(all);

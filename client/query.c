@@ -4,6 +4,7 @@
  *
  *   jipan-query keygen FILE
  *   jipan-query [--key FILE --server EP --server-key HEX] report [options]
+ *   jipan-query [...] at-risk [--scope S] [--as-of D] [--format F]
  *   jipan-query [...] status
  *
  * The key, server and server key may also come from $JIPAN_QUERY_KEY,
@@ -29,27 +30,32 @@ enum { Q_OK = 0, Q_REFUSED = 1, Q_USAGE = 2, Q_FAILED = 3 };
 static void
 s_usage(FILE *out)
 {
-    fputs("usage: " Q_PROG " keygen FILE\n"
-          "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] report\n"
-          "                  [--scope group|region:NAME|store:N] [--as-of DATE|INSTANT]\n"
-          "                  [--filter EXPR] [--format text|json|csv] [--table "
-          "figures|regional]\n"
-          "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] status\n"
-          "\n"
-          "Ask the group server for loyalty figures with an analyst's or auditor's\n"
-          "own key.  keygen makes the key pair (mode 0600) and prints the public key\n"
-          "the operator enrols: `jipan-server enroll --role region:惠州 --curve HEX`.\n"
-          "What a key may read follows its role: group and auditor everything, a\n"
-          "region its region's stores, a store itself.  The figures and their JSON\n"
-          "schema are docs/REPORTS.md; filters are its cohort grammar.\n"
-          "\n"
-          "  --key FILE        the key pair ($JIPAN_QUERY_KEY)\n"
-          "  --server EP       e.g. tcp://group.example.cn:7700 ($JIPAN_SERVER)\n"
-          "  --server-key HEX  the server's Curve key, `jipan-server keys` "
-          "($JIPAN_SERVER_KEY)\n"
-          "  --scope S         default: the key's own (group, its region, its store)\n"
-          "  --timeout SECONDS wait this long for each answer (default 15)\n",
-          out);
+    fputs(
+        "usage: " Q_PROG " keygen FILE\n"
+        "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] report\n"
+        "                  [--scope group|region:NAME|store:N] [--as-of DATE|INSTANT]\n"
+        "                  [--filter EXPR] [--format text|json|csv] [--table "
+        "figures|regional]\n"
+        "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] at-risk\n"
+        "                  [--scope S] [--as-of DATE|INSTANT] [--format text|json|csv]\n"
+        "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] status\n"
+        "\n"
+        "Ask the group server for loyalty figures with an analyst's or auditor's\n"
+        "own key.  keygen makes the key pair (mode 0600) and prints the public key\n"
+        "the operator enrols: `jipan-server enroll --role region:惠州 --curve HEX`.\n"
+        "What a key may read follows its role: group and auditor everything, a\n"
+        "region its region's stores, a store itself.  The figures and their JSON\n"
+        "schema are docs/REPORTS.md; filters are its cohort grammar.  at-risk\n"
+        "lists the owners at risk of leaving (the churn warning) of every store\n"
+        "in scope, each with the store responsible, phones masked.\n"
+        "\n"
+        "  --key FILE        the key pair ($JIPAN_QUERY_KEY)\n"
+        "  --server EP       e.g. tcp://group.example.cn:7700 ($JIPAN_SERVER)\n"
+        "  --server-key HEX  the server's Curve key, `jipan-server keys` "
+        "($JIPAN_SERVER_KEY)\n"
+        "  --scope S         default: the key's own (group, its region, its store)\n"
+        "  --timeout SECONDS wait this long for each answer (default 15)\n",
+        out);
 }
 
 static int
@@ -141,7 +147,8 @@ s_print_csv_table(const char *body, size_t n)
     return r.rc;
 }
 
-/* ---- report, status ------------------------------------------------------------ */
+/* ---- report, at-risk, status
+ * ------------------------------------------------------------ */
 
 int
 main(int argc, char **argv)
@@ -208,11 +215,21 @@ main(int argc, char **argv)
             return s_fail(Q_USAGE, "usage", "give each option once");
     }
     if (optind != argc - 1 ||
-        (strcmp(argv[optind], "report") && strcmp(argv[optind], "status"))) {
+        (strcmp(argv[optind], "report") && strcmp(argv[optind], "at-risk") &&
+         strcmp(argv[optind], "status"))) {
         s_usage(stderr);
         return Q_USAGE;
     }
     const char *what = argv[optind];
+    /* The command's words; the protocol's (PROTOCOL.md) are at_risk. */
+    bool at_risk = !strcmp(what, "at-risk"), tabular = at_risk || !strcmp(what, "report");
+    if (at_risk) {
+        for (int i = 0; i < nargs; i++)
+            if (!strcmp(args[2 * i], "filter"))
+                return s_fail(Q_USAGE, what, "takes no --filter");
+        if (strcmp(table, "figures"))
+            return s_fail(Q_USAGE, what, "takes no --table: the list is one table");
+    }
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
         return s_fail(Q_USAGE, what, "--format must be text, json or csv");
     if (!keyfile || !server || !server_key)
@@ -228,9 +245,11 @@ main(int argc, char **argv)
     int rc = jp_curve_load(&k, keyfile, &err);
     if (rc)
         return s_fail(rc == JP_ENOTFOUND ? Q_USAGE : Q_FAILED, what, err.msg);
-    if (!strcmp(what, "report")) {
+    if (tabular) {
         args[2 * nargs] = "format";
         args[2 * nargs++ + 1] = strcmp(format, "json") ? "csv" : "json";
+    }
+    if (!strcmp(what, "report")) {
         args[2 * nargs] = "table";
         args[2 * nargs++ + 1] = table;
     }
@@ -240,12 +259,12 @@ main(int argc, char **argv)
                   .timeout_ms = timeout_s * 1000};
     char *body = NULL;
     size_t n;
-    rc = jp_ask(&a, what, args, nargs, &body, &n, &err);
+    rc = jp_ask(&a, at_risk ? "at_risk" : what, args, nargs, &body, &n, &err);
     memset(&k, 0, sizeof k);
     if (rc)
         return s_fail(rc == JP_EPERM || rc == JP_EINVAL ? Q_REFUSED : Q_FAILED, what,
                       err.msg);
-    if (!strcmp(what, "report") && !strcmp(format, "text"))
+    if (tabular && !strcmp(format, "text"))
         rc = s_print_csv_table(body, n);
     else
         fwrite(body, 1, n, stdout);

@@ -170,6 +170,12 @@ s_complaints(const jp_stats_t *s, s_list_t *l)
         {"return after complaint: major, resolved in 24 h", "  major, resolved later",
          "  major, unresolved"},
         {"  minor, resolved in 24 h", "  minor, resolved later", "  minor, unresolved"}};
+    static const char *const cn[2][3] = {
+        {"crossed.major.sales", "crossed.major.service", "crossed.major.product"},
+        {"crossed.minor.sales", "crossed.minor.service", "crossed.minor.product"}};
+    static const char *const cl[2][3] = {
+        {"  major about sales", "  major about service", "  major about the product"},
+        {"  minor about sales", "  minor about service", "  minor about the product"}};
     l->section = "complaints";
     s_count(l, "count", "complaints (365 days)", s->complaints);
     s_count(l, "severity.major", "  major", s->complaint_severity[0]);
@@ -177,6 +183,10 @@ s_complaints(const jp_stats_t *s, s_list_t *l)
     s_count(l, "subject.sales", "  about sales", s->complaint_subject[0]);
     s_count(l, "subject.service", "  about service", s->complaint_subject[1]);
     s_count(l, "subject.product", "  about the product", s->complaint_subject[2]);
+    for (int sv = 0; sv < 2; sv++) {
+        for (int sj = 0; sj < 3; sj++)
+            s_count(l, cn[sv][sj], cl[sv][sj], s->complaint_cross[sv][sj]);
+    }
     s_rate(l, "contact_1h", "1-hour contact rate", s->contact_1h);
     s_rate(l, "resolution", "resolution rate", s->resolution);
     s_fixed(l, "time_to_resolve_hours", "median hours to resolve", s->resolve_hours);
@@ -261,12 +271,19 @@ jp_format_iso(int64_t ms, char *out, size_t cap)
         return;
     }
     long off = tm.tm_gmtoff / 60;
-    char sign = off < 0 ? '-' : '+';
+    char sign = off < 0 ? '-' : '+', text[160]; /* room for any int the format takes */
     if (off < 0)
         off = -off;
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%c%02ld:%02ld",
+    snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%c%02ld:%02ld",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
              tm.tm_sec, (int)(ms - sec * 1000), sign, off / 60, off % 60);
+    size_t n = strlen(text); /* cut to cap, as snprintf would */
+    if (cap == 0)
+        return;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, text, n);
+    out[n] = '\0';
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -323,7 +340,7 @@ s_json_regional(const jp_stats_t *s)
     for (size_t i = 0; a && i < s->ndistricts; i++) {
         const jp_district_t *d = &s->districts[i];
         json_t *row = json_pack(
-            "{ss* s{sIsIsI} s{sIsIsI}}", "district", d->name[0] ? d->name : NULL, "now",
+            "{ss? s{sIsIsI} s{sIsIsI}}", "district", d->name[0] ? d->name : NULL, "now",
             "quality", (json_int_t)d->now[0], "potential", (json_int_t)d->now[1],
             "general", (json_int_t)d->now[2], "year_ago", "quality",
             (json_int_t)d->before[0], "potential", (json_int_t)d->before[1], "general",
@@ -529,7 +546,7 @@ jp_worklist_json(const jp_worklist_t *w, const char *scope)
         jp_format_iso(d->since, since, sizeof since);
         jp_due_details(d, det, sizeof det);
         json_t *it =
-            json_pack("{ss ss ss ss ss ss* ss* ss sI ss}", "kind",
+            json_pack("{ss ss ss ss ss ss? ss? ss sI ss}", "kind",
                       jp_due_name((jp_due_kind_t)d->kind), "due", day, "customer", cid,
                       "record", rid, "name", d->name, "phone", phone[0] ? phone : NULL,
                       "vin", d->vin[0] ? d->vin : NULL, "since", since, "extra",
@@ -563,6 +580,82 @@ jp_worklist_csv(const jp_worklist_t *w, FILE *out)
         s_cell(out, phone, false);
         s_cell(out, d->vin, false);
         s_cell(out, det, true);
+    }
+    return ferror(out) ? JP_EIO : 0;
+}
+
+/* ---- the churn warning list -------------------------------------------- */
+
+/* An instant as ISO 8601 text, or JSON null for none. */
+static json_t *
+s_json_when(int64_t ms)
+{
+    char when[48];
+    if (ms == INT64_MIN)
+        return json_null();
+    jp_format_iso(ms, when, sizeof when);
+    return json_string(when);
+}
+
+json_t *
+jp_at_risk_json(const jp_at_risk_list_t *l, const char *scope, jp_store_code_fn code,
+                void *arg)
+{
+    char when[48], phone[32], cid[JP_ID_TEXT_LEN + 1];
+    json_t *items = json_array();
+    jp_format_iso(l->asof, when, sizeof when);
+    json_t *root = json_pack("{ss ss ss sI so}", "schema", "jipan.at_risk/1", "scope",
+                             scope ? scope : "", "as_of", when, "count", (json_int_t)l->n,
+                             "items", items);
+    if (!root)
+        return NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        const jp_at_risk_t *r = &l->items[i];
+        jp_id_format(&r->customer, cid);
+        phone[0] = '\0';
+        if (r->phone[0])
+            jp_phone_mask(r->phone, phone, sizeof phone);
+        json_t *it = json_pack(
+            "{sI ss? ss ss ss? so so so}", "store", (json_int_t)r->store, "store_code",
+            code ? code(arg, r->store) : NULL, "customer", cid, "name", r->name, "phone",
+            phone[0] ? phone : NULL, "first_sale", s_json_when(r->first_sale),
+            "last_purchase", s_json_when(r->last_purchase), "last_visit",
+            s_json_when(r->last_visit));
+        if (json_array_append_new(items, it))
+            goto fail;
+    }
+    return root;
+fail:
+    json_decref(root);
+    return NULL;
+}
+
+int
+jp_at_risk_csv(const jp_at_risk_list_t *l, jp_store_code_fn code, void *arg, FILE *out)
+{
+    char phone[32], cid[JP_ID_TEXT_LEN + 1], st[8], first[48], last[48], visit[48];
+    fputs("store,store_code,customer,name,phone,first_sale,last_purchase,last_visit\n",
+          out);
+    for (size_t i = 0; i < l->n; i++) {
+        const jp_at_risk_t *r = &l->items[i];
+        snprintf(st, sizeof st, "%u", r->store);
+        jp_id_format(&r->customer, cid);
+        phone[0] = visit[0] = '\0';
+        if (r->phone[0])
+            jp_phone_mask(r->phone, phone, sizeof phone);
+        jp_format_iso(r->first_sale, first, sizeof first);
+        jp_format_iso(r->last_purchase, last, sizeof last);
+        if (r->last_visit != INT64_MIN)
+            jp_format_iso(r->last_visit, visit, sizeof visit);
+        const char *sc = code ? code(arg, r->store) : NULL;
+        s_cell(out, st, false);
+        s_cell(out, sc ? sc : "", false);
+        s_cell(out, cid, false);
+        s_cell(out, r->name, false);
+        s_cell(out, phone, false);
+        s_cell(out, first, false);
+        s_cell(out, last, false);
+        s_cell(out, visit, true);
     }
     return ferror(out) ? JP_EIO : 0;
 }

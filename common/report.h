@@ -62,6 +62,19 @@ int jp_stats_csv(const jp_stats_t *s, const char *table, FILE *out);
 json_t *jp_worklist_json(const jp_worklist_t *w, const char *scope);
 int jp_worklist_csv(const jp_worklist_t *w, FILE *out);
 
+/* A store's code ("HZ01") for the at-risk list, or NULL when unknown. */
+typedef const char *(*jp_store_code_fn)(void *arg, uint16_t store);
+
+/* The churn warning list of a scope as JSON (schema jipan.at_risk/1) and
+ * CSV (store, store_code, customer, name, phone, first_sale,
+ * last_purchase, last_visit); phones masked.  code may be NULL (every
+ * store_code null / empty).  JSON: caller owns; NULL when out of memory.
+ * CSV: JP_EIO on a write error. */
+json_t *jp_at_risk_json(const jp_at_risk_list_t *l, const char *scope,
+                        jp_store_code_fn code, void *arg);
+int jp_at_risk_csv(const jp_at_risk_list_t *l, jp_store_code_fn code, void *arg,
+                   FILE *out);
+
 /* Words for a work-list line's details ("grade H, last contact ..."). */
 void jp_due_details(const jp_due_t *d, char *out, size_t cap);
 

@@ -15,8 +15,15 @@
  *
  * Every window edge is written as metrics.md states it: "trailing N days"
  * is D - N days < t <= D, "within N days after X" is X <= t <= X + N days,
- * "more than N days before D" is t < D - N days.  Ties between events at the
- * same instant go to the greater record id (the later-created record).
+ * "more than N days before D" is t < D - N days.
+ *
+ * Nothing may depend on when stores imported or synced (metrics.md "Ties"):
+ * every run is ordered by time, then store number, then record id, and
+ * "the latest" is the last of its run.  Within one store, ids are that
+ * store's own write order, a property of the records themselves.  A row
+ * exists from the earliest of its created_at and its own events
+ * ("Existence"): rows are loaded whatever their created_at, and those with
+ * nothing at or before D are dropped once the events are known.
  */
 #include "stats.h"
 
@@ -42,7 +49,8 @@ enum { S_FIRST_MAINTENANCE = 1 };
 /* One customer row. */
 typedef struct {
     jp_id_t id;       /* record id */
-    int64_t created;  /* created_at, unix ms */
+    int64_t created;  /* created_at, unix ms (may be after D) */
+    int64_t exist;    /* in the base from: min(created, its own events) */
     uint32_t person;  /* person number (jp_people_resolve) */
     uint32_t name;    /* pool offset of the name */
     uint32_t phone;   /* pool offset of the E.164 phone ("" none) */
@@ -85,13 +93,13 @@ struct jp_base {
     size_t npool, cappool;
     uint32_t npeople;     /* people */
     uint32_t *prow0;      /* [npeople + 1]: start of each person's rows */
-    uint32_t *prow;       /* row indexes by person, then created, then id */
+    uint32_t *prow;       /* row indexes by person, created, store, id */
     uint32_t *pev0;       /* [npeople + 1]: start of each person's events */
-    uint32_t *pev;        /* event indexes by person, then at, then id */
+    uint32_t *pev;        /* event indexes by person, at, store, id */
     uint32_t nvins;       /* distinct VINs */
     uint32_t *vins;       /* [nvins] pool offsets */
     uint32_t *vsvc0;      /* [nvins + 1]: start of each VIN's service visits */
-    uint32_t *vsvc;       /* service event indexes by VIN, then at, then id */
+    uint32_t *vsvc;       /* service event indexes by VIN, at, store, id */
     uint32_t ndists;      /* distinct districts */
     uint32_t *dists;      /* [ndists] pool offsets, byte order of the names */
     uint32_t ncomplaints; /* complaint events (slots) */
@@ -293,15 +301,15 @@ s_small(const jp_record_t *r, unsigned fid, int64_t max)
 static int
 s_add_row(jp_base_t *b, const jp_id_t *id, const jp_record_t *r)
 {
+    /* A row created after D may exist at D through its own events (a late
+     * migration); s_exist decides once the events are loaded. */
     int64_t created = jp_record_int(r, JP_F_CREATED_AT, S_NEVER);
-    if (created > b->asof)
-        return 0; /* not created yet at D */
     if (s_grow((void **)&b->rows, &b->caprows, b->nrows + 1, sizeof *b->rows))
         return JP_ENOMEM;
     s_row_t *w = &b->rows[b->nrows];
     memset(w, 0, sizeof *w);
     w->id = *id;
-    w->created = created;
+    w->created = w->exist = created;
     w->store = jp_id_store(id);
     w->grade = s_small(r, JP_F_GRADE, JP_GRADES);
     int64_t bd = jp_record_int(r, JP_F_BIRTHDAY, INT64_MIN);
@@ -464,8 +472,23 @@ s_ev_of(const jp_base_t *b, const jp_id_t *id)
 typedef struct {
     uint32_t group; /* person or VIN */
     uint32_t idx;   /* row or event index (id order) */
-    int64_t at;     /* created or at */
+    int64_t when;   /* s_when(created or at, store) */
 } s_gkey_t;
+
+/* Time, then store, in one sortable number: at one instant the greater
+ * store comes last (it is "the latest"), then the greater id of that
+ * store (idx), never the order stores imported or synced in, which only
+ * the ids' time part would reflect.  Instants within 2^47 ms (4,000 years)
+ * of 1970 leave 16 bits for the store; the rest (S_NEVER) clamp. */
+static int64_t
+s_when(int64_t at, uint16_t store)
+{
+    if (at >= INT64_MAX / 65536)
+        return INT64_MAX;
+    if (at <= INT64_MIN / 65536)
+        return INT64_MIN;
+    return at * 65536 + store;
+}
 
 static int
 s_gkey_cmp(const void *a, const void *b)
@@ -473,8 +496,8 @@ s_gkey_cmp(const void *a, const void *b)
     const s_gkey_t *x = a, *y = b;
     if (x->group != y->group)
         return x->group < y->group ? -1 : 1;
-    if (x->at != y->at)
-        return x->at < y->at ? -1 : 1;
+    if (x->when != y->when)
+        return x->when < y->when ? -1 : 1;
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
@@ -571,14 +594,56 @@ s_intern_vins(jp_base_t *b)
     return rc;
 }
 
-/* References: each event's customer row, a contact's or resolution's
- * complaint, a referral's lead; complaint slots. */
+/* Each event's customer row. */
+static void
+s_resolve_rows(jp_base_t *b)
+{
+    for (size_t i = 0; i < b->nev; i++)
+        b->ev[i].row = s_row_of(b, &b->ev[i].cust);
+}
+
+/* Existence: a row is in the base from the earliest of its created_at and
+ * its own events (all at or before D here).  Rows with nothing at or
+ * before D are dropped, and the events' row indexes follow the move
+ * (none of them was such a row's). */
+static int
+s_exist(jp_base_t *b)
+{
+    for (size_t i = 0; i < b->nev; i++) {
+        const s_ev_t *e = &b->ev[i];
+        if (e->row != S_NONE && e->at < b->rows[e->row].exist)
+            b->rows[e->row].exist = e->at;
+    }
+    size_t late = 0;
+    for (size_t i = 0; i < b->nrows; i++)
+        late += b->rows[i].exist > b->asof;
+    if (!late)
+        return 0;
+    uint32_t *moved = malloc(b->nrows * sizeof *moved);
+    if (!moved)
+        return JP_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < b->nrows; i++) {
+        moved[i] = (uint32_t)n;
+        if (b->rows[i].exist <= b->asof)
+            b->rows[n++] = b->rows[i];
+    }
+    b->nrows = n;
+    for (size_t i = 0; i < b->nev; i++) {
+        if (b->ev[i].row != S_NONE)
+            b->ev[i].row = moved[b->ev[i].row];
+    }
+    free(moved);
+    return 0;
+}
+
+/* References: a contact's or resolution's complaint, a referral's lead;
+ * complaint slots. */
 static void
 s_resolve_refs(jp_base_t *b)
 {
     for (size_t i = 0; i < b->nev; i++) {
         s_ev_t *e = &b->ev[i];
-        e->row = s_row_of(b, &e->cust);
         if (e->kind == JP_K_COMPLAINT) {
             e->aux = b->ncomplaints++;
         } else if (e->kind == JP_K_COMPLAINT_CONTACT ||
@@ -626,20 +691,23 @@ s_group(jp_base_t *b)
     if (!k)
         return rc;
     for (size_t i = 0; i < b->nrows; i++)
-        k[i] = (s_gkey_t){b->rows[i].person, (uint32_t)i, b->rows[i].created};
+        k[i] = (s_gkey_t){b->rows[i].person, (uint32_t)i,
+                          s_when(b->rows[i].created, b->rows[i].store)};
     if ((rc = s_csr(k, b->nrows, b->npeople, &b->prow0, &b->prow)))
         goto done;
     n = 0;
     for (size_t i = 0; i < b->nev; i++) {
         if (b->ev[i].row != S_NONE)
-            k[n++] = (s_gkey_t){b->rows[b->ev[i].row].person, (uint32_t)i, b->ev[i].at};
+            k[n++] = (s_gkey_t){b->rows[b->ev[i].row].person, (uint32_t)i,
+                                s_when(b->ev[i].at, b->ev[i].store)};
     }
     if ((rc = s_csr(k, n, b->npeople, &b->pev0, &b->pev)))
         goto done;
     n = 0;
     for (size_t i = 0; i < b->nev; i++) {
         if (b->ev[i].kind == JP_K_SERVICE && b->ev[i].vin != S_NONE)
-            k[n++] = (s_gkey_t){b->ev[i].vin, (uint32_t)i, b->ev[i].at};
+            k[n++] = (s_gkey_t){b->ev[i].vin, (uint32_t)i,
+                                s_when(b->ev[i].at, b->ev[i].store)};
     }
     rc = s_csr(k, n, b->nvins, &b->vsvc0, &b->vsvc);
 done:
@@ -655,6 +723,9 @@ s_finish(jp_base_t *b)
     s_sort_ids(b->ev, b->nev, sizeof *b->ev, s_ev_cmp);
     if (b->nrows >= S_NONE || b->nev >= S_NONE)
         return JP_ETOOBIG;
+    s_resolve_rows(b);
+    if ((rc = s_exist(b)))
+        return rc;
     s_resolve_refs(b);
     if ((rc = s_intern_districts(b)) || (rc = s_intern_vins(b)) || (rc = s_people(b)))
         return rc;
@@ -1148,12 +1219,13 @@ s_class_at(const s_ctx_t *x, uint32_t p, int64_t T)
 /* One person's facts at D, from the scope's rows and events. */
 typedef struct {
     bool in_scope;         /* a row or an event in scope */
-    int64_t first_created; /* earliest row in scope, S_NEVER */
+    int64_t first_created; /* earliest row in scope exists from, S_NEVER */
     uint32_t last_row;     /* latest created row in scope, S_NONE */
     uint32_t dist;         /* district of the latest row having one */
     int sales;             /* sales (ever, <= D) */
     int64_t first_sale;    /* S_NEVER */
     int64_t last_purchase; /* INT64_MIN none */
+    int64_t last_visit;    /* latest service visit, INT64_MIN none */
     bool bought_prior;     /* a purchase in (D-730, D-365] */
     bool bought_365;       /* ... in (D-365, D] */
     bool bought_182;       /* ... in (D-182, D] */
@@ -1181,14 +1253,15 @@ s_sum_rows(const s_ctx_t *x, uint32_t p, s_sum_t *s)
         if (!jp_scope_has(x->sc, r->store))
             continue;
         s->in_scope = true;
-        if (r->created < s->first_created)
-            s->first_created = r->created;
-        s->last_row = b->prow[i]; /* rows run by created, then id */
+        if (r->exist < s->first_created)
+            s->first_created = r->exist;
+        s->last_row = b->prow[i]; /* rows run by created, store, id */
         if (r->dist)
             s->dist = r->dist;
-        /* The grade column is dated at created_at; rows come first, so a
-         * grade event at the same instant replaces it below. */
-        if (r->grade) {
+        /* The grade column is dated at created_at (after D it has not
+         * been set yet); rows come first, so a grade event at the same
+         * instant replaces it below. */
+        if (r->grade && r->created <= x->D) {
             s->grade = r->grade;
             s->grade_at = r->created;
         }
@@ -1225,7 +1298,7 @@ s_summarise(const s_ctx_t *x, uint32_t p, s_sum_t *s)
     int64_t D = x->D, defeat_at = INT64_MIN;
     memset(s, 0, sizeof *s);
     s->first_created = s->first_sale = S_NEVER;
-    s->last_purchase = s->last_contact = s->grade_at = INT64_MIN;
+    s->last_purchase = s->last_contact = s->grade_at = s->last_visit = INT64_MIN;
     s->last_row = S_NONE;
     s_sum_rows(x, p, s);
     S_EVENTS(x, p, e)
@@ -1240,6 +1313,9 @@ s_summarise(const s_ctx_t *x, uint32_t p, s_sum_t *s)
             s->sales++;
             if (e->at < s->first_sale)
                 s->first_sale = e->at;
+            break;
+        case JP_K_SERVICE:
+            s->last_visit = e->at;
             break;
         case JP_K_REFERRAL:
             s->referrals += s_trailing(e->at, D, 365);
@@ -1327,6 +1403,15 @@ s_tally_funnel(const s_ctx_t *x, const s_sum_t *s, int64_t *created, int64_t *co
     }
 }
 
+/* The churn warning: an owner whose first sale is more than 182 days
+ * before D, with no purchase in (D-182, D] but one in (D-365, D-182]. */
+static bool
+s_at_risk(const s_ctx_t *x, const s_sum_t *s)
+{
+    return s->sales > 0 && s->first_sale < x->D - 182 * JP_DAY_MS && !s->bought_182 &&
+           s->bought_mid;
+}
+
 /* Counters of the owner figures before they become rates. */
 typedef struct {
     int64_t repeat, prior, retained, churn_den, churn, quarterly_den, quarterly;
@@ -1347,8 +1432,7 @@ s_tally_owner(const s_ctx_t *x, const s_sum_t *s, int cls, s_owner_t *w, jp_stat
         w->churn_den++;
         w->churn += !s->bought_365;
     }
-    if (s->first_sale < D - 182 * JP_DAY_MS && !s->bought_182 && s->bought_mid)
-        o->at_risk++;
+    o->at_risk += s_at_risk(x, s);
     if (s->first_sale <= D - 182 * JP_DAY_MS) {
         w->quarterly_den++;
         w->quarterly += s->contact_91;
@@ -1497,6 +1581,8 @@ s_complaints_pass(s_ctx_t *x, jp_stats_t *o)
                 o->complaint_severity[e->e1 - 1]++;
             if (e->e2)
                 o->complaint_subject[e->e2 - 1]++;
+            if (e->e1 && e->e2)
+                o->complaint_cross[e->e1 - 1][e->e2 - 1]++;
             /* Never contacted is missed; exactly 60:00 is in time. */
             in_hour += contact != S_NEVER && contact - e->at <= S_HOUR_MS;
             if (res != S_NEVER)
@@ -2014,7 +2100,6 @@ s_due_person(s_wl_t *l, uint32_t p)
 {
     static const int cadence[JP_GRADES + 1] = {0, 0, 2, 4, 7, 15, 0}; /* by grade */
     const s_ctx_t *x = l->x;
-    int64_t D = x->D;
     s_sum_t s;
     s_summarise(x, p, &s);
     if (!s.in_scope || s.last_row == S_NONE)
@@ -2027,8 +2112,7 @@ s_due_person(s_wl_t *l, uint32_t p)
         if (due <= l->w->today)
             rc = s_due(l, JP_DUE_FOLLOW_UP, s.last_row, id, due, last, s.grade, S_NONE);
     }
-    if (!rc && s.sales > 0 && s.first_sale < D - 182 * JP_DAY_MS && !s.bought_182 &&
-        s.bought_mid)
+    if (!rc && s_at_risk(x, &s))
         rc = s_due(l, JP_DUE_AT_RISK, s.last_row, id, l->w->today, s.last_purchase, 0,
                    S_NONE);
     return rc;
@@ -2083,4 +2167,108 @@ jp_worklist_free(jp_worklist_t *w)
 {
     free(w->items);
     memset(w, 0, sizeof *w);
+}
+
+/* ---- the churn warning list at any scope ------------------------------- */
+
+/* Add st to the n distinct stores in out (room for one more); the new
+ * count. */
+static size_t
+s_store_once(uint16_t st, uint16_t *out, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (out[k] == st)
+            return n;
+    }
+    out[n] = st;
+    return n + 1;
+}
+
+/* The distinct stores in scope of person p's rows and events into out,
+ * which has room for one per row and event; how many there are. */
+static size_t
+s_person_stores(const jp_base_t *b, const jp_scope_t *sc, uint32_t p, uint16_t *out)
+{
+    size_t n = 0;
+    for (uint32_t i = b->prow0[p]; i < b->prow0[p + 1]; i++) {
+        uint16_t st = b->rows[b->prow[i]].store;
+        if (jp_scope_has(sc, st))
+            n = s_store_once(st, out, n);
+    }
+    for (uint32_t i = b->pev0[p]; i < b->pev0[p + 1]; i++) {
+        uint16_t st = b->ev[b->pev[i]].store;
+        if (jp_scope_has(sc, st))
+            n = s_store_once(st, out, n);
+    }
+    return n;
+}
+
+static int
+s_risk_cmp(const void *a, const void *b)
+{
+    const jp_at_risk_t *x = a, *y = b;
+    if (x->store != y->store)
+        return x->store < y->store ? -1 : 1;
+    return jp_id_cmp(&x->customer, &y->customer);
+}
+
+int
+jp_at_risk_compute(const jp_base_t *b, const jp_scope_t *scope, jp_at_risk_list_t *out)
+{
+    assert(b && scope && out);
+    memset(out, 0, sizeof *out);
+    out->asof = b->asof;
+    /* Each store's own list, as its work list has it: the scope of one
+     * store at a time, one bit set in a scope of our own. */
+    jp_scope_t *one = calloc(1, sizeof *one);
+    uint16_t *st = NULL; /* the person's stores: one per row and event at most */
+    size_t cap = 0, stcap = 0;
+    int rc = one ? 0 : JP_ENOMEM;
+    s_ctx_t x = {.b = b, .sc = one, .D = b->asof};
+    for (uint32_t p = 0; p < b->npeople && !rc; p++) {
+        size_t most = (b->prow0[p + 1] - b->prow0[p]) + (b->pev0[p + 1] - b->pev0[p]);
+        if (s_grow((void **)&st, &stcap, most + 1, sizeof *st)) {
+            rc = JP_ENOMEM;
+            break;
+        }
+        size_t total = s_person_stores(b, scope, p, st);
+        for (size_t k = 0; k < total && !rc; k++) {
+            s_sum_t s;
+            jp_scope_add(one, st[k]);
+            s_summarise(&x, p, &s);
+            one->bits[st[k] >> 6] = 0;
+            if (!s.in_scope || s.last_row == S_NONE || !s_at_risk(&x, &s))
+                continue;
+            if (s_grow((void **)&out->items, &cap, out->n + 1, sizeof *out->items)) {
+                rc = JP_ENOMEM;
+                break;
+            }
+            const s_row_t *r = &b->rows[s.last_row];
+            out->items[out->n++] = (jp_at_risk_t){
+                .store = st[k],
+                .customer = r->id,
+                .first_sale = s.first_sale,
+                .last_purchase = s.last_purchase,
+                .last_visit = s.last_visit,
+                .name = b->pool + r->name,
+                .phone = b->pool + r->phone,
+            };
+        }
+    }
+    free(one);
+    free(st);
+    if (rc) {
+        jp_at_risk_free(out);
+        return rc;
+    }
+    if (out->n > 1)
+        qsort(out->items, out->n, sizeof *out->items, s_risk_cmp);
+    return 0;
+}
+
+void
+jp_at_risk_free(jp_at_risk_list_t *l)
+{
+    free(l->items);
+    memset(l, 0, sizeof *l);
 }

@@ -178,6 +178,7 @@ typedef struct {
     int64_t complaints;
     int64_t complaint_severity[2]; /* major, minor */
     int64_t complaint_subject[3];  /* sales, service, product */
+    int64_t complaint_cross[2][3]; /* [major, minor][sales, service, product] */
     jp_rate_t contact_1h;          /* first contact <= 60 min after opening */
     jp_rate_t resolution;          /* resolved at or before D */
     jp_fixed_t resolve_hours;      /* median hours over resolved */
@@ -285,5 +286,33 @@ typedef struct {
 int jp_worklist_compute(const jp_base_t *b, const jp_scope_t *scope, jp_worklist_t *out);
 void jp_worklist_free(jp_worklist_t *w);
 const char *jp_due_name(jp_due_kind_t k); /* "day3", "birthday", ... */
+
+/* ---- the churn warning list at any scope ------------------------------ */
+
+/* One owner at risk, on the list of the store responsible for him. */
+typedef struct {
+    uint16_t store;        /* the store responsible: whose own list has him */
+    jp_id_t customer;      /* the person's latest row at that store */
+    int64_t first_sale;    /* unix ms, at that store */
+    int64_t last_purchase; /* unix ms, at that store, in (D-365, D-182] */
+    int64_t last_visit;    /* latest service visit at that store, INT64_MIN none */
+    const char *name;      /* of that row; points into the base */
+    const char *phone;     /* E.164 of that row, "" none: mask before display */
+} jp_at_risk_t;
+
+typedef struct {
+    int64_t asof;        /* D */
+    size_t n;            /* items */
+    jp_at_risk_t *items; /* owned; by store, then customer id */
+} jp_at_risk_list_t;
+
+/* The at-risk owners (retention.at_risk) of every store in scope, each on
+ * its own store's list exactly as that store's work list (`today`) has
+ * them: the union of the stores' lists, one item per store and person.
+ * Text points into the base: valid while the base lives.  Returns 0 or
+ * JP_ENOMEM. */
+int jp_at_risk_compute(const jp_base_t *b, const jp_scope_t *scope,
+                       jp_at_risk_list_t *out);
+void jp_at_risk_free(jp_at_risk_list_t *l);
 
 #endif

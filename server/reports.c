@@ -3,8 +3,8 @@
  * the figures come from, and the reports computed ahead.
  *
  * Three threads meet here (serve.c has the picture):
- *   the reporter  computes a report from a held base (srv_report); it
- *                 alone touches base
+ *   the reporter  computes a report or a churn warning list from a held
+ *                 base (srv_report); it alone touches base
  *   the refresher reloads the live base after merges, at most once a
  *                 second, and computes the group's and every region's
  *                 report ahead with it (s_refresher)
@@ -32,6 +32,7 @@
 
 #define S_LIVE_MAX_AGE_MS 60000 /* a live base older than this is reloaded */
 #define S_BACKGROUND_NICE 10    /* the refresher's niceness: it yields */
+#define S_MAX_CODES 4096        /* store codes an at-risk list names */
 
 /* A report computed ahead, with the live base: the group's and each
  * region's, as JSON (what most queries as of now ask for). */
@@ -84,7 +85,7 @@ s_arg(const jp_msg_t *m, const char *name, char *out, size_t cap)
 }
 
 typedef struct {
-    const char *region;
+    const char *region; /* NULL: every store */
     jp_scope_t *scope;
     int n;
 } s_region_t;
@@ -93,7 +94,7 @@ static int
 s_region_store(void *arg, const srv_peer_t *p)
 {
     s_region_t *r = arg;
-    if (strcmp(p->region, r->region) == 0) {
+    if (!r->region || strcmp(p->region, r->region) == 0) {
         jp_scope_add(r->scope, p->store);
         r->n++;
     }
@@ -102,10 +103,13 @@ s_region_store(void *arg, const srv_peer_t *p)
 
 /* Resolve scope text to stores, and check the principal may read it
  * (PROTOCOL.md: group and auditor everything, region its region, store
- * its store).  Returns 0 or a protocol error code, with why. */
+ * its store).  listed, when not NULL, gets the stores an answer lists:
+ * the scope's, and for the group the enrolled stores (the group's scope
+ * is every store number, so that nothing of the base is left out).
+ * Returns 0 or a protocol error code, with why. */
 static int
-s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out, char *label,
-        size_t cap, const char **why)
+s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out,
+        jp_scope_t *listed, char *label, size_t cap, const char **why)
 {
     jp_scope_clear(out);
     if (!strcmp(text, "group")) {
@@ -113,6 +117,11 @@ s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out, ch
             return *why = "only group and auditor keys read the group's figures",
                    JP_PERR_FORBIDDEN;
         jp_scope_all(out);
+        if (listed) {
+            s_region_t all = {NULL, listed, 0};
+            jp_scope_clear(listed);
+            srv_peers_each(txn, s_region_store, &all);
+        }
         snprintf(label, cap, "group");
         return 0;
     }
@@ -126,6 +135,8 @@ s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out, ch
         srv_peers_each(txn, s_region_store, &r);
         if (r.n == 0)
             return *why = "no store of the group is in that region", JP_PERR_MALFORMED;
+        if (listed)
+            memcpy(listed, out, sizeof *out);
         snprintf(label, cap, "region %s", region);
         return 0;
     }
@@ -140,6 +151,8 @@ s_scope(jp_txn_t *txn, const srv_key_t *k, const char *text, jp_scope_t *out, ch
             (k->role == SRV_ROLE_REGION && strcmp(k->region, p.region) != 0))
             return *why = "this key may not read that store's figures", JP_PERR_FORBIDDEN;
         jp_scope_add(out, (uint16_t)n);
+        if (listed)
+            memcpy(listed, out, sizeof *out);
         snprintf(label, cap, "store %u %s", p.store, p.code);
         return 0;
     }
@@ -188,7 +201,7 @@ s_region_name(void *arg, const srv_peer_t *p)
 static int
 s_views_compute(jp_txn_t *txn, const jp_base_t *b, s_view_t *views, int *nviews)
 {
-    static __thread jp_scope_t scope; /* 8 KiB */
+    static __thread jp_scope_t scope, listed; /* 8 KiB each */
     s_regions_t *r = calloc(1, sizeof *r);
     if (!r)
         return JP_ENOMEM;
@@ -204,12 +217,12 @@ s_views_compute(jp_txn_t *txn, const jp_base_t *b, s_view_t *views, int *nviews)
             snprintf(v->scope, sizeof v->scope, "group");
         else
             snprintf(v->scope, sizeof v->scope, "region:%s", r->names[i]);
-        if (s_scope(txn, &all, v->scope, &scope, label, sizeof label, &why))
+        if (s_scope(txn, &all, v->scope, &scope, &listed, label, sizeof label, &why))
             continue; /* cannot happen: the region has a store */
         jp_stats_t st;
         if ((rc = jp_stats_compute(b, &scope, NULL, &st)))
             break;
-        json_t *j = jp_stats_json(&st, label, &scope, NULL);
+        json_t *j = jp_stats_json(&st, label, &listed, NULL);
         v->json = j ? jp_json_text(j) : NULL;
         json_decref(j);
         jp_stats_free(&st);
@@ -375,6 +388,14 @@ s_rargs(const jp_msg_t *m, const srv_key_t *k, s_rargs_t *a)
     s_arg(m, "table", a->table, sizeof a->table);
 }
 
+/* Whether the QUERY is `what`. */
+static bool
+s_is(const jp_msg_t *m, const char *what)
+{
+    return m->query.what.n == strlen(what) &&
+           !memcmp(m->query.what.p, what, m->query.what.n);
+}
+
 /* A report as of now that the refresher computed ahead (the group's or a
  * region's, JSON, no filter): answered by the main thread at once, never
  * behind a merge or another report.  False if the query is not one of
@@ -386,9 +407,11 @@ srv_reports_ahead(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m, jp_txn_t
     s_rargs_t a;
     char label[JP_MSG_MAX_TEXT + 64];
     const char *why;
+    if (!s_is(m, "report"))
+        return false;
     s_rargs(m, c->k, &a);
     if (a.asof[0] || a.filter[0] || strcmp(a.format, "json") != 0 ||
-        s_scope(txn, c->k, a.scope, &scope, label, sizeof label, &why) != 0)
+        s_scope(txn, c->k, a.scope, &scope, NULL, label, sizeof label, &why) != 0)
         return false;
     uint64_t t0 = jp_now_ms();
     bool found = false;
@@ -413,12 +436,79 @@ srv_reports_ahead(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m, jp_txn_t
     return found;
 }
 
-/* A report computed from a base, on the reporter thread. */
+/* The group's store codes, by store number (peers come in store order). */
+typedef struct {
+    uint16_t store[S_MAX_CODES]; /* enrolled stores, ascending */
+    char code[S_MAX_CODES][32];  /* their codes */
+    int n;
+} s_codes_t;
+
+static int
+s_code_add(void *arg, const srv_peer_t *p)
+{
+    s_codes_t *c = arg;
+    if (c->n < S_MAX_CODES && (c->n == 0 || p->store > c->store[c->n - 1])) {
+        c->store[c->n] = p->store;
+        snprintf(c->code[c->n++], sizeof c->code[0], "%s", p->code);
+    }
+    return 0;
+}
+
+static const char *
+s_code_of(void *arg, uint16_t store)
+{
+    const s_codes_t *c = arg;
+    int lo = 0, hi = c->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (c->store[mid] == store)
+            return c->code[mid];
+        if (c->store[mid] < store)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The churn warning list of a scope from the held base (reporter
+ * thread), each store named by its code: the body, or NULL when out of
+ * memory. */
+static char *
+s_at_risk_body(const srv_reports_t *r, const jp_scope_t *scope, s_codes_t *codes,
+               const char *label, const char *format, size_t *n, int *rc)
+{
+    jp_at_risk_list_t l;
+    char *body = NULL;
+    *n = 0;
+    if ((*rc = jp_at_risk_compute(r->base, scope, &l)))
+        return NULL;
+    if (!strcmp(format, "json")) {
+        json_t *j = jp_at_risk_json(&l, label, s_code_of, codes);
+        body = j ? jp_json_text(j) : NULL;
+        json_decref(j);
+        *n = body ? strlen(body) : 0;
+    } else {
+        FILE *f = open_memstream(&body, n);
+        if (f) {
+            jp_at_risk_csv(&l, s_code_of, codes, f);
+            fclose(f);
+        }
+    }
+    jp_at_risk_free(&l);
+    *rc = body ? 0 : JP_ENOMEM;
+    return body;
+}
+
+/* A report or a churn warning list computed from a base, on the
+ * reporter thread. */
 void
 srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
 {
     const uint64_t qid = m->query.id;
-    static jp_scope_t scope; /* 8 KiB, reporter thread only */
+    static jp_scope_t scope, listed; /* 8 KiB each, reporter thread only */
+    static s_codes_t codes;          /* 136 KiB, reporter thread only */
+    const bool at_risk = s_is(m, "at_risk");
     s_rargs_t a;
     char label[JP_MSG_MAX_TEXT + 64];
     const char *why;
@@ -434,14 +524,19 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
     }
     jp_err_t err = {0};
     jp_filter_t *filter = NULL;
+    if (at_risk && a.filter[0]) {
+        srv_error(c, JP_PERR_MALFORMED, qid, "at_risk takes no filter");
+        return;
+    }
     if (a.filter[0] && jp_filter_parse(a.filter, &filter, &err)) {
         srv_error(c, JP_PERR_MALFORMED, qid, "filter: %s", err.msg);
         return;
     }
     jp_txn_t *txn;
     int rc = jp_db_begin(r->db, false, &txn, &err);
-    int code = rc ? JP_PERR_INTERNAL
-                  : s_scope(txn, c->k, a.scope, &scope, label, sizeof label, &why);
+    int code =
+        rc ? JP_PERR_INTERNAL
+           : s_scope(txn, c->k, a.scope, &scope, &listed, label, sizeof label, &why);
     if (code) {
         jp_txn_abort(&txn);
         jp_filter_destroy(&filter);
@@ -452,7 +547,28 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
     uint64_t t0 = jp_now_ms();
     bool cached;
     rc = s_base_for(r, txn, !a.asof[0], &asof, &cached, &err);
+    if (!rc && at_risk) {
+        codes.n = 0;
+        srv_peers_each(txn, s_code_add, &codes);
+    }
     jp_txn_abort(&txn); /* the base holds what the figures need */
+    char who[96];
+    srv_principal(c->k, who, sizeof who);
+    if (at_risk) {
+        size_t len = 0;
+        char *body =
+            rc ? NULL : s_at_risk_body(r, &scope, &codes, label, a.format, &len, &rc);
+        if (rc) {
+            srv_error(c, JP_PERR_INTERNAL, qid, "at_risk: %s",
+                      err.msg[0] ? err.msg : jp_strerror(rc));
+            return;
+        }
+        srv_log("%s: at_risk %s in %llu ms%s", who, label,
+                (unsigned long long)(jp_now_ms() - t0), cached ? " (base held)" : "");
+        srv_answer(c, qid, body, len);
+        free(body);
+        return;
+    }
     if (!rc)
         rc = jp_stats_compute(r->base, &scope, filter, &st);
     if (rc) {
@@ -464,7 +580,7 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
     char *body = NULL;
     size_t n = 0;
     if (!strcmp(a.format, "json")) {
-        json_t *j = jp_stats_json(&st, label, &scope, filter);
+        json_t *j = jp_stats_json(&st, label, &listed, filter);
         body = j ? jp_json_text(j) : NULL;
         json_decref(j);
         n = body ? strlen(body) : 0;
@@ -484,8 +600,6 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
     }
     jp_stats_free(&st);
     jp_filter_destroy(&filter);
-    char who[96];
-    srv_principal(c->k, who, sizeof who);
     srv_log("%s: report %s in %llu ms%s", who, label,
             (unsigned long long)(jp_now_ms() - t0), cached ? " (base held)" : "");
     if (!body) {

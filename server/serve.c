@@ -878,14 +878,15 @@ s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, zmq_msg_t *frame)
 {
     const jp_msg_str_t *w = &m->query.what;
     void (*fn)(s_srv_t *, s_sess_t *, const jp_msg_t *, jp_txn_t *) = NULL;
-    bool report = w->n == 6 && memcmp(w->p, "report", 6) == 0;
+    bool report = (w->n == 6 && memcmp(w->p, "report", 6) == 0) ||
+                  (w->n == 7 && memcmp(w->p, "at_risk", 7) == 0);
     if (w->n == 6 && memcmp(w->p, "status", 6) == 0)
         fn = s_status;
     else if (w->n == 6 && memcmp(w->p, "stores", 6) == 0)
         fn = s_stores;
     if (!fn && !report) {
         srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, m->query.id,
-                  "unknown query '%.*s' (report, status, stores)",
+                  "unknown query '%.*s' (report, at_risk, status, stores)",
                   (int)(w->n > 32 ? 32 : w->n), w->p);
         return;
     }

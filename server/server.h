@@ -147,7 +147,8 @@ void srv_reports_merged(srv_reports_t *r, uint64_t pos);
  * query asks for something else (the reporter answers it then). */
 bool srv_reports_ahead(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m,
                        jp_txn_t *txn);
-/* The reporter: a report computed from a held base. */
+/* The reporter: a report or a churn warning list (QUERY at_risk) computed
+ * from a held base. */
 void srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m);
 
 #endif

@@ -1472,6 +1472,288 @@ test_one_vs_three_stores(void **state)
     assert_int_equal(r13->people, 2);
 }
 
+/* ---- Existence: a customer migrated late ---------------------------------------- */
+
+/* The instant 00:00 local of a date, ms. */
+static int64_t
+s_midnight(const char *date)
+{
+    int64_t end;
+    const char *why;
+    assert_int_equal(jp_parse_asof(date, strlen(date), &end, &why), 0);
+    return end + 1 - DAY; /* D of a date is its last millisecond */
+}
+
+static int64_t
+s_end_of(const char *date)
+{
+    return s_midnight(date) + DAY - 1;
+}
+
+/* metrics.md "Existence": a row exists from the earliest of its
+ * created_at and its own events.  M's row was created 2026-03-22 by a
+ * late migration; his car was delivered 2025-05-26, called the next day,
+ * first-maintained 2025-07-01, all recorded on that row. */
+static void
+test_late_migrated(void **state)
+{
+    fx_t *f = *state;
+    jp_id_t m = s_cust_full(f, 1, "+8613900000077", NULL, 0, s_midnight("2026-03-22"),
+                            "惠城区", INT64_MIN);
+    int64_t sold = s_midnight("2025-05-26");
+    s_sale_at(f, 1, &m, "LATE0000000000001", sold, 10000000);
+    s_ev(f, JP_K_CONTACT, &m, sold + DAY, (ev_t){0});
+    s_ev(f, JP_K_SERVICE, &m, s_midnight("2025-07-01"),
+         (ev_t){.vin = "LATE0000000000001", .stype = 1, .mileage = 3001});
+    jp_filter_t *flt;
+    assert_int_equal(jp_filter_parse("age_days >0", &flt, NULL), 0);
+
+    /* As of 2025-12-31 he is an owner: the sale is in the trailing year
+     * (revenue 100,000 yuan), the visit too (effective); his car is in the
+     * first-maintenance cohort (D-456d, D-91d] and returned, in the day-3
+     * cohort and called, and it is a vehicle for the filters. */
+    jp_stats_t *s = s_compute_at(f, s_end_of("2025-12-31"), flt, 1, 1);
+    assert_int_equal(s->people, 1);
+    assert_int_equal(s->owners, 1);
+    assert_int_equal(s->owner_class[JP_CLASS_EFFECTIVE], 1);
+    assert_int_equal(s->revenue_people, 1);
+    assert_int_equal(s->revenue_fen, 10000000);
+    assert_rate(s->top_share[0], 10000000, 10000000, 10000);
+    assert_rate(s->first_maintenance, 1, 1, 10000);
+    assert_rate(s->day3, 1, 1, 10000);
+    assert_rate(s->filter, 1, 1, 10000);
+    assert_int_equal(s->ndistricts, 1);
+    assert_string_equal(s->districts[0].name, "惠城区");
+    assert_int_equal(s->districts[0].now[1], 1);
+
+    /* Both columns alike: as of 2025-06-30 he is a deal owner (sale in the
+     * year, no visit yet); the report as of 2026-06-30 shows the same in
+     * its year-ago column. */
+    s = s_compute_at(f, s_end_of("2025-06-30"), NULL, 1, 1);
+    assert_int_equal(s->owners, 1);
+    assert_int_equal(s->owner_class[JP_CLASS_DEAL], 1);
+    assert_int_equal(s->ndistricts, 1);
+    int64_t now_then = s->districts[0].now[1];
+    s = s_compute_at(f, s_end_of("2026-06-30"), NULL, 1, 1);
+    assert_int_equal(s->ndistricts, 1);
+    assert_int_equal(s->districts[0].before[1], now_then);
+    assert_int_equal(now_then, 1);
+
+    /* Before the sale he does not exist yet. */
+    s = s_compute_at(f, sold - 1, NULL, 1, 1);
+    assert_int_equal(s->people, 0);
+    jp_filter_destroy(&flt);
+}
+
+/* ---- Ties: never the order of imports or syncs ----------------------------------- */
+
+/* One person P at stores 1 and 2 (rows created at one instant, districts
+ * 惠城区 at 1, 惠阳区 at 2), an owner through store 1's sale; surveys at
+ * one instant at both stores; two odometer readings of the car at one
+ * instant.  A prospect Q at both stores: grade events at one instant (H at
+ * 1, C at 2), then defeats at one instant (price at 1, competitor at 2).
+ * first is the store that writes first; the other writes a few ms later,
+ * so its ids are the greater ones. */
+static void
+s_tie_world(fx_t *f, int first)
+{
+    int64_t D = f->D, t0 = D - 300 * DAY;
+    for (int k = 0; k < 2; k++) {
+        int st = k == 0 ? first : 3 - first;
+        jp_id_t p = s_cust_full(f, st, "+8613600000100", NULL, 0, t0,
+                                st == 1 ? "惠城区" : "惠阳区", INT64_MIN);
+        if (st == 1)
+            s_sale_at(f, 1, &p, "TIES0000000000001", D - 200 * DAY, 10000000);
+        s_ev_at(f, st, JP_K_SURVEY, &p, D - 10 * DAY,
+                st == 1 ? (ev_t){.sat = 5, .rep = 1, .rec = 1}
+                        : (ev_t){.sat = 1, .rep = 3, .rec = 3});
+        s_ev_at(f, st, JP_K_SERVICE, &p, D - 100 * DAY,
+                (ev_t){.vin = "TIES0000000000001",
+                       .stype = 2,
+                       .mileage = (st == 1 ? 1000 : 5000) + 1});
+        jp_id_t q =
+            s_cust_full(f, st, "+8613600000200", NULL, 0, D - 100 * DAY, NULL, INT64_MIN);
+        s_ev_at(f, st, JP_K_GRADE, &q, D - 50 * DAY, (ev_t){.grade = st == 1 ? 2 : 5});
+        s_ev_at(f, st, JP_K_DEFEAT, &q, D - 40 * DAY, (ev_t){.reason = st == 1 ? 1 : 3});
+        s_commit(f);
+        usleep(5000); /* the second store's ids are later by milliseconds */
+    }
+    s_ship(f, 2);
+}
+
+static char *
+s_group_json(fx_t *f, const jp_filter_t *flt)
+{
+    jp_stats_t *s = s_compute_at(f, f->D, flt, 0);
+    /* At the greater store: satisfaction 1 (CSAT 0/1), recommendation
+     * unlikely (net -100), reading 5,000 km in 100 days (50 km a day),
+     * district 惠阳区, grade C, defeated for a competitor. */
+    assert_int_equal(s->surveyed, 1);
+    assert_rate(s->csat, 0, 1, 0);
+    assert_int_equal(s->net_recommend.v, -10000);
+    assert_rate(s->filter, 1, 1, 10000);
+    assert_int_equal(s->ndistricts, 1);
+    assert_string_equal(s->districts[0].name, "惠阳区");
+    assert_int_equal(s->prospects_grade[4], 1);
+    assert_int_equal(s->defeat_reason[2], 1);
+    json_t *j = jp_stats_json(s, "group", NULL, flt);
+    assert_non_null(j);
+    char *text = jp_json_text(j);
+    json_decref(j);
+    return text;
+}
+
+static void
+test_ties(void **state)
+{
+    fx_t *f = *state;
+    jp_filter_t *flt;
+    assert_int_equal(jp_filter_parse("daily_km >10", &flt, NULL), 0);
+    s_tie_world(f, 1);
+    char *a = s_group_json(f, flt);
+    teardown(state);
+    assert_int_equal(setup(state), 0);
+    f = *state;
+    s_tie_world(f, 2);
+    char *b = s_group_json(f, flt);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    jp_filter_destroy(&flt);
+}
+
+/* ---- the JSON keys docs/REPORTS.md lists --------------------------------------- */
+
+static json_t *
+s_path(json_t *j, const char *path)
+{
+    char key[64];
+    while (j && *path) {
+        size_t n = strcspn(path, ".");
+        snprintf(key, sizeof key, "%.*s", (int)n, path);
+        j = json_object_get(j, key);
+        path += n + (path[n] == '.');
+    }
+    return j;
+}
+
+/* An owner without a district: his regional row has "district": null;
+ * complaints are counted crossed, severity by subject. */
+static void
+test_json_keys(void **state)
+{
+    fx_t *f = *state;
+    int64_t D = f->D;
+    jp_id_t c = s_cust(f, 0, D - 30 * DAY);
+    s_sale(f, &c, D - 20 * DAY);
+    static const int cx[][2] = {{1, 1}, {1, 1}, {2, 2}, {2, 3}, {1, 3}};
+    for (size_t i = 0; i < sizeof cx / sizeof cx[0]; i++)
+        s_ev(f, JP_K_COMPLAINT, &c, D - (10 + (int64_t)i) * DAY,
+             (ev_t){.sev = cx[i][0], .subj = cx[i][1]});
+    jp_stats_t *s = s_compute(f);
+    json_t *j = jp_stats_json(s, "store 1", &f->scope, NULL);
+    assert_non_null(j);
+    json_t *rows = json_object_get(j, "regional");
+    assert_int_equal(json_array_size(rows), 1);
+    json_t *d = json_object_get(json_array_get(rows, 0), "district");
+    assert_non_null(d);
+    assert_true(json_is_null(d));
+    /* major: sales 2, service 0, product 1; minor: 0, 1, 1. */
+    static const struct {
+        const char *path;
+        json_int_t n;
+    } want[] = {
+        {"complaints.crossed.major.sales", 2},   {"complaints.crossed.major.service", 0},
+        {"complaints.crossed.major.product", 1}, {"complaints.crossed.minor.sales", 0},
+        {"complaints.crossed.minor.service", 1}, {"complaints.crossed.minor.product", 1},
+        {"complaints.severity.major", 3},        {"complaints.subject.product", 2}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        json_t *v = s_path(j, want[i].path);
+        if (!json_is_integer(v))
+            fail_msg("%s is not in the JSON", want[i].path);
+        assert_int_equal(json_integer_value(v), want[i].n);
+    }
+    /* "stores" lists the scope's stores: [1]. */
+    json_t *st = json_object_get(j, "stores");
+    assert_int_equal(json_array_size(st), 1);
+    assert_int_equal(json_integer_value(json_array_get(st, 0)), 1);
+    json_decref(j);
+}
+
+/* ---- the churn warning list at any scope ---------------------------------------- */
+
+/* The list of a scope is the union of its stores' work-list at-risk items:
+ * A bought at store 1 only (D-300d, insurance D-250d): at risk at 1.  B
+ * bought at 1 (D-300d, insurance D-250d) and at 2 (D-300d, insurance
+ * D-10d): at risk at 1, not at 2 (nor in the group, where he bought in
+ * the last 182 days).  C at 2 like A, with a service visit D-200d. */
+static void
+test_at_risk_list(void **state)
+{
+    fx_t *f = *state;
+    int64_t D = f->D;
+    jp_id_t a =
+        s_cust_full(f, 1, "+8613300000001", NULL, 0, D - 400 * DAY, NULL, INT64_MIN);
+    s_sale_at(f, 1, &a, "RISK0000000000001", D - 300 * DAY, 10000000);
+    s_ev_at(f, 1, JP_K_INSURANCE, &a, D - 250 * DAY, (ev_t){.amount = 100000});
+    jp_id_t b1 =
+        s_cust_full(f, 1, "+8613300000002", NULL, 0, D - 400 * DAY, NULL, INT64_MIN);
+    s_sale_at(f, 1, &b1, "RISK0000000000002", D - 300 * DAY, 10000000);
+    s_ev_at(f, 1, JP_K_INSURANCE, &b1, D - 250 * DAY, (ev_t){.amount = 100000});
+    jp_id_t b2 =
+        s_cust_full(f, 2, "+8613300000002", NULL, 0, D - 400 * DAY, NULL, INT64_MIN);
+    s_sale_at(f, 2, &b2, "RISK0000000000003", D - 300 * DAY, 10000000);
+    s_ev_at(f, 2, JP_K_INSURANCE, &b2, D - 10 * DAY, (ev_t){.amount = 100000});
+    jp_id_t c =
+        s_cust_full(f, 2, "+8613300000003", NULL, 0, D - 400 * DAY, NULL, INT64_MIN);
+    s_sale_at(f, 2, &c, "RISK0000000000004", D - 300 * DAY, 10000000);
+    s_ev_at(f, 2, JP_K_SERVICE, &c, D - 200 * DAY,
+            (ev_t){.vin = "RISK0000000000004", .stype = 2, .amount = 50000});
+    s_commit(f);
+    s_ship(f, 2);
+    jp_stats_t *s = s_compute_at(f, D, NULL, 0);
+    assert_int_equal(s->at_risk, 2); /* the group: A and C */
+
+    jp_at_risk_list_t l;
+    assert_int_equal(jp_at_risk_compute(f->base, &f->scope, &l), 0);
+    assert_int_equal(l.n, 3);
+    /* The union of the two stores' work lists, store by store. */
+    size_t k = 0;
+    for (int st = 1; st <= 2; st++) {
+        jp_scope_t one;
+        jp_worklist_t w;
+        jp_scope_clear(&one);
+        jp_scope_add(&one, (uint16_t)st);
+        assert_int_equal(jp_worklist_compute(f->base, &one, &w), 0);
+        for (size_t i = 0; i < w.n; i++) {
+            if (w.items[i].kind != JP_DUE_AT_RISK)
+                continue;
+            assert_true(k < l.n);
+            assert_int_equal(l.items[k].store, st);
+            assert_int_equal(jp_id_cmp(&l.items[k].customer, &w.items[i].customer), 0);
+            k++;
+        }
+        jp_worklist_free(&w);
+    }
+    assert_int_equal(k, l.n);
+    /* Store 1: A and B (ids in order), store 2: C with its visit. */
+    assert_int_equal(l.items[0].store, 1);
+    assert_int_equal(l.items[1].store, 1);
+    assert_int_equal(l.items[2].store, 2);
+    assert_int_equal(jp_id_cmp(&l.items[2].customer, &c), 0);
+    assert_int_equal(l.items[2].last_visit, D - 200 * DAY);
+    assert_int_equal(l.items[0].last_visit, INT64_MIN);
+    assert_int_equal(l.items[0].last_purchase, D - 250 * DAY);
+    /* The JSON masks phones. */
+    json_t *j = jp_at_risk_json(&l, "group", NULL, NULL);
+    char *text = jp_json_text(j);
+    assert_null(strstr(text, "+8613300000001"));
+    assert_non_null(strstr(text, "133****0001"));
+    free(text);
+    json_decref(j);
+    jp_at_risk_free(&l);
+}
+
 /* ---- the work list ----------------------------------------------------------------- */
 
 static void
@@ -1532,8 +1814,18 @@ test_worklist(void **state)
      * still lands within 3 days of a 00:00 delivery). */
     assert_int_equal(w.items[0].kind, JP_DUE_DAY3);
     assert_int_equal(w.items[0].due_day, w.today + 1);
-    /* JSON masks the phone. */
+    /* JSON masks the phone; every item has each key docs/REPORTS.md
+     * lists, "vin" null for a follow-up. */
     json_t *j = jp_worklist_json(&w, "store 1");
+    static const char *const keys[] = {"kind",  "due", "customer", "record", "name",
+                                       "phone", "vin", "since",    "extra",  "details"};
+    for (size_t i = 0; i < json_array_size(json_object_get(j, "items")); i++) {
+        json_t *it = json_array_get(json_object_get(j, "items"), i);
+        for (size_t q = 0; q < sizeof keys / sizeof keys[0]; q++) {
+            if (!json_object_get(it, keys[q]))
+                fail_msg("work-list item %zu has no \"%s\"", i, keys[q]);
+        }
+    }
     char *text = jp_json_text(j);
     assert_null(strstr(text, "+8613500000001"));
     assert_non_null(strstr(text, "135****0001"));
@@ -1569,6 +1861,10 @@ main(void)
         cmocka_unit_test(test_filter_errors),
         cmocka_unit_test_setup_teardown(test_one_vs_three_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worklist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_at_risk_list, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
