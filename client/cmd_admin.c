@@ -234,7 +234,12 @@ cmd_verify(cli_t *c, int argc, char **argv)
         if (rc == 0)
             rc = jp_txn_head(txn, stores[i], &head);
         if (rc) {
-            if (err.msg[0])
+            if (err.msg[0] && stores[i] == c->node.store && strstr(err.msg, "author"))
+                cli_fail(c, CLI_REFUSED,
+                         "store %u: %s (a user name too long for the log; `" CLI_PROG
+                         " repair` mends it, see deploy/README.md)",
+                         (unsigned)stores[i], err.msg);
+            else if (err.msg[0])
                 cli_fail(c, CLI_REFUSED, "store %u: %s", (unsigned)stores[i], err.msg);
             else
                 cli_fail(c, CLI_REFUSED, "store %u: %s", (unsigned)stores[i],
@@ -349,4 +354,59 @@ cmd_digest(cli_t *c, int argc, char **argv)
     jp_hex(d, sizeof d, hex);
     printf("%s\n", hex);
     return CLI_OK;
+}
+
+static const char s_repair_usage[] =
+    "usage: " CLI_PROG " repair\n"
+    "\n"
+    "Mend this store's log when `verify` finds a change whose author cannot be\n"
+    "decoded (a user name over 128 bytes or with control characters, written\n"
+    "by a version that did not check it), which every sync then refuses.\n"
+    "From that change to the last one, each change is rewritten with its\n"
+    "author cut to 128 bytes (control characters as '?') and its hash chain\n"
+    "re-linked; records, fields and times stay as they are.  Only changes the\n"
+    "server has not acknowledged can be rewritten, and the server has never\n"
+    "acknowledged such a change.  Stop the sync daemon first; make a backup\n"
+    "(`" CLI_PROG " backup`) if in doubt.  Exit 0 repaired, 1 nothing to repair\n"
+    "or not repairable (the reason is printed).\n"
+    "\n"
+    "options:\n"
+    "  -h, --help   this text\n";
+
+int
+cmd_repair(cli_t *c, int argc, char **argv)
+{
+    jp_txn_t *txn = NULL;
+    jp_err_t err;
+    uint64_t acked = 0, from = 0, count = 0;
+    uint8_t k[10];
+    size_t kn = 0;
+    int ec = s_no_args(c, argc, argv, s_repair_usage);
+    if (ec != CLI_CONTINUE)
+        return ec;
+    if ((ec = cli_open(c)))
+        return ec;
+    jp_err_clear(&err);
+    int rc = jp_db_begin(c->db, true, &txn, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    /* The server's last receipt for this store: what it has accepted. */
+    rc = jp_txn_tb_last(txn, JP_TB_RCPT, k, sizeof k, &kn);
+    if (rc == 0 && kn == sizeof k && jp_be16_get(k) == c->node.store)
+        acked = jp_be64_get(k + 2);
+    else if (rc && rc != JP_ENOTFOUND)
+        goto fail;
+    if ((rc = jp_txn_log_repair(txn, c->node.store, acked, &from, &count, &err)))
+        goto fail;
+    if ((rc = jp_txn_commit(&txn, &err)))
+        goto fail;
+    printf("repaired store %u: seq %llu to %llu (%llu changes) rewritten with their "
+           "authors cut to %d bytes; `" CLI_PROG " verify` and sync now take them\n",
+           (unsigned)c->node.store, (unsigned long long)from,
+           (unsigned long long)(from + count - 1), (unsigned long long)count,
+           JP_MAX_AUTHOR);
+    return CLI_OK;
+fail:
+    jp_txn_abort(&txn);
+    return cli_fail_err(c, rc, &err);
 }

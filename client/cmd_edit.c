@@ -288,8 +288,8 @@ static int
 s_begin(cli_t *c, jp_txn_t **txn_p)
 {
     jp_err_t err;
-    int ec = cli_open(c);
-    if (ec)
+    int ec = cli_author_check(c);
+    if (ec || (ec = cli_open(c)))
         return ec;
     jp_err_clear(&err);
     int rc = jp_db_begin(c->db, true, txn_p, &err);

@@ -258,7 +258,7 @@ cmd_import(cli_t *c, int argc, char **argv)
                                   "--vehicles, --events)");
     if (!io.customers && !io.vehicles && !io.events)
         return cli_usage_error(c, "no file to import");
-    if ((ec = cli_open(c)))
+    if ((ec = cli_author_check(c)) || (ec = cli_open(c)))
         return ec;
     io.author = cli_author(c);
     io.report = stderr;

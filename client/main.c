@@ -46,6 +46,7 @@ static const s_cmd_t s_cmds[] = {
     {"report", cmd_report, "loyalty statistics of this store, offline"},
     {"today", cmd_today, "the work list due today: calls, reminders, follow-ups"},
     {"export", cmd_export, "this store's signed log and receipts, for the auditors"},
+    {"repair", cmd_repair, "mend a log whose changes carry an undecodable author"},
 };
 
 static void
@@ -288,4 +289,23 @@ cli_author(cli_t *c)
     if (!c->user || !*c->user)
         c->user = s_login_name();
     return c->user;
+}
+
+int
+cli_author_check(cli_t *c)
+{
+    const char *a = cli_author(c), *why;
+    size_t n = strlen(a);
+    /* Where the name came from, for the message; never the name itself. */
+    const char *from =
+        getenv("JIPAN_USER") && c->user == getenv("JIPAN_USER") ? "$JIPAN_USER" : "-u";
+    if (n > JP_MAX_AUTHOR)
+        return cli_fail(c, CLI_REFUSED,
+                        "%s: the user name is %zu bytes, at most %d (a Chinese character "
+                        "takes 3); nothing written",
+                        from, n, JP_MAX_AUTHOR);
+    if (jp_text_check(a, n, false, &why))
+        return cli_fail(c, CLI_REFUSED, "%s: the user name %s; nothing written", from,
+                        why);
+    return CLI_OK;
 }

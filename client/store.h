@@ -64,6 +64,7 @@ int cmd_backup(cli_t *c, int argc, char **argv);
 int cmd_report(cli_t *c, int argc, char **argv);
 int cmd_today(cli_t *c, int argc, char **argv);
 int cmd_export(cli_t *c, int argc, char **argv);
+int cmd_repair(cli_t *c, int argc, char **argv);
 
 /* --- messages and exit codes (main.c) --- */
 
@@ -108,6 +109,11 @@ void cli_close(cli_t *c);
 
 /* The author of changes: -u, else $JIPAN_USER, else the login name. */
 const char *cli_author(cli_t *c);
+
+/* Whether the author can go into a change: at most JP_MAX_AUTHOR bytes of
+ * text (jp_text_check).  Prints the refusal; returns an exit code.  Every
+ * command that writes calls it before opening the store. */
+int cli_author_check(cli_t *c);
 
 /* Path of a file in the store directory into out. */
 void cli_path(const cli_t *c, const char *file, char *out, size_t cap);
@@ -187,7 +193,6 @@ int cli_customer_of(jp_txn_t *txn, const jp_id_t *id, jp_id_t *out);
 /* A short label for the store that wrote a record: this store's code, or
  * "#N" for another store. */
 void cli_store_label(const cli_t *c, uint16_t store, char *out, size_t cap);
-
 
 /* --- tables (display.c) --- */
 

@@ -29,6 +29,7 @@
  */
 #include "db.h"
 #include "codec.h"
+#include "validate.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -1009,6 +1010,30 @@ s_check_fields(const jp_change_t *ch, jp_err_t *err)
     return 0;
 }
 
+/* The author and the text fields of a change from anywhere: what
+ * docs/FORMAT.md allows, so that every node can decode and show it. */
+static int
+s_check_text(const jp_change_t *ch, jp_err_t *err)
+{
+    char t[JP_ID_TEXT_LEN + 1];
+    const char *why;
+    if (ch->author_len > JP_MAX_AUTHOR)
+        return jp_err_set(err, JP_ETOOBIG,
+                          "record %s: the author (user name) is %u bytes, at most %d",
+                          s_idtext(&ch->id, t), ch->author_len, JP_MAX_AUTHOR);
+    if (jp_text_check(ch->author, ch->author_len, false, &why))
+        return jp_err_set(err, JP_EINVAL, "record %s: the author (user name) %s",
+                          s_idtext(&ch->id, t), why);
+    for (unsigned i = 0; i < ch->nfields; i++) {
+        const jp_fval_t *f = &ch->f[i];
+        if (f->v.type == JP_T_STR &&
+            jp_text_check(f->v.u.s.p, f->v.u.s.n, f->id == JP_F_NOTE, &why))
+            return jp_err_set(err, JP_EINVAL, "record %s: field %s %s",
+                              s_idtext(&ch->id, t), jp_field_def(f->id)->name, why);
+    }
+    return 0;
+}
+
 /* A ref field points to an existing record of the right kind. */
 static int
 s_check_ref(jp_txn_t *txn, const jp_change_t *ch, const jp_fval_t *f, jp_err_t *err)
@@ -1072,7 +1097,7 @@ jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err)
                           s_idtext(&ch->id, t), ch->kind);
     if (jp_id_is_zero(&ch->id))
         return jp_err_set(err, JP_EINVAL, "a change needs a record id");
-    if ((rc = s_check_fields(ch, err)))
+    if ((rc = s_check_fields(ch, err)) || (rc = s_check_text(ch, err)))
         return rc;
 
     bool exists;
@@ -1152,6 +1177,10 @@ jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err)
     if ((rc = jp_change_encode(ch, &db->chbuf)))
         return jp_err_set(err, rc, "record %s: change does not encode",
                           s_idtext(&ch->id, t));
+    if (db->chbuf.len > JP_MAX_CHANGE)
+        return jp_err_set(err, JP_ETOOBIG,
+                          "record %s: the change is %zu bytes, at most %d",
+                          s_idtext(&ch->id, t), db->chbuf.len, JP_MAX_CHANGE);
     uint8_t hash[JP_HASH_LEN];
     if ((rc = jp_sha256(db->chbuf.data, db->chbuf.len, hash)))
         return jp_err_set(err, rc, "SHA-256 failed");
@@ -1183,6 +1212,9 @@ jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_
     unsigned long long seq = ch->seq;
     if (ch->seq == 0)
         return jp_err_set(err, JP_ECORRUPT, "store %u seq 0: seqs start at 1", store);
+    jp_err_t terr;
+    if ((rc = s_check_text(ch, &terr)))
+        return jp_err_set(err, rc, "store %u seq %llu: %s", store, seq, terr.msg);
     jp_head_t head;
     if ((rc = s_head_get(txn, ch->store, &head)))
         return jp_err_set(err, rc, "store %u: heads entry unreadable", store);
@@ -1801,4 +1833,187 @@ bool
 jp_db_lean(const jp_db_t *self)
 {
     return self->lean;
+}
+
+/* ---- repairing a log whose authors cannot be decoded ------------------------- */
+
+/* The author to write instead of a[0..n): at most JP_MAX_AUTHOR bytes cut
+ * at a character boundary, control characters as '?'; "unknown" when
+ * nothing of it is text.  Returns the bytes written to out. */
+static size_t
+s_fix_author(const char *a, size_t n, char out[JP_MAX_AUTHOR])
+{
+    size_t m = n < JP_MAX_AUTHOR ? n : JP_MAX_AUTHOR;
+    if (m < n) {
+        while (m > 0 && ((uint8_t)a[m] & 0xC0) == 0x80)
+            m--;
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint8_t c = (uint8_t)a[i];
+        out[i] = c < 0x20 || c == 0x7F ? '?' : a[i];
+        if (c == 0xC2 && i + 1 < m && (uint8_t)a[i + 1] >= 0x80 &&
+            (uint8_t)a[i + 1] <= 0x9F) {
+            out[i] = '?'; /* a C1 control: two bytes, two '?' */
+            out[++i] = '?';
+        }
+    }
+    const char *why;
+    if (m == 0 || jp_text_check(out, m, false, &why)) {
+        memcpy(out, "unknown", 7);
+        m = 7;
+    }
+    return m;
+}
+
+/* Rewrite the change p[0..n) (the layout of codec.h) with the author
+ * fixed and prev replaced, into out.  The other bytes are kept as they
+ * are.  JP_ECORRUPT when p is not a change with an author and a prev. */
+static int
+s_rewrite_change(const uint8_t *p, size_t n, const uint8_t prev[JP_HASH_LEN],
+                 jp_buf_t *out)
+{
+    msgpack_unpacked u;
+    size_t off = 0;
+    int rc = JP_ECORRUPT;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != n || u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 9)
+        goto done;
+    const msgpack_object *a = u.data.via.array.ptr;
+    if (a[6].type != MSGPACK_OBJECT_STR || a[7].type != MSGPACK_OBJECT_BIN ||
+        a[7].via.bin.size != JP_HASH_LEN)
+        goto done;
+    /* Both point into p (msgpack-c does not copy what it unpacks). */
+    const uint8_t *ab = (const uint8_t *)a[6].via.str.ptr;
+    uint32_t an = a[6].via.str.size;
+    size_t ah = an < 32 ? 1 : an < 256 ? 2 : an < 65536 ? 3 : 5;
+    const uint8_t *pb = (const uint8_t *)a[7].via.bin.ptr;
+    if (ab < p + ah || ab + an + 2 != pb || pb + JP_HASH_LEN > p + n)
+        goto done;
+    char fixed[JP_MAX_AUTHOR];
+    size_t fn = s_fix_author((const char *)ab, an, fixed);
+    uint8_t hdr[2] = {0xa0 | (uint8_t)fn, 0};
+    size_t hn = 1;
+    if (fn >= 32)
+        hdr[0] = 0xd9, hdr[1] = (uint8_t)fn, hn = 2;
+    jp_buf_reset(out);
+    if (jp_buf_append(out, p, (size_t)(ab - ah - p)) || jp_buf_append(out, hdr, hn) ||
+        jp_buf_append(out, fixed, fn) || jp_buf_append(out, "\xc4\x20", 2) ||
+        jp_buf_append(out, prev, JP_HASH_LEN) ||
+        jp_buf_append(out, pb + JP_HASH_LEN, (size_t)(p + n - pb - JP_HASH_LEN))) {
+        rc = JP_ENOMEM;
+        goto done;
+    }
+    rc = 0;
+done:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int
+jp_txn_log_repair(jp_txn_t *txn, uint16_t store, uint64_t acked, uint64_t *from,
+                  uint64_t *count, jp_err_t *err)
+{
+    assert(txn && txn->write && from && count);
+    jp_change_t ch;
+    jp_err_t derr;
+    jp_head_t head;
+    jp_buf_t nb = {0};
+    uint8_t prev[JP_HASH_LEN], lk[S_LOGKEY_LEN];
+    MDB_val v;
+    int rc;
+    *from = *count = 0;
+    if (txn->broken)
+        return jp_err_set(err, txn->broken, "transaction already failed: abort it");
+    if ((rc = s_head_get(txn, store, &head)))
+        return jp_err_set(err, rc, "store %u: heads entry unreadable", store);
+    /* The first change that cannot be decoded or would be refused. */
+    uint64_t seq;
+    for (seq = 1; seq <= head.seq; seq++) {
+        s_logkey(lk, store, seq);
+        if ((rc = s_get(txn, S_LOG, lk, sizeof lk, &v)))
+            return jp_err_set(err, rc, "store %u seq %llu: %s", store,
+                              (unsigned long long)seq,
+                              rc == JP_ENOTFOUND ? "missing from the log" : "unreadable");
+        jp_err_clear(&derr);
+        if (jp_change_decode(v.mv_data, v.mv_size, &ch, &derr) != 0 ||
+            s_check_text(&ch, &derr) != 0)
+            break;
+        if ((rc = jp_sha256(v.mv_data, v.mv_size, prev)))
+            return jp_err_set(err, rc, "SHA-256 failed");
+    }
+    if (seq > head.seq)
+        return jp_err_set(err, JP_ENOTFOUND,
+                          "store %u: every change of the log decodes; nothing to repair",
+                          store);
+    if (seq <= acked)
+        return jp_err_set(err, JP_EPERM,
+                          "store %u seq %llu: the server has acknowledged it (up to seq "
+                          "%llu), so it cannot be rewritten here",
+                          store, (unsigned long long)seq, (unsigned long long)acked);
+    *from = seq;
+    if (seq == 1)
+        memset(prev, 0, sizeof prev);
+    for (; seq <= head.seq; seq++) {
+        s_logkey(lk, store, seq);
+        if ((rc = s_get(txn, S_LOG, lk, sizeof lk, &v))) {
+            rc = jp_err_set(err, rc, "store %u seq %llu: unreadable", store,
+                            (unsigned long long)seq);
+            goto done;
+        }
+        if ((rc = s_rewrite_change(v.mv_data, v.mv_size, prev, &nb))) {
+            rc = jp_err_set(err, rc,
+                            "store %u seq %llu: not a change this repair can mend (only "
+                            "its author can be rewritten)",
+                            store, (unsigned long long)seq);
+            goto done;
+        }
+        jp_err_clear(&derr);
+        if ((rc = jp_change_decode(nb.data, nb.len, &ch, &derr)) ||
+            (rc = s_check_text(&ch, &derr))) {
+            rc = jp_err_set(err, rc,
+                            "store %u seq %llu: still refused once its author is "
+                            "rewritten: %s",
+                            store, (unsigned long long)seq, derr.msg);
+            goto done;
+        }
+        if (ch.store != store || ch.seq != seq) {
+            rc = jp_err_set(err, JP_ECHAIN, "store %u seq %llu: the change says seq %llu",
+                            store, (unsigned long long)seq, (unsigned long long)ch.seq);
+            goto done;
+        }
+        if ((rc = jp_sha256(nb.data, nb.len, prev))) {
+            rc = jp_err_set(err, rc, "SHA-256 failed");
+            goto done;
+        }
+        MDB_val key = {sizeof lk, lk}, val = {nb.len, nb.data};
+        if ((rc = mdb_put(txn->t, s_dbi(txn, S_LOG), &key, &val, 0))) {
+            rc = txn->broken = s_mdb(rc, err, "log");
+            goto done;
+        }
+        ++*count;
+    }
+    /* The head moves to the new last hash; the batches pushed from the
+     * repaired seq on were signed over the old hashes, and refused. */
+    memcpy(txn->head.head, prev, JP_HASH_LEN);
+    txn->head_dirty = true;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn->t, s_dbi(txn, S_TB0 + JP_TB_BATCH), &cur))) {
+        rc = txn->broken = s_mdb(rc, err, "batch");
+        goto done;
+    }
+    s_logkey(lk, store, *from);
+    MDB_val bk = {sizeof lk, lk}, bv;
+    for (rc = mdb_cursor_get(cur, &bk, &bv, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &bk, &bv, MDB_NEXT)) {
+        if (bk.mv_size != S_LOGKEY_LEN || jp_be16_get(bk.mv_data) != store)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : (txn->broken = s_mdb(rc, err, "batch"));
+done:
+    jp_buf_free(&nb);
+    return rc;
 }

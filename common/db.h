@@ -93,7 +93,10 @@ int jp_txn_head(jp_txn_t *txn, uint16_t store, jp_head_t *out);
  * (changing nothing): an update of an event (JP_EPERM), a create without a
  * required field or with a field the kind does not carry (JP_EINVAL), an
  * update of an unknown record or a ref to one (JP_ENOTFOUND), a kind that
- * differs from the record's (JP_EINVAL).  A change that would alter
+ * differs from the record's (JP_EINVAL), an author longer than
+ * JP_MAX_AUTHOR bytes or a change that encodes to more than JP_MAX_CHANGE
+ * (JP_ETOOBIG), an author or a text field that is not UTF-8 or holds a
+ * control character (jp_text_check, JP_EINVAL).  A change that would alter
  * nothing (every field already has that value) is not written: returns
  * JP_EDUP. */
 int jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err);
@@ -101,7 +104,8 @@ int jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err);
 /* A change written elsewhere (encoded bytes).  It must continue its
  * store's chain here: seq = head.seq + 1 and prev = head.head (else
  * JP_ECHAIN); a change already here with the same hash returns JP_EDUP and
- * writes nothing; an hlc too far ahead of the local clock is JP_EFUTURE. */
+ * writes nothing; an hlc too far ahead of the local clock is JP_EFUTURE;
+ * an author or text field jp_txn_write would refuse is refused alike. */
 int jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err);
 /* The same, for a change the caller has just decoded from p[n] with
  * jp_change_decode (ch borrows from p): saves decoding it twice. */
@@ -138,6 +142,23 @@ int jp_txn_log_get(jp_txn_t *txn, uint16_t store, uint64_t seq, const uint8_t **
  * each prev is the hash of the one before, the head matches heads, and
  * every change's record exists.  The first fault is named in err. */
 int jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err);
+
+/* The way out for a log that holds a change no node can decode or would
+ * accept because of its author (written before the author was checked:
+ * longer than JP_MAX_AUTHOR bytes, or with control characters).  From the
+ * first such change of store's log to its head, every change is rewritten
+ * with its author cut to JP_MAX_AUTHOR bytes (control characters as '?')
+ * and its prev hash re-chained; nothing else of a change changes, and no
+ * record state does (a state holds no author).  The head moves to the new
+ * hash and the store's pushed batches from there on are dropped (they were
+ * signed over the old hashes).  Only for changes no server has
+ * acknowledged: acked is the store's last acknowledged seq, and a fault at
+ * or below it is JP_EPERM.  *from is the first seq rewritten, *count how
+ * many; JP_ENOTFOUND when every change is good; a change whose other parts
+ * are at fault is refused (JP_ECORRUPT or its decoding error) and the
+ * caller aborts. */
+int jp_txn_log_repair(jp_txn_t *txn, uint16_t store, uint64_t acked, uint64_t *from,
+                      uint64_t *count, jp_err_t *err);
 
 /* Stores that have a log here, ascending; returns the count (<= cap). */
 int jp_txn_stores(jp_txn_t *txn, uint16_t *out, int cap);

@@ -613,8 +613,8 @@ s_cell(s_imp_t *im, s_row_t *r, s_rowtmp_t *t, const s_col_t *c, int k)
 
     switch (c->how) {
     case C_STR:
-        if (!jp_utf8_valid(p, n))
-            return s_reject(im, r, col, "is not valid UTF-8");
+        if (jp_text_check(p, n, c->fid == JP_F_NOTE, &why))
+            return s_reject(im, r, col, "%s", why);
         if (s_text(im, &v, JP_T_STR, p, n))
             return -1;
         if (c->fid == JP_F_EXT_ID) {
@@ -698,6 +698,8 @@ s_cell(s_imp_t *im, s_row_t *r, s_rowtmp_t *t, const s_col_t *c, int k)
     }
     case C_REF: {
         int slot = c->fid == JP_F_COMPLAINT || c->fid == JP_F_REFERRED;
+        if (jp_text_check(p, n, false, &why))
+            return s_reject(im, r, col, "%s", why);
         /* the ext id, until every row is read and it can be resolved */
         if (s_text(im, &v, JP_T_REF, p, n))
             return -1;
@@ -1548,6 +1550,17 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
     static const char *const names[S_NFILES] = {"customers.csv", "vehicles.csv",
                                                 "events.csv"};
     int rc;
+    const char *author = opts->author ? opts->author : "import", *why;
+    /* Every change carries the author: refused here, before any file is
+     * read, rather than by the first write. */
+    if (strlen(author) > JP_MAX_AUTHOR)
+        return jp_err_set(err, JP_ETOOBIG,
+                          "import: the user name is %zu bytes, at most %d; nothing "
+                          "imported",
+                          strlen(author), JP_MAX_AUTHOR);
+    if (jp_text_check(author, strlen(author), false, &why))
+        return jp_err_set(err, JP_EINVAL, "import: the user name %s; nothing imported",
+                          why);
     s_imp_t *im = calloc(1, sizeof *im);
     if (!im)
         return jp_err_set(err, JP_ENOMEM, "import: out of memory");
@@ -1561,7 +1574,7 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
         memset(f->cellof, -1, sizeof f->cellof);
         memset(f->colof, -1, sizeof f->colof);
     }
-    const char *why = NULL;
+    why = NULL;
     if (jp_parse_instant("1990-01-01", 10, &im->t_min, &why)) {
         rc = jp_err_set(err, JP_EINVAL, "import: %s", why);
         goto done;

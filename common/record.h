@@ -42,6 +42,8 @@ typedef struct {
     jp_val_t v;
 } jp_fval_t;
 
+#define JP_MAX_AUTHOR 128 /* bytes of a change's author (docs/FORMAT.md) */
+
 typedef struct {
     uint16_t store;             /* store that wrote it (0 = group server) */
     uint64_t seq;               /* 1, 2, 3... per store, gapless */

@@ -730,3 +730,27 @@ jp_utf8_valid(const char *s, size_t n)
     }
     return true;
 }
+
+int
+jp_text_check(const char *s, size_t n, bool lines, const char **reason)
+{
+    static _Thread_local char why[80];
+    const uint8_t *p = (const uint8_t *)s;
+    if (!jp_utf8_valid(s, n)) {
+        *reason = "is not valid UTF-8";
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned cp = p[i];
+        if (cp == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)
+            cp = p[i + 1]; /* U+0080..U+009F, the C1 controls */
+        else if ((cp >= 0x20 && cp != 0x7F) ||
+                 (lines && (cp == '\t' || cp == '\n' || cp == '\r')))
+            continue;
+        snprintf(why, sizeof why, "has a control character (U+%04X) at byte %zu", cp,
+                 i + 1);
+        *reason = why;
+        return -1;
+    }
+    return 0;
+}
