@@ -622,6 +622,13 @@ jp_txn_abort(jp_txn_t **txn_p)
     s_txn_end(txn, false);
 }
 
+uint64_t
+jp_txn_number(const jp_txn_t *txn)
+{
+    assert(txn);
+    return (uint64_t)mdb_txn_id(txn->t);
+}
+
 jp_id_t
 jp_db_new_id(jp_db_t *self)
 {

@@ -77,6 +77,12 @@ int jp_db_begin(jp_db_t *self, bool write, jp_txn_t **txn_p, jp_err_t *err);
 int jp_txn_commit(jp_txn_t **txn_p, jp_err_t *err); /* JP_EFULL when full */
 void jp_txn_abort(jp_txn_t **txn_p);                /* NULL-safe */
 
+/* The LMDB transaction number: a read transaction's is that of the last
+ * commit it sees; a write transaction's is one more than the last commit.
+ * So a write transaction whose number is a read's + 1 knows that nothing
+ * was committed in between, by any process. */
+uint64_t jp_txn_number(const jp_txn_t *txn);
+
 /* A fresh record id for this node (time-ordered). */
 jp_id_t jp_db_new_id(jp_db_t *self);
 

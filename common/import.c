@@ -238,6 +238,7 @@ typedef struct {
     jp_db_t *db;                   /* the store */
     const jp_import_opts_t *opts;  /* what the caller asked */
     jp_txn_t *rtxn;                /* phase 1 read transaction */
+    uint64_t snap;                 /* its jp_txn_number: the store phase 1 judged */
     uint16_t store;                /* this store's number */
     int64_t t_min, t_max;          /* accepted instants, unix ms */
     int fatal;                     /* JP_E* that stops the import, 0 if none */
@@ -1449,13 +1450,44 @@ s_build(s_imp_t *im, const s_row_t *r)
     }
 }
 
+/* Another writer (an import, an edit, a sync) may have committed since
+ * phase 1 read the store: then a row judged new may have been created by
+ * it.  Such a row stops the import before its transaction commits, so
+ * that no record is written twice; what was committed before is whole
+ * transactions, which the same import run again finds unchanged. */
+static int
+s_still_new(s_imp_t *im, jp_txn_t *txn, const s_row_t *r, jp_err_t *err)
+{
+    char q[S_QUOTE_MAX + 4];
+    jp_id_t other;
+    if (r->act != S_NEW || !r->key)
+        return 0;
+    int rc =
+        jp_txn_find_ext(txn, im->store, s_file_ext[r->file], r->key, r->keyn, &other);
+    if (rc == JP_ENOTFOUND)
+        return 0;
+    if (rc)
+        return jp_err_set(err, rc, "%s:%u: %s: could not look it up again: %s",
+                          im->files[r->file].name, r->line,
+                          r->file == S_VEH ? "vin" : "ext_id", jp_strerror(rc));
+    return jp_err_set(err, JP_EEXIST,
+                      "%s:%u: %s '%s' was written to the store by another writer (a "
+                      "second import?) after this import checked the files; stopped "
+                      "before writing it twice.  Run the same import again when the "
+                      "other has finished: it writes only what is missing",
+                      im->files[r->file].name, r->line,
+                      r->file == S_VEH ? "vin" : "ext_id", s_quote(r->key, r->keyn, q));
+}
+
 static int
 s_write(s_imp_t *im, jp_import_stats_t *st, jp_err_t *err)
 {
     jp_txn_t *txn = NULL;
     jp_err_t werr = {0, ""};
-    size_t intxn = 0;
+    size_t intxn = 0, pending[2] = {0, 0}; /* created, updated in the open txn */
     size_t txn_rows = im->opts->txn_rows ? im->opts->txn_rows : JP_IMPORT_TXN_ROWS;
+    uint64_t expect = im->snap + 1; /* the next write's number if no one else wrote */
+    bool recheck = false;
     int rc = 0;
     for (size_t o = 0; o < im->norder; o++) {
         const s_row_t *r = &im->rows[im->order[o]];
@@ -1464,7 +1496,12 @@ s_write(s_imp_t *im, jp_import_stats_t *st, jp_err_t *err)
                 st->unchanged++;
             continue;
         }
-        if (!txn && (rc = jp_db_begin(im->db, true, &txn, err)))
+        if (!txn) {
+            if ((rc = jp_db_begin(im->db, true, &txn, err)))
+                goto fail;
+            recheck = recheck || jp_txn_number(txn) != expect;
+        }
+        if (recheck && (rc = s_still_new(im, txn, r, err)))
             goto fail;
         s_build(im, r);
         rc = jp_txn_write(txn, &im->ch, &werr);
@@ -1477,21 +1514,24 @@ s_write(s_imp_t *im, jp_import_stats_t *st, jp_err_t *err)
                             r->line, werr.msg);
             goto fail;
         }
-        if (r->act == S_NEW)
-            st->created++;
-        else
-            st->updated++;
+        pending[r->act == S_NEW ? 0 : 1]++;
         if (++intxn == txn_rows) {
             if ((rc = jp_txn_commit(&txn, err)))
                 goto fail;
             st->txns++;
+            st->created += pending[0];
+            st->updated += pending[1];
+            pending[0] = pending[1] = 0;
             intxn = 0;
+            expect++;
         }
     }
     if (txn) {
         if ((rc = jp_txn_commit(&txn, err)))
             goto fail;
         st->txns++;
+        st->created += pending[0];
+        st->updated += pending[1];
     }
     return 0;
 fail:
@@ -1583,6 +1623,7 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
 
     if ((rc = jp_db_begin(db, false, &im->rtxn, err)))
         goto done;
+    im->snap = jp_txn_number(im->rtxn);
     jp_node_t node;
     if ((rc = jp_txn_node_get(im->rtxn, &node))) {
         rc = jp_err_set(err, rc,
