@@ -266,8 +266,8 @@ cmd_import(cli_t *c, int argc, char **argv)
     double t0 = s_seconds();
     int rc = jp_import(c->db, &io, &st, &err);
     double secs = s_seconds() - t0;
-    if (rc && rc != JP_EINVAL)
-        return cli_fail_err(c, rc, &err);
+    if ((rc && rc != JP_EINVAL) || (rc && st.rows == 0))
+        return cli_fail_err(c, rc, &err); /* no row read: no figures to show */
     printf("rows %zu, created %zu, updated %zu, unchanged %zu, rejected %zu, "
            "%.2f s, %.0f records/s%s\n",
            st.rows, st.created, st.updated, st.unchanged, st.rejected, secs,

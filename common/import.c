@@ -47,6 +47,7 @@
  *  - customers.csv may carry `note` (the schema gives customers one).
  */
 #include "import.h"
+#include "file.h"
 #include "validate.h"
 
 #include <assert.h>
@@ -913,20 +914,19 @@ s_blank(const char *p, const char *end)
 /* Map the file at path (read-only, pages loaded at once); an empty file
  * gives NULL and 0. */
 static int
-s_map_file(const char *path, const char **buf, size_t *len, jp_err_t *err)
+s_map_file(const char *path, const char *what, const char **buf, size_t *len,
+           jp_err_t *err)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     *buf = NULL;
     *len = 0;
+    int fd = jp_file_open_read(path, what, err);
     if (fd < 0)
-        return jp_err_set(err, errno == ENOENT ? JP_ENOTFOUND : JP_EIO, "%s: %s", path,
-                          strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return fd;
+    if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return jp_err_set(err, JP_EIO, "%s: %s", path,
-                          S_ISREG(st.st_mode) ? strerror(e) : "not a regular file");
+        return jp_err_set(err, JP_EIO, "%s: %s", path, strerror(e));
     }
     if (st.st_size > 0) {
         void *p =
@@ -1640,7 +1640,9 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
     for (int i = 0; i < S_NFILES; i++) {
         if (!paths[i])
             continue;
-        if ((rc = s_map_file(paths[i], &bufs[i], &lens[i], err)))
+        static const char *const what[S_NFILES] = {"--customers", "--vehicles",
+                                                   "--events"};
+        if ((rc = s_map_file(paths[i], what[i], &bufs[i], &lens[i], err)))
             goto done;
         size_t lines = s_lines(bufs[i], lens[i]), ncols = 0;
         while (s_cols[i][ncols].name)
