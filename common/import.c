@@ -26,7 +26,10 @@
  *    refuses years before 1900).
  *  - complaint_contact and complaint_resolved: `at` not before the `at` of
  *    the complaint they belong to, which must be a complaint event of this
- *    store (from events.csv or the store).
+ *    store (from events.csv or the store; one already in the store is
+ *    judged by the store's record, whatever its row in events.csv says).
+ *  - Every rule jp_txn_write enforces is judged here, in phase 1, so that
+ *    a dry run's verdict is the real run's.
  *  - phone is required for owners: a customer with a row in vehicles.csv
  *    or a vehicle in the store (unless the store already has the phone).
  *    A vehicle row whose customer is only in the store, without a phone,
@@ -1084,7 +1087,10 @@ s_resolve(s_imp_t *im, s_row_t *r)
         if (complaint) {
             int64_t at = 0;
             int kind;
-            if (dep >= 0) {
+            /* A complaint row already in the store is judged by the
+             * store's record, which the write will refer to: the row
+             * itself may say another kind (it is refused for that). */
+            if (dep >= 0 && !im->rows[dep].inst) {
                 kind = im->rows[dep].kind;
                 at = im->rows[dep].at;
             } else {
