@@ -38,6 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #define S_DEFAULT_MAP_MIB ((size_t)64 * 1024) /* 64 GiB; the file grows as used */
 #define S_MAXDBS 32                           /* named databases, with room */
@@ -417,6 +419,37 @@ fail:
 
 /* ---- environment and transactions -------------------------------------- */
 
+#define S_MIN_FREE ((uint64_t)1 << 20) /* bytes free below which a disk is full */
+
+/* Bytes free for this user on the file system holding path; UINT64_MAX if
+ * unknown. */
+static uint64_t
+s_disk_free(const char *path)
+{
+    struct statvfs vfs;
+    if (!path || statvfs(path, &vfs) != 0)
+        return UINT64_MAX;
+    return (uint64_t)vfs.f_bavail * vfs.f_frsize;
+}
+
+/* A write that failed with EIO or ENOSPC: the disk being full is the
+ * usual cause (LMDB reports a short write as EIO), and the one a person
+ * can act on, so say so when the file system has no room left. */
+static int
+s_write_failed(jp_db_t *db, int rc, jp_err_t *err, const char *what)
+{
+    const char *dir = NULL;
+    if ((rc == EIO || rc == ENOSPC) && mdb_env_get_path(db->env, &dir) == 0 &&
+        (rc == ENOSPC || s_disk_free(dir) < S_MIN_FREE))
+        return jp_err_set(err, JP_EFULL,
+                          "%s: disk full: the file system of %s has no space left (%llu "
+                          "KiB free); nothing of this transaction was written: free "
+                          "space and run it again",
+                          what, dir ? dir : "the store",
+                          (unsigned long long)(s_disk_free(dir) >> 10));
+    return s_mdb(rc, err, what);
+}
+
 int
 jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
 {
@@ -433,6 +466,19 @@ jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
     if (map_mib > (SIZE_MAX >> 20)) {
         rc = jp_err_set(err, JP_EINVAL, "open %s: map size %zu MiB too large", dir,
                         map_mib);
+        goto fail;
+    }
+    /* A new environment on a full disk: LMDB maps its lock file and
+     * writes to the mapping, which a file system without room answers
+     * with SIGBUS; refuse before that. */
+    char dfile[4200];
+    snprintf(dfile, sizeof dfile, "%s/lock.mdb", dir);
+    if (access(dfile, F_OK) != 0 && s_disk_free(dir) < S_MIN_FREE) {
+        rc = jp_err_set(err, JP_EFULL,
+                        "open %s: disk full: %llu KiB free, a new store needs at least "
+                        "%llu KiB; no environment was created",
+                        dir, (unsigned long long)(s_disk_free(dir) >> 10),
+                        (unsigned long long)(S_MIN_FREE >> 10));
         goto fail;
     }
     if ((rc = mdb_env_create(&self->env)) ||
@@ -605,7 +651,9 @@ jp_txn_commit(jp_txn_t **txn_p, jp_err_t *err)
         rc = jp_err_set(err, rc, "commit refused: heads could not be written (%s)",
                         jp_strerror(rc));
     } else {
-        rc = s_mdb(mdb_txn_commit(txn->t), err, "commit");
+        rc = mdb_txn_commit(txn->t);
+        if (rc)
+            rc = s_write_failed(txn->db, rc, err, "commit");
     }
     s_txn_end(txn, rc == 0);
     return rc;
