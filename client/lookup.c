@@ -192,6 +192,10 @@ cli_resolve(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what, const cha
         int k = cli_customers_in(txn, JP_IX_PHONE, norm, false, ids, 8);
         return s_one(c, what, "phone", ids, k, out);
     }
+    if (n == 18 && jp_idnum_check(text, n, norm, &reason) == 0) {
+        int k = cli_customers_in(txn, JP_IX_IDNUM, norm, false, ids, 8);
+        return s_one(c, what, "ID number", ids, k, out);
+    }
     if (jp_vin_check(text, n, norm, &reason) == 0) {
         if (want == CLI_REF_ANY) {
             int k = s_vehicles_by_vin(txn, norm, ids, 8);
@@ -208,8 +212,8 @@ cli_resolve(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what, const cha
         int k = cli_customers_in(txn, JP_IX_VIN, norm, false, ids, 8);
         return s_one(c, what, "VIN", ids, k, out);
     }
-    return cli_fail(c, CLI_REFUSED, "%s: not a record id, ext:ID, mobile number or VIN",
-                    what);
+    return cli_fail(c, CLI_REFUSED,
+                    "%s: not a record id, ext:ID, mobile number, ID number or VIN", what);
 }
 
 /* The other stores' codes, as the last sync learnt them (the sync

@@ -169,7 +169,7 @@ int cli_fields_parse(cli_t *c, jp_txn_t *txn, jp_kind_t kind, const cli_fields_t
 
 /* What a reference on the command line must name. */
 typedef enum {
-    CLI_REF_CUSTOMER,  /* id, ext:X, phone, VIN of one of its vehicles */
+    CLI_REF_CUSTOMER,  /* id, ext:X, phone, ID number, VIN of one of its vehicles */
     CLI_REF_COMPLAINT, /* id, ext:X of a complaint event */
     CLI_REF_ANY,       /* id, ext:X of any record (customer, event, VIN) */
 } cli_ref_t;
