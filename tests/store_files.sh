@@ -3,7 +3,8 @@
 # confuses a program: a FIFO given to `jipan-store import`, `jipan-audit
 # verify/replay/history` or `jipan-server -c` is refused at once (each run
 # under a 10 s bound: before, each blocked for ever), a directory or
-# /dev/null too, and a missing file exits as a FIFO or a directory does.
+# /dev/null too, and a missing file exits as a FIFO or a directory does;
+# a configuration setting outside any section is named as such.
 set -euo pipefail
 NAME=store-files
 source "$(dirname "$0")/lib/store.bash"
@@ -56,4 +57,10 @@ bounded 1 "$SRV" -c "$T/fifo" status
 has "$T/err" "configuration $T/fifo: is a FIFO (named pipe), not a regular file"
 bounded 1 "$SRV" -c "$T/missing.conf" status
 has "$T/err" "no such file"
+
+check "a setting outside any section is named, with what to do"
+printf 'data = %s/srv\n[server]\ngroup = g\n' "$T" >"$T/srv.conf"
+bounded 1 "$SRV" -c "$T/srv.conf" status
+has "$T/err" "srv.conf:1: 'data' is outside any section: put the settings under a [server] line"
+hasnt "$T/err" "unknown section []"
 echo "PASS"
