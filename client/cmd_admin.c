@@ -9,11 +9,13 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "crypto.h"
@@ -31,13 +33,18 @@ static const char s_log_usage[] =
     "  -h, --help   this text\n";
 
 static const char s_verify_usage[] =
-    "usage: " CLI_PROG " verify\n"
+    "usage: " CLI_PROG " verify [--deep]\n"
     "\n"
     "Verify the hash chain of every store's log held here: gapless seqs, each\n"
     "change's prev hash, the head, and that every change's record exists.\n"
-    "Exit 1 on the first fault of any chain.\n"
+    "With --deep, then replay every log into a scratch store (in $TMPDIR, as\n"
+    "large as the store, removed after) and compare every record's state with\n"
+    "the replay's: what LMDB, which has no checksums, cannot see itself.\n"
+    "Exit 0 whole, 1 a fault (the first of each chain, the records that\n"
+    "differ), 4 the store's file is too damaged to read.\n"
     "\n"
     "options:\n"
+    "  --deep       also check every record against a replay of the logs\n"
     "  -h, --help   this text\n";
 
 static const char s_status_usage[] =
@@ -176,7 +183,7 @@ cmd_log(cli_t *c, int argc, char **argv)
         goto done;
     }
     if ((rc = jp_txn_head(txn, c->node.store, &head))) {
-        ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+        ec = cli_fail_rc(c, rc, NULL);
         goto done;
     }
     for (uint64_t seq = (uint64_t)from; seq <= head.seq; seq++) {
@@ -202,17 +209,91 @@ done:
     return ec;
 }
 
+/* Remove the scratch environment of verify --deep. */
+static void
+s_scratch_rm(const char *dir)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+/* verify --deep after the chains: replay them all, compare every state. */
+static int
+s_verify_deep(cli_t *c, jp_txn_t *txn)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], id[JP_ID_TEXT_LEN + 1];
+    jp_deep_t *d = calloc(1, sizeof *d);
+    jp_err_t err;
+    if (!d)
+        return cli_fail(c, CLI_INTERNAL, "out of memory");
+    snprintf(dir, sizeof dir, "%s/jipan-verify.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        free(d);
+        return cli_fail(c, CLI_INTERNAL, "--deep: cannot make a scratch directory %s: %s",
+                        dir, strerror(errno));
+    }
+    jp_err_clear(&err);
+    int rc = jp_txn_verify_deep(txn, dir, d, &err);
+    s_scratch_rm(dir);
+    int ec = CLI_OK;
+    if (rc) {
+        ec = cli_fail_err(c, rc, &err);
+    } else if (d->nbad == 0) {
+        printf("deep ok: %llu records, each the replay of its log (%llu changes)\n",
+               (unsigned long long)d->records, (unsigned long long)d->changes);
+    } else {
+        static const char *const what[] = {
+            "", "its state differs from the replay of its log",
+            "the log writes it, the store has no state for it",
+            "the store holds a state no change of the log writes"};
+        for (uint64_t i = 0; i < d->nbad && i < JP_DEEP_SHOW; i++) {
+            jp_id_format(&d->bad[i].id, id);
+            printf("record %s: %s\n", id, what[d->bad[i].what]);
+        }
+        if (d->nbad > JP_DEEP_SHOW)
+            printf("... and %llu more\n", (unsigned long long)(d->nbad - JP_DEEP_SHOW));
+        printf("deep FAULT: %llu of %llu records are not the replay of the log\n",
+               (unsigned long long)d->nbad, (unsigned long long)d->records);
+        ec = cli_fail(
+            c, CLI_REFUSED,
+            "%llu records are not what the log says: the store's file %s/" CLI_DATA_FILE
+            " is damaged; restore the last backup (deploy/README.md, \"A damaged "
+            "store file\")",
+            (unsigned long long)d->nbad, c->dir);
+    }
+    free(d);
+    return ec;
+}
+
 int
 cmd_verify(cli_t *c, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        CLI_STD_LONGOPTS, {"deep", no_argument, NULL, 'D'}, {NULL, 0, NULL, 0}};
     char hex[2 * JP_HASH_LEN + 1];
     jp_txn_t *txn = NULL;
     uint16_t *stores = NULL;
     jp_head_t head;
     jp_err_t err;
-    int ec = s_no_args(c, argc, argv, s_verify_usage);
+    bool deep = false;
+    int o, ec = CLI_CONTINUE;
+    cli_getopt_reset();
+    while (ec == CLI_CONTINUE &&
+           (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1) {
+        if (o == 'D')
+            deep = true;
+        else
+            ec = cli_std_opt(c, o, argv, s_verify_usage);
+    }
     if (ec != CLI_CONTINUE)
         return ec;
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument");
     if ((ec = s_read(c, &txn)))
         return ec;
     stores = calloc(65536, sizeof *stores);
@@ -222,7 +303,7 @@ cmd_verify(cli_t *c, int argc, char **argv)
     }
     int n = jp_txn_stores(txn, stores, 65536);
     if (n < 0) {
-        ec = cli_fail(c, cli_exit_for(n), "%s", jp_strerror(n));
+        ec = cli_fail_rc(c, n, "heads");
         goto done;
     }
     if (n == 0)
@@ -233,17 +314,25 @@ cmd_verify(cli_t *c, int argc, char **argv)
         int rc = jp_txn_verify_chain(txn, stores[i], &err);
         if (rc == 0)
             rc = jp_txn_head(txn, stores[i], &head);
+        if (rc == JP_EDAMAGED) {
+            /* LMDB itself could not read on: the rest of this
+             * transaction would only say so again. */
+            printf("chain FAULT: store %u\n", (unsigned)stores[i]);
+            ec = cli_fail_err(c, rc, &err);
+            goto done;
+        }
         if (rc) {
             if (err.msg[0] && stores[i] == c->node.store && strstr(err.msg, "author"))
                 cli_fail(c, CLI_REFUSED,
                          "store %u: %s (a user name too long for the log; `" CLI_PROG
                          " repair` mends it, see deploy/README.md)",
                          (unsigned)stores[i], err.msg);
-            else if (err.msg[0])
-                cli_fail(c, CLI_REFUSED, "store %u: %s", (unsigned)stores[i], err.msg);
             else
-                cli_fail(c, CLI_REFUSED, "store %u: %s", (unsigned)stores[i],
-                         jp_strerror(rc));
+                cli_fail(c, CLI_REFUSED,
+                         "store %u: %s: the log is not as written; unless it was "
+                         "altered on purpose the store's file is damaged: restore the "
+                         "last backup (deploy/README.md, \"A damaged store file\")",
+                         (unsigned)stores[i], err.msg[0] ? err.msg : jp_strerror(rc));
             printf("chain FAULT: store %u\n", (unsigned)stores[i]);
             ec = cli_exit_for(rc) == CLI_INTERNAL ? CLI_INTERNAL : CLI_REFUSED;
             continue;
@@ -252,6 +341,10 @@ cmd_verify(cli_t *c, int argc, char **argv)
         printf("chain ok: store %u, %llu changes, head %s\n", (unsigned)stores[i],
                (unsigned long long)head.seq, hex);
     }
+    if (deep && ec == CLI_OK)
+        ec = s_verify_deep(c, txn);
+    else if (deep)
+        printf("deep: not run, a chain is not whole\n");
 done:
     jp_txn_abort(&txn);
     free(stores);
@@ -290,7 +383,7 @@ cmd_status(cli_t *c, int argc, char **argv)
         return ec;
     if ((rc = jp_txn_head(txn, c->node.store, &head)) ||
         (rc = jp_txn_counts(txn, counts, &changes))) {
-        ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+        ec = cli_fail_rc(c, rc, NULL);
         goto done;
     }
     printf("store      %u (%s) %s\n", (unsigned)c->node.store, c->node.code,
@@ -350,7 +443,7 @@ cmd_digest(cli_t *c, int argc, char **argv)
     int rc = jp_txn_digest(txn, d);
     jp_txn_abort(&txn);
     if (rc)
-        return cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+        return cli_fail_rc(c, rc, NULL);
     jp_hex(d, sizeof d, hex);
     printf("%s\n", hex);
     return CLI_OK;

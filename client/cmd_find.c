@@ -99,7 +99,7 @@ s_in(cli_t *c, jp_txn_t *txn, jp_index_t ix, const char *key, bool prefix, jp_id
 {
     int n = cli_customers_in(txn, ix, key, prefix, ids, cap);
     if (n < 0)
-        *ec = cli_fail(c, cli_exit_for(n), "%s", jp_strerror(n));
+        *ec = cli_fail_rc(c, n, NULL);
     return n < 0 ? -1 : n;
 }
 
@@ -151,7 +151,7 @@ s_find_ids(cli_t *c, jp_txn_t *txn, const char *text, jp_id_t *ids, int cap, int
     if (s_plate_like(text)) {
         int k = s_find_plate(txn, text, ids, cap);
         if (k < 0)
-            *ec = cli_fail(c, cli_exit_for(k), "%s", jp_strerror(k));
+            *ec = cli_fail_rc(c, k, NULL);
         if (k != 0)
             return k < 0 ? -1 : k;
     }
@@ -261,7 +261,7 @@ cmd_find(cli_t *c, int argc, char **argv)
     for (int i = 0; i < n; i++) {
         rc = s_find_row(c, txn, &ids[i], full, t);
         if (rc) {
-            ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+            ec = cli_fail_rc(c, rc, NULL);
             goto done;
         }
     }

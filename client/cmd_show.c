@@ -236,7 +236,7 @@ s_resolve(cli_t *c, jp_txn_t *txn, const char *text, bool all, jp_id_t *out)
         bool found;
         int rc = s_person(c, txn, text, out, &found);
         if (rc)
-            return cli_fail(c, cli_exit_for(rc), "customer: %s", jp_strerror(rc));
+            return cli_fail_rc(c, rc, "customer");
         if (found)
             return CLI_OK;
         return cli_resolve(c, txn, CLI_REF_CUSTOMER, "customer", text, out);
@@ -300,7 +300,7 @@ cmd_show(cli_t *c, int argc, char **argv)
         (rc = s_print_card(c, txn, r, &tl, &so)) ||
         (rc = s_print_vehicles(c, txn, &tl)) ||
         (rc = s_print_timeline(c, txn, &tl, &so))) {
-        ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+        ec = cli_fail_rc(c, rc, NULL);
         goto done;
     }
     ec = CLI_OK;

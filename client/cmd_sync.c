@@ -442,7 +442,7 @@ s_receipt(s_sync_t *s, const jp_msg_t *m)
     return 0;
 fail:
     jp_txn_abort(&txn);
-    return cli_fail(c, cli_exit_for(rc), "keeping a receipt: %s", jp_strerror(rc));
+    return cli_fail_rc(c, rc, "keeping a receipt");
 }
 
 /* A CHANGES: every entry merged, and the cursor, in one transaction. */
@@ -543,7 +543,7 @@ s_welcome(s_sync_t *s, const jp_msg_t *w, jp_head_t *own, uint64_t *cursor)
     return 0;
 fail:
     jp_txn_abort(&txn);
-    return cli_fail(c, cli_exit_for(rc), "sync state: %s", jp_strerror(rc));
+    return cli_fail_rc(c, rc, "sync state");
 }
 
 /* The group's store codes, for this store's screens (cli_store_label):
@@ -783,7 +783,7 @@ s_target(cli_t *c, const char *ep_opt, const char *key_opt, char *ep, size_t epc
         if ((!have_key && (rc = s_put_text(txn, "server_key", key, 32))) ||
             (ep_opt && (rc = s_put_text(txn, "endpoint", ep, strlen(ep)))) ||
             (rc = jp_txn_commit(&txn, &err)))
-            ec = cli_fail(c, cli_exit_for(rc), "sync state: %s", jp_strerror(rc));
+            ec = cli_fail_rc(c, rc, "sync state");
     }
     jp_txn_abort(&txn);
     return ec;

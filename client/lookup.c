@@ -113,7 +113,7 @@ s_check(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what, const jp_id_t
     if (rc == JP_ENOTFOUND)
         return cli_fail(c, CLI_REFUSED, "%s: no record with that id", what);
     if (rc)
-        return cli_fail(c, cli_exit_for(rc), "%s: %s", what, jp_strerror(rc));
+        return cli_fail_rc(c, rc, what);
     if (jp_record_deleted(&r))
         return cli_fail(c, CLI_REFUSED, "%s: that record is deleted", what);
     if (want == CLI_REF_CUSTOMER && r.kind != JP_K_CUSTOMER)
@@ -148,7 +148,7 @@ s_resolve_ext(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what, const c
     if (rc == JP_ENOTFOUND)
         return cli_fail(c, CLI_REFUSED, "%s: no record with that external id here", what);
     if (rc)
-        return cli_fail(c, cli_exit_for(rc), "%s: %s", what, jp_strerror(rc));
+        return cli_fail_rc(c, rc, what);
     return s_check(c, txn, want, what, out);
 }
 
@@ -157,7 +157,7 @@ static int
 s_one(cli_t *c, const char *what, const char *by, const jp_id_t *ids, int n, jp_id_t *out)
 {
     if (n < 0)
-        return cli_fail(c, cli_exit_for(n), "%s: %s", what, jp_strerror(n));
+        return cli_fail_rc(c, n, what);
     if (n == 0)
         return cli_fail(c, CLI_REFUSED, "%s: no customer has that %s", what, by);
     if (n > 1) {

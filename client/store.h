@@ -29,7 +29,8 @@ enum {
     CLI_OK = 0,       /* done */
     CLI_REFUSED = 1,  /* refused, invalid input, verification failure */
     CLI_USAGE = 2,    /* bad command line */
-    CLI_INTERNAL = 3, /* internal or I/O error */
+    CLI_INTERNAL = 3, /* internal or I/O error, disk full */
+    CLI_DAMAGED = 4,  /* the store's file is damaged: restore it (deploy/README.md) */
     CLI_CONTINUE = -1 /* cli_std_opt: not an exit, keep parsing */
 };
 
@@ -76,8 +77,20 @@ int cli_fail(cli_t *c, int code, const char *fmt, ...)
 int cli_exit_for(int rc);
 
 /* Report a library failure (err's message, or jp_strerror(rc)) and return
- * its exit code. */
+ * its exit code.  JP_EDAMAGED adds what to do: the store's file is named
+ * and deploy/README.md's restore section pointed to. */
 int cli_fail_err(cli_t *c, int rc, const jp_err_t *err);
+
+/* The same without a message: "<what>: <jp_strerror(rc)>" (what may be
+ * NULL). */
+int cli_fail_rc(cli_t *c, int rc, const char *what);
+
+/* The crash guard: from here on, SIGSEGV and SIGBUS (and LMDB's own
+ * assertions, which abort) end the program with a fixed message that the
+ * store's file dir/data.mdb is damaged and exit code CLI_DAMAGED, instead
+ * of a core dump.  LMDB keeps no checksums: a damaged page can send it
+ * anywhere.  Called by cli_open, once the directory is known. */
+void cli_guard(const cli_t *c);
 
 /* The options every command takes: --help, -d/--dir, -u/--user.  Put
  * CLI_STD_LONGOPTS first in the command's table and CLI_STD_SHORT at the

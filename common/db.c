@@ -171,6 +171,12 @@ s_mdb(int rc, jp_err_t *err, const char *what)
         return jp_err_set(err, JP_ENOTFOUND, "%s: not found", what);
     if (rc == MDB_MAP_FULL || rc == ENOSPC)
         return jp_err_set(err, JP_EFULL, "%s: %s", what, mdb_strerror(rc));
+    /* LMDB has no checksums: these are what a damaged page looks like to
+     * it (and MDB_BAD_TXN what every call after one returns). */
+    if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_BAD_TXN ||
+        rc == MDB_INVALID || rc == MDB_BAD_DBI || rc == MDB_INCOMPATIBLE)
+        return jp_err_set(err, JP_EDAMAGED, "%s: the database file is damaged (%s)", what,
+                          mdb_strerror(rc));
     return jp_err_set(err, JP_EDB, "%s: %s", what, mdb_strerror(rc));
 }
 
@@ -260,7 +266,7 @@ s_head_get(jp_txn_t *txn, uint16_t store, jp_head_t *out)
         return rc;
     if (rc == 0) {
         if (v.mv_size != S_HEAD_LEN)
-            return JP_ECORRUPT;
+            return JP_EDAMAGED;
         const uint8_t *p = v.mv_data;
         out->seq = jp_be64_get(p);
         memcpy(out->head, p + 8, JP_HASH_LEN);
@@ -298,7 +304,7 @@ static int
 s_unpack_str(const msgpack_object *o, char *out, size_t cap)
 {
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
-        return JP_ECORRUPT;
+        return JP_EDAMAGED;
     memcpy(out, o->via.str.ptr, o->via.str.size);
     out[o->via.str.size] = '\0';
     return 0;
@@ -309,7 +315,7 @@ s_node_decode(const MDB_val *v, jp_node_t *out)
 {
     msgpack_unpacked u;
     size_t off = 0;
-    int rc = JP_ECORRUPT;
+    int rc = JP_EDAMAGED;
     jp_node_t node;
     memset(&node, 0, sizeof node);
     msgpack_unpacked_init(&u);
@@ -450,6 +456,23 @@ s_write_failed(jp_db_t *db, int rc, jp_err_t *err, const char *what)
     return s_mdb(rc, err, what);
 }
 
+static jp_db_damage_fn s_on_damage; /* jp_db_on_damage's fn, or NULL */
+
+void
+jp_db_on_damage(jp_db_damage_fn fn)
+{
+    s_on_damage = fn;
+}
+
+/* LMDB's assertion callback (LMDB aborts when it returns). */
+static void
+s_mdb_assert(MDB_env *env, const char *msg)
+{
+    (void)env;
+    if (s_on_damage)
+        s_on_damage(msg);
+}
+
 int
 jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
 {
@@ -482,6 +505,7 @@ jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
         goto fail;
     }
     if ((rc = mdb_env_create(&self->env)) ||
+        (rc = mdb_env_set_assert(self->env, s_mdb_assert)) ||
         (rc = mdb_env_set_maxdbs(self->env, S_MAXDBS)) ||
         (rc = mdb_env_set_mapsize(self->env, map_mib << 20)) ||
         (rc = mdb_env_open(self->env, dir, MDB_NOTLS, 0600))) {
@@ -534,7 +558,7 @@ jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (v.mv_size != S_HEAD_LEN) {
-            rc = jp_err_set(err, JP_ECORRUPT, "open %s: a heads entry is %zu bytes", dir,
+            rc = jp_err_set(err, JP_EDAMAGED, "open %s: a heads entry is %zu bytes", dir,
                             v.mv_size);
             goto fail;
         }
@@ -936,6 +960,8 @@ s_load(jp_txn_t *txn, const jp_id_t *id, jp_record_t *r, bool *exists, jp_err_t 
     jp_err_t derr;
     jp_err_clear(&derr);
     rc = jp_record_decode(v.mv_data, v.mv_size, id, r, &derr);
+    if (rc == JP_ECORRUPT || rc == JP_ETOOBIG)
+        rc = JP_EDAMAGED;
     if (rc)
         return jp_err_set(err, rc, "record %s: stored state does not decode: %s",
                           s_idtext(id, t), derr.msg);
@@ -1114,7 +1140,7 @@ s_check_ref(jp_txn_t *txn, const jp_change_t *ch, const jp_fval_t *f, jp_err_t *
                           s_idtext(&ch->id, t), fname);
     int k = s_rec_kind(&v);
     if (k < 0)
-        return jp_err_set(err, JP_ECORRUPT, "record %s: stored state is malformed",
+        return jp_err_set(err, JP_EDAMAGED, "record %s: stored state is malformed",
                           s_idtext(&f->v.u.ref, u));
     if (want != JP_K_NONE && k != (int)want)
         return jp_err_set(err, JP_EINVAL,
@@ -1254,9 +1280,12 @@ jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err)
     return rc ? rc : jp_txn_apply_decoded(txn, p, n, &txn->db->in, err);
 }
 
-int
-jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
-                     jp_err_t *err)
+/* jp_txn_apply_decoded; strict false (a replay of a log this node already
+ * holds, for verify --deep) takes what was once accepted: no check of the
+ * text rules, no clock bound. */
+static int
+s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool strict,
+        jp_err_t *err)
 {
     assert(txn && txn->write && p && ch);
     jp_db_t *db = txn->db;
@@ -1268,7 +1297,7 @@ jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_
     if (ch->seq == 0)
         return jp_err_set(err, JP_ECORRUPT, "store %u seq 0: seqs start at 1", store);
     jp_err_t terr;
-    if ((rc = s_check_text(ch, &terr)))
+    if (strict && (rc = s_check_text(ch, &terr)))
         return jp_err_set(err, rc, "store %u seq %llu: %s", store, seq, terr.msg);
     jp_head_t head;
     if ((rc = s_head_get(txn, ch->store, &head)))
@@ -1299,7 +1328,7 @@ jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_
     }
     jp_hlc_t hlc = db->last_hlc;
     uint64_t now = jp_now_ms();
-    if (jp_hlc_observe(&hlc, ch->hlc, now))
+    if (jp_hlc_observe(&hlc, ch->hlc, now) && strict)
         return jp_err_set(
             err, JP_EFUTURE,
             "store %u seq %llu: its clock is %llu ms ahead of ours (at most %u)", store,
@@ -1316,6 +1345,13 @@ jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_
     return 0;
 }
 
+int
+jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
+                     jp_err_t *err)
+{
+    return s_apply(txn, p, n, ch, true, err);
+}
+
 /* ---- reads --------------------------------------------------------------------- */
 
 int
@@ -1324,7 +1360,11 @@ jp_txn_get(jp_txn_t *txn, const jp_id_t *id, jp_record_t *out)
     assert(txn && id && out);
     MDB_val v;
     int rc = s_get(txn, S_REC, id->b, 16, &v);
-    return rc ? rc : jp_record_decode(v.mv_data, v.mv_size, id, out, NULL);
+    if (rc)
+        return rc;
+    rc = jp_record_decode(v.mv_data, v.mv_size, id, out, NULL);
+    /* A state this program wrote that no longer decodes: the file. */
+    return rc == JP_ECORRUPT || rc == JP_ETOOBIG ? JP_EDAMAGED : rc;
 }
 
 int
@@ -1359,7 +1399,7 @@ jp_txn_find_ext(jp_txn_t *txn, uint16_t store, int cls, const char *ext, size_t 
     if (rc)
         return rc;
     if (v.mv_size != 16)
-        return JP_ECORRUPT;
+        return JP_EDAMAGED;
     memcpy(out->b, v.mv_data, 16);
     return 0;
 }
@@ -1384,7 +1424,7 @@ s_scan(jp_txn_t *txn, int which, const void *key, size_t n, size_t plen, bool ex
         jp_id_t id;
         const uint8_t *src = idoff < 0 ? v.mv_data : (const uint8_t *)k.mv_data + idoff;
         if (idoff >= 0 ? k.mv_size < (size_t)idoff + 16 : v.mv_size < 16) {
-            rc = JP_ECORRUPT;
+            rc = JP_EDAMAGED;
             goto done;
         }
         memcpy(id.b, src, 16);
@@ -1458,7 +1498,7 @@ jp_txn_stores(jp_txn_t *txn, uint16_t *out, int cap)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && count < cap;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 2) {
-            rc = JP_ECORRUPT;
+            rc = JP_EDAMAGED;
             goto done;
         }
         out[count++] = jp_be16_get(k.mv_data);
@@ -1490,7 +1530,7 @@ jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
         if (k.mv_size < 2 || jp_be16_get(kp) != store)
             break;
         if (k.mv_size != S_LOGKEY_LEN) {
-            rc = jp_err_set(err, JP_ECORRUPT, "store %u: a log key of %zu bytes", store,
+            rc = jp_err_set(err, JP_EDAMAGED, "store %u: a log key of %zu bytes", store,
                             k.mv_size);
             goto done;
         }
@@ -1582,7 +1622,7 @@ jp_txn_digest(jp_txn_t *txn, uint8_t out[JP_HASH_LEN])
         uint8_t len[4] = {(uint8_t)(v.mv_size >> 24), (uint8_t)(v.mv_size >> 16),
                           (uint8_t)(v.mv_size >> 8), (uint8_t)v.mv_size};
         if (k.mv_size != 16 || v.mv_size > UINT32_MAX) {
-            rc = JP_ECORRUPT;
+            rc = JP_EDAMAGED;
             goto done;
         }
         if ((rc = jp_sha_update(sha, k.mv_data, 16)) ||
@@ -1620,7 +1660,7 @@ jp_txn_counts(jp_txn_t *txn, uint64_t out[JP_K_COUNT], uint64_t *changes)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         int kind = s_rec_kind(&v);
         if (kind < 0) {
-            rc = JP_ECORRUPT;
+            rc = JP_EDAMAGED;
             goto done;
         }
         out[kind]++;
@@ -2070,5 +2110,145 @@ jp_txn_log_repair(jp_txn_t *txn, uint16_t store, uint64_t acked, uint64_t *from,
     rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : (txn->broken = s_mdb(rc, err, "batch"));
 done:
     jp_buf_free(&nb);
+    return rc;
+}
+
+/* ---- verify --deep: every state against a replay of the logs ------------------ */
+
+#define S_REPLAY_TXN 100000 /* changes a scratch transaction holds */
+
+/* Replay every log of src into the scratch environment dst. */
+static int
+s_replay(jp_txn_t *src, jp_db_t *dst, uint64_t *changes, jp_err_t *err)
+{
+    uint16_t *stores = calloc(65536, sizeof *stores);
+    jp_change_t *ch = calloc(1, sizeof *ch);
+    jp_txn_t *w = NULL;
+    size_t intxn = 0;
+    int rc = 0;
+    if (!stores || !ch) {
+        rc = jp_err_set(err, JP_ENOMEM, "verify: out of memory");
+        goto done;
+    }
+    int ns = jp_txn_stores(src, stores, 65536);
+    if (ns < 0) {
+        rc = jp_err_set(err, ns, "heads: %s", jp_strerror(ns));
+        goto done;
+    }
+    for (int i = 0; i < ns; i++) {
+        jp_head_t head;
+        if ((rc = s_head_get(src, stores[i], &head))) {
+            rc = jp_err_set(err, rc, "store %u: heads entry unreadable", stores[i]);
+            goto done;
+        }
+        for (uint64_t seq = 1; seq <= head.seq; seq++) {
+            const uint8_t *p;
+            size_t n;
+            jp_err_t derr;
+            if ((rc = jp_txn_log_get(src, stores[i], seq, &p, &n))) {
+                rc = jp_err_set(
+                    err, rc, "store %u seq %llu: %s", stores[i], (unsigned long long)seq,
+                    rc == JP_ENOTFOUND ? "missing from the log" : "unreadable");
+                goto done;
+            }
+            jp_err_clear(&derr);
+            if ((rc = jp_change_decode(p, n, ch, &derr))) {
+                rc = jp_err_set(err, rc, "store %u seq %llu: does not decode: %s",
+                                stores[i], (unsigned long long)seq, derr.msg);
+                goto done;
+            }
+            if (!w && (rc = jp_db_begin(dst, true, &w, err)))
+                goto done;
+            jp_err_clear(&derr);
+            if ((rc = s_apply(w, p, n, ch, false, &derr))) {
+                rc = jp_err_set(err, rc, "replay: %s", derr.msg);
+                goto done;
+            }
+            ++*changes;
+            if (++intxn == S_REPLAY_TXN) {
+                if ((rc = jp_txn_commit(&w, err)))
+                    goto done;
+                intxn = 0;
+            }
+        }
+    }
+    if (w)
+        rc = jp_txn_commit(&w, err);
+done:
+    jp_txn_abort(&w);
+    free(ch);
+    free(stores);
+    return rc;
+}
+
+int
+jp_txn_verify_deep(jp_txn_t *txn, const char *scratch, jp_deep_t *out, jp_err_t *err)
+{
+    assert(txn && scratch && out);
+    jp_db_t *dst = NULL;
+    jp_txn_t *r = NULL;
+    MDB_cursor *ca = NULL, *cb = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = jp_db_open(&dst, scratch, 0, err);
+    if (rc)
+        return rc;
+    if ((rc = s_replay(txn, dst, &out->changes, err)))
+        goto done;
+    if ((rc = jp_db_begin(dst, false, &r, err)))
+        goto done;
+    if ((rc = mdb_cursor_open(txn->t, s_dbi(txn, S_REC), &ca)) ||
+        (rc = mdb_cursor_open(r->t, s_dbi(r, S_REC), &cb))) {
+        rc = s_mdb(rc, err, "rec cursor");
+        goto done;
+    }
+    /* Both in key order: a merge of the two. */
+    MDB_val ka, va, kb, vb;
+    int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
+    int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+    while (ra == 0 || rb == 0) {
+        int cmp;
+        if (ra != 0)
+            cmp = 1;
+        else if (rb != 0)
+            cmp = -1;
+        else if (ka.mv_size != 16 || kb.mv_size != 16)
+            cmp = ka.mv_size != 16 ? -1 : 1;
+        else
+            cmp = memcmp(ka.mv_data, kb.mv_data, 16);
+        const MDB_val *k = cmp <= 0 ? &ka : &kb;
+        int what =
+            cmp < 0   ? JP_DEEP_EXTRA
+            : cmp > 0 ? JP_DEEP_MISSING
+            : va.mv_size != vb.mv_size || memcmp(va.mv_data, vb.mv_data, va.mv_size)
+                ? JP_DEEP_DIFFERS
+                : 0;
+        if (cmp <= 0)
+            out->records++;
+        if (what) {
+            if (out->nbad < JP_DEEP_SHOW) {
+                memset(&out->bad[out->nbad], 0, sizeof out->bad[0]);
+                memcpy(out->bad[out->nbad].id.b, k->mv_data,
+                       k->mv_size < 16 ? k->mv_size : 16);
+                out->bad[out->nbad].what = what;
+            }
+            out->nbad++;
+        }
+        if (cmp <= 0)
+            ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+        if (cmp >= 0)
+            rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+    }
+    if ((ra != 0 && ra != MDB_NOTFOUND) || (rb != 0 && rb != MDB_NOTFOUND)) {
+        rc = s_mdb(ra != MDB_NOTFOUND ? ra : rb, err, "rec cursor");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (ca)
+        mdb_cursor_close(ca);
+    if (cb)
+        mdb_cursor_close(cb);
+    jp_txn_abort(&r);
+    jp_db_close(&dst);
     return rc;
 }

@@ -72,6 +72,13 @@ typedef enum {
 int jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err);
 void jp_db_close(jp_db_t **self_p);
 
+/* What to do when LMDB's own consistency checks fail (an assertion inside
+ * LMDB: a damaged page).  fn gets LMDB's words and must not return (it
+ * ends the process); the default (NULL) is LMDB's: print and abort.  For
+ * every environment this process opens from now on. */
+typedef void (*jp_db_damage_fn)(const char *msg);
+void jp_db_on_damage(jp_db_damage_fn fn);
+
 /* Begin a transaction.  One write transaction at a time per process. */
 int jp_db_begin(jp_db_t *self, bool write, jp_txn_t **txn_p, jp_err_t *err);
 int jp_txn_commit(jp_txn_t **txn_p, jp_err_t *err); /* JP_EFULL when full */
@@ -165,6 +172,30 @@ int jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err);
  * caller aborts. */
 int jp_txn_log_repair(jp_txn_t *txn, uint16_t store, uint64_t acked, uint64_t *from,
                       uint64_t *count, jp_err_t *err);
+
+/* What verify --deep found. */
+enum { JP_DEEP_DIFFERS = 1, JP_DEEP_MISSING = 2, JP_DEEP_EXTRA = 3 };
+#define JP_DEEP_SHOW 20 /* faults kept with their record id */
+typedef struct {
+    uint64_t changes; /* changes replayed */
+    uint64_t records; /* records in the environment */
+    uint64_t nbad;    /* records at fault */
+    struct {
+        jp_id_t id;      /* the record */
+        int what;        /* JP_DEEP_DIFFERS: its state is not its log's replay;
+                            MISSING: the log writes it, it is not here;
+                            EXTRA: it is here, no change of the log writes it */
+    } bad[JP_DEEP_SHOW]; /* the first faults, by id */
+} jp_deep_t;
+
+/* Replay every log held here, in seq order, into a new environment in
+ * the directory scratch (which must exist and be empty; the caller
+ * removes it), then compare every record's state with the replay's, byte
+ * for byte (the encoding is canonical).  Changes are taken as they were
+ * accepted (no text rule or clock bound).  Returns 0 when the comparison
+ * ran (out says what it found), or the code of what stopped it (a change
+ * that does not decode: run jp_txn_verify_chain first). */
+int jp_txn_verify_deep(jp_txn_t *txn, const char *scratch, jp_deep_t *out, jp_err_t *err);
 
 /* Stores that have a log here, ascending; returns the count (<= cap). */
 int jp_txn_stores(jp_txn_t *txn, uint16_t *out, int cap);
