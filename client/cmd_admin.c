@@ -127,7 +127,7 @@ s_print_change(const jp_change_t *ch)
 {
     char when[48], author[128], id[JP_ID_TEXT_LEN + 1], v[JP_MAX_STR + 1];
     s_hlc_text(ch->hlc, when, sizeof when);
-    snprintf(author, sizeof author, "%.*s", (int)ch->author_len, ch->author);
+    jp_text_show(ch->author, ch->author_len, author, sizeof author);
     jp_id_format(&ch->id, id);
     printf("%8llu  ", (unsigned long long)ch->seq);
     s_pad(when, 25);

@@ -754,3 +754,29 @@ jp_text_check(const char *s, size_t n, bool lines, const char **reason)
     }
     return 0;
 }
+
+void
+jp_text_show(const char *p, size_t n, char *out, size_t cap)
+{
+    const uint8_t *s = (const uint8_t *)p;
+    size_t k = 0, i = 0;
+    if (cap == 0)
+        return;
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t len = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (len > n - i)
+            len = n - i;
+        bool ctl = c < 0x20 || c == 0x7F || (c == 0xC2 && len == 2 && s[i + 1] <= 0x9F);
+        size_t w = ctl ? 1 : len;
+        if (k + w + 1 > cap)
+            break; /* whole characters only */
+        if (ctl)
+            out[k] = '?';
+        else
+            memcpy(out + k, s + i, len);
+        k += w;
+        i += len;
+    }
+    out[k] = '\0';
+}

@@ -88,6 +88,12 @@ bool jp_utf8_valid(const char *s, size_t n);
  * thread-local buffer, valid until the next call). */
 int jp_text_check(const char *s, size_t n, bool lines, const char **reason);
 
+/* Text for a screen: p[0..n) into out (NUL-terminated, cut to cap at a
+ * character's end), each control character jp_text_check refuses (NUL,
+ * tab and line ends included) as '?', so that text stored before that
+ * check can neither drive the terminal nor cut itself short. */
+void jp_text_show(const char *p, size_t n, char *out, size_t cap);
+
 /* Masked forms for display to staff: "138****8000", "4413**********123X". */
 void jp_phone_mask(const char *e164, char *out, size_t cap);
 /* The ID number's first 4 and last 4 characters, the rest as '*'. */

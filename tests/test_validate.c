@@ -616,6 +616,16 @@ test_text(void **state)
     assert_int_equal(jp_text_check("two\r\nlines\t.", 12, true, &why), 0);
     assert_int_equal(jp_text_check("\xff", 1, false, &why), -1);
     assert_string_equal(why, "is not valid UTF-8");
+
+    /* On screen: controls as '?', a NUL no longer cuts the text, a cut
+     * keeps whole characters. */
+    char out[16];
+    jp_text_show("a\x1b[2J\0b\xc2\x9b\n", 10, out, sizeof out);
+    assert_string_equal(out, "a?[2J?b??");
+    jp_text_show("\xe5\xbc\xa0\xe4\xb8\x89", 6, out, 6);
+    assert_string_equal(out, "\xe5\xbc\xa0");
+    jp_text_show("ok", 2, out, sizeof out);
+    assert_string_equal(out, "ok");
 }
 
 int
