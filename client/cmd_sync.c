@@ -331,11 +331,18 @@ s_recv(s_sync_t *s, zmq_msg_t *frame, jp_msg_t *m)
     if (rc)
         return cli_fail(s->c, CLI_INTERNAL, "the server sent a bad message: %s", err.msg);
     if (m->type == JP_MSG_ERROR) {
+        char text[512];
         s->perr = (int)m->error.code;
+        /* The server's words, shown safely; an author no node can decode
+         * is this store's to mend. */
+        jp_text_show(m->error.message.p, m->error.message.n, text, sizeof text);
         return cli_fail(
-            s->c, CLI_REFUSED, "server refused (%s): %.*s",
+            s->c, CLI_REFUSED, "server refused (%s): %s%s",
             jp_perr_name((int)m->error.code) ? jp_perr_name((int)m->error.code) : "?",
-            (int)m->error.message.n, m->error.message.p);
+            text,
+            strstr(text, "author") ? " (`" CLI_PROG
+                                     " repair` mends this store's log: deploy/README.md)"
+                                   : "");
     }
     return 0;
 }

@@ -276,6 +276,12 @@ cli_open(cli_t *c)
     if (stat(c->dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return cli_fail(c, CLI_REFUSED,
                         "%s: no such store directory (run `" CLI_PROG " init`)", c->dir);
+    if (access(key, F_OK) != 0 && errno == EACCES)
+        return cli_fail(c, CLI_REFUSED,
+                        "%s: permission denied: the store belongs to another user; run "
+                        "the command as that user (e.g. `sudo -u jipan " CLI_PROG
+                        " ...`)",
+                        c->dir);
     if (access(key, F_OK) != 0)
         return cli_fail(c, CLI_REFUSED,
                         "%s is not an initialised store (run `" CLI_PROG " init`)",

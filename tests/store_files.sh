@@ -39,6 +39,13 @@ bounded 1 "$BIN" import --customers "$T/missing.csv"
 has "$T/err" "--customers $T/missing.csv: no such file"
 [ "$(log_len)" -eq 0 ] || fail "a refused import wrote changes"
 
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    check "another user's store: permission denied, not 'not an initialised store'"
+    chmod 755 "$T"
+    bounded 1 setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" -d "$JIPAN_STORE_DIR" status
+    has "$T/err" "permission denied: the store belongs to another user"
+fi
+
 check "jipan-audit refuses a FIFO, a directory and /dev/null, like a missing file"
 bounded 3 "$AUD" verify "$T/missing.jpx"
 for f in "$T/fifo" "$T/dir" /dev/null; do
