@@ -186,23 +186,35 @@ cmd_log(cli_t *c, int argc, char **argv)
         ec = cli_fail_rc(c, rc, NULL);
         goto done;
     }
+    ec = CLI_OK;
     for (uint64_t seq = (uint64_t)from; seq <= head.seq; seq++) {
         const uint8_t *p;
         size_t n;
         if (limit && seq - (uint64_t)from >= (uint64_t)limit)
             break;
         jp_err_clear(&err);
-        if ((rc = jp_txn_log_get(txn, c->node.store, seq, &p, &n)) ||
-            (rc = jp_change_decode(p, n, ch, &err))) {
+        if ((rc = jp_txn_log_get(txn, c->node.store, seq, &p, &n))) {
             if (!err.msg[0])
                 jp_err_set(&err, rc, "seq %llu: %s", (unsigned long long)seq,
                            jp_strerror(rc));
-            ec = cli_fail_err(c, rc, &err);
+            ec = rc == JP_ENOTFOUND ? cli_fail_rc(c, JP_EDAMAGED, "log")
+                                    : cli_fail_err(c, rc, &err);
             goto done;
+        }
+        if ((rc = jp_change_decode(p, n, ch, &err))) {
+            /* Say so and go on: the changes after it are readable. */
+            printf("%8llu  (this change cannot be decoded: %s)\n",
+                   (unsigned long long)seq, err.msg);
+            ec = CLI_REFUSED;
+            continue;
         }
         s_print_change(ch);
     }
-    ec = CLI_OK;
+    if (ec)
+        cli_fail(c, ec,
+                 "some changes cannot be decoded: `" CLI_PROG
+                 " verify` says why; an author too long is mended by `" CLI_PROG
+                 " repair`");
 done:
     jp_txn_abort(&txn);
     free(ch);
