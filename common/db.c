@@ -1270,6 +1270,9 @@ jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err)
 
 /* ---- remote changes ----------------------------------------------------------- */
 
+static int s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
+                   bool text, bool clock, jp_err_t *err);
+
 int
 jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err)
 {
@@ -1277,15 +1280,17 @@ jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err)
     if (txn->broken)
         return jp_err_set(err, txn->broken, "transaction already failed: abort it");
     int rc = jp_change_decode(p, n, &txn->db->in, err);
-    return rc ? rc : jp_txn_apply_decoded(txn, p, n, &txn->db->in, err);
+    return rc ? rc : s_apply(txn, p, n, &txn->db->in, false, true, err);
 }
 
-/* jp_txn_apply_decoded; strict false (a replay of a log this node already
- * holds, for verify --deep) takes what was once accepted: no check of the
- * text rules, no clock bound. */
+/* Apply a decoded change.  text: refuse what jp_txn_write would refuse of
+ * its author and text (a change offered to the group); without it, a
+ * change the group already accepted is taken as it was (a pull, a replay:
+ * refusing it then would stop every later change).  clock: refuse an hlc
+ * too far ahead (not for a replay of a log held here). */
 static int
-s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool strict,
-        jp_err_t *err)
+s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool text,
+        bool clock, jp_err_t *err)
 {
     assert(txn && txn->write && p && ch);
     jp_db_t *db = txn->db;
@@ -1297,7 +1302,7 @@ s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool s
     if (ch->seq == 0)
         return jp_err_set(err, JP_ECORRUPT, "store %u seq 0: seqs start at 1", store);
     jp_err_t terr;
-    if (strict && (rc = s_check_text(ch, &terr)))
+    if (text && (rc = s_check_text(ch, &terr)))
         return jp_err_set(err, rc, "store %u seq %llu: %s", store, seq, terr.msg);
     jp_head_t head;
     if ((rc = s_head_get(txn, ch->store, &head)))
@@ -1328,7 +1333,7 @@ s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool s
     }
     jp_hlc_t hlc = db->last_hlc;
     uint64_t now = jp_now_ms();
-    if (jp_hlc_observe(&hlc, ch->hlc, now) && strict)
+    if (jp_hlc_observe(&hlc, ch->hlc, now) && clock)
         return jp_err_set(
             err, JP_EFUTURE,
             "store %u seq %llu: its clock is %llu ms ahead of ours (at most %u)", store,
@@ -1349,7 +1354,7 @@ int
 jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
                      jp_err_t *err)
 {
-    return s_apply(txn, p, n, ch, true, err);
+    return s_apply(txn, p, n, ch, true, true, err);
 }
 
 /* ---- reads --------------------------------------------------------------------- */
@@ -2160,7 +2165,7 @@ s_replay(jp_txn_t *src, jp_db_t *dst, uint64_t *changes, jp_err_t *err)
             if (!w && (rc = jp_db_begin(dst, true, &w, err)))
                 goto done;
             jp_err_clear(&derr);
-            if ((rc = s_apply(w, p, n, ch, false, &derr))) {
+            if ((rc = s_apply(w, p, n, ch, false, false, &derr))) {
                 rc = jp_err_set(err, rc, "replay: %s", derr.msg);
                 goto done;
             }

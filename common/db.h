@@ -117,11 +117,17 @@ int jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err);
 /* A change written elsewhere (encoded bytes).  It must continue its
  * store's chain here: seq = head.seq + 1 and prev = head.head (else
  * JP_ECHAIN); a change already here with the same hash returns JP_EDUP and
- * writes nothing; an hlc too far ahead of the local clock is JP_EFUTURE;
- * an author or text field jp_txn_write would refuse is refused alike. */
+ * writes nothing; an hlc too far ahead of the local clock is JP_EFUTURE.
+ * For changes the group has accepted (a store's pull, a replay): their
+ * text is taken as it is, since refusing one would stop every later
+ * change; screens show control characters as '?' (jp_text_show). */
 int jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err);
 /* The same, for a change the caller has just decoded from p[n] with
- * jp_change_decode (ch borrows from p): saves decoding it twice. */
+ * jp_change_decode (ch borrows from p): saves decoding it twice.  This is
+ * the server's merge of a store's push, the door into the group: an
+ * author or a text field that jp_txn_write would refuse is refused here
+ * too (JP_ETOOBIG, JP_EINVAL), so no change of a store that skipped the
+ * checks gets in. */
 int jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
                          jp_err_t *err);
 
