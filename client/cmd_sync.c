@@ -369,6 +369,15 @@ s_push_batch(s_sync_t *s, uint64_t *next, uint64_t head, uint64_t max_batch, uin
     while (last < head && last - *next + 1 < JP_MSG_MAX_CHANGES) {
         if ((rc = jp_txn_log_get(txn, c->node.store, last + 1, &p, &n)))
             goto fail;
+        if (n > JP_MAX_CHANGE) {
+            /* Only a user name that was never checked makes one so big. */
+            jp_txn_abort(&txn);
+            return cli_fail(c, CLI_REFUSED,
+                            "seq %llu is %zu bytes, over the %d a change may have: no "
+                            "server takes it; `" CLI_PROG " repair` mends this store's "
+                            "log (deploy/README.md)",
+                            (unsigned long long)(last + 1), n, JP_MAX_CHANGE);
+        }
         if (bytes && bytes + n + 5 > max_batch)
             break;
         s->chp[last + 1 - *next].p = p;
