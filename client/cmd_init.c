@@ -105,6 +105,7 @@ s_init(cli_t *c, const jp_node_t *node)
     cli_path(c, CLI_KEY_FILE, path, sizeof path);
     if (access(path, F_OK) == 0)
         return cli_fail(c, CLI_REFUSED, "%s is already an initialised store", c->dir);
+    cli_guard(c);
     if ((rc = jp_db_open(&c->db, c->dir, 0, &err)) ||
         (rc = jp_db_begin(c->db, true, &txn, &err)))
         goto fail;
