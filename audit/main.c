@@ -10,6 +10,7 @@
  */
 #include "audit.h"
 #include "export.h"
+#include "file.h"
 #include "report.h"
 #include "schema.h"
 #include "stats.h"
@@ -213,7 +214,9 @@ cmd_verify(a_run_t *r, int argc, char **argv)
                               .arg = r};
     jp_averify_t v;
     jp_err_t err = {0};
-    int rc = jp_audit_verify(file, &opts, &v, &err);
+    int rc = jp_file_check_regular(file, "export file", &err);
+    if (rc == 0)
+        rc = jp_audit_verify(file, &opts, &v, &err);
     free(kfiles);
     if (rc)
         return a_fail(r, rc, &err);
@@ -441,7 +444,9 @@ cmd_replay(a_run_t *r, int argc, char **argv)
     const char *file = argv[optind];
     jp_err_t err = {0};
     jp_xhdr_t h;
-    int rc = a_read_header(file, &h, &err);
+    int rc = jp_file_check_regular(file, "export file", &err);
+    if (rc == 0)
+        rc = a_read_header(file, &h, &err);
     if (rc)
         return a_fail(r, rc, &err);
     if (h.tz[0] && jp_tz_set(h.tz) != 0)
@@ -664,7 +669,9 @@ cmd_history(a_run_t *r, int argc, char **argv)
         return a_usage_error(r, "RECORD_ID must be a record id (26 characters)");
     jp_err_t err = {0};
     jp_xhdr_t h;
-    int rc = a_read_header(argv[optind], &h, &err);
+    int rc = jp_file_check_regular(argv[optind], "export file", &err);
+    if (rc == 0)
+        rc = a_read_header(argv[optind], &h, &err);
     if (rc)
         return a_fail(r, rc, &err);
     if (h.tz[0])

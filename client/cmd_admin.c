@@ -9,11 +9,13 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "crypto.h"
@@ -31,13 +33,18 @@ static const char s_log_usage[] =
     "  -h, --help   this text\n";
 
 static const char s_verify_usage[] =
-    "usage: " CLI_PROG " verify\n"
+    "usage: " CLI_PROG " verify [--deep]\n"
     "\n"
     "Verify the hash chain of every store's log held here: gapless seqs, each\n"
     "change's prev hash, the head, and that every change's record exists.\n"
-    "Exit 1 on the first fault of any chain.\n"
+    "With --deep, then replay every log into a scratch store (in $TMPDIR, as\n"
+    "large as the store, removed after) and compare every record's state with\n"
+    "the replay's: what LMDB, which has no checksums, cannot see itself.\n"
+    "Exit 0 whole, 1 a fault (the first of each chain, the records that\n"
+    "differ), 4 the store's file is too damaged to read.\n"
     "\n"
     "options:\n"
+    "  --deep       also check every record against a replay of the logs\n"
     "  -h, --help   this text\n";
 
 static const char s_status_usage[] =
@@ -120,7 +127,7 @@ s_print_change(const jp_change_t *ch)
 {
     char when[48], author[128], id[JP_ID_TEXT_LEN + 1], v[JP_MAX_STR + 1];
     s_hlc_text(ch->hlc, when, sizeof when);
-    snprintf(author, sizeof author, "%.*s", (int)ch->author_len, ch->author);
+    jp_text_show(ch->author, ch->author_len, author, sizeof author);
     jp_id_format(&ch->id, id);
     printf("%8llu  ", (unsigned long long)ch->seq);
     s_pad(when, 25);
@@ -176,43 +183,129 @@ cmd_log(cli_t *c, int argc, char **argv)
         goto done;
     }
     if ((rc = jp_txn_head(txn, c->node.store, &head))) {
-        ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+        ec = cli_fail_rc(c, rc, NULL);
         goto done;
     }
+    ec = CLI_OK;
     for (uint64_t seq = (uint64_t)from; seq <= head.seq; seq++) {
         const uint8_t *p;
         size_t n;
         if (limit && seq - (uint64_t)from >= (uint64_t)limit)
             break;
         jp_err_clear(&err);
-        if ((rc = jp_txn_log_get(txn, c->node.store, seq, &p, &n)) ||
-            (rc = jp_change_decode(p, n, ch, &err))) {
+        if ((rc = jp_txn_log_get(txn, c->node.store, seq, &p, &n))) {
             if (!err.msg[0])
                 jp_err_set(&err, rc, "seq %llu: %s", (unsigned long long)seq,
                            jp_strerror(rc));
-            ec = cli_fail_err(c, rc, &err);
+            ec = rc == JP_ENOTFOUND ? cli_fail_rc(c, JP_EDAMAGED, "log")
+                                    : cli_fail_err(c, rc, &err);
             goto done;
+        }
+        if ((rc = jp_change_decode(p, n, ch, &err))) {
+            /* Say so and go on: the changes after it are readable. */
+            printf("%8llu  (this change cannot be decoded: %s)\n",
+                   (unsigned long long)seq, err.msg);
+            ec = CLI_REFUSED;
+            continue;
         }
         s_print_change(ch);
     }
-    ec = CLI_OK;
+    if (ec)
+        cli_fail(c, ec,
+                 "some changes cannot be decoded: `" CLI_PROG
+                 " verify` says why; an author too long is mended by `" CLI_PROG
+                 " repair`");
 done:
     jp_txn_abort(&txn);
     free(ch);
     return ec;
 }
 
+/* Remove the scratch environment of verify --deep. */
+static void
+s_scratch_rm(const char *dir)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+/* verify --deep after the chains: replay them all, compare every state. */
+static int
+s_verify_deep(cli_t *c, jp_txn_t *txn)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], id[JP_ID_TEXT_LEN + 1];
+    jp_deep_t *d = calloc(1, sizeof *d);
+    jp_err_t err;
+    if (!d)
+        return cli_fail(c, CLI_INTERNAL, "out of memory");
+    snprintf(dir, sizeof dir, "%s/jipan-verify.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        free(d);
+        return cli_fail(c, CLI_INTERNAL, "--deep: cannot make a scratch directory %s: %s",
+                        dir, strerror(errno));
+    }
+    jp_err_clear(&err);
+    int rc = jp_txn_verify_deep(txn, dir, d, &err);
+    s_scratch_rm(dir);
+    int ec = CLI_OK;
+    if (rc) {
+        ec = cli_fail_err(c, rc, &err);
+    } else if (d->nbad == 0) {
+        printf("deep ok: %llu records, each the replay of its log (%llu changes)\n",
+               (unsigned long long)d->records, (unsigned long long)d->changes);
+    } else {
+        static const char *const what[] = {
+            "", "its state differs from the replay of its log",
+            "the log writes it, the store has no state for it",
+            "the store holds a state no change of the log writes"};
+        for (uint64_t i = 0; i < d->nbad && i < JP_DEEP_SHOW; i++) {
+            jp_id_format(&d->bad[i].id, id);
+            printf("record %s: %s\n", id, what[d->bad[i].what]);
+        }
+        if (d->nbad > JP_DEEP_SHOW)
+            printf("... and %llu more\n", (unsigned long long)(d->nbad - JP_DEEP_SHOW));
+        printf("deep FAULT: %llu of %llu records are not the replay of the log\n",
+               (unsigned long long)d->nbad, (unsigned long long)d->records);
+        ec = cli_fail(
+            c, CLI_REFUSED,
+            "%llu records are not what the log says: the store's file %s/" CLI_DATA_FILE
+            " is damaged; restore the last backup (deploy/README.md, \"A damaged "
+            "store file\")",
+            (unsigned long long)d->nbad, c->dir);
+    }
+    free(d);
+    return ec;
+}
+
 int
 cmd_verify(cli_t *c, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        CLI_STD_LONGOPTS, {"deep", no_argument, NULL, 'D'}, {NULL, 0, NULL, 0}};
     char hex[2 * JP_HASH_LEN + 1];
     jp_txn_t *txn = NULL;
     uint16_t *stores = NULL;
     jp_head_t head;
     jp_err_t err;
-    int ec = s_no_args(c, argc, argv, s_verify_usage);
+    bool deep = false;
+    int o, ec = CLI_CONTINUE;
+    cli_getopt_reset();
+    while (ec == CLI_CONTINUE &&
+           (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1) {
+        if (o == 'D')
+            deep = true;
+        else
+            ec = cli_std_opt(c, o, argv, s_verify_usage);
+    }
     if (ec != CLI_CONTINUE)
         return ec;
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument");
     if ((ec = s_read(c, &txn)))
         return ec;
     stores = calloc(65536, sizeof *stores);
@@ -222,7 +315,7 @@ cmd_verify(cli_t *c, int argc, char **argv)
     }
     int n = jp_txn_stores(txn, stores, 65536);
     if (n < 0) {
-        ec = cli_fail(c, cli_exit_for(n), "%s", jp_strerror(n));
+        ec = cli_fail_rc(c, n, "heads");
         goto done;
     }
     if (n == 0)
@@ -233,12 +326,25 @@ cmd_verify(cli_t *c, int argc, char **argv)
         int rc = jp_txn_verify_chain(txn, stores[i], &err);
         if (rc == 0)
             rc = jp_txn_head(txn, stores[i], &head);
+        if (rc == JP_EDAMAGED) {
+            /* LMDB itself could not read on: the rest of this
+             * transaction would only say so again. */
+            printf("chain FAULT: store %u\n", (unsigned)stores[i]);
+            ec = cli_fail_err(c, rc, &err);
+            goto done;
+        }
         if (rc) {
-            if (err.msg[0])
-                cli_fail(c, CLI_REFUSED, "store %u: %s", (unsigned)stores[i], err.msg);
+            if (err.msg[0] && stores[i] == c->node.store && strstr(err.msg, "author"))
+                cli_fail(c, CLI_REFUSED,
+                         "store %u: %s (a user name too long for the log; `" CLI_PROG
+                         " repair` mends it, see deploy/README.md)",
+                         (unsigned)stores[i], err.msg);
             else
-                cli_fail(c, CLI_REFUSED, "store %u: %s", (unsigned)stores[i],
-                         jp_strerror(rc));
+                cli_fail(c, CLI_REFUSED,
+                         "store %u: %s: the log is not as written; unless it was "
+                         "altered on purpose the store's file is damaged: restore the "
+                         "last backup (deploy/README.md, \"A damaged store file\")",
+                         (unsigned)stores[i], err.msg[0] ? err.msg : jp_strerror(rc));
             printf("chain FAULT: store %u\n", (unsigned)stores[i]);
             ec = cli_exit_for(rc) == CLI_INTERNAL ? CLI_INTERNAL : CLI_REFUSED;
             continue;
@@ -247,6 +353,10 @@ cmd_verify(cli_t *c, int argc, char **argv)
         printf("chain ok: store %u, %llu changes, head %s\n", (unsigned)stores[i],
                (unsigned long long)head.seq, hex);
     }
+    if (deep && ec == CLI_OK)
+        ec = s_verify_deep(c, txn);
+    else if (deep)
+        printf("deep: not run, a chain is not whole\n");
 done:
     jp_txn_abort(&txn);
     free(stores);
@@ -285,7 +395,7 @@ cmd_status(cli_t *c, int argc, char **argv)
         return ec;
     if ((rc = jp_txn_head(txn, c->node.store, &head)) ||
         (rc = jp_txn_counts(txn, counts, &changes))) {
-        ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+        ec = cli_fail_rc(c, rc, NULL);
         goto done;
     }
     printf("store      %u (%s) %s\n", (unsigned)c->node.store, c->node.code,
@@ -345,8 +455,63 @@ cmd_digest(cli_t *c, int argc, char **argv)
     int rc = jp_txn_digest(txn, d);
     jp_txn_abort(&txn);
     if (rc)
-        return cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+        return cli_fail_rc(c, rc, NULL);
     jp_hex(d, sizeof d, hex);
     printf("%s\n", hex);
     return CLI_OK;
+}
+
+static const char s_repair_usage[] =
+    "usage: " CLI_PROG " repair\n"
+    "\n"
+    "Mend this store's log when `verify` finds a change whose author cannot be\n"
+    "decoded (a user name over 128 bytes or with control characters, written\n"
+    "by a version that did not check it), which every sync then refuses.\n"
+    "From that change to the last one, each change is rewritten with its\n"
+    "author cut to 128 bytes (control characters as '?') and its hash chain\n"
+    "re-linked; records, fields and times stay as they are.  Only changes the\n"
+    "server has not acknowledged can be rewritten, and the server has never\n"
+    "acknowledged such a change.  Stop the sync daemon first; make a backup\n"
+    "(`" CLI_PROG " backup`) if in doubt.  Exit 0 repaired, 1 nothing to repair\n"
+    "or not repairable (the reason is printed).\n"
+    "\n"
+    "options:\n"
+    "  -h, --help   this text\n";
+
+int
+cmd_repair(cli_t *c, int argc, char **argv)
+{
+    jp_txn_t *txn = NULL;
+    jp_err_t err;
+    uint64_t acked = 0, from = 0, count = 0;
+    uint8_t k[10];
+    size_t kn = 0;
+    int ec = s_no_args(c, argc, argv, s_repair_usage);
+    if (ec != CLI_CONTINUE)
+        return ec;
+    if ((ec = cli_open(c)))
+        return ec;
+    jp_err_clear(&err);
+    int rc = jp_db_begin(c->db, true, &txn, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    /* The server's last receipt for this store: what it has accepted. */
+    rc = jp_txn_tb_last(txn, JP_TB_RCPT, k, sizeof k, &kn);
+    if (rc == 0 && kn == sizeof k && jp_be16_get(k) == c->node.store)
+        acked = jp_be64_get(k + 2);
+    else if (rc && rc != JP_ENOTFOUND)
+        goto fail;
+    if ((rc = jp_txn_log_repair(txn, c->node.store, acked, &from, &count, &err)))
+        goto fail;
+    if ((rc = jp_txn_commit(&txn, &err)))
+        goto fail;
+    printf("repaired store %u: seq %llu to %llu (%llu changes) rewritten with their "
+           "authors cut to %d bytes; `" CLI_PROG " verify` and sync now take them\n",
+           (unsigned)c->node.store, (unsigned long long)from,
+           (unsigned long long)(from + count - 1), (unsigned long long)count,
+           JP_MAX_AUTHOR);
+    return CLI_OK;
+fail:
+    jp_txn_abort(&txn);
+    return cli_fail_err(c, rc, &err);
 }

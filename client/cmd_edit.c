@@ -139,7 +139,7 @@ s_unique(cli_t *c, jp_txn_t *txn, int cls, const jp_fval_t *fv, const jp_id_t *s
     if (rc == JP_ENOTFOUND)
         return CLI_OK;
     if (rc)
-        return cli_fail(c, cli_exit_for(rc), "%s: %s", what, jp_strerror(rc));
+        return cli_fail_rc(c, rc, what);
     if (jp_id_cmp(&other, self) == 0)
         return CLI_OK;
     if (jp_txn_get(txn, &other, &r) == 0 && jp_record_deleted(&r))
@@ -288,8 +288,8 @@ static int
 s_begin(cli_t *c, jp_txn_t **txn_p)
 {
     jp_err_t err;
-    int ec = cli_open(c);
-    if (ec)
+    int ec = cli_author_check(c);
+    if (ec || (ec = cli_open(c)))
         return ec;
     jp_err_clear(&err);
     int rc = jp_db_begin(c->db, true, txn_p, &err);
@@ -397,7 +397,7 @@ cmd_update(cli_t *c, int argc, char **argv)
         goto done;
     int rc = jp_txn_get(txn, &id, old);
     if (rc) {
-        ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+        ec = cli_fail_rc(c, rc, NULL);
         goto done;
     }
     if (jp_kind_is_event((jp_kind_t)old->kind)) {
@@ -479,7 +479,7 @@ s_tombstone(cli_t *c, int argc, char **argv, bool link)
     int rc = jp_txn_get(txn, &id, &r);
     if (rc || (link && r.kind != JP_K_LINK)) {
         ec = link ? cli_fail(c, CLI_REFUSED, "%s is not a link", argv[optind])
-                  : cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+                  : cli_fail_rc(c, rc, NULL);
         goto done;
     }
     if (!link && r.kind == JP_K_LINK) {

@@ -20,7 +20,8 @@ static const char s_find_usage[] =
     "usage: " CLI_PROG " find [--full] TEXT\n"
     "\n"
     "Find customers.  TEXT is taken as, in this order: a record id (26\n"
-    "characters); ext:EXTID; a mobile number (digits, +86); a VIN (17\n"
+    "characters); ext:EXTID; a resident ID number (18 characters: 17 digits\n"
+    "and a digit or X); a mobile number (digits, +86); a VIN (17\n"
     "characters); a plate (粤L12345, or letters and digits); otherwise the\n"
     "start of a name.  Lists id, name, phone (masked), district, grade or card\n"
     "class, vehicles and the last service visit.  Exit 1 when nothing matches.\n"
@@ -98,7 +99,7 @@ s_in(cli_t *c, jp_txn_t *txn, jp_index_t ix, const char *key, bool prefix, jp_id
 {
     int n = cli_customers_in(txn, ix, key, prefix, ids, cap);
     if (n < 0)
-        *ec = cli_fail(c, cli_exit_for(n), "%s", jp_strerror(n));
+        *ec = cli_fail_rc(c, n, NULL);
     return n < 0 ? -1 : n;
 }
 
@@ -123,6 +124,14 @@ s_find_ids(cli_t *c, jp_txn_t *txn, const char *text, jp_id_t *ids, int cap, int
         ids[0] = cust;
         return 1;
     }
+    if (n == 18 && strspn(text, "0123456789") >= 17 &&
+        strspn(text + 17, "0123456789Xx") == 1) {
+        if (jp_idnum_check(text, n, norm, &reason) != 0) {
+            *ec = cli_fail(c, CLI_REFUSED, "not an ID number: %s", reason);
+            return -1;
+        }
+        return s_in(c, txn, JP_IX_IDNUM, norm, false, ids, cap, ec);
+    }
     if (s_phone_like(text)) {
         if (jp_phone_normalize(text, n, norm, &reason) != 0) {
             *ec = cli_fail(c, CLI_REFUSED, "not a mobile number: %s", reason);
@@ -142,7 +151,7 @@ s_find_ids(cli_t *c, jp_txn_t *txn, const char *text, jp_id_t *ids, int cap, int
     if (s_plate_like(text)) {
         int k = s_find_plate(txn, text, ids, cap);
         if (k < 0)
-            *ec = cli_fail(c, cli_exit_for(k), "%s", jp_strerror(k));
+            *ec = cli_fail_rc(c, k, NULL);
         if (k != 0)
             return k < 0 ? -1 : k;
     }
@@ -188,7 +197,7 @@ s_find_row(cli_t *c, jp_txn_t *txn, const jp_id_t *id, bool full, cli_table_t *t
     phone[0] = '\0';
     if (r.f[JP_F_PHONE].set && r.f[JP_F_PHONE].v.type)
         jp_val_text(jp_field_def(JP_F_PHONE), &r.f[JP_F_PHONE].v, full, phone,
-                     sizeof phone);
+                    sizeof phone);
     cli_card_class(txn, &r, &tl, cls, sizeof cls);
     s_vehicles_cell(txn, &tl, vehicles, sizeof vehicles);
     int64_t lv = cli_last_visit(&tl);
@@ -252,7 +261,7 @@ cmd_find(cli_t *c, int argc, char **argv)
     for (int i = 0; i < n; i++) {
         rc = s_find_row(c, txn, &ids[i], full, t);
         if (rc) {
-            ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+            ec = cli_fail_rc(c, rc, NULL);
             goto done;
         }
     }

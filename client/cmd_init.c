@@ -105,6 +105,7 @@ s_init(cli_t *c, const jp_node_t *node)
     cli_path(c, CLI_KEY_FILE, path, sizeof path);
     if (access(path, F_OK) == 0)
         return cli_fail(c, CLI_REFUSED, "%s is already an initialised store", c->dir);
+    cli_guard(c);
     if ((rc = jp_db_open(&c->db, c->dir, 0, &err)) ||
         (rc = jp_db_begin(c->db, true, &txn, &err)))
         goto fail;
@@ -258,7 +259,7 @@ cmd_import(cli_t *c, int argc, char **argv)
                                   "--vehicles, --events)");
     if (!io.customers && !io.vehicles && !io.events)
         return cli_usage_error(c, "no file to import");
-    if ((ec = cli_open(c)))
+    if ((ec = cli_author_check(c)) || (ec = cli_open(c)))
         return ec;
     io.author = cli_author(c);
     io.report = stderr;
@@ -266,8 +267,8 @@ cmd_import(cli_t *c, int argc, char **argv)
     double t0 = s_seconds();
     int rc = jp_import(c->db, &io, &st, &err);
     double secs = s_seconds() - t0;
-    if (rc && rc != JP_EINVAL)
-        return cli_fail_err(c, rc, &err);
+    if ((rc && rc != JP_EINVAL) || (rc && st.rows == 0))
+        return cli_fail_err(c, rc, &err); /* no row read: no figures to show */
     printf("rows %zu, created %zu, updated %zu, unchanged %zu, rejected %zu, "
            "%.2f s, %.0f records/s%s\n",
            st.rows, st.created, st.updated, st.unchanged, st.rejected, secs,

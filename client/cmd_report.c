@@ -104,8 +104,8 @@ s_parse(cli_t *c, int argc, char **argv, bool report, s_opts_t *o)
         } else if (report && opt == 'F') {
             o->filter = optarg;
         } else {
-            int rc = cli_std_opt(c, opt == 't' || opt == 'F' || opt == 'S' ? '?' : opt, argv,
-                                 usage);
+            int rc = cli_std_opt(c, opt == 't' || opt == 'F' || opt == 'S' ? '?' : opt,
+                                 argv, usage);
             if (rc != CLI_CONTINUE)
                 return rc;
         }
@@ -137,6 +137,10 @@ s_load(cli_t *c, const s_opts_t *o, jp_base_t **base, jp_scope_t **scope)
     if (!rc)
         rc = jp_base_load(txn, asof, base, &err);
     jp_txn_abort(&txn);
+    /* Every id the load reads comes from the store's own record table: one
+     * that is then not found, or does not decode, is a damaged file. */
+    if (rc == JP_ENOTFOUND || rc == JP_ECORRUPT)
+        rc = JP_EDAMAGED;
     if (rc)
         return cli_fail_err(c, rc, &err);
     if (!(*scope = calloc(1, sizeof **scope)))

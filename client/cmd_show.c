@@ -133,10 +133,10 @@ s_print_vehicles(cli_t *c, jp_txn_t *txn, const cli_timeline_t *tl)
         price[0] = kind[0] = '\0';
         if (r.f[JP_F_PRICE].set && r.f[JP_F_PRICE].v.type)
             jp_val_text(jp_field_def(JP_F_PRICE), &r.f[JP_F_PRICE].v, false, price,
-                         sizeof price);
+                        sizeof price);
         if (r.f[JP_F_SALE_KIND].set && r.f[JP_F_SALE_KIND].v.type)
-            jp_val_text(jp_field_def(JP_F_SALE_KIND), &r.f[JP_F_SALE_KIND].v, false,
-                         kind, sizeof kind);
+            jp_val_text(jp_field_def(JP_F_SALE_KIND), &r.f[JP_F_SALE_KIND].v, false, kind,
+                        sizeof kind);
         if (tl->e[i].deleted)
             snprintf(kind + strlen(kind), sizeof kind - strlen(kind), " (deleted)");
         cli_store_label(c, jp_id_store(&tl->e[i].id), store, sizeof store);
@@ -183,14 +183,64 @@ s_print_timeline(cli_t *c, jp_txn_t *txn, const cli_timeline_t *tl, const s_opts
     return rc;
 }
 
+/* A phone or ID number that several customer rows share: when the
+ * server has linked them as one person, that person (this store's row if
+ * one is, else the first); *found false when they are not one person. */
+static int
+s_person(cli_t *c, jp_txn_t *txn, const char *text, jp_id_t *out, bool *found)
+{
+    char norm[32];
+    const char *why;
+    jp_id_t ids[CLI_MAX_LINKED];
+    cli_timeline_t tl = {0};
+    size_t n = strlen(text);
+    int k = 0;
+    *found = false;
+    if (jp_phone_normalize(text, n, norm, &why) == 0)
+        k = cli_customers_in(txn, JP_IX_PHONE, norm, false, ids, CLI_MAX_LINKED);
+    else if (jp_idnum_check(text, n, norm, &why) == 0)
+        k = cli_customers_in(txn, JP_IX_IDNUM, norm, false, ids, CLI_MAX_LINKED);
+    if (k < 2)
+        return k < 0 ? k : 0;
+    int rc = cli_timeline_load(txn, &ids[0], false, &tl);
+    if (rc)
+        return rc;
+    bool one = true;
+    for (int i = 1; i < k && one; i++) {
+        bool in = false;
+        for (int j = 0; j < tl.nrows && !in; j++)
+            in = jp_id_cmp(&tl.row[j], &ids[i]) == 0;
+        one = in;
+    }
+    cli_timeline_free(&tl);
+    if (!one)
+        return 0;
+    *out = ids[0];
+    for (int i = 0; i < k; i++) {
+        if (jp_id_store(&ids[i]) == c->node.store) {
+            *out = ids[i];
+            break;
+        }
+    }
+    *found = true;
+    return 0;
+}
+
 /* The customer that text names; deleted ones only with --all. */
 static int
 s_resolve(cli_t *c, jp_txn_t *txn, const char *text, bool all, jp_id_t *out)
 {
     jp_id_t id;
     jp_record_t r;
-    if (strlen(text) != JP_ID_TEXT_LEN || jp_id_parse(text, &id) != 0)
+    if (strlen(text) != JP_ID_TEXT_LEN || jp_id_parse(text, &id) != 0) {
+        bool found;
+        int rc = s_person(c, txn, text, out, &found);
+        if (rc)
+            return cli_fail_rc(c, rc, "customer");
+        if (found)
+            return CLI_OK;
         return cli_resolve(c, txn, CLI_REF_CUSTOMER, "customer", text, out);
+    }
     /* A vehicle's or an event's id opens its customer. */
     if (cli_customer_of(txn, &id, out) != 0 || jp_txn_get(txn, out, &r) != 0 ||
         r.kind != JP_K_CUSTOMER)
@@ -250,7 +300,7 @@ cmd_show(cli_t *c, int argc, char **argv)
         (rc = s_print_card(c, txn, r, &tl, &so)) ||
         (rc = s_print_vehicles(c, txn, &tl)) ||
         (rc = s_print_timeline(c, txn, &tl, &so))) {
-        ec = cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+        ec = cli_fail_rc(c, rc, NULL);
         goto done;
     }
     ec = CLI_OK;

@@ -435,11 +435,18 @@ s_recv(s_sync_t *s, zmq_msg_t *frame, jp_msg_t *m)
     if (rc)
         return cli_fail(s->c, CLI_INTERNAL, "the server sent a bad message: %s", err.msg);
     if (m->type == JP_MSG_ERROR) {
+        char text[512];
         s->perr = (int)m->error.code;
+        /* The server's words, shown safely; an author no node can decode
+         * is this store's to mend. */
+        jp_text_show(m->error.message.p, m->error.message.n, text, sizeof text);
         return cli_fail(
-            s->c, CLI_REFUSED, "server refused (%s): %.*s",
+            s->c, CLI_REFUSED, "server refused (%s): %s%s",
             jp_perr_name((int)m->error.code) ? jp_perr_name((int)m->error.code) : "?",
-            (int)m->error.message.n, m->error.message.p);
+            text,
+            strstr(text, "author") ? " (`" CLI_PROG
+                                     " repair` mends this store's log: deploy/README.md)"
+                                   : "");
     }
     return 0;
 }
@@ -466,6 +473,15 @@ s_push_batch(s_sync_t *s, uint64_t *next, uint64_t head, uint64_t max_batch, uin
     while (last < head && last - *next + 1 < JP_MSG_MAX_CHANGES) {
         if ((rc = jp_txn_log_get(txn, c->node.store, last + 1, &p, &n)))
             goto fail;
+        if (n > JP_MAX_CHANGE) {
+            /* Only a user name that was never checked makes one so big. */
+            jp_txn_abort(&txn);
+            return cli_fail(c, CLI_REFUSED,
+                            "seq %llu is %zu bytes, over the %d a change may have: no "
+                            "server takes it; `" CLI_PROG " repair` mends this store's "
+                            "log (deploy/README.md)",
+                            (unsigned long long)(last + 1), n, JP_MAX_CHANGE);
+        }
         if (bytes && bytes + n + 5 > max_batch)
             break;
         s->chp[last + 1 - *next].p = p;
@@ -546,7 +562,7 @@ s_receipt(s_sync_t *s, const jp_msg_t *m)
     return 0;
 fail:
     jp_txn_abort(&txn);
-    return cli_fail(c, cli_exit_for(rc), "keeping a receipt: %s", jp_strerror(rc));
+    return cli_fail_rc(c, rc, "keeping a receipt");
 }
 
 /* A CHANGES: every entry merged, and the cursor, in one transaction. */
@@ -647,7 +663,7 @@ s_welcome(s_sync_t *s, const jp_msg_t *w, jp_head_t *own, uint64_t *cursor)
     return 0;
 fail:
     jp_txn_abort(&txn);
-    return cli_fail(c, cli_exit_for(rc), "sync state: %s", jp_strerror(rc));
+    return cli_fail_rc(c, rc, "sync state");
 }
 
 /* The group's store codes, for this store's screens (cli_store_label):
@@ -887,7 +903,7 @@ s_target(cli_t *c, const char *ep_opt, const char *key_opt, char *ep, size_t epc
         if ((!have_key && (rc = s_put_text(txn, "server_key", key, 32))) ||
             (ep_opt && (rc = s_put_text(txn, "endpoint", ep, strlen(ep)))) ||
             (rc = jp_txn_commit(&txn, &err)))
-            ec = cli_fail(c, cli_exit_for(rc), "sync state: %s", jp_strerror(rc));
+            ec = cli_fail_rc(c, rc, "sync state");
     }
     jp_txn_abort(&txn);
     return ec;

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "validate.h"
+
 /* Decode one UTF-8 character at s; *len gets its bytes (1 for a bad byte,
  * which then counts as one cell). */
 static unsigned
@@ -137,12 +139,16 @@ cli_table_add(cli_table_t *t, const char *const *cells, bool struck)
     }
     char **row = t->cells + (size_t)t->nrows * (size_t)t->ncols;
     for (int i = 0; i < t->ncols; i++) {
-        row[i] = strdup(cells[i] ? cells[i] : "");
+        const char *s = cells[i] ? cells[i] : "";
+        size_t n = strlen(s);
+        row[i] = malloc(n + 1);
         if (!row[i]) {
             while (i-- > 0)
                 free(row[i]);
             return JP_ENOMEM;
         }
+        /* Stored text may predate the control character check. */
+        jp_text_show(s, n, row[i], n + 1);
     }
     for (int i = 0; i < t->ncols; i++) {
         int w = cli_width(row[i]);

@@ -102,21 +102,18 @@ cli_fields_add(cli_t *c, cli_fields_t *fs, const jp_field_def_t *f, const char *
 }
 
 /* Text a person typed: not empty, not too long, well-formed UTF-8 (no
- * overlong forms, no surrogates), no control characters. */
+ * overlong forms, no surrogates), no control characters (jp_text_check,
+ * as every change is checked again when written). */
 static const char *
 s_text_problem(const char *s, size_t n)
 {
+    const char *why;
     if (n == 0)
         return "is empty (use --clear to remove a value)";
     if (n > JP_MAX_STR)
         return "is longer than 1024 bytes";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7F)
-            return "contains a control character";
-    }
-    if (!jp_utf8_valid(s, n))
-        return "is not valid UTF-8";
+    if (jp_text_check(s, n, false, &why))
+        return why;
     return NULL;
 }
 

@@ -113,7 +113,7 @@ s_check(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what, const jp_id_t
     if (rc == JP_ENOTFOUND)
         return cli_fail(c, CLI_REFUSED, "%s: no record with that id", what);
     if (rc)
-        return cli_fail(c, cli_exit_for(rc), "%s: %s", what, jp_strerror(rc));
+        return cli_fail_rc(c, rc, what);
     if (jp_record_deleted(&r))
         return cli_fail(c, CLI_REFUSED, "%s: that record is deleted", what);
     if (want == CLI_REF_CUSTOMER && r.kind != JP_K_CUSTOMER)
@@ -148,7 +148,7 @@ s_resolve_ext(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what, const c
     if (rc == JP_ENOTFOUND)
         return cli_fail(c, CLI_REFUSED, "%s: no record with that external id here", what);
     if (rc)
-        return cli_fail(c, cli_exit_for(rc), "%s: %s", what, jp_strerror(rc));
+        return cli_fail_rc(c, rc, what);
     return s_check(c, txn, want, what, out);
 }
 
@@ -157,7 +157,7 @@ static int
 s_one(cli_t *c, const char *what, const char *by, const jp_id_t *ids, int n, jp_id_t *out)
 {
     if (n < 0)
-        return cli_fail(c, cli_exit_for(n), "%s: %s", what, jp_strerror(n));
+        return cli_fail_rc(c, n, what);
     if (n == 0)
         return cli_fail(c, CLI_REFUSED, "%s: no customer has that %s", what, by);
     if (n > 1) {
@@ -192,6 +192,10 @@ cli_resolve(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what, const cha
         int k = cli_customers_in(txn, JP_IX_PHONE, norm, false, ids, 8);
         return s_one(c, what, "phone", ids, k, out);
     }
+    if (n == 18 && jp_idnum_check(text, n, norm, &reason) == 0) {
+        int k = cli_customers_in(txn, JP_IX_IDNUM, norm, false, ids, 8);
+        return s_one(c, what, "ID number", ids, k, out);
+    }
     if (jp_vin_check(text, n, norm, &reason) == 0) {
         if (want == CLI_REF_ANY) {
             int k = s_vehicles_by_vin(txn, norm, ids, 8);
@@ -208,8 +212,8 @@ cli_resolve(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what, const cha
         int k = cli_customers_in(txn, JP_IX_VIN, norm, false, ids, 8);
         return s_one(c, what, "VIN", ids, k, out);
     }
-    return cli_fail(c, CLI_REFUSED, "%s: not a record id, ext:ID, mobile number or VIN",
-                    what);
+    return cli_fail(c, CLI_REFUSED,
+                    "%s: not a record id, ext:ID, mobile number, ID number or VIN", what);
 }
 
 /* The other stores' codes, as the last sync learnt them (the sync

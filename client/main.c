@@ -4,7 +4,8 @@
  *
  * Each command is one function that parses its own argv with getopt_long
  * and returns an exit code: 0 ok, 1 refused or invalid input, 2 usage, 3
- * internal or I/O error.  Messages go to stderr as
+ * internal or I/O error (disk full included), 4 the store's file is damaged
+ * (also after a crash inside LMDB, caught by cli_guard).  Messages go to stderr as
  * "jipan-store: <command>: <message>" and never repeat a phone or an ID
  * number: values that may be personal data are described, not quoted.
  */
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,7 @@ static const s_cmd_t s_cmds[] = {
     {"report", cmd_report, "loyalty statistics of this store, offline"},
     {"today", cmd_today, "the work list due today: calls, reminders, follow-ups"},
     {"export", cmd_export, "this store's signed log and receipts, for the auditors"},
+    {"repair", cmd_repair, "mend a log whose changes carry an undecodable author"},
 };
 
 static void
@@ -64,7 +67,12 @@ s_usage(FILE *out)
                  "\ncommands:\n");
     for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
         fprintf(out, "  %-8s %s\n", s_cmds[i].name, s_cmds[i].help);
-    fprintf(out, "\n`" CLI_PROG " COMMAND --help` describes a command.\n");
+    fprintf(out,
+            "\n`" CLI_PROG " COMMAND --help` describes a command.\n"
+            "\nexit codes (every command): 0 done; 1 refused: invalid input, no such\n"
+            "record or file, a verification fault; 2 bad command line; 3 internal\n"
+            "or I/O error, disk full, no answer from the server; 4 the store's file\n"
+            "is damaged (restore it: deploy/README.md).\n");
 }
 
 int
@@ -97,17 +105,94 @@ cli_exit_for(int rc)
     case JP_ETOOBIG:
     case JP_EVERSION:
         return CLI_REFUSED;
+    case JP_EDAMAGED:
+        return CLI_DAMAGED;
     default:
         return CLI_INTERNAL;
     }
 }
 
+#define S_RESTORE                                                                        \
+    "restore the last backup (deploy/README.md, \"A damaged store file\"); "             \
+    "`" CLI_PROG " verify --deep` tells what is still readable"
+
 int
 cli_fail_err(cli_t *c, int rc, const jp_err_t *err)
 {
-    if (err && err->msg[0])
-        return cli_fail(c, cli_exit_for(rc), "%s", err->msg);
+    const char *msg = err && err->msg[0] ? err->msg : jp_strerror(rc);
+    if (rc == JP_EDAMAGED)
+        return cli_fail(c, CLI_DAMAGED,
+                        "%s: the store's file %s/" CLI_DATA_FILE
+                        " is damaged; " S_RESTORE,
+                        msg, c->dir);
+    return cli_fail(c, cli_exit_for(rc), "%s", msg);
+}
+
+int
+cli_fail_rc(cli_t *c, int rc, const char *what)
+{
+    if (rc == JP_EDAMAGED)
+        return cli_fail(c, CLI_DAMAGED,
+                        "%s%sthe store's file %s/" CLI_DATA_FILE
+                        " is damaged; " S_RESTORE,
+                        what ? what : "", what ? ": " : "", c->dir);
+    if (what)
+        return cli_fail(c, cli_exit_for(rc), "%s: %s", what, jp_strerror(rc));
     return cli_fail(c, cli_exit_for(rc), "%s", jp_strerror(rc));
+}
+
+/* ---- the crash guard ------------------------------------------------------
+ *
+ * The message is made before any signal can come: a handler may only
+ * write(2) and _exit(2). */
+
+static char s_crash_msg[4400];   /* the whole message, NUL-terminated */
+static size_t s_crash_len;       /* its bytes */
+static char s_altstack[1 << 16]; /* a stack for the handler (the fault may be
+                                    a stack that ran out) */
+
+static void
+s_crash(int sig)
+{
+    static const char bus[] = " (SIGBUS)\n", segv[] = " (SIGSEGV)\n", lmdb[] = "\n";
+    ssize_t w = write(STDERR_FILENO, s_crash_msg, s_crash_len);
+    const char *tail = sig == SIGBUS ? bus : sig == SIGSEGV ? segv : lmdb;
+    w = write(STDERR_FILENO, tail, strlen(tail));
+    (void)w;
+    _exit(CLI_DAMAGED);
+}
+
+static void
+s_crash_lmdb(const char *msg)
+{
+    ssize_t w = write(STDERR_FILENO, "LMDB: ", 6);
+    w = write(STDERR_FILENO, msg, strlen(msg));
+    w = write(STDERR_FILENO, "\n", 1);
+    (void)w;
+    s_crash(0);
+}
+
+void
+cli_guard(const cli_t *c)
+{
+    int n = snprintf(s_crash_msg, sizeof s_crash_msg,
+                     CLI_PROG ": %s: stopped reading the store's file %s/" CLI_DATA_FILE
+                              ": it is damaged (or its disk failed); nothing more was "
+                              "written; " S_RESTORE,
+                     c->cmd ? c->cmd : "error", c->dir);
+    s_crash_len = n < 0                            ? 0
+                  : (size_t)n < sizeof s_crash_msg ? (size_t)n
+                                                   : sizeof s_crash_msg - 1;
+    stack_t ss = {.ss_sp = s_altstack, .ss_size = sizeof s_altstack, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_crash;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    jp_db_on_damage(s_crash_lmdb);
 }
 
 int
@@ -191,10 +276,17 @@ cli_open(cli_t *c)
     if (stat(c->dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return cli_fail(c, CLI_REFUSED,
                         "%s: no such store directory (run `" CLI_PROG " init`)", c->dir);
+    if (access(key, F_OK) != 0 && errno == EACCES)
+        return cli_fail(c, CLI_REFUSED,
+                        "%s: permission denied: the store belongs to another user; run "
+                        "the command as that user (e.g. `sudo -u jipan " CLI_PROG
+                        " ...`)",
+                        c->dir);
     if (access(key, F_OK) != 0)
         return cli_fail(c, CLI_REFUSED,
                         "%s is not an initialised store (run `" CLI_PROG " init`)",
                         c->dir);
+    cli_guard(c);
     rc = jp_db_open(&c->db, c->dir, 0, &err);
     if (rc)
         return cli_fail_err(c, rc, &err);
@@ -288,4 +380,23 @@ cli_author(cli_t *c)
     if (!c->user || !*c->user)
         c->user = s_login_name();
     return c->user;
+}
+
+int
+cli_author_check(cli_t *c)
+{
+    const char *a = cli_author(c), *why;
+    size_t n = strlen(a);
+    /* Where the name came from, for the message; never the name itself. */
+    const char *from =
+        getenv("JIPAN_USER") && c->user == getenv("JIPAN_USER") ? "$JIPAN_USER" : "-u";
+    if (n > JP_MAX_AUTHOR)
+        return cli_fail(c, CLI_REFUSED,
+                        "%s: the user name is %zu bytes, at most %d (a Chinese character "
+                        "takes 3); nothing written",
+                        from, n, JP_MAX_AUTHOR);
+    if (jp_text_check(a, n, false, &why))
+        return cli_fail(c, CLI_REFUSED, "%s: the user name %s; nothing written", from,
+                        why);
+    return CLI_OK;
 }

@@ -29,7 +29,8 @@ enum {
     CLI_OK = 0,       /* done */
     CLI_REFUSED = 1,  /* refused, invalid input, verification failure */
     CLI_USAGE = 2,    /* bad command line */
-    CLI_INTERNAL = 3, /* internal or I/O error */
+    CLI_INTERNAL = 3, /* internal or I/O error, disk full */
+    CLI_DAMAGED = 4,  /* the store's file is damaged: restore it (deploy/README.md) */
     CLI_CONTINUE = -1 /* cli_std_opt: not an exit, keep parsing */
 };
 
@@ -64,6 +65,7 @@ int cmd_backup(cli_t *c, int argc, char **argv);
 int cmd_report(cli_t *c, int argc, char **argv);
 int cmd_today(cli_t *c, int argc, char **argv);
 int cmd_export(cli_t *c, int argc, char **argv);
+int cmd_repair(cli_t *c, int argc, char **argv);
 
 /* --- messages and exit codes (main.c) --- */
 
@@ -75,8 +77,20 @@ int cli_fail(cli_t *c, int code, const char *fmt, ...)
 int cli_exit_for(int rc);
 
 /* Report a library failure (err's message, or jp_strerror(rc)) and return
- * its exit code. */
+ * its exit code.  JP_EDAMAGED adds what to do: the store's file is named
+ * and deploy/README.md's restore section pointed to. */
 int cli_fail_err(cli_t *c, int rc, const jp_err_t *err);
+
+/* The same without a message: "<what>: <jp_strerror(rc)>" (what may be
+ * NULL). */
+int cli_fail_rc(cli_t *c, int rc, const char *what);
+
+/* The crash guard: from here on, SIGSEGV and SIGBUS (and LMDB's own
+ * assertions, which abort) end the program with a fixed message that the
+ * store's file dir/data.mdb is damaged and exit code CLI_DAMAGED, instead
+ * of a core dump.  LMDB keeps no checksums: a damaged page can send it
+ * anywhere.  Called by cli_open, once the directory is known. */
+void cli_guard(const cli_t *c);
 
 /* The options every command takes: --help, -d/--dir, -u/--user.  Put
  * CLI_STD_LONGOPTS first in the command's table and CLI_STD_SHORT at the
@@ -108,6 +122,11 @@ void cli_close(cli_t *c);
 
 /* The author of changes: -u, else $JIPAN_USER, else the login name. */
 const char *cli_author(cli_t *c);
+
+/* Whether the author can go into a change: at most JP_MAX_AUTHOR bytes of
+ * text (jp_text_check).  Prints the refusal; returns an exit code.  Every
+ * command that writes calls it before opening the store. */
+int cli_author_check(cli_t *c);
 
 /* Path of a file in the store directory into out. */
 void cli_path(const cli_t *c, const char *file, char *out, size_t cap);
@@ -163,7 +182,7 @@ int cli_fields_parse(cli_t *c, jp_txn_t *txn, jp_kind_t kind, const cli_fields_t
 
 /* What a reference on the command line must name. */
 typedef enum {
-    CLI_REF_CUSTOMER,  /* id, ext:X, phone, VIN of one of its vehicles */
+    CLI_REF_CUSTOMER,  /* id, ext:X, phone, ID number, VIN of one of its vehicles */
     CLI_REF_COMPLAINT, /* id, ext:X of a complaint event */
     CLI_REF_ANY,       /* id, ext:X of any record (customer, event, VIN) */
 } cli_ref_t;
@@ -187,7 +206,6 @@ int cli_customer_of(jp_txn_t *txn, const jp_id_t *id, jp_id_t *out);
 /* A short label for the store that wrote a record: this store's code, or
  * "#N" for another store. */
 void cli_store_label(const cli_t *c, uint16_t store, char *out, size_t cap);
-
 
 /* --- tables (display.c) --- */
 

@@ -29,6 +29,7 @@
  */
 #include "db.h"
 #include "codec.h"
+#include "validate.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -37,6 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #define S_DEFAULT_MAP_MIB ((size_t)64 * 1024) /* 64 GiB; the file grows as used */
 #define S_MAXDBS 32                           /* named databases, with room */
@@ -168,6 +171,12 @@ s_mdb(int rc, jp_err_t *err, const char *what)
         return jp_err_set(err, JP_ENOTFOUND, "%s: not found", what);
     if (rc == MDB_MAP_FULL || rc == ENOSPC)
         return jp_err_set(err, JP_EFULL, "%s: %s", what, mdb_strerror(rc));
+    /* LMDB has no checksums: these are what a damaged page looks like to
+     * it (and MDB_BAD_TXN what every call after one returns). */
+    if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_BAD_TXN ||
+        rc == MDB_INVALID || rc == MDB_BAD_DBI || rc == MDB_INCOMPATIBLE)
+        return jp_err_set(err, JP_EDAMAGED, "%s: the database file is damaged (%s)", what,
+                          mdb_strerror(rc));
     return jp_err_set(err, JP_EDB, "%s: %s", what, mdb_strerror(rc));
 }
 
@@ -257,7 +266,7 @@ s_head_get(jp_txn_t *txn, uint16_t store, jp_head_t *out)
         return rc;
     if (rc == 0) {
         if (v.mv_size != S_HEAD_LEN)
-            return JP_ECORRUPT;
+            return JP_EDAMAGED;
         const uint8_t *p = v.mv_data;
         out->seq = jp_be64_get(p);
         memcpy(out->head, p + 8, JP_HASH_LEN);
@@ -295,7 +304,7 @@ static int
 s_unpack_str(const msgpack_object *o, char *out, size_t cap)
 {
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
-        return JP_ECORRUPT;
+        return JP_EDAMAGED;
     memcpy(out, o->via.str.ptr, o->via.str.size);
     out[o->via.str.size] = '\0';
     return 0;
@@ -306,7 +315,7 @@ s_node_decode(const MDB_val *v, jp_node_t *out)
 {
     msgpack_unpacked u;
     size_t off = 0;
-    int rc = JP_ECORRUPT;
+    int rc = JP_EDAMAGED;
     jp_node_t node;
     memset(&node, 0, sizeof node);
     msgpack_unpacked_init(&u);
@@ -416,6 +425,54 @@ fail:
 
 /* ---- environment and transactions -------------------------------------- */
 
+#define S_MIN_FREE ((uint64_t)1 << 20) /* bytes free below which a disk is full */
+
+/* Bytes free for this user on the file system holding path; UINT64_MAX if
+ * unknown. */
+static uint64_t
+s_disk_free(const char *path)
+{
+    struct statvfs vfs;
+    if (!path || statvfs(path, &vfs) != 0)
+        return UINT64_MAX;
+    return (uint64_t)vfs.f_bavail * vfs.f_frsize;
+}
+
+/* A write that failed with EIO or ENOSPC: the disk being full is the
+ * usual cause (LMDB reports a short write as EIO), and the one a person
+ * can act on, so say so when the file system has no room left. */
+static int
+s_write_failed(jp_db_t *db, int rc, jp_err_t *err, const char *what)
+{
+    const char *dir = NULL;
+    if ((rc == EIO || rc == ENOSPC) && mdb_env_get_path(db->env, &dir) == 0 &&
+        (rc == ENOSPC || s_disk_free(dir) < S_MIN_FREE))
+        return jp_err_set(err, JP_EFULL,
+                          "%s: disk full: the file system of %s has no space left (%llu "
+                          "KiB free); nothing of this transaction was written: free "
+                          "space and run it again",
+                          what, dir ? dir : "the store",
+                          (unsigned long long)(s_disk_free(dir) >> 10));
+    return s_mdb(rc, err, what);
+}
+
+static jp_db_damage_fn s_on_damage; /* jp_db_on_damage's fn, or NULL */
+
+void
+jp_db_on_damage(jp_db_damage_fn fn)
+{
+    s_on_damage = fn;
+}
+
+/* LMDB's assertion callback (LMDB aborts when it returns). */
+static void
+s_mdb_assert(MDB_env *env, const char *msg)
+{
+    (void)env;
+    if (s_on_damage)
+        s_on_damage(msg);
+}
+
 int
 jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
 {
@@ -434,7 +491,21 @@ jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
                         map_mib);
         goto fail;
     }
+    /* A new environment on a full disk: LMDB maps its lock file and
+     * writes to the mapping, which a file system without room answers
+     * with SIGBUS; refuse before that. */
+    char dfile[4200];
+    snprintf(dfile, sizeof dfile, "%s/lock.mdb", dir);
+    if (access(dfile, F_OK) != 0 && s_disk_free(dir) < S_MIN_FREE) {
+        rc = jp_err_set(err, JP_EFULL,
+                        "open %s: disk full: %llu KiB free, a new store needs at least "
+                        "%llu KiB; no environment was created",
+                        dir, (unsigned long long)(s_disk_free(dir) >> 10),
+                        (unsigned long long)(S_MIN_FREE >> 10));
+        goto fail;
+    }
     if ((rc = mdb_env_create(&self->env)) ||
+        (rc = mdb_env_set_assert(self->env, s_mdb_assert)) ||
         (rc = mdb_env_set_maxdbs(self->env, S_MAXDBS)) ||
         (rc = mdb_env_set_mapsize(self->env, map_mib << 20)) ||
         (rc = mdb_env_open(self->env, dir, MDB_NOTLS, 0600))) {
@@ -487,7 +558,7 @@ jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (v.mv_size != S_HEAD_LEN) {
-            rc = jp_err_set(err, JP_ECORRUPT, "open %s: a heads entry is %zu bytes", dir,
+            rc = jp_err_set(err, JP_EDAMAGED, "open %s: a heads entry is %zu bytes", dir,
                             v.mv_size);
             goto fail;
         }
@@ -604,7 +675,9 @@ jp_txn_commit(jp_txn_t **txn_p, jp_err_t *err)
         rc = jp_err_set(err, rc, "commit refused: heads could not be written (%s)",
                         jp_strerror(rc));
     } else {
-        rc = s_mdb(mdb_txn_commit(txn->t), err, "commit");
+        rc = mdb_txn_commit(txn->t);
+        if (rc)
+            rc = s_write_failed(txn->db, rc, err, "commit");
     }
     s_txn_end(txn, rc == 0);
     return rc;
@@ -619,6 +692,13 @@ jp_txn_abort(jp_txn_t **txn_p)
     *txn_p = NULL;
     mdb_txn_abort(txn->t);
     s_txn_end(txn, false);
+}
+
+uint64_t
+jp_txn_number(const jp_txn_t *txn)
+{
+    assert(txn);
+    return (uint64_t)mdb_txn_id(txn->t);
 }
 
 jp_id_t
@@ -880,6 +960,8 @@ s_load(jp_txn_t *txn, const jp_id_t *id, jp_record_t *r, bool *exists, jp_err_t 
     jp_err_t derr;
     jp_err_clear(&derr);
     rc = jp_record_decode(v.mv_data, v.mv_size, id, r, &derr);
+    if (rc == JP_ECORRUPT || rc == JP_ETOOBIG)
+        rc = JP_EDAMAGED;
     if (rc)
         return jp_err_set(err, rc, "record %s: stored state does not decode: %s",
                           s_idtext(id, t), derr.msg);
@@ -1009,6 +1091,30 @@ s_check_fields(const jp_change_t *ch, jp_err_t *err)
     return 0;
 }
 
+/* The author and the text fields of a change from anywhere: what
+ * docs/FORMAT.md allows, so that every node can decode and show it. */
+static int
+s_check_text(const jp_change_t *ch, jp_err_t *err)
+{
+    char t[JP_ID_TEXT_LEN + 1];
+    const char *why;
+    if (ch->author_len > JP_MAX_AUTHOR)
+        return jp_err_set(err, JP_ETOOBIG,
+                          "record %s: the author (user name) is %u bytes, at most %d",
+                          s_idtext(&ch->id, t), ch->author_len, JP_MAX_AUTHOR);
+    if (jp_text_check(ch->author, ch->author_len, false, &why))
+        return jp_err_set(err, JP_EINVAL, "record %s: the author (user name) %s",
+                          s_idtext(&ch->id, t), why);
+    for (unsigned i = 0; i < ch->nfields; i++) {
+        const jp_fval_t *f = &ch->f[i];
+        if (f->v.type == JP_T_STR &&
+            jp_text_check(f->v.u.s.p, f->v.u.s.n, f->id == JP_F_NOTE, &why))
+            return jp_err_set(err, JP_EINVAL, "record %s: field %s %s",
+                              s_idtext(&ch->id, t), jp_field_def(f->id)->name, why);
+    }
+    return 0;
+}
+
 /* A ref field points to an existing record of the right kind. */
 static int
 s_check_ref(jp_txn_t *txn, const jp_change_t *ch, const jp_fval_t *f, jp_err_t *err)
@@ -1034,7 +1140,7 @@ s_check_ref(jp_txn_t *txn, const jp_change_t *ch, const jp_fval_t *f, jp_err_t *
                           s_idtext(&ch->id, t), fname);
     int k = s_rec_kind(&v);
     if (k < 0)
-        return jp_err_set(err, JP_ECORRUPT, "record %s: stored state is malformed",
+        return jp_err_set(err, JP_EDAMAGED, "record %s: stored state is malformed",
                           s_idtext(&f->v.u.ref, u));
     if (want != JP_K_NONE && k != (int)want)
         return jp_err_set(err, JP_EINVAL,
@@ -1072,7 +1178,7 @@ jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err)
                           s_idtext(&ch->id, t), ch->kind);
     if (jp_id_is_zero(&ch->id))
         return jp_err_set(err, JP_EINVAL, "a change needs a record id");
-    if ((rc = s_check_fields(ch, err)))
+    if ((rc = s_check_fields(ch, err)) || (rc = s_check_text(ch, err)))
         return rc;
 
     bool exists;
@@ -1152,6 +1258,10 @@ jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err)
     if ((rc = jp_change_encode(ch, &db->chbuf)))
         return jp_err_set(err, rc, "record %s: change does not encode",
                           s_idtext(&ch->id, t));
+    if (db->chbuf.len > JP_MAX_CHANGE)
+        return jp_err_set(err, JP_ETOOBIG,
+                          "record %s: the change is %zu bytes, at most %d",
+                          s_idtext(&ch->id, t), db->chbuf.len, JP_MAX_CHANGE);
     uint8_t hash[JP_HASH_LEN];
     if ((rc = jp_sha256(db->chbuf.data, db->chbuf.len, hash)))
         return jp_err_set(err, rc, "SHA-256 failed");
@@ -1160,6 +1270,9 @@ jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err)
 
 /* ---- remote changes ----------------------------------------------------------- */
 
+static int s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
+                   bool text, bool clock, jp_err_t *err);
+
 int
 jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err)
 {
@@ -1167,12 +1280,17 @@ jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err)
     if (txn->broken)
         return jp_err_set(err, txn->broken, "transaction already failed: abort it");
     int rc = jp_change_decode(p, n, &txn->db->in, err);
-    return rc ? rc : jp_txn_apply_decoded(txn, p, n, &txn->db->in, err);
+    return rc ? rc : s_apply(txn, p, n, &txn->db->in, false, true, err);
 }
 
-int
-jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
-                     jp_err_t *err)
+/* Apply a decoded change.  text: refuse what jp_txn_write would refuse of
+ * its author and text (a change offered to the group); without it, a
+ * change the group already accepted is taken as it was (a pull, a replay:
+ * refusing it then would stop every later change).  clock: refuse an hlc
+ * too far ahead (not for a replay of a log held here). */
+static int
+s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool text,
+        bool clock, jp_err_t *err)
 {
     assert(txn && txn->write && p && ch);
     jp_db_t *db = txn->db;
@@ -1183,6 +1301,9 @@ jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_
     unsigned long long seq = ch->seq;
     if (ch->seq == 0)
         return jp_err_set(err, JP_ECORRUPT, "store %u seq 0: seqs start at 1", store);
+    jp_err_t terr;
+    if (text && (rc = s_check_text(ch, &terr)))
+        return jp_err_set(err, rc, "store %u seq %llu: %s", store, seq, terr.msg);
     jp_head_t head;
     if ((rc = s_head_get(txn, ch->store, &head)))
         return jp_err_set(err, rc, "store %u: heads entry unreadable", store);
@@ -1212,7 +1333,7 @@ jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_
     }
     jp_hlc_t hlc = db->last_hlc;
     uint64_t now = jp_now_ms();
-    if (jp_hlc_observe(&hlc, ch->hlc, now))
+    if (jp_hlc_observe(&hlc, ch->hlc, now) && clock)
         return jp_err_set(
             err, JP_EFUTURE,
             "store %u seq %llu: its clock is %llu ms ahead of ours (at most %u)", store,
@@ -1229,6 +1350,13 @@ jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_
     return 0;
 }
 
+int
+jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
+                     jp_err_t *err)
+{
+    return s_apply(txn, p, n, ch, true, true, err);
+}
+
 /* ---- reads --------------------------------------------------------------------- */
 
 int
@@ -1237,7 +1365,11 @@ jp_txn_get(jp_txn_t *txn, const jp_id_t *id, jp_record_t *out)
     assert(txn && id && out);
     MDB_val v;
     int rc = s_get(txn, S_REC, id->b, 16, &v);
-    return rc ? rc : jp_record_decode(v.mv_data, v.mv_size, id, out, NULL);
+    if (rc)
+        return rc;
+    rc = jp_record_decode(v.mv_data, v.mv_size, id, out, NULL);
+    /* A state this program wrote that no longer decodes: the file. */
+    return rc == JP_ECORRUPT || rc == JP_ETOOBIG ? JP_EDAMAGED : rc;
 }
 
 int
@@ -1272,7 +1404,7 @@ jp_txn_find_ext(jp_txn_t *txn, uint16_t store, int cls, const char *ext, size_t 
     if (rc)
         return rc;
     if (v.mv_size != 16)
-        return JP_ECORRUPT;
+        return JP_EDAMAGED;
     memcpy(out->b, v.mv_data, 16);
     return 0;
 }
@@ -1297,7 +1429,7 @@ s_scan(jp_txn_t *txn, int which, const void *key, size_t n, size_t plen, bool ex
         jp_id_t id;
         const uint8_t *src = idoff < 0 ? v.mv_data : (const uint8_t *)k.mv_data + idoff;
         if (idoff >= 0 ? k.mv_size < (size_t)idoff + 16 : v.mv_size < 16) {
-            rc = JP_ECORRUPT;
+            rc = JP_EDAMAGED;
             goto done;
         }
         memcpy(id.b, src, 16);
@@ -1371,7 +1503,7 @@ jp_txn_stores(jp_txn_t *txn, uint16_t *out, int cap)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && count < cap;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 2) {
-            rc = JP_ECORRUPT;
+            rc = JP_EDAMAGED;
             goto done;
         }
         out[count++] = jp_be16_get(k.mv_data);
@@ -1403,7 +1535,7 @@ jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
         if (k.mv_size < 2 || jp_be16_get(kp) != store)
             break;
         if (k.mv_size != S_LOGKEY_LEN) {
-            rc = jp_err_set(err, JP_ECORRUPT, "store %u: a log key of %zu bytes", store,
+            rc = jp_err_set(err, JP_EDAMAGED, "store %u: a log key of %zu bytes", store,
                             k.mv_size);
             goto done;
         }
@@ -1495,7 +1627,7 @@ jp_txn_digest(jp_txn_t *txn, uint8_t out[JP_HASH_LEN])
         uint8_t len[4] = {(uint8_t)(v.mv_size >> 24), (uint8_t)(v.mv_size >> 16),
                           (uint8_t)(v.mv_size >> 8), (uint8_t)v.mv_size};
         if (k.mv_size != 16 || v.mv_size > UINT32_MAX) {
-            rc = JP_ECORRUPT;
+            rc = JP_EDAMAGED;
             goto done;
         }
         if ((rc = jp_sha_update(sha, k.mv_data, 16)) ||
@@ -1533,7 +1665,7 @@ jp_txn_counts(jp_txn_t *txn, uint64_t out[JP_K_COUNT], uint64_t *changes)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         int kind = s_rec_kind(&v);
         if (kind < 0) {
-            rc = JP_ECORRUPT;
+            rc = JP_EDAMAGED;
             goto done;
         }
         out[kind]++;
@@ -1801,4 +1933,327 @@ bool
 jp_db_lean(const jp_db_t *self)
 {
     return self->lean;
+}
+
+/* ---- repairing a log whose authors cannot be decoded ------------------------- */
+
+/* The author to write instead of a[0..n): at most JP_MAX_AUTHOR bytes cut
+ * at a character boundary, control characters as '?'; "unknown" when
+ * nothing of it is text.  Returns the bytes written to out. */
+static size_t
+s_fix_author(const char *a, size_t n, char out[JP_MAX_AUTHOR])
+{
+    size_t m = n < JP_MAX_AUTHOR ? n : JP_MAX_AUTHOR;
+    if (m < n) {
+        while (m > 0 && ((uint8_t)a[m] & 0xC0) == 0x80)
+            m--;
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint8_t c = (uint8_t)a[i];
+        out[i] = c < 0x20 || c == 0x7F ? '?' : a[i];
+        if (c == 0xC2 && i + 1 < m && (uint8_t)a[i + 1] >= 0x80 &&
+            (uint8_t)a[i + 1] <= 0x9F) {
+            out[i] = '?'; /* a C1 control: two bytes, two '?' */
+            out[++i] = '?';
+        }
+    }
+    const char *why;
+    if (m == 0 || jp_text_check(out, m, false, &why)) {
+        memcpy(out, "unknown", 7);
+        m = 7;
+    }
+    return m;
+}
+
+/* Rewrite the change p[0..n) (the layout of codec.h) with the author
+ * fixed and prev replaced, into out.  The other bytes are kept as they
+ * are.  JP_ECORRUPT when p is not a change with an author and a prev. */
+static int
+s_rewrite_change(const uint8_t *p, size_t n, const uint8_t prev[JP_HASH_LEN],
+                 jp_buf_t *out)
+{
+    msgpack_unpacked u;
+    size_t off = 0;
+    int rc = JP_ECORRUPT;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != n || u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 9)
+        goto done;
+    const msgpack_object *a = u.data.via.array.ptr;
+    if (a[6].type != MSGPACK_OBJECT_STR || a[7].type != MSGPACK_OBJECT_BIN ||
+        a[7].via.bin.size != JP_HASH_LEN)
+        goto done;
+    /* Both point into p (msgpack-c does not copy what it unpacks). */
+    const uint8_t *ab = (const uint8_t *)a[6].via.str.ptr;
+    uint32_t an = a[6].via.str.size;
+    size_t ah = an < 32 ? 1 : an < 256 ? 2 : an < 65536 ? 3 : 5;
+    const uint8_t *pb = (const uint8_t *)a[7].via.bin.ptr;
+    if (ab < p + ah || ab + an + 2 != pb || pb + JP_HASH_LEN > p + n)
+        goto done;
+    char fixed[JP_MAX_AUTHOR];
+    size_t fn = s_fix_author((const char *)ab, an, fixed);
+    uint8_t hdr[2] = {0xa0 | (uint8_t)fn, 0};
+    size_t hn = 1;
+    if (fn >= 32)
+        hdr[0] = 0xd9, hdr[1] = (uint8_t)fn, hn = 2;
+    jp_buf_reset(out);
+    if (jp_buf_append(out, p, (size_t)(ab - ah - p)) || jp_buf_append(out, hdr, hn) ||
+        jp_buf_append(out, fixed, fn) || jp_buf_append(out, "\xc4\x20", 2) ||
+        jp_buf_append(out, prev, JP_HASH_LEN) ||
+        jp_buf_append(out, pb + JP_HASH_LEN, (size_t)(p + n - pb - JP_HASH_LEN))) {
+        rc = JP_ENOMEM;
+        goto done;
+    }
+    rc = 0;
+done:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int
+jp_txn_log_repair(jp_txn_t *txn, uint16_t store, uint64_t acked, uint64_t *from,
+                  uint64_t *count, jp_err_t *err)
+{
+    assert(txn && txn->write && from && count);
+    jp_change_t ch;
+    jp_err_t derr;
+    jp_head_t head;
+    jp_buf_t nb = {0};
+    uint8_t prev[JP_HASH_LEN], lk[S_LOGKEY_LEN];
+    MDB_val v;
+    int rc;
+    *from = *count = 0;
+    if (txn->broken)
+        return jp_err_set(err, txn->broken, "transaction already failed: abort it");
+    if ((rc = s_head_get(txn, store, &head)))
+        return jp_err_set(err, rc, "store %u: heads entry unreadable", store);
+    /* The first change that cannot be decoded or would be refused. */
+    uint64_t seq;
+    for (seq = 1; seq <= head.seq; seq++) {
+        s_logkey(lk, store, seq);
+        if ((rc = s_get(txn, S_LOG, lk, sizeof lk, &v)))
+            return jp_err_set(err, rc, "store %u seq %llu: %s", store,
+                              (unsigned long long)seq,
+                              rc == JP_ENOTFOUND ? "missing from the log" : "unreadable");
+        jp_err_clear(&derr);
+        if (jp_change_decode(v.mv_data, v.mv_size, &ch, &derr) != 0 ||
+            s_check_text(&ch, &derr) != 0)
+            break;
+        if ((rc = jp_sha256(v.mv_data, v.mv_size, prev)))
+            return jp_err_set(err, rc, "SHA-256 failed");
+    }
+    if (seq > head.seq)
+        return jp_err_set(err, JP_ENOTFOUND,
+                          "store %u: every change of the log decodes; nothing to repair",
+                          store);
+    if (seq <= acked)
+        return jp_err_set(err, JP_EPERM,
+                          "store %u seq %llu: the server has acknowledged it (up to seq "
+                          "%llu), so it cannot be rewritten here",
+                          store, (unsigned long long)seq, (unsigned long long)acked);
+    *from = seq;
+    if (seq == 1)
+        memset(prev, 0, sizeof prev);
+    for (; seq <= head.seq; seq++) {
+        s_logkey(lk, store, seq);
+        if ((rc = s_get(txn, S_LOG, lk, sizeof lk, &v))) {
+            rc = jp_err_set(err, rc, "store %u seq %llu: unreadable", store,
+                            (unsigned long long)seq);
+            goto done;
+        }
+        if ((rc = s_rewrite_change(v.mv_data, v.mv_size, prev, &nb))) {
+            rc = jp_err_set(err, rc,
+                            "store %u seq %llu: not a change this repair can mend (only "
+                            "its author can be rewritten)",
+                            store, (unsigned long long)seq);
+            goto done;
+        }
+        jp_err_clear(&derr);
+        if ((rc = jp_change_decode(nb.data, nb.len, &ch, &derr)) ||
+            (rc = s_check_text(&ch, &derr))) {
+            rc = jp_err_set(err, rc,
+                            "store %u seq %llu: still refused once its author is "
+                            "rewritten: %s",
+                            store, (unsigned long long)seq, derr.msg);
+            goto done;
+        }
+        if (ch.store != store || ch.seq != seq) {
+            rc = jp_err_set(err, JP_ECHAIN, "store %u seq %llu: the change says seq %llu",
+                            store, (unsigned long long)seq, (unsigned long long)ch.seq);
+            goto done;
+        }
+        if ((rc = jp_sha256(nb.data, nb.len, prev))) {
+            rc = jp_err_set(err, rc, "SHA-256 failed");
+            goto done;
+        }
+        MDB_val key = {sizeof lk, lk}, val = {nb.len, nb.data};
+        if ((rc = mdb_put(txn->t, s_dbi(txn, S_LOG), &key, &val, 0))) {
+            rc = txn->broken = s_mdb(rc, err, "log");
+            goto done;
+        }
+        ++*count;
+    }
+    /* The head moves to the new last hash; the batches pushed from the
+     * repaired seq on were signed over the old hashes, and refused. */
+    memcpy(txn->head.head, prev, JP_HASH_LEN);
+    txn->head_dirty = true;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn->t, s_dbi(txn, S_TB0 + JP_TB_BATCH), &cur))) {
+        rc = txn->broken = s_mdb(rc, err, "batch");
+        goto done;
+    }
+    s_logkey(lk, store, *from);
+    MDB_val bk = {sizeof lk, lk}, bv;
+    for (rc = mdb_cursor_get(cur, &bk, &bv, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &bk, &bv, MDB_NEXT)) {
+        if (bk.mv_size != S_LOGKEY_LEN || jp_be16_get(bk.mv_data) != store)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : (txn->broken = s_mdb(rc, err, "batch"));
+done:
+    jp_buf_free(&nb);
+    return rc;
+}
+
+/* ---- verify --deep: every state against a replay of the logs ------------------ */
+
+#define S_REPLAY_TXN 100000 /* changes a scratch transaction holds */
+
+/* Replay every log of src into the scratch environment dst. */
+static int
+s_replay(jp_txn_t *src, jp_db_t *dst, uint64_t *changes, jp_err_t *err)
+{
+    uint16_t *stores = calloc(65536, sizeof *stores);
+    jp_change_t *ch = calloc(1, sizeof *ch);
+    jp_txn_t *w = NULL;
+    size_t intxn = 0;
+    int rc = 0;
+    if (!stores || !ch) {
+        rc = jp_err_set(err, JP_ENOMEM, "verify: out of memory");
+        goto done;
+    }
+    int ns = jp_txn_stores(src, stores, 65536);
+    if (ns < 0) {
+        rc = jp_err_set(err, ns, "heads: %s", jp_strerror(ns));
+        goto done;
+    }
+    for (int i = 0; i < ns; i++) {
+        jp_head_t head;
+        if ((rc = s_head_get(src, stores[i], &head))) {
+            rc = jp_err_set(err, rc, "store %u: heads entry unreadable", stores[i]);
+            goto done;
+        }
+        for (uint64_t seq = 1; seq <= head.seq; seq++) {
+            const uint8_t *p;
+            size_t n;
+            jp_err_t derr;
+            if ((rc = jp_txn_log_get(src, stores[i], seq, &p, &n))) {
+                rc = jp_err_set(
+                    err, rc, "store %u seq %llu: %s", stores[i], (unsigned long long)seq,
+                    rc == JP_ENOTFOUND ? "missing from the log" : "unreadable");
+                goto done;
+            }
+            jp_err_clear(&derr);
+            if ((rc = jp_change_decode(p, n, ch, &derr))) {
+                rc = jp_err_set(err, rc, "store %u seq %llu: does not decode: %s",
+                                stores[i], (unsigned long long)seq, derr.msg);
+                goto done;
+            }
+            if (!w && (rc = jp_db_begin(dst, true, &w, err)))
+                goto done;
+            jp_err_clear(&derr);
+            if ((rc = s_apply(w, p, n, ch, false, false, &derr))) {
+                rc = jp_err_set(err, rc, "replay: %s", derr.msg);
+                goto done;
+            }
+            ++*changes;
+            if (++intxn == S_REPLAY_TXN) {
+                if ((rc = jp_txn_commit(&w, err)))
+                    goto done;
+                intxn = 0;
+            }
+        }
+    }
+    if (w)
+        rc = jp_txn_commit(&w, err);
+done:
+    jp_txn_abort(&w);
+    free(ch);
+    free(stores);
+    return rc;
+}
+
+int
+jp_txn_verify_deep(jp_txn_t *txn, const char *scratch, jp_deep_t *out, jp_err_t *err)
+{
+    assert(txn && scratch && out);
+    jp_db_t *dst = NULL;
+    jp_txn_t *r = NULL;
+    MDB_cursor *ca = NULL, *cb = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = jp_db_open(&dst, scratch, 0, err);
+    if (rc)
+        return rc;
+    if ((rc = s_replay(txn, dst, &out->changes, err)))
+        goto done;
+    if ((rc = jp_db_begin(dst, false, &r, err)))
+        goto done;
+    if ((rc = mdb_cursor_open(txn->t, s_dbi(txn, S_REC), &ca)) ||
+        (rc = mdb_cursor_open(r->t, s_dbi(r, S_REC), &cb))) {
+        rc = s_mdb(rc, err, "rec cursor");
+        goto done;
+    }
+    /* Both in key order: a merge of the two. */
+    MDB_val ka, va, kb, vb;
+    int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
+    int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+    while (ra == 0 || rb == 0) {
+        int cmp;
+        if (ra != 0)
+            cmp = 1;
+        else if (rb != 0)
+            cmp = -1;
+        else if (ka.mv_size != 16 || kb.mv_size != 16)
+            cmp = ka.mv_size != 16 ? -1 : 1;
+        else
+            cmp = memcmp(ka.mv_data, kb.mv_data, 16);
+        const MDB_val *k = cmp <= 0 ? &ka : &kb;
+        int what =
+            cmp < 0   ? JP_DEEP_EXTRA
+            : cmp > 0 ? JP_DEEP_MISSING
+            : va.mv_size != vb.mv_size || memcmp(va.mv_data, vb.mv_data, va.mv_size)
+                ? JP_DEEP_DIFFERS
+                : 0;
+        if (cmp <= 0)
+            out->records++;
+        if (what) {
+            if (out->nbad < JP_DEEP_SHOW) {
+                memset(&out->bad[out->nbad], 0, sizeof out->bad[0]);
+                memcpy(out->bad[out->nbad].id.b, k->mv_data,
+                       k->mv_size < 16 ? k->mv_size : 16);
+                out->bad[out->nbad].what = what;
+            }
+            out->nbad++;
+        }
+        if (cmp <= 0)
+            ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+        if (cmp >= 0)
+            rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+    }
+    if ((ra != 0 && ra != MDB_NOTFOUND) || (rb != 0 && rb != MDB_NOTFOUND)) {
+        rc = s_mdb(ra != MDB_NOTFOUND ? ra : rb, err, "rec cursor");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (ca)
+        mdb_cursor_close(ca);
+    if (cb)
+        mdb_cursor_close(cb);
+    jp_txn_abort(&r);
+    jp_db_close(&dst);
+    return rc;
 }

@@ -72,10 +72,23 @@ typedef enum {
 int jp_db_open(jp_db_t **self_p, const char *dir, size_t map_mib, jp_err_t *err);
 void jp_db_close(jp_db_t **self_p);
 
+/* What to do when LMDB's own consistency checks fail (an assertion inside
+ * LMDB: a damaged page).  fn gets LMDB's words and must not return (it
+ * ends the process); the default (NULL) is LMDB's: print and abort.  For
+ * every environment this process opens from now on. */
+typedef void (*jp_db_damage_fn)(const char *msg);
+void jp_db_on_damage(jp_db_damage_fn fn);
+
 /* Begin a transaction.  One write transaction at a time per process. */
 int jp_db_begin(jp_db_t *self, bool write, jp_txn_t **txn_p, jp_err_t *err);
 int jp_txn_commit(jp_txn_t **txn_p, jp_err_t *err); /* JP_EFULL when full */
 void jp_txn_abort(jp_txn_t **txn_p);                /* NULL-safe */
+
+/* The LMDB transaction number: a read transaction's is that of the last
+ * commit it sees; a write transaction's is one more than the last commit.
+ * So a write transaction whose number is a read's + 1 knows that nothing
+ * was committed in between, by any process. */
+uint64_t jp_txn_number(const jp_txn_t *txn);
 
 /* A fresh record id for this node (time-ordered). */
 jp_id_t jp_db_new_id(jp_db_t *self);
@@ -93,7 +106,10 @@ int jp_txn_head(jp_txn_t *txn, uint16_t store, jp_head_t *out);
  * (changing nothing): an update of an event (JP_EPERM), a create without a
  * required field or with a field the kind does not carry (JP_EINVAL), an
  * update of an unknown record or a ref to one (JP_ENOTFOUND), a kind that
- * differs from the record's (JP_EINVAL).  A change that would alter
+ * differs from the record's (JP_EINVAL), an author longer than
+ * JP_MAX_AUTHOR bytes or a change that encodes to more than JP_MAX_CHANGE
+ * (JP_ETOOBIG), an author or a text field that is not UTF-8 or holds a
+ * control character (jp_text_check, JP_EINVAL).  A change that would alter
  * nothing (every field already has that value) is not written: returns
  * JP_EDUP. */
 int jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err);
@@ -101,10 +117,17 @@ int jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err);
 /* A change written elsewhere (encoded bytes).  It must continue its
  * store's chain here: seq = head.seq + 1 and prev = head.head (else
  * JP_ECHAIN); a change already here with the same hash returns JP_EDUP and
- * writes nothing; an hlc too far ahead of the local clock is JP_EFUTURE. */
+ * writes nothing; an hlc too far ahead of the local clock is JP_EFUTURE.
+ * For changes the group has accepted (a store's pull, a replay): their
+ * text is taken as it is, since refusing one would stop every later
+ * change; screens show control characters as '?' (jp_text_show). */
 int jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err);
 /* The same, for a change the caller has just decoded from p[n] with
- * jp_change_decode (ch borrows from p): saves decoding it twice. */
+ * jp_change_decode (ch borrows from p): saves decoding it twice.  This is
+ * the server's merge of a store's push, the door into the group: an
+ * author or a text field that jp_txn_write would refuse is refused here
+ * too (JP_ETOOBIG, JP_EINVAL), so no change of a store that skipped the
+ * checks gets in. */
 int jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
                          jp_err_t *err);
 
@@ -138,6 +161,47 @@ int jp_txn_log_get(jp_txn_t *txn, uint16_t store, uint64_t seq, const uint8_t **
  * each prev is the hash of the one before, the head matches heads, and
  * every change's record exists.  The first fault is named in err. */
 int jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err);
+
+/* The way out for a log that holds a change no node can decode or would
+ * accept because of its author (written before the author was checked:
+ * longer than JP_MAX_AUTHOR bytes, or with control characters).  From the
+ * first such change of store's log to its head, every change is rewritten
+ * with its author cut to JP_MAX_AUTHOR bytes (control characters as '?')
+ * and its prev hash re-chained; nothing else of a change changes, and no
+ * record state does (a state holds no author).  The head moves to the new
+ * hash and the store's pushed batches from there on are dropped (they were
+ * signed over the old hashes).  Only for changes no server has
+ * acknowledged: acked is the store's last acknowledged seq, and a fault at
+ * or below it is JP_EPERM.  *from is the first seq rewritten, *count how
+ * many; JP_ENOTFOUND when every change is good; a change whose other parts
+ * are at fault is refused (JP_ECORRUPT or its decoding error) and the
+ * caller aborts. */
+int jp_txn_log_repair(jp_txn_t *txn, uint16_t store, uint64_t acked, uint64_t *from,
+                      uint64_t *count, jp_err_t *err);
+
+/* What verify --deep found. */
+enum { JP_DEEP_DIFFERS = 1, JP_DEEP_MISSING = 2, JP_DEEP_EXTRA = 3 };
+#define JP_DEEP_SHOW 20 /* faults kept with their record id */
+typedef struct {
+    uint64_t changes; /* changes replayed */
+    uint64_t records; /* records in the environment */
+    uint64_t nbad;    /* records at fault */
+    struct {
+        jp_id_t id;      /* the record */
+        int what;        /* JP_DEEP_DIFFERS: its state is not its log's replay;
+                            MISSING: the log writes it, it is not here;
+                            EXTRA: it is here, no change of the log writes it */
+    } bad[JP_DEEP_SHOW]; /* the first faults, by id */
+} jp_deep_t;
+
+/* Replay every log held here, in seq order, into a new environment in
+ * the directory scratch (which must exist and be empty; the caller
+ * removes it), then compare every record's state with the replay's, byte
+ * for byte (the encoding is canonical).  Changes are taken as they were
+ * accepted (no text rule or clock bound).  Returns 0 when the comparison
+ * ran (out says what it found), or the code of what stopped it (a change
+ * that does not decode: run jp_txn_verify_chain first). */
+int jp_txn_verify_deep(jp_txn_t *txn, const char *scratch, jp_deep_t *out, jp_err_t *err);
 
 /* Stores that have a log here, ascending; returns the count (<= cap). */
 int jp_txn_stores(jp_txn_t *txn, uint16_t *out, int cap);

@@ -44,6 +44,8 @@ jp_strerror(int code)
         return "cryptography error";
     case JP_EDUP:
         return "duplicate, already applied";
+    case JP_EDAMAGED:
+        return "the database file is damaged";
     default:
         return "unknown error";
     }

@@ -30,6 +30,8 @@ enum {
     JP_ENOMEM = -14,   /* allocation failed */
     JP_ECRYPTO = -15,  /* OpenSSL failure */
     JP_EDUP = -16,     /* duplicate: already applied, ignored */
+    JP_EDAMAGED =
+        -17, /* an environment's file is damaged (LMDB's pages, a stored state) */
 };
 
 /* One error: its code and one sentence for a person. */

@@ -26,7 +26,10 @@
  *    refuses years before 1900).
  *  - complaint_contact and complaint_resolved: `at` not before the `at` of
  *    the complaint they belong to, which must be a complaint event of this
- *    store (from events.csv or the store).
+ *    store (from events.csv or the store; one already in the store is
+ *    judged by the store's record, whatever its row in events.csv says).
+ *  - Every rule jp_txn_write enforces is judged here, in phase 1, so that
+ *    a dry run's verdict is the real run's.
  *  - phone is required for owners: a customer with a row in vehicles.csv
  *    or a vehicle in the store (unless the store already has the phone).
  *    A vehicle row whose customer is only in the store, without a phone,
@@ -47,6 +50,7 @@
  *  - customers.csv may carry `note` (the schema gives customers one).
  */
 #include "import.h"
+#include "file.h"
 #include "validate.h"
 
 #include <assert.h>
@@ -238,6 +242,7 @@ typedef struct {
     jp_db_t *db;                   /* the store */
     const jp_import_opts_t *opts;  /* what the caller asked */
     jp_txn_t *rtxn;                /* phase 1 read transaction */
+    uint64_t snap;                 /* its jp_txn_number: the store phase 1 judged */
     uint16_t store;                /* this store's number */
     int64_t t_min, t_max;          /* accepted instants, unix ms */
     int fatal;                     /* JP_E* that stops the import, 0 if none */
@@ -613,8 +618,8 @@ s_cell(s_imp_t *im, s_row_t *r, s_rowtmp_t *t, const s_col_t *c, int k)
 
     switch (c->how) {
     case C_STR:
-        if (!jp_utf8_valid(p, n))
-            return s_reject(im, r, col, "is not valid UTF-8");
+        if (jp_text_check(p, n, c->fid == JP_F_NOTE, &why))
+            return s_reject(im, r, col, "%s", why);
         if (s_text(im, &v, JP_T_STR, p, n))
             return -1;
         if (c->fid == JP_F_EXT_ID) {
@@ -698,6 +703,8 @@ s_cell(s_imp_t *im, s_row_t *r, s_rowtmp_t *t, const s_col_t *c, int k)
     }
     case C_REF: {
         int slot = c->fid == JP_F_COMPLAINT || c->fid == JP_F_REFERRED;
+        if (jp_text_check(p, n, false, &why))
+            return s_reject(im, r, col, "%s", why);
         /* the ext id, until every row is read and it can be resolved */
         if (s_text(im, &v, JP_T_REF, p, n))
             return -1;
@@ -910,20 +917,19 @@ s_blank(const char *p, const char *end)
 /* Map the file at path (read-only, pages loaded at once); an empty file
  * gives NULL and 0. */
 static int
-s_map_file(const char *path, const char **buf, size_t *len, jp_err_t *err)
+s_map_file(const char *path, const char *what, const char **buf, size_t *len,
+           jp_err_t *err)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     *buf = NULL;
     *len = 0;
+    int fd = jp_file_open_read(path, what, err);
     if (fd < 0)
-        return jp_err_set(err, errno == ENOENT ? JP_ENOTFOUND : JP_EIO, "%s: %s", path,
-                          strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return fd;
+    if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return jp_err_set(err, JP_EIO, "%s: %s", path,
-                          S_ISREG(st.st_mode) ? strerror(e) : "not a regular file");
+        return jp_err_set(err, JP_EIO, "%s: %s", path, strerror(e));
     }
     if (st.st_size > 0) {
         void *p =
@@ -1081,7 +1087,10 @@ s_resolve(s_imp_t *im, s_row_t *r)
         if (complaint) {
             int64_t at = 0;
             int kind;
-            if (dep >= 0) {
+            /* A complaint row already in the store is judged by the
+             * store's record, which the write will refer to: the row
+             * itself may say another kind (it is refused for that). */
+            if (dep >= 0 && !im->rows[dep].inst) {
                 kind = im->rows[dep].kind;
                 at = im->rows[dep].at;
             } else {
@@ -1447,13 +1456,44 @@ s_build(s_imp_t *im, const s_row_t *r)
     }
 }
 
+/* Another writer (an import, an edit, a sync) may have committed since
+ * phase 1 read the store: then a row judged new may have been created by
+ * it.  Such a row stops the import before its transaction commits, so
+ * that no record is written twice; what was committed before is whole
+ * transactions, which the same import run again finds unchanged. */
+static int
+s_still_new(s_imp_t *im, jp_txn_t *txn, const s_row_t *r, jp_err_t *err)
+{
+    char q[S_QUOTE_MAX + 4];
+    jp_id_t other;
+    if (r->act != S_NEW || !r->key)
+        return 0;
+    int rc =
+        jp_txn_find_ext(txn, im->store, s_file_ext[r->file], r->key, r->keyn, &other);
+    if (rc == JP_ENOTFOUND)
+        return 0;
+    if (rc)
+        return jp_err_set(err, rc, "%s:%u: %s: could not look it up again: %s",
+                          im->files[r->file].name, r->line,
+                          r->file == S_VEH ? "vin" : "ext_id", jp_strerror(rc));
+    return jp_err_set(err, JP_EEXIST,
+                      "%s:%u: %s '%s' was written to the store by another writer (a "
+                      "second import?) after this import checked the files; stopped "
+                      "before writing it twice.  Run the same import again when the "
+                      "other has finished: it writes only what is missing",
+                      im->files[r->file].name, r->line,
+                      r->file == S_VEH ? "vin" : "ext_id", s_quote(r->key, r->keyn, q));
+}
+
 static int
 s_write(s_imp_t *im, jp_import_stats_t *st, jp_err_t *err)
 {
     jp_txn_t *txn = NULL;
     jp_err_t werr = {0, ""};
-    size_t intxn = 0;
+    size_t intxn = 0, pending[2] = {0, 0}; /* created, updated in the open txn */
     size_t txn_rows = im->opts->txn_rows ? im->opts->txn_rows : JP_IMPORT_TXN_ROWS;
+    uint64_t expect = im->snap + 1; /* the next write's number if no one else wrote */
+    bool recheck = false;
     int rc = 0;
     for (size_t o = 0; o < im->norder; o++) {
         const s_row_t *r = &im->rows[im->order[o]];
@@ -1462,7 +1502,12 @@ s_write(s_imp_t *im, jp_import_stats_t *st, jp_err_t *err)
                 st->unchanged++;
             continue;
         }
-        if (!txn && (rc = jp_db_begin(im->db, true, &txn, err)))
+        if (!txn) {
+            if ((rc = jp_db_begin(im->db, true, &txn, err)))
+                goto fail;
+            recheck = recheck || jp_txn_number(txn) != expect;
+        }
+        if (recheck && (rc = s_still_new(im, txn, r, err)))
             goto fail;
         s_build(im, r);
         rc = jp_txn_write(txn, &im->ch, &werr);
@@ -1475,21 +1520,24 @@ s_write(s_imp_t *im, jp_import_stats_t *st, jp_err_t *err)
                             r->line, werr.msg);
             goto fail;
         }
-        if (r->act == S_NEW)
-            st->created++;
-        else
-            st->updated++;
+        pending[r->act == S_NEW ? 0 : 1]++;
         if (++intxn == txn_rows) {
             if ((rc = jp_txn_commit(&txn, err)))
                 goto fail;
             st->txns++;
+            st->created += pending[0];
+            st->updated += pending[1];
+            pending[0] = pending[1] = 0;
             intxn = 0;
+            expect++;
         }
     }
     if (txn) {
         if ((rc = jp_txn_commit(&txn, err)))
             goto fail;
         st->txns++;
+        st->created += pending[0];
+        st->updated += pending[1];
     }
     return 0;
 fail:
@@ -1548,6 +1596,17 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
     static const char *const names[S_NFILES] = {"customers.csv", "vehicles.csv",
                                                 "events.csv"};
     int rc;
+    const char *author = opts->author ? opts->author : "import", *why;
+    /* Every change carries the author: refused here, before any file is
+     * read, rather than by the first write. */
+    if (strlen(author) > JP_MAX_AUTHOR)
+        return jp_err_set(err, JP_ETOOBIG,
+                          "import: the user name is %zu bytes, at most %d; nothing "
+                          "imported",
+                          strlen(author), JP_MAX_AUTHOR);
+    if (jp_text_check(author, strlen(author), false, &why))
+        return jp_err_set(err, JP_EINVAL, "import: the user name %s; nothing imported",
+                          why);
     s_imp_t *im = calloc(1, sizeof *im);
     if (!im)
         return jp_err_set(err, JP_ENOMEM, "import: out of memory");
@@ -1561,7 +1620,7 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
         memset(f->cellof, -1, sizeof f->cellof);
         memset(f->colof, -1, sizeof f->colof);
     }
-    const char *why = NULL;
+    why = NULL;
     if (jp_parse_instant("1990-01-01", 10, &im->t_min, &why)) {
         rc = jp_err_set(err, JP_EINVAL, "import: %s", why);
         goto done;
@@ -1570,6 +1629,7 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
 
     if ((rc = jp_db_begin(db, false, &im->rtxn, err)))
         goto done;
+    im->snap = jp_txn_number(im->rtxn);
     jp_node_t node;
     if ((rc = jp_txn_node_get(im->rtxn, &node))) {
         rc = jp_err_set(err, rc,
@@ -1586,7 +1646,9 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
     for (int i = 0; i < S_NFILES; i++) {
         if (!paths[i])
             continue;
-        if ((rc = s_map_file(paths[i], &bufs[i], &lens[i], err)))
+        static const char *const what[S_NFILES] = {"--customers", "--vehicles",
+                                                   "--events"};
+        if ((rc = s_map_file(paths[i], what[i], &bufs[i], &lens[i], err)))
             goto done;
         size_t lines = s_lines(bufs[i], lens[i]), ncols = 0;
         while (s_cols[i][ncols].name)

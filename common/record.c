@@ -73,9 +73,7 @@ jp_record_str(const jp_record_t *r, unsigned fid, char *out, size_t cap)
     const jp_slot_t *s = &r->f[fid];
     if (!s->set || s->v.type != JP_T_STR)
         return out;
-    size_t n = s->v.u.s.n < cap - 1 ? s->v.u.s.n : cap - 1;
-    memcpy(out, s->v.u.s.p, n);
-    out[n] = '\0';
+    jp_text_show(s->v.u.s.p, s->v.u.s.n, out, cap);
     return out;
 }
 
@@ -186,7 +184,7 @@ jp_val_text(const jp_field_def_t *f, const jp_val_t *v, bool full, char *out, si
         snprintf(out, cap, "(cleared)");
         break;
     case JP_T_STR:
-        snprintf(tmp, sizeof tmp, "%.*s", (int)v->u.s.n, v->u.s.p);
+        jp_text_show(v->u.s.p, v->u.s.n, tmp, sizeof tmp);
         if (!full && f && f->id == JP_F_PHONE)
             jp_phone_mask(tmp, out, cap);
         else if (!full && f && f->id == JP_F_ID_NUMBER)

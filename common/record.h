@@ -42,6 +42,8 @@ typedef struct {
     jp_val_t v;
 } jp_fval_t;
 
+#define JP_MAX_AUTHOR 128 /* bytes of a change's author (docs/FORMAT.md) */
+
 typedef struct {
     uint16_t store;             /* store that wrote it (0 = group server) */
     uint64_t seq;               /* 1, 2, 3... per store, gapless */
@@ -88,7 +90,8 @@ jp_stamp_gt(jp_hlc_t h1, uint16_t s1, jp_hlc_t h2, uint16_t s2)
 /* Accessors for code that reads records (NULL / fallback when unset). */
 bool jp_record_deleted(const jp_record_t *r);
 int64_t jp_record_int(const jp_record_t *r, unsigned fid, int64_t fallback);
-/* Text into out (NUL-terminated, truncated to cap); returns out, "" if unset. */
+/* Text into out (NUL-terminated, cut to cap at a character's end, control
+ * characters as '?': jp_text_show); returns out, "" if unset. */
 const char *jp_record_str(const jp_record_t *r, unsigned fid, char *out, size_t cap);
 /* Pointer to the ref, or NULL if unset or nil. */
 const jp_id_t *jp_record_ref(const jp_record_t *r, unsigned fid);

@@ -730,3 +730,53 @@ jp_utf8_valid(const char *s, size_t n)
     }
     return true;
 }
+
+int
+jp_text_check(const char *s, size_t n, bool lines, const char **reason)
+{
+    static _Thread_local char why[80];
+    const uint8_t *p = (const uint8_t *)s;
+    if (!jp_utf8_valid(s, n)) {
+        *reason = "is not valid UTF-8";
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned cp = p[i];
+        if (cp == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)
+            cp = p[i + 1]; /* U+0080..U+009F, the C1 controls */
+        else if ((cp >= 0x20 && cp != 0x7F) ||
+                 (lines && (cp == '\t' || cp == '\n' || cp == '\r')))
+            continue;
+        snprintf(why, sizeof why, "has a control character (U+%04X) at byte %zu", cp,
+                 i + 1);
+        *reason = why;
+        return -1;
+    }
+    return 0;
+}
+
+void
+jp_text_show(const char *p, size_t n, char *out, size_t cap)
+{
+    const uint8_t *s = (const uint8_t *)p;
+    size_t k = 0, i = 0;
+    if (cap == 0)
+        return;
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t len = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (len > n - i)
+            len = n - i;
+        bool ctl = c < 0x20 || c == 0x7F || (c == 0xC2 && len == 2 && s[i + 1] <= 0x9F);
+        size_t w = ctl ? 1 : len;
+        if (k + w + 1 > cap)
+            break; /* whole characters only */
+        if (ctl)
+            out[k] = '?';
+        else
+            memcpy(out + k, s + i, len);
+        k += w;
+        i += len;
+    }
+    out[k] = '\0';
+}

@@ -77,6 +77,23 @@ int64_t jp_local_day(int64_t ms);
  * U+10FFFF.  Reads exactly n bytes. */
 bool jp_utf8_valid(const char *s, size_t n);
 
+/* Text a person may type into a field or a user name: well-formed UTF-8
+ * (as jp_utf8_valid) without control characters: no C0 control (NUL,
+ * BEL, ESC, tab and line ends included), no DEL, no C1 control
+ * (U+0080..U+009F), since a terminal obeys them when the text is shown.
+ * lines: tab, line feed and carriage return are allowed (free text that
+ * keeps its line breaks: the note).
+ * Returns 0, or -1 with a reason naming the first fault and its byte
+ * offset ("control character U+001B at byte 3"; the reason is in a
+ * thread-local buffer, valid until the next call). */
+int jp_text_check(const char *s, size_t n, bool lines, const char **reason);
+
+/* Text for a screen: p[0..n) into out (NUL-terminated, cut to cap at a
+ * character's end), each control character jp_text_check refuses (NUL,
+ * tab and line ends included) as '?', so that text stored before that
+ * check can neither drive the terminal nor cut itself short. */
+void jp_text_show(const char *p, size_t n, char *out, size_t cap);
+
 /* Masked forms for display to staff: "138****8000", "4413**********123X". */
 void jp_phone_mask(const char *e164, char *out, size_t cap);
 /* The ID number's first 4 and last 4 characters, the rest as '*'. */

@@ -221,6 +221,13 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
 {
     s_ini_t *x = arg;
     srv_conf_t *c = x->conf;
+    if (!section[0]) {
+        snprintf(x->why, sizeof x->why,
+                 "'%.64s' is outside any section: put the settings under a [server] "
+                 "line",
+                 name);
+        return 0;
+    }
     if (strcmp(section, "server") != 0) {
         snprintf(x->why, sizeof x->why, "unknown section [%s]", section);
         return 0;

@@ -17,6 +17,7 @@
  */
 #include "server.h"
 
+#include "file.h"
 #include "validate.h"
 
 #include <errno.h>
@@ -720,7 +721,9 @@ main(int argc, char **argv)
         bool help = i + 1 < argc && !strcmp(argv[i + 1], "--help");
         jp_err_t err = {0};
         if (!help) {
-            int rc = srv_conf_load(&r.conf, r.conf_path, &err);
+            int rc = jp_file_check_regular(r.conf_path, "configuration", &err);
+            if (rc == 0)
+                rc = srv_conf_load(&r.conf, r.conf_path, &err);
             if (rc)
                 return s_fail(&r, rc, &err);
         }

@@ -705,6 +705,195 @@ s_seq(jp_db_t *d, uint16_t store)
     return h.seq;
 }
 
+/* What a store written before authors were checked holds: the changes
+ * seq from..last of store 1 rewritten with author[seq - from] (encoded as
+ * they come, no limit), each prev re-chained, the head moved; raw LMDB,
+ * the environment closed. */
+static void
+s_raw_authors(const char *dir, uint64_t from, uint64_t last, const char *const *author)
+{
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi log, heads;
+    uint8_t k[10], prev[JP_HASH_LEN], copy[JP_MAX_CHANGE];
+    uint64_t hlc = 0;
+    jp_change_t ch;
+    jp_buf_t b = {0};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+    assert_int_equal(mdb_dbi_open(t, "log", 0, &log), 0);
+    assert_int_equal(mdb_dbi_open(t, "heads", 0, &heads), 0);
+    for (uint64_t seq = from - 1; seq <= last; seq++) {
+        jp_be16_put(k, 1);
+        jp_be64_put(k + 2, seq);
+        MDB_val key = {sizeof k, k}, v;
+        assert_int_equal(mdb_get(t, log, &key, &v), 0);
+        if (seq == from - 1) {
+            assert_int_equal(jp_sha256(v.mv_data, v.mv_size, prev), 0);
+            continue;
+        }
+        memcpy(copy, v.mv_data, v.mv_size);
+        assert_int_equal(jp_change_decode(copy, v.mv_size, &ch, NULL), 0);
+        ch.author = author[seq - from];
+        ch.author_len = (uint32_t)strlen(ch.author);
+        memcpy(ch.prev, prev, JP_HASH_LEN);
+        hlc = ch.hlc;
+        jp_buf_reset(&b);
+        assert_int_equal(jp_change_encode(&ch, &b), 0);
+        assert_int_equal(jp_sha256(b.data, b.len, prev), 0);
+        v.mv_data = b.data;
+        v.mv_size = b.len;
+        assert_int_equal(mdb_put(t, log, &key, &v, 0), 0);
+    }
+    uint8_t hk[2], hv[8 + JP_HASH_LEN + 8];
+    jp_be16_put(hk, 1);
+    jp_be64_put(hv, last);
+    memcpy(hv + 8, prev, JP_HASH_LEN);
+    jp_be64_put(hv + 8 + JP_HASH_LEN, hlc);
+    MDB_val key = {sizeof hk, hk}, v = {sizeof hv, hv};
+    assert_int_equal(mdb_put(t, heads, &key, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+    jp_buf_free(&b);
+}
+
+/* An author over 128 bytes or with control characters, and a change over
+ * 64 KiB, are refused by the writer; a log that already holds such
+ * changes (an older program wrote them) is repaired: authors cut, chain
+ * re-linked, states untouched, and another node then takes the log. */
+static void
+test_author_repair(void **state)
+{
+    fixture_t *f = *state;
+    jp_err_t err;
+    jp_id_t c[4];
+    jp_change_t ch;
+    char *huge = malloc(100001);
+    char long_cn[3 * 43 + 1] = "";
+    assert_non_null(huge);
+    memset(huge, 'a', 100000);
+    huge[100000] = '\0';
+    for (int i = 0; i < 43; i++)
+        strcat(long_cn, "\xe5\xbc\xa0"); /* 张 */
+
+    assert_int_equal(jp_db_begin(f->da, true, &f->t, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        char ext[8];
+        snprintf(ext, sizeof ext, "C%d", i);
+        assert_int_equal(s_customer(f->da, f->t, &c[i], ext, "Wu Shi", NULL, &err), 0);
+    }
+    /* The writer refuses, and the transaction goes on. */
+    jp_id_t x = jp_db_new_id(f->da);
+    s_change(&ch, &x, JP_K_CUSTOMER);
+    jp_change_set_str(&ch, JP_F_NAME, "Li", 2);
+    jp_change_set_int(&ch, JP_F_CREATED_AT, T0);
+    ch.author = long_cn;
+    ch.author_len = (uint32_t)strlen(long_cn);
+    assert_int_equal(jp_txn_write(f->t, &ch, &err), JP_ETOOBIG);
+    assert_non_null(strstr(err.msg, "129 bytes, at most 128"));
+    ch.author = huge;
+    ch.author_len = 100000;
+    assert_int_equal(jp_txn_write(f->t, &ch, &err), JP_ETOOBIG);
+    ch.author = "clerk\x1b[2J";
+    ch.author_len = 9;
+    assert_int_equal(jp_txn_write(f->t, &ch, &err), JP_EINVAL);
+    assert_non_null(strstr(err.msg, "U+001B"));
+    s_change(&ch, &x, JP_K_CUSTOMER);
+    jp_change_set_str(&ch, JP_F_NAME, "Li\x07", 3);
+    jp_change_set_int(&ch, JP_F_CREATED_AT, T0);
+    assert_int_equal(jp_txn_write(f->t, &ch, &err), JP_EINVAL);
+    assert_non_null(strstr(err.msg, "field name has a control character (U+0007)"));
+    assert_int_equal(jp_txn_commit(&f->t, &err), 0);
+    assert_int_equal(s_seq(f->da, 1), 4);
+
+    uint8_t before[JP_HASH_LEN], after[JP_HASH_LEN];
+    assert_int_equal(jp_db_begin(f->da, false, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_digest(f->t, before), 0);
+    jp_txn_abort(&f->t);
+    jp_db_close(&f->da);
+
+    /* Seq 2 by a 129-byte name, seq 3 by a 100,000-byte one (a change
+     * over 64 KiB), seq 4 by a fine one after them. */
+    const char *const authors[] = {long_cn, huge, "tester"};
+    s_raw_authors(f->a, 2, 4, authors);
+    f->da = s_open(f->a, 1, 0);
+    assert_non_null(f->da);
+    assert_int_equal(jp_db_begin(f->da, false, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_verify_chain(f->t, 1, &err), JP_ETOOBIG);
+    jp_txn_abort(&f->t);
+
+    uint64_t from, count;
+    assert_int_equal(jp_db_begin(f->da, true, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_log_repair(f->t, 1, 2, &from, &count, &err), JP_EPERM);
+    assert_int_equal(jp_txn_log_repair(f->t, 1, 1, &from, &count, &err), 0);
+    assert_int_equal(from, 2);
+    assert_int_equal(count, 3);
+    assert_int_equal(jp_txn_commit(&f->t, &err), 0);
+
+    assert_int_equal(jp_db_begin(f->da, false, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_verify_chain(f->t, 1, &err), 0);
+    const uint8_t *p;
+    size_t n;
+    assert_int_equal(jp_txn_log_get(f->t, 1, 2, &p, &n), 0);
+    assert_int_equal(jp_change_decode(p, n, &ch, &err), 0);
+    assert_int_equal(ch.author_len, 126); /* 42 characters: cut at one's end */
+    assert_memory_equal(ch.author, long_cn, 126);
+    assert_int_equal(jp_txn_log_get(f->t, 1, 3, &p, &n), 0);
+    assert_int_equal(jp_change_decode(p, n, &ch, &err), 0);
+    assert_int_equal(ch.author_len, 128);
+    assert_int_equal(jp_txn_digest(f->t, after), 0);
+    assert_memory_equal(before, after, JP_HASH_LEN);
+    jp_txn_abort(&f->t);
+
+    /* Nothing left to repair; another node takes the whole log. */
+    assert_int_equal(jp_db_begin(f->da, true, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_log_repair(f->t, 1, 0, &from, &count, &err), JP_ENOTFOUND);
+    jp_txn_abort(&f->t);
+    f->db = s_open(f->b, 2, 0);
+    assert_non_null(f->db);
+    assert_int_equal(s_ship(f->da, f->db, 1, 1, 4, &err), 0);
+    assert_int_equal(jp_db_begin(f->db, false, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_digest(f->t, after), 0);
+    assert_memory_equal(before, after, JP_HASH_LEN);
+    jp_txn_abort(&f->t);
+    free(huge);
+}
+
+/* A change pushed to the group (jp_txn_apply_decoded, the server's merge)
+ * with a control character in a text field is refused like a local one;
+ * one the group already holds (jp_txn_apply, a pull) is taken. */
+static void
+test_apply_text(void **state)
+{
+    fixture_t *f = *state;
+    jp_err_t err;
+    jp_change_t ch;
+    jp_buf_t b = {0};
+    jp_id_t id = jp_db_new_id(f->da);
+    s_change(&ch, &id, JP_K_CUSTOMER);
+    jp_change_set_str(&ch, JP_F_NAME, "Zhang\x1b[2J", 9);
+    jp_change_set_int(&ch, JP_F_CREATED_AT, T0);
+    ch.store = 9;
+    ch.seq = 1;
+    ch.hlc = (uint64_t)T0 << 16;
+    assert_int_equal(jp_change_encode(&ch, &b), 0);
+    jp_change_t in;
+    assert_int_equal(jp_change_decode(b.data, b.len, &in, &err), 0);
+    assert_int_equal(jp_db_begin(f->da, true, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_apply_decoded(f->t, b.data, b.len, &in, &err), JP_EINVAL);
+    assert_non_null(strstr(err.msg, "store 9 seq 1"));
+    assert_non_null(strstr(err.msg, "U+001B"));
+    jp_txn_abort(&f->t);
+    assert_int_equal(s_seq(f->da, 9), 0);
+    assert_int_equal(jp_db_begin(f->da, true, &f->t, NULL), 0);
+    assert_int_equal(jp_txn_apply(f->t, b.data, b.len, &err), 0);
+    assert_int_equal(jp_txn_commit(&f->t, &err), 0);
+    assert_int_equal(s_seq(f->da, 9), 1);
+    jp_buf_free(&b);
+}
+
 static void
 test_apply(void **state)
 {
@@ -1020,6 +1209,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_timeline_ext, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_author_repair, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),

@@ -594,6 +594,40 @@ test_int(void **state)
     }
 }
 
+/* Text fields and user names: no C0 control, DEL or C1 control; the note
+ * keeps its line breaks and tabs. */
+static void
+test_text(void **state)
+{
+    (void)state;
+    const char *why = NULL;
+    assert_int_equal(jp_text_check("张三 Zhang", 11, false, &why), 0);
+    assert_int_equal(jp_text_check("", 0, false, &why), 0);
+    assert_int_equal(jp_text_check("a\x1b[2J", 5, false, &why), -1);
+    assert_string_equal(why, "has a control character (U+001B) at byte 2");
+    assert_int_equal(jp_text_check("ab\0c", 4, false, &why), -1);
+    assert_string_equal(why, "has a control character (U+0000) at byte 3");
+    assert_int_equal(jp_text_check("\x07", 1, true, &why), -1);
+    assert_int_equal(jp_text_check("x\x7f", 2, false, &why), -1);
+    assert_int_equal(jp_text_check("x\xc2\x9b", 3, false, &why), -1);
+    assert_string_equal(why, "has a control character (U+009B) at byte 2");
+    assert_int_equal(jp_text_check("\xc2\xa0", 2, false, &why), 0); /* U+00A0 is text */
+    assert_int_equal(jp_text_check("two\r\nlines\t.", 12, false, &why), -1);
+    assert_int_equal(jp_text_check("two\r\nlines\t.", 12, true, &why), 0);
+    assert_int_equal(jp_text_check("\xff", 1, false, &why), -1);
+    assert_string_equal(why, "is not valid UTF-8");
+
+    /* On screen: controls as '?', a NUL no longer cuts the text, a cut
+     * keeps whole characters. */
+    char out[16];
+    jp_text_show("a\x1b[2J\0b\xc2\x9b\n", 10, out, sizeof out);
+    assert_string_equal(out, "a?[2J?b??");
+    jp_text_show("\xe5\xbc\xa0\xe4\xb8\x89", 6, out, 6);
+    assert_string_equal(out, "\xe5\xbc\xa0");
+    jp_text_show("ok", 2, out, sizeof out);
+    assert_string_equal(out, "ok");
+}
+
 int
 main(void)
 {
@@ -608,6 +642,7 @@ main(void)
         cmocka_unit_test(test_instants_dst_and_utc),
         cmocka_unit_test(test_money),
         cmocka_unit_test(test_int),
+        cmocka_unit_test(test_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
