@@ -115,6 +115,31 @@ s_print_keys(s_run_t *r)
     memset(&c, 0, sizeof c);
 }
 
+/* Whether curve (or sign, when given) is one of the server's own public
+ * keys: an auditor refuses a store key equal to the server's, so enrolment
+ * refuses it first. */
+static bool
+s_is_server_key(s_run_t *r, const uint8_t *curve, const uint8_t *sign)
+{
+    char path[1100];
+    bool same = false;
+    jp_curve_t c;
+    s_path(path, sizeof path, r, SRV_CURVE_FILE);
+    uint8_t raw[32];
+    if (jp_curve_load(&c, path, NULL) == 0 && jp_curve_parse(c.pub, raw))
+        same = memcmp(raw, curve, sizeof raw) == 0;
+    memset(&c, 0, sizeof c);
+    jp_key_t *k = NULL;
+    s_path(path, sizeof path, r, SRV_KEY_FILE);
+    if (sign && jp_key_load(&k, path, NULL) == 0) {
+        uint8_t pub[JP_PUB_LEN];
+        jp_key_public(k, pub);
+        same = same || memcmp(pub, sign, JP_PUB_LEN) == 0;
+        jp_key_destroy(&k);
+    }
+    return same;
+}
+
 /* `COMMAND --help`: print usage and return true. */
 static bool
 s_help(int argc, char **argv, const char *usage)
@@ -347,6 +372,9 @@ cmd_enroll(s_run_t *r, int argc, char **argv)
     }
 
     jp_err_t err = {0};
+    if (s_is_server_key(r, ck, k.role == SRV_ROLE_STORE ? k.sign : NULL))
+        return s_usage_error(r, "that key is the server's own: a store or analyst "
+                                "enrols the keys its own program generated");
     jp_db_t *db = NULL;
     jp_txn_t *txn = NULL;
     int rc = s_open(r, &db, &err);

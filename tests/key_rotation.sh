@@ -10,6 +10,8 @@
 #  3. An unenrolled store is refused the same way.
 #  4. After the two rotations, the store's key file (keys --attest) holds
 #     its three signing keys, and the group export verifies with it pinned.
+#  5. The server's own keys are refused as a store's (an auditor would
+#     refuse the export they signed).
 #
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
@@ -86,4 +88,17 @@ rc=0
 RKEY=$(SV keys | awk '$1 == "receipt" { print $2 }')
 "$B/audit/jipan-audit" verify "$T/g.jpx" --store-keys "$T/st.keys" --server-key "$RKEY" >"$T/out" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] && grep -qx VERIFIED "$T/out" || { cat "$T/out" >&2; fail "the export does not verify with store 1's keys pinned"; }
+
+check "the server's own keys are not enrolled as a store's"
+CKEY=$(SV keys | awk '$1 == "curve" { print $2 }')
+S st2 keys --next >"$T/next3.txt"
+sign2=$(grep -o -- '--sign [0-9a-f]*' "$T/next3.txt" | awk '{ print $2 }')
+curve2=$(grep -o -- '--curve [^ ]*' "$T/next3.txt" | awk '{ print $2 }')
+for bad in "--curve $curve2 --sign $RKEY" "--curve $CKEY --sign $sign2"; do
+    rc=0
+    # shellcheck disable=SC2086
+    SV enroll --store 2 --code SZ01 --name 二店 --region 深圳 $bad >"$T/out" 2>&1 || rc=$?
+    [ "$rc" -ne 0 ] && grep -q "the server's own" "$T/out" || { cat "$T/out" >&2; fail "enroll took the server's key ($bad)"; }
+done
+SV stores | grep -q 'store:2' && fail "a store 2 key was enrolled"
 echo "key_rotation: ok"
