@@ -102,9 +102,8 @@ s_in(cli_t *c, jp_txn_t *txn, jp_index_t ix, const char *key, bool prefix, jp_id
     return n < 0 ? -1 : n;
 }
 
-/* The customers TEXT names: a count, or -1 with *ec set (reported). */
-static int
-s_find_ids(cli_t *c, jp_txn_t *txn, const char *text, jp_id_t *ids, int cap, int *ec)
+int
+cli_find_ids(cli_t *c, jp_txn_t *txn, const char *text, jp_id_t *ids, int cap, int *ec)
 {
     size_t n = strlen(text);
     const char *reason;
@@ -188,7 +187,7 @@ s_find_row(cli_t *c, jp_txn_t *txn, const jp_id_t *id, bool full, cli_table_t *t
     phone[0] = '\0';
     if (r.f[JP_F_PHONE].set && r.f[JP_F_PHONE].v.type)
         jp_val_text(jp_field_def(JP_F_PHONE), &r.f[JP_F_PHONE].v, full, phone,
-                     sizeof phone);
+                    sizeof phone);
     cli_card_class(txn, &r, &tl, cls, sizeof cls);
     s_vehicles_cell(txn, &tl, vehicles, sizeof vehicles);
     int64_t lv = cli_last_visit(&tl);
@@ -242,7 +241,7 @@ cmd_find(cli_t *c, int argc, char **argv)
         ec = cli_fail_err(c, rc, &err);
         goto done;
     }
-    int n = s_find_ids(c, txn, argv[optind], ids, S_FIND_CAP, &ec);
+    int n = cli_find_ids(c, txn, argv[optind], ids, S_FIND_CAP, &ec);
     if (n < 0)
         goto done;
     if (n == 0) {

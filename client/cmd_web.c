@@ -1,0 +1,745 @@
+/*
+ * cmd_web.c -- web, web-user: the counter's screens in a browser, served
+ * by the store's own program on 127.0.0.1 (offline like every store
+ * command), and the users who may sign in to them.
+ *
+ * The pages read the store through the same functions as `find` and
+ * `show` (cli_find_ids, the timeline and card class of card.h, jp_val_text
+ * that masks phones and ID numbers), and a form writes through the very
+ * command the CLI runs: the form's fields become `add service`'s options
+ * and cmd_add does the rest, with its messages caught (cli_t.msg) to be
+ * shown on the page.  So a visit recorded here is one change, checked and
+ * refused exactly as on the command line.  The store's environment stays
+ * open for the server's life; the server's one thread runs one page at a
+ * time.
+ */
+#include "card.h"
+#include "web.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "validate.h"
+
+#define S_DEFAULT_PORT 8470
+#define S_USERS_FILE "web-users" /* in the store dir, unless --users */
+#define S_SEARCH_CAP 50          /* customers listed by a search */
+
+static const char s_web_usage[] =
+    "usage: " CLI_PROG " web [--listen ADDR] [--port N] [--users FILE]\n"
+    "\n"
+    "Serve the counter's screens (search, the customer's card and timeline,\n"
+    "recording a service visit) to a browser, in Chinese (English on the\n"
+    "page's switch).  Users sign in with a name and password from the users\n"
+    "file (see `" CLI_PROG " web-user --help`).  Runs until SIGINT or SIGTERM.\n"
+    "Changes are written with the signed-in user's name as their author.\n"
+    "\n"
+    "options:\n"
+    "  --listen ADDR   IPv4 address to bind (default 127.0.0.1: this PC only)\n"
+    "  --port N        TCP port (default 8470; 0: any free port, printed)\n"
+    "  --users FILE    users file (default: web-users in the store directory)\n"
+    "  -h, --help      this text\n";
+
+static const char s_user_usage[] =
+    "usage: " CLI_PROG " web-user add NAME [--role ROLE] [--users FILE]\n"
+    "       " CLI_PROG " web-user passwd NAME [--users FILE]\n"
+    "       " CLI_PROG " web-user remove NAME [--users FILE]\n"
+    "\n"
+    "Manage who may sign in to `" CLI_PROG " web`.  The password is read from\n"
+    "standard input (one line; not echoed on a terminal) and kept only as an\n"
+    "Argon2id hash.  Roles: adviser (the default), manager.\n"
+    "\n"
+    "options:\n"
+    "  --role ROLE    the user's role (add only)\n"
+    "  --users FILE   users file (default: web-users in the store directory)\n"
+    "  -h, --help     this text\n";
+
+/* The server's state, as the pages see it. */
+typedef struct {
+    cli_t *c;       /* the store, open */
+    char msg[1024]; /* the refusal caught from the last command run */
+} s_app_t;
+
+/* Catch what the next command prints as its refusal into app->msg. */
+static int
+s_catch(s_app_t *app)
+{
+    app->msg[0] = '\0';
+    app->c->msg = fmemopen(app->msg, sizeof app->msg, "w");
+    return app->c->msg ? 0 : JP_ENOMEM;
+}
+
+/* Stop catching; app->msg holds the message, without its newline. */
+static void
+s_caught(s_app_t *app)
+{
+    if (app->c->msg)
+        fclose(app->c->msg);
+    app->c->msg = NULL;
+    app->msg[sizeof app->msg - 1] = '\0';
+    size_t n = strlen(app->msg);
+    while (n && app->msg[n - 1] == '\n')
+        app->msg[--n] = '\0';
+}
+
+/* --- words --- */
+
+#define L(req, zh, en) (jp_web_en(req) ? (en) : (zh))
+
+/* Chinese for the schema's words (enum values, kinds, card classes); the
+ * word itself when there is none, or in English. */
+static const char *
+s_word(const jp_web_req_t *req, const char *w)
+{
+    static const char *const tr[][2] = {
+        {"loyal", "忠诚客户"},
+        {"effective", "有效客户"},
+        {"data-only", "资料型客户"},
+        {"deal", "成交客户"},
+        {"defeated", "战败客户"},
+        {"first_maintenance", "首保"},
+        {"periodic", "定期保养"},
+        {"repair", "维修"},
+        {"warranty", "索赔保修"},
+        {"accident", "事故车维修"},
+        {"accessory", "精品加装"},
+        {"sale", "购车"},
+        {"service", "维修保养"},
+        {"contact", "联系"},
+        {"complaint", "投诉"},
+        {"complaint_contact", "投诉首次联系"},
+        {"complaint_resolved", "投诉解决"},
+        {"survey", "满意度调查"},
+        {"referral", "转介绍"},
+        {"insurance", "保险"},
+        {"package", "套餐"},
+        {"defeat", "战败"},
+        {"grade", "级别变更"},
+        {"M", "男"},
+        {"F", "女"},
+    };
+    if (jp_web_en(req))
+        return w;
+    for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
+        if (strcmp(tr[i][0], w) == 0)
+            return tr[i][1];
+    }
+    return w;
+}
+
+/* --- layout --- */
+
+static int
+s_head(jp_buf_t *b, const jp_web_req_t *req, const char *title)
+{
+    int rc = jp_web_printf(
+        b,
+        "<!DOCTYPE html><html lang=\"%s\"><head><meta charset=\"utf-8\">"
+        "<title>%s</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>"
+        "<body><header><nav><a href=\"/\" id=\"nav-search\">%s</a></nav>"
+        "<span class=\"who\">%s (%s)</span>"
+        "<span class=\"lang\"><a href=\"/lang?to=zh\">简体中文</a> · "
+        "<a href=\"/lang?to=en\">English</a></span>"
+        "<form method=\"post\" action=\"/logout\" class=\"logout\">",
+        jp_web_en(req) ? "en" : "zh-CN", title, L(req, "客户查询", "Search"),
+        jp_web_user(req), jp_web_role(req));
+    rc |= jp_web_csrf_field(b, req);
+    rc |= jp_web_printf(b,
+                        "<button type=\"submit\" id=\"logout\">%s</button></form>"
+                        "</header><main>",
+                        L(req, "退出", "Sign out"));
+    return rc;
+}
+
+static int
+s_foot(jp_buf_t *b)
+{
+    return jp_web_raw(b, "</main></body></html>");
+}
+
+static int
+s_search_form(jp_buf_t *b, const jp_web_req_t *req, const char *q)
+{
+    return jp_web_printf(
+        b,
+        "<form method=\"get\" action=\"/\" class=\"search\">"
+        "<input name=\"q\" id=\"q\" value=\"%s\" placeholder=\"%s\" autofocus>"
+        "<button type=\"submit\" id=\"find\">%s</button></form>",
+        q ? q : "",
+        L(req, "手机号、姓名、身份证号、VIN 或车牌",
+          "phone, name, ID number, VIN or plate"),
+        L(req, "查询", "Find"));
+}
+
+/* --- search --- */
+
+/* One row of the results: name, phone (masked), district, class,
+ * vehicles, last visit; the name links to the card. */
+static int
+s_result_row(s_app_t *app, jp_txn_t *txn, const jp_web_req_t *req, const jp_id_t *id,
+             jp_buf_t *b)
+{
+    jp_record_t r;
+    cli_timeline_t tl = {0};
+    char idt[JP_ID_TEXT_LEN + 1], name[256], phone[32], district[128], cls[32];
+    char last[17] = "-", store[16];
+    int rc = jp_txn_get(txn, id, &r);
+    if (rc || (rc = cli_timeline_load(txn, id, false, &tl)))
+        return rc;
+    jp_id_format(id, idt);
+    jp_record_str(&r, JP_F_NAME, name, sizeof name);
+    jp_record_str(&r, JP_F_DISTRICT, district, sizeof district);
+    phone[0] = '\0';
+    if (r.f[JP_F_PHONE].set && r.f[JP_F_PHONE].v.type)
+        jp_val_text(jp_field_def(JP_F_PHONE), &r.f[JP_F_PHONE].v, false, phone,
+                    sizeof phone);
+    cli_card_class(txn, &r, &tl, cls, sizeof cls);
+    int64_t lv = cli_last_visit(&tl);
+    if (lv != INT64_MIN)
+        jp_format_instant(lv, last);
+    cli_store_label(app->c, jp_id_store(id), store, sizeof store);
+    rc = jp_web_printf(b,
+                       "<tr><td><a class=\"open\" href=\"/card?id=%s\">%s</a></td>"
+                       "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
+                       idt, name[0] ? name : idt, phone, district, s_word(req, cls), last,
+                       store);
+    cli_timeline_free(&tl);
+    return rc;
+}
+
+static int
+s_page_search(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
+{
+    jp_buf_t *b = &ans->body;
+    const char *q = jp_web_param(req, "q");
+    jp_txn_t *txn = NULL;
+    jp_id_t *ids = NULL;
+    jp_err_t err;
+    int rc = s_head(b, req, L(req, "客户查询", "Search"));
+    rc |= s_search_form(b, req, q);
+    if (rc || !q || !q[0])
+        goto done;
+    jp_err_clear(&err);
+    if (!(ids = calloc(S_SEARCH_CAP, sizeof *ids))) {
+        rc = JP_ENOMEM;
+        goto done;
+    }
+    if ((rc = jp_db_begin(app->c->db, false, &txn, &err)))
+        goto done;
+    int ec = 0;
+    if ((rc = s_catch(app)))
+        goto done;
+    int n = cli_find_ids(app->c, txn, q, ids, S_SEARCH_CAP, &ec);
+    s_caught(app);
+    if (n < 0) {
+        ans->status = 400;
+        rc = jp_web_printf(b, "<p class=\"error\" id=\"error\">%s</p>", app->msg);
+        goto done;
+    }
+    if (n == 0) {
+        rc = jp_web_printf(b, "<p id=\"none\">%s</p>",
+                           L(req, "没有找到客户。", "No customer found."));
+        goto done;
+    }
+    rc = jp_web_printf(b,
+                       "<table id=\"results\"><thead><tr><th>%s</th><th>%s</th>"
+                       "<th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>",
+                       L(req, "姓名", "name"), L(req, "手机", "phone"),
+                       L(req, "区域", "district"), L(req, "客户类别", "class"),
+                       L(req, "最近回厂", "last visit"), L(req, "门店", "store"));
+    for (int i = 0; i < n && !rc; i++)
+        rc = s_result_row(app, txn, req, &ids[i], b);
+    rc |= jp_web_raw(b, "</tbody></table>");
+done:
+    jp_txn_abort(&txn);
+    free(ids);
+    rc |= s_foot(b);
+    return rc ? JP_ENOMEM : 0;
+}
+
+/* --- the card --- */
+
+static int
+s_card_row(jp_buf_t *b, const char *label, const char *value)
+{
+    return jp_web_printf(b, "<tr><th>%s</th><td>%s</td></tr>", label, value);
+}
+
+static int
+s_card_field(jp_buf_t *b, const char *label, const jp_record_t *r, unsigned fid,
+             const jp_web_req_t *req)
+{
+    char v[JP_MAX_STR + 1];
+    if (!r->f[fid].set || !r->f[fid].v.type)
+        return 0;
+    jp_val_text(jp_field_def(fid), &r->f[fid].v, false, v, sizeof v);
+    return s_card_row(b, label, s_word(req, v));
+}
+
+/* The card, as `show` has it (phone and ID number masked). */
+static int
+s_card(s_app_t *app, jp_txn_t *txn, const jp_web_req_t *req, const jp_record_t *r,
+       const cli_timeline_t *tl, jp_buf_t *b)
+{
+    char v[512], when[17], store[16], cls[32], idt[JP_ID_TEXT_LEN + 1];
+    int rc = jp_web_printf(b, "<table class=\"card\" id=\"card\">");
+    jp_id_format(&r->id, idt);
+    rc |= s_card_row(b, L(req, "客户编号", "customer"), idt);
+    rc |= s_card_field(b, L(req, "姓名", "name"), r, JP_F_NAME, req);
+    rc |= s_card_field(b, L(req, "手机", "phone"), r, JP_F_PHONE, req);
+    rc |= s_card_field(b, L(req, "身份证号", "ID number"), r, JP_F_ID_NUMBER, req);
+    rc |= s_card_field(b, L(req, "性别", "gender"), r, JP_F_GENDER, req);
+    rc |= s_card_field(b, L(req, "生日", "birthday"), r, JP_F_BIRTHDAY, req);
+    rc |= s_card_field(b, L(req, "区域", "district"), r, JP_F_DISTRICT, req);
+    rc |= s_card_field(b, L(req, "来源", "source"), r, JP_F_SOURCE, req);
+    rc |= s_card_field(b, L(req, "级别", "grade"), r, JP_F_GRADE, req);
+    cli_card_class(txn, r, tl, cls, sizeof cls);
+    rc |= s_card_row(b, L(req, "客户类别", "class"), s_word(req, cls));
+    jp_format_instant(jp_record_int(r, JP_F_CREATED_AT, 0), when);
+    cli_store_label(app->c, jp_id_store(&r->id), store, sizeof store);
+    snprintf(v, sizeof v, "%s %s %s", when, L(req, "于", "at"), store);
+    rc |= s_card_row(b, L(req, "建档", "created"), v);
+    for (int i = 1; i < tl->nrows; i++) {
+        char id[JP_ID_TEXT_LEN + 1];
+        jp_id_format(&tl->row[i], id);
+        cli_store_label(app->c, jp_id_store(&tl->row[i]), store, sizeof store);
+        snprintf(v, sizeof v, "%s %s %s", id, L(req, "于", "at"), store);
+        rc |= s_card_row(b, L(req, "同一客户", "same person"), v);
+    }
+    rc |= s_card_field(b, L(req, "外部编号", "ext id"), r, JP_F_EXT_ID, req);
+    rc |= s_card_field(b, L(req, "备注", "note"), r, JP_F_NOTE, req);
+    rc |= jp_web_raw(b, "</table>");
+    return rc;
+}
+
+static int
+s_vehicles(s_app_t *app, jp_txn_t *txn, const jp_web_req_t *req, const cli_timeline_t *tl,
+           jp_buf_t *b)
+{
+    char vin[32], model[256], plate[64], when[17], store[16];
+    int rc = jp_web_printf(
+        b,
+        "<h2>%s</h2><table id=\"vehicles\"><thead><tr><th>VIN</th>"
+        "<th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>",
+        L(req, "车辆", "Vehicles"), L(req, "车型", "model"), L(req, "车牌", "plate"),
+        L(req, "交车", "delivered"), L(req, "门店", "store"));
+    for (int i = 0; i < tl->n && !rc; i++) {
+        jp_record_t r;
+        if (tl->e[i].kind != JP_K_VEHICLE || jp_txn_get(txn, &tl->e[i].id, &r) != 0)
+            continue;
+        jp_record_str(&r, JP_F_VIN, vin, sizeof vin);
+        jp_record_str(&r, JP_F_MODEL, model, sizeof model);
+        jp_record_str(&r, JP_F_PLATE, plate, sizeof plate);
+        jp_format_instant(tl->e[i].at, when);
+        when[10] = '\0';
+        cli_store_label(app->c, jp_id_store(&tl->e[i].id), store, sizeof store);
+        rc = jp_web_printf(
+            b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>", vin,
+            model, plate, when, store);
+    }
+    return rc | jp_web_raw(b, "</tbody></table>");
+}
+
+static int
+s_timeline(s_app_t *app, jp_txn_t *txn, const jp_web_req_t *req, const cli_timeline_t *tl,
+           jp_buf_t *b)
+{
+    char date[17], store[16], details[2048];
+    int rc = jp_web_printf(b,
+                           "<h2>%s</h2><table id=\"timeline\"><thead><tr><th>%s</th>"
+                           "<th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>",
+                           L(req, "客户履历（最新在前）", "Timeline (newest first)"),
+                           L(req, "时间", "date"), L(req, "门店", "store"),
+                           L(req, "类型", "kind"), L(req, "详情", "details"));
+    for (int k = tl->n - 1; k >= 0 && !rc; k--) {
+        const cli_entry_t *e = &tl->e[k];
+        jp_record_t r;
+        if (jp_txn_get(txn, &e->id, &r) != 0)
+            continue;
+        jp_format_instant(e->at, date);
+        cli_store_label(app->c, jp_id_store(&e->id), store, sizeof store);
+        cli_entry_details(txn, tl, &r, details, sizeof details);
+        const char *kind =
+            e->kind == JP_K_VEHICLE ? "sale" : jp_kind_name((jp_kind_t)e->kind);
+        rc = jp_web_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
+                           date, store, s_word(req, kind), details);
+    }
+    return rc | jp_web_raw(b, "</tbody></table>");
+}
+
+/* The form that records a service visit: `add service`'s fields. */
+static int
+s_service_form(const jp_web_req_t *req, jp_txn_t *txn, const cli_timeline_t *tl,
+               const char *cust, const char *error, jp_buf_t *b)
+{
+    const jp_field_def_t *st = jp_field_def(JP_F_SERVICE_TYPE);
+    const char *kept_type = error ? jp_web_param(req, "service_type") : NULL;
+    const char *kept_vin = error ? jp_web_param(req, "vin") : NULL;
+    char vin[32];
+    int rc = jp_web_printf(b, "<h2>%s</h2>",
+                           L(req, "登记回厂（维修保养）", "Record a service visit"));
+    if (error)
+        rc |= jp_web_printf(b, "<p class=\"error\" id=\"error\">%s%s</p>",
+                            L(req, "未保存：", "Not saved: "), error);
+    rc |= jp_web_printf(b,
+                        "<form method=\"post\" action=\"/service\" id=\"service\">"
+                        "<input type=\"hidden\" name=\"customer\" value=\"%s\">",
+                        cust);
+    rc |= jp_web_csrf_field(b, req);
+    rc |= jp_web_printf(b, "<label>VIN <select name=\"vin\" id=\"vin\">");
+    for (int i = 0; i < tl->n && !rc; i++) {
+        jp_record_t r;
+        if (tl->e[i].kind != JP_K_VEHICLE || tl->e[i].deleted ||
+            jp_txn_get(txn, &tl->e[i].id, &r) != 0)
+            continue;
+        jp_record_str(&r, JP_F_VIN, vin, sizeof vin);
+        rc =
+            jp_web_printf(b, "<option value=\"%s\"%s>%s</option>", vin,
+                          kept_vin && strcmp(kept_vin, vin) == 0 ? " selected" : "", vin);
+    }
+    rc |= jp_web_printf(b,
+                        "</select></label><label>%s <select name=\"service_type\" "
+                        "id=\"service_type\">",
+                        L(req, "类型", "type"));
+    for (unsigned w = 0; st->words[w] && !rc; w++)
+        rc = jp_web_printf(b, "<option value=\"%s\"%s>%s</option>", st->words[w],
+                           kept_type && strcmp(kept_type, st->words[w]) == 0 ? " selected"
+                                                                             : "",
+                           s_word(req, st->words[w]));
+    const char *km = error ? jp_web_param(req, "mileage") : NULL;
+    const char *amount = error ? jp_web_param(req, "amount") : NULL;
+    const char *at = error ? jp_web_param(req, "at") : NULL;
+    const char *note = error ? jp_web_param(req, "note") : NULL;
+    rc |= jp_web_printf(
+        b,
+        "</select></label>"
+        "<label>%s <input name=\"mileage\" id=\"mileage\" value=\"%s\"></label>"
+        "<label>%s <input name=\"amount\" id=\"amount\" value=\"%s\"></label>"
+        "<label>%s <input name=\"at\" id=\"at\" value=\"%s\" placeholder=\"%s\"></label>"
+        "<label>%s <input name=\"note\" id=\"note\" value=\"%s\"></label>"
+        "<button type=\"submit\" id=\"save-service\">%s</button></form>",
+        L(req, "里程（公里）", "mileage (km)"), km ? km : "",
+        L(req, "金额（元）", "amount (yuan)"), amount ? amount : "", L(req, "时间", "at"),
+        at ? at : "",
+        L(req, "默认现在，如 2026-03-01T09:30", "now if empty, e.g. 2026-03-01T09:30"),
+        L(req, "备注", "note"), note ? note : "", L(req, "保存", "Save"));
+    return rc;
+}
+
+/* The card page of the customer whose id is idtext; error (a refusal of
+ * the service form) shown over the form, with what was typed kept. */
+static int
+s_card_page(s_app_t *app, jp_web_req_t *req, const char *idtext, const char *error,
+            jp_web_answer_t *ans)
+{
+    jp_buf_t *b = &ans->body;
+    cli_timeline_t tl = {0};
+    jp_record_t *r = calloc(1, sizeof *r);
+    jp_txn_t *txn = NULL;
+    jp_err_t err;
+    jp_id_t id, cust;
+    int rc = s_head(b, req, L(req, "客户卡", "Customer card"));
+    if (!r || rc) {
+        rc = JP_ENOMEM;
+        goto done;
+    }
+    jp_err_clear(&err);
+    if ((rc = jp_db_begin(app->c->db, false, &txn, &err)))
+        goto done;
+    if (!idtext || strlen(idtext) != JP_ID_TEXT_LEN || jp_id_parse(idtext, &id) != 0 ||
+        cli_customer_of(txn, &id, &cust) != 0 || jp_txn_get(txn, &cust, r) != 0 ||
+        r->kind != JP_K_CUSTOMER || jp_record_deleted(r)) {
+        ans->status = 404;
+        rc = jp_web_printf(b, "<p class=\"error\" id=\"error\">%s</p>",
+                           L(req, "没有这个客户。", "No such customer."));
+        goto done;
+    }
+    char ct[JP_ID_TEXT_LEN + 1];
+    jp_id_format(&cust, ct);
+    if ((rc = cli_timeline_load(txn, &cust, false, &tl)))
+        goto done;
+    if (jp_web_param(req, "saved") && !error)
+        rc |= jp_web_printf(b, "<p class=\"ok\" id=\"saved\">%s</p>",
+                            L(req, "已保存。", "Saved."));
+    rc |= s_search_form(b, req, NULL);
+    rc |= s_card(app, txn, req, r, &tl, b);
+    rc |= s_vehicles(app, txn, req, &tl, b);
+    rc |= s_service_form(req, txn, &tl, ct, error, b);
+    rc |= s_timeline(app, txn, req, &tl, b);
+    if (rc)
+        rc = JP_ENOMEM;
+done:
+    cli_timeline_free(&tl);
+    jp_txn_abort(&txn);
+    free(r);
+    if (s_foot(b) && !rc)
+        rc = JP_ENOMEM;
+    return rc;
+}
+
+/* --- writing: the CLI's own command --- */
+
+/* Run `add KIND` with the given --field=value options (NULL or empty
+ * values left out, as an option not typed), as the signed-in user.  The
+ * refusal, if any, in app->msg.  Returns the exit code. */
+static int
+s_run_add(s_app_t *app, const jp_web_req_t *req, const char *kind,
+          const char *const *fields, int nfields)
+{
+    char *argv[2 + JP_F_COUNT + 1] = {0};
+    char *owned[JP_F_COUNT] = {0}; /* getopt permutes argv: free from here */
+    char sink[64];
+    int argc = 0, nowned = 0, ec = CLI_INTERNAL;
+    argv[argc++] = "add";
+    argv[argc++] = (char *)kind;
+    for (int i = 0; i < nfields && nowned < JP_F_COUNT; i++) {
+        const char *v = jp_web_param(req, fields[i]);
+        if (!v || !v[0])
+            continue;
+        size_t n = strlen(fields[i]) + strlen(v) + 4;
+        if (!(argv[argc] = owned[nowned++] = malloc(n)))
+            goto done;
+        /* --name=value: the value can never be taken for an option. */
+        snprintf(argv[argc], n, "--%s=%s", fields[i], v);
+        argc++;
+    }
+    FILE *out = fmemopen(sink, sizeof sink, "w");
+    if (!out)
+        goto done;
+    if (s_catch(app)) {
+        fclose(out);
+        goto done;
+    }
+    app->c->out = out;
+    app->c->user = jp_web_user(req);
+    app->c->cmd = "add";
+    ec = cmd_add(app->c, argc, argv);
+    s_caught(app);
+    app->c->out = NULL;
+    app->c->user = NULL;
+    fclose(out);
+done:
+    for (int i = 0; i < nowned; i++)
+        free(owned[i]);
+    return ec;
+}
+
+static int
+s_post_service(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
+{
+    static const char *const fields[] = {"customer", "vin", "service_type", "mileage",
+                                         "amount",   "at",  "note"};
+    const char *cust = jp_web_param(req, "customer");
+    int ec = s_run_add(app, req, "service", fields, 7);
+    if (ec == CLI_OK) {
+        ans->status = 303;
+        snprintf(ans->location, sizeof ans->location, "/card?id=%.26s&saved=1",
+                 cust ? cust : "");
+        return 0;
+    }
+    int rc =
+        s_card_page(app, req, cust,
+                    app->msg[0] ? app->msg : L(req, "内部错误", "internal error"), ans);
+    if (!ans->status)
+        ans->status = ec == CLI_INTERNAL ? 500 : 422;
+    return rc;
+}
+
+static int
+s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
+{
+    s_app_t *app = cls;
+    const char *path = jp_web_path(req);
+    bool post = strcmp(jp_web_method(req), "POST") == 0;
+    if (strcmp(path, "/") == 0 && !post)
+        return s_page_search(app, req, ans);
+    if (strcmp(path, "/card") == 0 && !post)
+        return s_card_page(app, req, jp_web_param(req, "id"), NULL, ans);
+    if (strcmp(path, "/service") == 0 && post)
+        return s_post_service(app, req, ans);
+    ans->status = 404;
+    ans->type = "text/plain; charset=utf-8";
+    return jp_web_raw(&ans->body, L(req, "没有这个页面", "not found"));
+}
+
+static const char s_css[] =
+    "body{font-family:'Noto Sans CJK SC','WenQuanYi Micro Hei',sans-serif;margin:0;"
+    "color:#222;background:#f6f7f9}"
+    "header{display:flex;gap:1.5em;align-items:center;background:#1f3a5f;color:#fff;"
+    "padding:.5em 1em}header a{color:#fff}header form{margin:0}"
+    "main{padding:1em 1.5em;max-width:70em}"
+    "table{border-collapse:collapse;background:#fff;margin:.5em 0}"
+    "th,td{border:1px solid #ccd;padding:.25em .6em;text-align:left;vertical-align:top}"
+    "table.card th{background:#eef1f5;width:8em}"
+    "form label{display:inline-block;margin:.3em 1em .3em 0}"
+    ".error{color:#a00;background:#fee;border:1px solid #e99;padding:.5em}"
+    ".ok{color:#060;background:#efe;border:1px solid #9c9;padding:.5em}"
+    "form.search input{width:24em;font-size:1.1em}"
+    "body.login main{max-width:22em;margin:4em auto;background:#fff;padding:2em;"
+    "border:1px solid #ccd}body.login label{display:block}";
+
+static const struct jp_web_static s_statics[] = {
+    {"/static/style.css", "text/css; charset=utf-8", s_css},
+    {NULL, NULL, NULL},
+};
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+int
+cmd_web(cli_t *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_STD_LONGOPTS,
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"users", required_argument, NULL, 'U'},
+                                         {NULL, 0, NULL, 0}};
+    const char *listen = "127.0.0.1", *users = NULL;
+    char users_buf[4096], title[256];
+    int64_t port = S_DEFAULT_PORT;
+    const char *reason;
+    s_app_t app = {.c = c};
+    jp_web_t *web = NULL;
+    jp_err_t err;
+    int o, ec = CLI_CONTINUE;
+
+    cli_getopt_reset();
+    while (ec == CLI_CONTINUE &&
+           (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1) {
+        if (o == 'l')
+            listen = optarg;
+        else if (o == 'U')
+            users = optarg;
+        else if (o == 'p' &&
+                 jp_parse_int(optarg, strlen(optarg), 0, 65535, &port, &reason) != 0)
+            ec = cli_usage_error(c, "--port: %s", reason);
+        else if (o != 'p')
+            ec = cli_std_opt(c, o, argv, s_web_usage);
+    }
+    if (ec != CLI_CONTINUE)
+        return ec;
+    if (optind != argc)
+        return cli_usage_error(c, "web takes no arguments");
+    if ((ec = cli_open(c)))
+        return ec;
+    if (!users) {
+        cli_path(c, S_USERS_FILE, users_buf, sizeof users_buf);
+        users = users_buf;
+    }
+    if (access(users, R_OK) != 0)
+        return cli_fail(c, CLI_REFUSED,
+                        "%s: no users file (add a user with `" CLI_PROG " web-user add`)",
+                        users);
+    snprintf(title, sizeof title, "%s %s", c->node.name, c->node.code);
+    jp_web_conf_t conf = {.listen = listen,
+                          .port = (uint16_t)port,
+                          .users_path = users,
+                          .title = title,
+                          .page = s_page,
+                          .app = &app,
+                          .statics = s_statics};
+    jp_err_clear(&err);
+    struct sigaction sa = {0};
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = jp_web_start(&conf, &web, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    printf("serving %s on http://%s:%u/\n", c->node.code, listen, jp_web_port(web));
+    fflush(stdout);
+    while (!s_stop)
+        pause();
+    jp_web_stop(&web);
+    return CLI_OK;
+}
+
+/* The password from stdin: one line, not echoed on a terminal. */
+static int
+s_read_password(cli_t *c, char *out, size_t cap)
+{
+    struct termios old, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fprintf(stderr, "password: ");
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    char *got = fgets(out, (int)cap, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        fputc('\n', stderr);
+    }
+    if (!got)
+        return cli_fail(c, CLI_REFUSED, "no password on standard input");
+    size_t n = strlen(out);
+    if (n && out[n - 1] == '\n')
+        out[--n] = '\0';
+    else if (n == cap - 1)
+        return cli_fail(c, CLI_REFUSED, "password longer than %d bytes", JP_WEB_PASS_MAX);
+    return CLI_OK;
+}
+
+int
+cmd_web_user(cli_t *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_STD_LONGOPTS,
+                                         {"role", required_argument, NULL, 'r'},
+                                         {"users", required_argument, NULL, 'U'},
+                                         {NULL, 0, NULL, 0}};
+    const char *role = "adviser", *users = NULL;
+    char users_buf[4096], pass[JP_WEB_PASS_MAX + 2];
+    jp_err_t err;
+    int o, rc, ec = CLI_CONTINUE;
+
+    cli_getopt_reset();
+    while (ec == CLI_CONTINUE &&
+           (o = getopt_long(argc, argv, CLI_STD_SHORT, opts, NULL)) != -1) {
+        if (o == 'r')
+            role = optarg;
+        else if (o == 'U')
+            users = optarg;
+        else
+            ec = cli_std_opt(c, o, argv, s_user_usage);
+    }
+    if (ec != CLI_CONTINUE)
+        return ec;
+    if (optind != argc - 2)
+        return cli_usage_error(c, "give add, passwd or remove, and a user name");
+    const char *verb = argv[optind], *name = argv[optind + 1];
+    if (strcmp(verb, "add") && strcmp(verb, "passwd") && strcmp(verb, "remove"))
+        return cli_usage_error(c, "unknown action '%.20s' (add, passwd or remove)", verb);
+    if (strcmp(role, "adviser") && strcmp(role, "manager"))
+        return cli_usage_error(c, "--role: adviser or manager");
+    if (!users) {
+        cli_path(c, S_USERS_FILE, users_buf, sizeof users_buf);
+        users = users_buf;
+    }
+    jp_err_clear(&err);
+    if (strcmp(verb, "remove") == 0) {
+        rc = jp_web_user_remove(users, name, &err);
+    } else {
+        if ((ec = s_read_password(c, pass, sizeof pass)))
+            return ec;
+        rc = strcmp(verb, "add") == 0 ? jp_web_user_add(users, name, role, pass, &err)
+                                      : jp_web_user_passwd(users, name, pass, &err);
+        explicit_bzero(pass, sizeof pass);
+    }
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    printf("%s: %s %s\n", users, verb, name);
+    return CLI_OK;
+}
