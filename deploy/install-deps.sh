@@ -9,7 +9,7 @@ packages=(
     libcsv-dev libjansson-dev libinih-dev libsystemd-dev
     libcmocka-dev
     libmicrohttpd-dev libsodium-dev
-    chromium chromium-driver python3-selenium
+    chromium chromium-driver python3-selenium fonts-wqy-microhei curl
     bc python3 procps systemd openssl
 )
 

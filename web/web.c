@@ -416,7 +416,14 @@ s_login_page(jp_web_req_t *req, int status, const char *msg)
 {
     char token[S_HEX_LEN + 1], cookie[160];
     jp_buf_t b = {0};
-    s_random_hex(token);
+    /* A token the browser holds already is kept: a second tab, or a
+     * request the browser makes on its own, must not spoil the form. */
+    const char *held = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, "jp_pre");
+    if (held && strlen(held) == S_HEX_LEN &&
+        strspn(held, "0123456789abcdef") == S_HEX_LEN)
+        snprintf(token, sizeof token, "%s", held);
+    else
+        s_random_hex(token);
     snprintf(cookie, sizeof cookie, "jp_pre=%s; HttpOnly; SameSite=Strict; Path=/login",
              token);
     int rc = jp_web_printf(
@@ -501,6 +508,8 @@ s_dispatch(jp_web_req_t *req)
     }
     if (strncmp(req->path, "/static/", 8) == 0)
         return s_static(req);
+    if (strcmp(req->path, "/favicon.ico") == 0)
+        return s_plain(req, 404, "not found");
     if (strcmp(req->path, "/lang") == 0) {
         const char *to = jp_web_param(req, "to");
         char cookie[80];
