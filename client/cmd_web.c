@@ -14,6 +14,8 @@
  * time.
  */
 #include "card.h"
+#include "report.h"
+#include "stats.h"
 #include "web.h"
 
 #include <errno.h>
@@ -141,13 +143,14 @@ s_head(jp_buf_t *b, const jp_web_req_t *req, const char *title)
         b,
         "<!DOCTYPE html><html lang=\"%s\"><head><meta charset=\"utf-8\">"
         "<title>%s</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>"
-        "<body><header><nav><a href=\"/\" id=\"nav-search\">%s</a></nav>"
+        "<body><header><nav><a href=\"/\" id=\"nav-search\">%s</a> "
+        "<a href=\"/today\" id=\"nav-today\">%s</a></nav>"
         "<span class=\"who\">%s (%s)</span>"
         "<span class=\"lang\"><a href=\"/lang?to=zh\">简体中文</a> · "
         "<a href=\"/lang?to=en\">English</a></span>"
         "<form method=\"post\" action=\"/logout\" class=\"logout\">",
         jp_web_en(req) ? "en" : "zh-CN", title, L(req, "客户查询", "Search"),
-        jp_web_user(req), jp_web_role(req));
+        L(req, "今日工作", "Today"), jp_web_user(req), jp_web_role(req));
     rc |= jp_web_csrf_field(b, req);
     rc |= jp_web_printf(b,
                         "<button type=\"submit\" id=\"logout\">%s</button></form>"
@@ -484,12 +487,12 @@ done:
 
 /* --- writing: the CLI's own command --- */
 
-/* Run `add KIND` with the given --field=value options (NULL or empty
+/* Run `add KIND` with the options --names[i]=values[i] (NULL or empty
  * values left out, as an option not typed), as the signed-in user.  The
  * refusal, if any, in app->msg.  Returns the exit code. */
 static int
 s_run_add(s_app_t *app, const jp_web_req_t *req, const char *kind,
-          const char *const *fields, int nfields)
+          const char *const *names, const char *const *values, int n)
 {
     char *argv[2 + JP_F_COUNT + 1] = {0};
     char *owned[JP_F_COUNT] = {0}; /* getopt permutes argv: free from here */
@@ -497,15 +500,15 @@ s_run_add(s_app_t *app, const jp_web_req_t *req, const char *kind,
     int argc = 0, nowned = 0, ec = CLI_INTERNAL;
     argv[argc++] = "add";
     argv[argc++] = (char *)kind;
-    for (int i = 0; i < nfields && nowned < JP_F_COUNT; i++) {
-        const char *v = jp_web_param(req, fields[i]);
+    for (int i = 0; i < n && nowned < JP_F_COUNT; i++) {
+        const char *v = values[i];
         if (!v || !v[0])
             continue;
-        size_t n = strlen(fields[i]) + strlen(v) + 4;
-        if (!(argv[argc] = owned[nowned++] = malloc(n)))
+        size_t len = strlen(names[i]) + strlen(v) + 4;
+        if (!(argv[argc] = owned[nowned++] = malloc(len)))
             goto done;
         /* --name=value: the value can never be taken for an option. */
-        snprintf(argv[argc], n, "--%s=%s", fields[i], v);
+        snprintf(argv[argc], len, "--%s=%s", names[i], v);
         argc++;
     }
     FILE *out = fmemopen(sink, sizeof sink, "w");
@@ -535,7 +538,10 @@ s_post_service(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
     static const char *const fields[] = {"customer", "vin", "service_type", "mileage",
                                          "amount",   "at",  "note"};
     const char *cust = jp_web_param(req, "customer");
-    int ec = s_run_add(app, req, "service", fields, 7);
+    const char *values[7];
+    for (int i = 0; i < 7; i++)
+        values[i] = jp_web_param(req, fields[i]);
+    int ec = s_run_add(app, req, "service", fields, values, 7);
     if (ec == CLI_OK) {
         ans->status = 303;
         snprintf(ans->location, sizeof ans->location, "/card?id=%.26s&saved=1",
@@ -545,6 +551,141 @@ s_post_service(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
     int rc =
         s_card_page(app, req, cust,
                     app->msg[0] ? app->msg : L(req, "内部错误", "internal error"), ans);
+    if (!ans->status)
+        ans->status = ec == CLI_INTERNAL ? 500 : 422;
+    return rc;
+}
+
+/* --- today's work list --- */
+
+/* The section titles of `today`, in the page's language. */
+static const char *
+s_due_title(const jp_web_req_t *req, int k)
+{
+    static const char *const t[JP_DUE_KINDS][2] = {
+        {"交车3日回访（未联系）", "day-3 calls not yet made"},
+        {"交车7日回访（未联系）", "day-7 calls not yet made"},
+        {"首保提醒", "first-maintenance reminders"},
+        {"续保提醒（交车周年30天内）",
+         "insurance renewals (delivery anniversary within 30 days)"},
+        {"7天内生日", "birthdays within 7 days"},
+        {"潜在客户跟进", "prospect follow-ups due"},
+        {"投诉超过1小时未联系", "complaints past 1 hour without a first contact"},
+        {"流失预警客户（182天未消费）", "owners at risk (no purchase in 182 days)"}};
+    return t[k][jp_web_en(req) ? 1 : 0];
+}
+
+static int
+s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t *ans)
+{
+    jp_buf_t *b = &ans->body;
+    jp_base_t *base = NULL;
+    jp_scope_t *scope = calloc(1, sizeof *scope);
+    jp_worklist_t w = {0};
+    jp_txn_t *txn = NULL;
+    jp_err_t err;
+    char day[11], phone[32], det[256], cust[JP_ID_TEXT_LEN + 1], rec[JP_ID_TEXT_LEN + 1];
+    int rc = s_head(b, req, L(req, "今日工作", "Today"));
+    if (rc || !scope) {
+        rc = JP_ENOMEM;
+        goto done;
+    }
+    jp_err_clear(&err);
+    if ((rc = jp_db_begin(app->c->db, false, &txn, &err)) ||
+        (rc = jp_base_load(txn, (int64_t)jp_now_ms(), &base, &err)))
+        goto done;
+    jp_txn_abort(&txn);
+    jp_scope_add(scope, app->c->node.store);
+    if ((rc = jp_worklist_compute(base, scope, &w)))
+        goto done;
+    jp_format_date(w.today, day);
+    if (error)
+        rc |= jp_web_printf(b, "<p class=\"error\" id=\"error\">%s%s</p>",
+                            L(req, "未保存：", "Not saved: "), error);
+    else if (jp_web_param(req, "saved"))
+        rc |= jp_web_printf(b, "<p class=\"ok\" id=\"saved\">%s</p>",
+                            L(req, "已记录联系。", "Contact recorded."));
+    rc |=
+        jp_web_printf(b, "<h1>%s %s</h1><p id=\"count\">%s %zu</p>",
+                      L(req, "今日工作", "Work list"), day, L(req, "共", "items:"), w.n);
+    for (int k = 0; k < JP_DUE_KINDS && !rc; k++) {
+        if (!w.count[k])
+            continue;
+        rc = jp_web_printf(b,
+                           "<h2>%s (%zu)</h2><table id=\"due-%s\"><thead><tr><th>%s</th>"
+                           "<th>%s</th><th>%s</th><th>VIN</th><th>%s</th><th></th></tr>"
+                           "</thead><tbody>",
+                           s_due_title(req, k), w.count[k], jp_due_name((jp_due_kind_t)k),
+                           L(req, "到期", "due"), L(req, "客户", "customer"),
+                           L(req, "手机", "phone"), L(req, "详情", "details"));
+        for (size_t i = 0; i < w.n && !rc; i++) {
+            const jp_due_t *d = &w.items[i];
+            if (d->kind != k)
+                continue;
+            jp_format_date(d->due_day, day);
+            phone[0] = '\0';
+            if (d->phone[0])
+                jp_phone_mask(d->phone, phone, sizeof phone);
+            jp_due_details(d, det, sizeof det);
+            jp_id_format(&d->customer, cust);
+            jp_id_format(&d->record, rec);
+            rc = jp_web_printf(
+                b,
+                "<tr><td>%s</td><td><a href=\"/card?id=%s\">%s</a></td>"
+                "<td>%s</td><td>%s</td><td>%s</td><td>"
+                "<form method=\"post\" action=\"/today/done\" class=\"done\">"
+                "<input type=\"hidden\" name=\"kind\" value=\"%d\">"
+                "<input type=\"hidden\" name=\"customer\" value=\"%s\">"
+                "<input type=\"hidden\" name=\"record\" value=\"%s\">",
+                day, cust, d->name, phone, d->vin, det, k, cust, rec);
+            rc |= jp_web_csrf_field(b, req);
+            rc |= jp_web_printf(b, "<button type=\"submit\">%s</button></form></td></tr>",
+                                L(req, "已电话联系", "Called"));
+        }
+        rc |= jp_web_raw(b, "</tbody></table>");
+    }
+    if (rc)
+        rc = JP_ENOMEM;
+done:
+    jp_txn_abort(&txn);
+    jp_worklist_free(&w);
+    jp_base_destroy(&base);
+    free(scope);
+    if (s_foot(b) && !rc)
+        rc = JP_ENOMEM;
+    return rc;
+}
+
+/* A call of the work list made: the contact it asks for, written by
+ * `add` -- a complaint's first contact for a complaint, else a phone
+ * contact of the customer whose purpose is the item's kind. */
+static int
+s_post_done(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
+{
+    const char *kind = jp_web_param(req, "kind");
+    int64_t k;
+    const char *why;
+    int ec;
+    if (!kind || jp_parse_int(kind, strlen(kind), 0, JP_DUE_KINDS - 1, &k, &why) != 0)
+        return s_page_today(app, req, L(req, "工作项类型无效", "not a work-list kind"),
+                            ans);
+    if (k == JP_DUE_COMPLAINT) {
+        static const char *const names[] = {"complaint", "channel"};
+        const char *values[] = {jp_web_param(req, "record"), "phone"};
+        ec = s_run_add(app, req, "complaint_contact", names, values, 2);
+    } else {
+        static const char *const names[] = {"customer", "channel", "purpose"};
+        const char *values[] = {jp_web_param(req, "customer"), "phone",
+                                jp_due_name((jp_due_kind_t)k)};
+        ec = s_run_add(app, req, "contact", names, values, 3);
+    }
+    if (ec == CLI_OK) {
+        ans->status = 303;
+        snprintf(ans->location, sizeof ans->location, "/today?saved=1");
+        return 0;
+    }
+    int rc = s_page_today(
+        app, req, app->msg[0] ? app->msg : L(req, "内部错误", "internal error"), ans);
     if (!ans->status)
         ans->status = ec == CLI_INTERNAL ? 500 : 422;
     return rc;
@@ -562,6 +703,10 @@ s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
         return s_card_page(app, req, jp_web_param(req, "id"), NULL, ans);
     if (strcmp(path, "/service") == 0 && post)
         return s_post_service(app, req, ans);
+    if (strcmp(path, "/today") == 0 && !post)
+        return s_page_today(app, req, NULL, ans);
+    if (strcmp(path, "/today/done") == 0 && post)
+        return s_post_done(app, req, ans);
     ans->status = 404;
     ans->type = "text/plain; charset=utf-8";
     return jp_web_raw(&ans->body, L(req, "没有这个页面", "not found"));
@@ -633,6 +778,9 @@ cmd_web(cli_t *c, int argc, char **argv)
         return cli_usage_error(c, "web takes no arguments");
     if ((ec = cli_open(c)))
         return ec;
+    /* As `report` and `today`: the group's zone when the store names none. */
+    if (!c->node.tz[0] && jp_tz_set("Asia/Shanghai") != 0)
+        return cli_fail(c, CLI_INTERNAL, "unknown time zone Asia/Shanghai");
     if (!users) {
         cli_path(c, S_USERS_FILE, users_buf, sizeof users_buf);
         users = users_buf;

@@ -16,7 +16,8 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 url, user, password, shots = sys.argv[1:5]
 os.makedirs(shots, exist_ok=True)
@@ -44,6 +45,13 @@ def shot(name):
     driver.save_screenshot(os.path.join(shots, name + ".png"))
 
 
+def submit(el):
+    """Click el and wait until the page it asks for has replaced this one."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    el.click()
+    WebDriverWait(driver, 10).until(EC.staleness_of(old))
+
+
 def text(css):
     found = driver.find_elements(By.CSS_SELECTOR, css)
     return found[0].text if found else None
@@ -53,7 +61,7 @@ def search(q):
     box = driver.find_element(By.ID, "q")
     box.clear()
     box.send_keys(q)
-    driver.find_element(By.ID, "find").click()
+    submit(driver.find_element(By.ID, "find"))
 
 
 def service(mileage):
@@ -64,7 +72,7 @@ def service(mileage):
     a = driver.find_element(By.ID, "amount")
     a.clear()
     a.send_keys("680")
-    driver.find_element(By.ID, "save-service").click()
+    submit(driver.find_element(By.ID, "save-service"))
 
 
 try:
@@ -77,14 +85,14 @@ try:
     step = "wrong password"
     driver.find_element(By.ID, "user").send_keys(user)
     driver.find_element(By.ID, "password").send_keys("not-the-password")
-    driver.find_element(By.ID, "signin").click()
+    submit(driver.find_element(By.ID, "signin"))
     if text("#error") != "用户名或密码错误。":
         fail("no refusal: %r" % text("#error"))
 
     step = "sign in"
     driver.find_element(By.ID, "user").send_keys(user)
     driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "signin").click()
+    submit(driver.find_element(By.ID, "signin"))
     if driver.find_elements(By.ID, "q") == []:
         fail("no search box after sign-in")
 
@@ -107,7 +115,7 @@ try:
     shot("03-search-name")
     for r in rows:
         if "王小明" in r.text:
-            r.find_element(By.CSS_SELECTOR, "a.open").click()
+            submit(r.find_element(By.CSS_SELECTOR, "a.open"))
             break
 
     step = "card"
@@ -143,6 +151,22 @@ try:
         fail("timeline: %r" % [r.text for r in tl])
     shot("06-service-saved")
 
+    step = "today"
+    submit(driver.find_element(By.ID, "nav-today"))
+    due = text("#due-day3")
+    if not due or "王芳" not in due or "139****9000" not in due:
+        fail("no day-3 call for 王芳: %r" % due)
+    shot("07-today")
+    for r in driver.find_elements(By.CSS_SELECTOR, "#due-day3 tbody tr"):
+        if "王芳" in r.text:
+            submit(r.find_element(By.CSS_SELECTOR, "form.done button"))
+            break
+    if text("#saved") != "已记录联系。":
+        fail("no confirmation: %r" % text("#saved"))
+    if "王芳" in (text("#due-day3") or ""):
+        fail("the call made is still listed")
+    shot("08-today-called")
+
     step = "english"
     driver.get(url + "/lang?to=en")
     search("13800138000")
@@ -151,7 +175,7 @@ try:
     driver.get(url + "/lang?to=zh")
 
     step = "sign out"
-    driver.find_element(By.ID, "logout").click()
+    submit(driver.find_element(By.ID, "logout"))
     if not driver.current_url.endswith("/login"):
         fail("not back at /login: %s" % driver.current_url)
     driver.get(url + "/?q=13800138000")

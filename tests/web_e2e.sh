@@ -41,7 +41,11 @@ C1=$("$BIN" add customer --name 王小明 --phone 13800138000 --id-number 441302
     --district 惠城区 --ext-id C001)
 "$BIN" add vehicle --customer "$C1" --vin LSVAM4189C2184512 --model 朗逸 --plate 粤L12345 \
     --delivered-at 2025-01-05 >/dev/null
-"$BIN" add customer --name 王芳 --phone 13900139000 --ext-id C002 >/dev/null
+C2=$("$BIN" add customer --name 王芳 --phone 13900139000 --ext-id C002 \
+    --created-at "$(date -d '-30 days' +%F)")
+# Delivered two days ago: a day-3 call is due today.
+"$BIN" add vehicle --customer "$C2" --vin LFV2A21K0G3012345 --model 速腾 \
+    --delivered-at "$(date -d '-2 days' +%F)T10:00" >/dev/null
 "$BIN" add customer --name 李四 --phone 13700137000 --ext-id C003 >/dev/null
 
 check "web-user"
@@ -111,12 +115,17 @@ cat "$T/py.out"
 
 check "the visit is in show"
 N1=$(changes)
-[ "$N1" = $((N0 + 1)) ] || fail "the browser wrote $((N1 - N0)) changes, wanted 1 (the good entry)"
+[ "$N1" = $((N0 + 2)) ] ||
+    fail "the browser wrote $((N1 - N0)) changes, wanted 2 (the good visit, the call)"
 "$BIN" show "$C1" >"$T/show"
 grep -q 'service  periodic, 12000 km, 680.00 yuan, VIN LSVAM4189C2184512' "$T/show" ||
     fail "show: $(cat "$T/show")"
 "$BIN" log | tail -1 | grep -q 'ada' || fail "the change's author is not the signed-in user: $("$BIN" log | tail -1)"
-for p in 01-login 02-search-phone 03-search-name 04-card 05-service-refused 06-service-saved; do
+"$BIN" log | tail -1 | grep -q 'contact' || fail "the call is not the last change"
+"$BIN" show "$C2" | grep -q 'contact  phone, day3' || fail "the call: $("$BIN" show "$C2")"
+"$BIN" today | grep -q 王芳 && fail "today still lists the call made"
+for p in 01-login 02-search-phone 03-search-name 04-card 05-service-refused \
+    06-service-saved 07-today 08-today-called; do
     [ -s "$SHOTS/$p.png" ] || fail "no screenshot $p"
 done
 
