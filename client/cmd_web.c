@@ -144,13 +144,15 @@ s_head(jp_buf_t *b, const jp_web_req_t *req, const char *title)
         "<!DOCTYPE html><html lang=\"%s\"><head><meta charset=\"utf-8\">"
         "<title>%s</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>"
         "<body><header><nav><a href=\"/\" id=\"nav-search\">%s</a> "
-        "<a href=\"/today\" id=\"nav-today\">%s</a></nav>"
+        "<a href=\"/today\" id=\"nav-today\">%s</a> "
+        "<a href=\"/report\" id=\"nav-report\">%s</a></nav>"
         "<span class=\"who\">%s (%s)</span>"
         "<span class=\"lang\"><a href=\"/lang?to=zh\">简体中文</a> · "
         "<a href=\"/lang?to=en\">English</a></span>"
         "<form method=\"post\" action=\"/logout\" class=\"logout\">",
         jp_web_en(req) ? "en" : "zh-CN", title, L(req, "客户查询", "Search"),
-        L(req, "今日工作", "Today"), jp_web_user(req), jp_web_role(req));
+        L(req, "今日工作", "Today"), L(req, "忠诚度报表", "Report"), jp_web_user(req),
+        jp_web_role(req));
     rc |= jp_web_csrf_field(b, req);
     rc |= jp_web_printf(b,
                         "<button type=\"submit\" id=\"logout\">%s</button></form>"
@@ -691,6 +693,144 @@ s_post_done(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
     return rc;
 }
 
+/* --- the loyalty report --- */
+
+/* Chinese for the report's sections and its main figures (section.name);
+ * a figure without one keeps the engine's English label. */
+static const char *
+s_fig_zh(const char *section, const char *name)
+{
+    static const char *const tr[][3] = {
+        {"base", "", "基盘规模"},
+        {"loyalty", "", "客户忠诚"},
+        {"retention", "", "保有与流失"},
+        {"complaints", "", "客户投诉"},
+        {"referrals", "", "转介绍"},
+        {"funnel", "", "潜在客户漏斗"},
+        {"follow_up", "", "回访执行"},
+        {"cohort", "", "筛选"},
+        {"base", "customers", "客户数"},
+        {"base", "owners", "保有客户"},
+        {"base", "prospects.total", "潜在客户（含战败）"},
+        {"base", "defeated", "战败客户"},
+        {"base", "owner_class.loyal", "  忠诚客户"},
+        {"base", "owner_class.effective", "  有效客户"},
+        {"base", "owner_class.deal", "  成交客户"},
+        {"base", "owner_class.data_only", "  资料型客户"},
+        {"base", "vip", "VIP（365天内转介绍≥3）"},
+        {"loyalty", "repeat_purchase", "再购率"},
+        {"loyalty", "satisfaction.csat", "满意度（4或5分）"},
+        {"loyalty", "loyalty_index.value", "忠诚度指数（0-100）"},
+        {"loyalty", "cross_store_customers", "跨店客户"},
+        {"retention", "first_maintenance_return", "首保回厂率"},
+        {"retention", "six_month_return", "6个月回厂率"},
+        {"retention", "retention_12m", "12个月保有率"},
+        {"retention", "churn", "流失率"},
+        {"retention", "at_risk", "流失预警客户"},
+        {"complaints", "count", "投诉数（365天）"},
+        {"complaints", "contact_1h", "1小时内联系率"},
+        {"complaints", "resolution", "投诉解决率"},
+        {"complaints", "time_to_resolve_hours", "解决时长中位数（小时）"},
+        {"referrals", "made", "转介绍数（365天）"},
+        {"referrals", "converted", "转介绍成交率"},
+        {"funnel", "created", "新建潜在客户（365天）"},
+        {"funnel", "converted", "成交率"},
+        {"funnel", "defeated", "战败率"},
+        {"follow_up", "day3", "交车3日回访率"},
+        {"follow_up", "day7", "交车7日回访率"},
+        {"follow_up", "quarterly", "季度回访率"},
+    };
+    for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
+        if (strcmp(tr[i][0], section) == 0 && strcmp(tr[i][1], name) == 0)
+            return tr[i][2];
+    }
+    return NULL;
+}
+
+/* A figure's value and "num / den", as the text report writes them. */
+static void
+s_fig_text(const jp_figure_t *f, char *value, size_t vcap, char *of, size_t ocap)
+{
+    of[0] = '\0';
+    if (f->type == JP_FIG_RATE) {
+        jp_format_hundredths(f->rate.pct, f->rate.den == 0, value, vcap);
+        if (f->rate.den)
+            snprintf(value + strlen(value), vcap - strlen(value), "%%");
+        snprintf(of, ocap, "%lld / %lld", (long long)f->rate.num, (long long)f->rate.den);
+    } else if (f->type == JP_FIG_FIXED) {
+        jp_format_hundredths(f->fixed.v, f->fixed.na, value, vcap);
+    } else if (f->type == JP_FIG_MONEY) {
+        char m[24];
+        jp_format_money(f->count, m);
+        snprintf(value, vcap, "%s", m);
+    } else {
+        snprintf(value, vcap, "%lld", (long long)f->count);
+    }
+}
+
+static int
+s_page_report(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
+{
+    static const char *const sections[] = {
+        "base", "loyalty", "retention", "complaints", "referrals", "funnel", "follow_up"};
+    jp_buf_t *b = &ans->body;
+    jp_scope_t *scope = calloc(1, sizeof *scope);
+    jp_stats_t st = {0};
+    jp_figure_t *f = NULL;
+    jp_txn_t *txn = NULL;
+    jp_err_t err;
+    char when[48], value[48], of[64];
+    bool computed = false;
+    int rc = s_head(b, req, L(req, "忠诚度报表", "Loyalty report"));
+    if (rc || !scope) {
+        rc = JP_ENOMEM;
+        goto done;
+    }
+    jp_err_clear(&err);
+    jp_scope_add(scope, app->c->node.store);
+    if ((rc = jp_db_begin(app->c->db, false, &txn, &err)) ||
+        (rc = jp_stats_run(txn, scope, (int64_t)jp_now_ms(), NULL, NULL, &st, &err)))
+        goto done;
+    computed = true;
+    jp_txn_abort(&txn);
+    size_t n = jp_stats_figures(&st, NULL, 0);
+    if (!(f = calloc(n ? n : 1, sizeof *f))) {
+        rc = JP_ENOMEM;
+        goto done;
+    }
+    jp_stats_figures(&st, f, n);
+    jp_format_iso(st.asof, when, sizeof when);
+    rc = jp_web_printf(b, "<h1>%s %s</h1><p>%s %s</p>",
+                       L(req, "忠诚度报表", "Loyalty report"), app->c->node.code,
+                       L(req, "截至", "as of"), when);
+    for (size_t k = 0; k < sizeof sections / sizeof sections[0] && !rc; k++) {
+        const char *zh = s_fig_zh(sections[k], "");
+        rc = jp_web_printf(b, "<h2>%s</h2><table class=\"report\" id=\"fig-%s\"><tbody>",
+                           jp_web_en(req) || !zh ? sections[k] : zh, sections[k]);
+        for (size_t i = 0; i < n && !rc; i++) {
+            if (strcmp(f[i].section, sections[k]) != 0)
+                continue;
+            const char *label = jp_web_en(req) ? NULL : s_fig_zh(f[i].section, f[i].name);
+            s_fig_text(&f[i], value, sizeof value, of, sizeof of);
+            rc = jp_web_printf(b,
+                               "<tr><th>%s</th><td class=\"num\">%s</td><td>%s</td></tr>",
+                               label ? label : f[i].label, value, of);
+        }
+        rc |= jp_web_raw(b, "</tbody></table>");
+    }
+    if (rc)
+        rc = JP_ENOMEM;
+done:
+    jp_txn_abort(&txn);
+    if (computed)
+        jp_stats_free(&st);
+    free(f);
+    free(scope);
+    if (s_foot(b) && !rc)
+        rc = JP_ENOMEM;
+    return rc;
+}
+
 static int
 s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
 {
@@ -703,6 +843,8 @@ s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
         return s_card_page(app, req, jp_web_param(req, "id"), NULL, ans);
     if (strcmp(path, "/service") == 0 && post)
         return s_post_service(app, req, ans);
+    if (strcmp(path, "/report") == 0 && !post)
+        return s_page_report(app, req, ans);
     if (strcmp(path, "/today") == 0 && !post)
         return s_page_today(app, req, NULL, ans);
     if (strcmp(path, "/today/done") == 0 && post)
@@ -721,6 +863,8 @@ static const char s_css[] =
     "table{border-collapse:collapse;background:#fff;margin:.5em 0}"
     "th,td{border:1px solid #ccd;padding:.25em .6em;text-align:left;vertical-align:top}"
     "table.card th{background:#eef1f5;width:8em}"
+    "table.report "
+    "th{white-space:pre;font-weight:normal;min-width:20em}td.num{text-align:right}"
     "form label{display:inline-block;margin:.3em 1em .3em 0}"
     ".error{color:#a00;background:#fee;border:1px solid #e99;padding:.5em}"
     ".ok{color:#060;background:#efe;border:1px solid #9c9;padding:.5em}"

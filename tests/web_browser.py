@@ -167,6 +167,16 @@ try:
         fail("the call made is still listed")
     shot("08-today-called")
 
+    step = "report"
+    submit(driver.find_element(By.ID, "nav-report"))
+    ret = text("#fig-retention")
+    if not ret or "首保回厂率" not in ret:
+        fail("report: %r" % ret)
+    base = text("#fig-base")
+    if "保有客户" not in base or "有效客户" not in base:
+        fail("report base: %r" % base)
+    shot("09-report")
+
     step = "english"
     driver.get(url + "/lang?to=en")
     search("13800138000")

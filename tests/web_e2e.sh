@@ -125,7 +125,7 @@ grep -q 'service  periodic, 12000 km, 680.00 yuan, VIN LSVAM4189C2184512' "$T/sh
 "$BIN" show "$C2" | grep -q 'contact  phone, day3' || fail "the call: $("$BIN" show "$C2")"
 "$BIN" today | grep -q 王芳 && fail "today still lists the call made"
 for p in 01-login 02-search-phone 03-search-name 04-card 05-service-refused \
-    06-service-saved 07-today 08-today-called; do
+    06-service-saved 07-today 08-today-called 09-report; do
     [ -s "$SHOTS/$p.png" ] || fail "no screenshot $p"
 done
 
