@@ -31,6 +31,7 @@
 #define S_DEFAULT_PORT 8470
 #define S_USERS_FILE "web-users" /* in the store dir, unless --users */
 #define S_SEARCH_CAP 50          /* customers listed by a search */
+#define S_DUE_SHOWN 100          /* lines of one work-list section on the page */
 
 static const char s_web_usage[] =
     "usage: " CLI_PROG " web [--listen ADDR] [--port N] [--users FILE]\n"
@@ -620,10 +621,12 @@ s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t
                            s_due_title(req, k), w.count[k], jp_due_name((jp_due_kind_t)k),
                            L(req, "到期", "due"), L(req, "客户", "customer"),
                            L(req, "手机", "phone"), L(req, "详情", "details"));
-        for (size_t i = 0; i < w.n && !rc; i++) {
+        size_t shown = 0;
+        for (size_t i = 0; i < w.n && !rc && shown < S_DUE_SHOWN; i++) {
             const jp_due_t *d = &w.items[i];
             if (d->kind != k)
                 continue;
+            shown++;
             jp_format_date(d->due_day, day);
             phone[0] = '\0';
             if (d->phone[0])
@@ -645,6 +648,12 @@ s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t
                                 L(req, "已电话联系", "Called"));
         }
         rc |= jp_web_raw(b, "</tbody></table>");
+        if (w.count[k] > shown)
+            rc |= jp_web_printf(b, "<p class=\"more\">%s %zu %s %zu%s</p>",
+                                L(req, "显示前", "the first"), shown,
+                                L(req, "条，共", "of"), w.count[k],
+                                L(req, "条（完整清单：jipan-store today）",
+                                  " (the whole list: jipan-store today)"));
     }
     if (rc)
         rc = JP_ENOMEM;
