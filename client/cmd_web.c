@@ -66,6 +66,7 @@ static const char s_user_usage[] =
 typedef struct {
     cli_t *c;       /* the store, open */
     char msg[1024]; /* the refusal caught from the last command run */
+    char made[64];  /* the id of the record it wrote */
 } s_app_t;
 
 /* Catch what the next command prints as its refusal into app->msg. */
@@ -492,15 +493,16 @@ done:
 
 /* Run `add KIND` with the options --names[i]=values[i] (NULL or empty
  * values left out, as an option not typed), as the signed-in user.  The
- * refusal, if any, in app->msg.  Returns the exit code. */
+ * refusal, if any, in app->msg; the new record's id, which `add` prints,
+ * in app->made.  Returns the exit code. */
 static int
 s_run_add(s_app_t *app, const jp_web_req_t *req, const char *kind,
           const char *const *names, const char *const *values, int n)
 {
     char *argv[2 + JP_F_COUNT + 1] = {0};
     char *owned[JP_F_COUNT] = {0}; /* getopt permutes argv: free from here */
-    char sink[64];
     int argc = 0, nowned = 0, ec = CLI_INTERNAL;
+    app->made[0] = '\0';
     argv[argc++] = "add";
     argv[argc++] = (char *)kind;
     for (int i = 0; i < n && nowned < JP_F_COUNT; i++) {
@@ -514,7 +516,7 @@ s_run_add(s_app_t *app, const jp_web_req_t *req, const char *kind,
         snprintf(argv[argc], len, "--%s=%s", names[i], v);
         argc++;
     }
-    FILE *out = fmemopen(sink, sizeof sink, "w");
+    FILE *out = fmemopen(app->made, sizeof app->made, "w");
     if (!out)
         goto done;
     if (s_catch(app)) {
@@ -529,6 +531,9 @@ s_run_add(s_app_t *app, const jp_web_req_t *req, const char *kind,
     app->c->out = NULL;
     app->c->user = NULL;
     fclose(out);
+    app->made[strcspn(app->made, "\n")] = '\0';
+    if (ec == CLI_OK && strlen(app->made) != JP_ID_TEXT_LEN)
+        ec = CLI_INTERNAL; /* `add` always prints the id it wrote */
 done:
     for (int i = 0; i < nowned; i++)
         free(owned[i]);
@@ -546,9 +551,10 @@ s_post_service(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
         values[i] = jp_web_param(req, fields[i]);
     int ec = s_run_add(app, req, "service", fields, values, 7);
     if (ec == CLI_OK) {
+        /* The visit's own id opens its customer's card: what was typed
+         * (which may be a phone) never goes into the address. */
         ans->status = 303;
-        snprintf(ans->location, sizeof ans->location, "/card?id=%.26s&saved=1",
-                 cust ? cust : "");
+        snprintf(ans->location, sizeof ans->location, "/card?id=%s&saved=1", app->made);
         return 0;
     }
     int rc =

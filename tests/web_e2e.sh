@@ -129,6 +129,19 @@ for p in 01-login 02-search-phone 03-search-name 04-card 05-service-refused \
     [ -s "$SHOTS/$p.png" ] || fail "no screenshot $p"
 done
 
+check "what was typed never goes into an address"
+# The customer named by phone: the visit is written, and the card it leads
+# to is named by the new record's id, not by the number.
+CS=$(curl -s -b "$J" "$URL/" | grep -o 'name="csrf" value="[0-9a-f]*"' | head -1 |
+    grep -o '[0-9a-f]\{64\}')
+curl -s -o /dev/null -D "$T/h" -b "$J" \
+    --data "csrf=$CS&customer=13800138000&vin=LSVAM4189C2184512&service_type=repair" \
+    "$URL/service"
+grep -q 13800138000 "$T/h" && fail "a phone in the answer's headers: $(grep -i location "$T/h")"
+grep -qi '^Location: /card?id=[0-9A-Z]\{26\}&saved=1' "$T/h" ||
+    fail "no redirect to the card: $(cat "$T/h")"
+[ "$(changes)" = $((N1 + 1)) ] || fail "the visit by phone was not written once"
+
 check "stop"
 kill -TERM "$PID"
 wait "$PID" || fail "the server exited $? on SIGTERM"
