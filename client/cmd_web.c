@@ -126,6 +126,27 @@ s_word(const jp_web_req_t *req, const char *w)
         {"grade", "级别变更"},
         {"M", "男"},
         {"F", "女"},
+        {"phone", "电话"},
+        {"dm", "直邮"},
+        {"visit", "到店"},
+        {"sms", "短信"},
+        {"email", "邮件"},
+        {"wechat", "微信"},
+        {"major", "重大"},
+        {"minor", "一般"},
+        {"sales", "销售"},
+        {"product", "产品"},
+        {"high", "高"},
+        {"mid", "中"},
+        {"low", "低"},
+        {"very_likely", "非常可能"},
+        {"possible", "可能"},
+        {"unlikely", "不太可能"},
+        {"price", "价格"},
+        {"competitor", "竞品"},
+        {"financing", "金融"},
+        {"other", "其他"},
+        {"potential", "潜在"},
     };
     if (jp_web_en(req))
         return w;
@@ -438,11 +459,116 @@ s_service_form(const jp_web_req_t *req, jp_txn_t *txn, const cli_timeline_t *tl,
     return rc;
 }
 
-/* The card page of the customer whose id is idtext; error (a refusal of
- * the service form) shown over the form, with what was typed kept. */
+/* The kinds of event the card's other forms record, in page order. */
+static const jp_kind_t s_event_kinds[] = {JP_K_CONTACT,
+                                          JP_K_COMPLAINT,
+                                          JP_K_COMPLAINT_CONTACT,
+                                          JP_K_COMPLAINT_RESOLVED,
+                                          JP_K_SURVEY,
+                                          JP_K_GRADE,
+                                          JP_K_DEFEAT};
+
+/* The fields an event form asks for: the kind's, less what the page
+ * supplies (the customer) or `add` fills in (ext_id). */
+static bool
+s_form_field(jp_kind_t kind, unsigned fid)
+{
+    return fid != JP_F_DELETED && fid != JP_F_EXT_ID && fid != JP_F_CUSTOMER &&
+           fid != JP_F_LINK_A && fid != JP_F_LINK_B &&
+           jp_kind_has(kind, jp_field_def(fid));
+}
+
+static const char *
+s_field_label(const jp_web_req_t *req, unsigned fid)
+{
+    static const char *const zh[JP_F_COUNT] = {[JP_F_AT] = "时间",
+                                               [JP_F_CHANNEL] = "方式",
+                                               [JP_F_PURPOSE] = "目的",
+                                               [JP_F_SEVERITY] = "严重程度",
+                                               [JP_F_SUBJECT] = "投诉对象",
+                                               [JP_F_COMPLAINT] = "投诉",
+                                               [JP_F_SATISFACTION] = "满意度（1-5）",
+                                               [JP_F_REPURCHASE] = "再购意向",
+                                               [JP_F_RECOMMEND] = "推荐意向",
+                                               [JP_F_REASON] = "战败原因",
+                                               [JP_F_GRADE] = "级别",
+                                               [JP_F_NOTE] = "备注",
+                                               [JP_F_AMOUNT] = "金额（元）"};
+    return !jp_web_en(req) && zh[fid] ? zh[fid] : jp_field_def(fid)->name;
+}
+
+/* The forms for a contact, a complaint, its first contact and its
+ * resolution, a survey, a grade change and a defeat: each one `add KIND`
+ * with the kind's fields. */
+static int
+s_event_forms(const jp_web_req_t *req, jp_txn_t *txn, const cli_timeline_t *tl,
+              const char *cust, const char *error, const char *error_kind, jp_buf_t *b)
+{
+    char when[17], idt[JP_ID_TEXT_LEN + 1];
+    int rc = jp_web_printf(b, "<h2>%s</h2>", L(req, "登记其他事件", "Record an event"));
+    for (size_t k = 0; k < sizeof s_event_kinds / sizeof s_event_kinds[0] && !rc; k++) {
+        jp_kind_t kind = s_event_kinds[k];
+        const char *kn = jp_kind_name(kind);
+        bool mine = error && error_kind && strcmp(error_kind, kn) == 0;
+        rc = jp_web_printf(b,
+                           "<details id=\"form-%s\"%s><summary>%s</summary>"
+                           "<form method=\"post\" action=\"/event\">"
+                           "<input type=\"hidden\" name=\"kind\" value=\"%s\">"
+                           "<input type=\"hidden\" name=\"customer\" value=\"%s\">",
+                           kn, mine ? " open" : "", s_word(req, kn), kn, cust);
+        rc |= jp_web_csrf_field(b, req);
+        if (mine)
+            rc |= jp_web_printf(b, "<p class=\"error\" id=\"error\">%s%s</p>",
+                                L(req, "未保存：", "Not saved: "), error);
+        for (unsigned fid = 1; fid < JP_F_COUNT && !rc; fid++) {
+            const jp_field_def_t *f = jp_field_def(fid);
+            if (!s_form_field(kind, fid))
+                continue;
+            const char *kept = mine ? jp_web_param(req, f->name) : NULL;
+            rc = jp_web_printf(b, "<label>%s ", s_field_label(req, fid));
+            if (f->words || fid == JP_F_COMPLAINT) {
+                rc |= jp_web_printf(b, "<select name=\"%s\" id=\"%s-%s\">", f->name, kn,
+                                    f->name);
+                if (!((f->required >> kind) & 1u))
+                    rc |= jp_web_raw(b, "<option value=\"\"></option>");
+                for (unsigned w = 0; f->words && f->words[w] && !rc; w++)
+                    rc = jp_web_printf(
+                        b, "<option value=\"%s\"%s>%s</option>", f->words[w],
+                        kept && strcmp(kept, f->words[w]) == 0 ? " selected" : "",
+                        s_word(req, f->words[w]));
+                /* A complaint's contact or resolution: one of this
+                 * customer's complaints, newest first. */
+                for (int i = tl->n - 1; fid == JP_F_COMPLAINT && i >= 0 && !rc; i--) {
+                    if (tl->e[i].kind != JP_K_COMPLAINT || tl->e[i].deleted)
+                        continue;
+                    jp_id_format(&tl->e[i].id, idt);
+                    jp_format_instant(tl->e[i].at, when);
+                    rc = jp_web_printf(b, "<option value=\"%s\"%s>%s</option>", idt,
+                                       kept && strcmp(kept, idt) == 0 ? " selected" : "",
+                                       when);
+                }
+                rc |= jp_web_raw(b, "</select></label>");
+            } else {
+                rc |= jp_web_printf(
+                    b, "<input name=\"%s\" id=\"%s-%s\" value=\"%s\"></label>", f->name,
+                    kn, f->name, kept ? kept : "");
+            }
+        }
+        rc |= jp_web_printf(b,
+                            "<button type=\"submit\" id=\"save-%s\">%s</button></form>"
+                            "</details>",
+                            kn, L(req, "保存", "Save"));
+    }
+    (void)txn;
+    return rc;
+}
+
+/* The card page of the customer whose id is idtext; error (the refusal
+ * of the form for records of kind error_kind) shown over that form, with
+ * what was typed kept. */
 static int
 s_card_page(s_app_t *app, jp_web_req_t *req, const char *idtext, const char *error,
-            jp_web_answer_t *ans)
+            const char *error_kind, jp_web_answer_t *ans)
 {
     jp_buf_t *b = &ans->body;
     cli_timeline_t tl = {0};
@@ -476,7 +602,9 @@ s_card_page(s_app_t *app, jp_web_req_t *req, const char *idtext, const char *err
     rc |= s_search_form(b, req, NULL);
     rc |= s_card(app, txn, req, r, &tl, b);
     rc |= s_vehicles(app, txn, req, &tl, b);
-    rc |= s_service_form(req, txn, &tl, ct, error, b);
+    bool service_err = error && error_kind && strcmp(error_kind, "service") == 0;
+    rc |= s_service_form(req, txn, &tl, ct, service_err ? error : NULL, b);
+    rc |= s_event_forms(req, txn, &tl, ct, service_err ? NULL : error, error_kind, b);
     rc |= s_timeline(app, txn, req, &tl, b);
     if (rc)
         rc = JP_ENOMEM;
@@ -557,9 +685,51 @@ s_post_service(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
         snprintf(ans->location, sizeof ans->location, "/card?id=%s&saved=1", app->made);
         return 0;
     }
-    int rc =
-        s_card_page(app, req, cust,
-                    app->msg[0] ? app->msg : L(req, "内部错误", "internal error"), ans);
+    int rc = s_card_page(app, req, cust,
+                         app->msg[0] ? app->msg : L(req, "内部错误", "internal error"),
+                         "service", ans);
+    if (!ans->status)
+        ans->status = ec == CLI_INTERNAL ? 500 : 422;
+    return rc;
+}
+
+/* An event form: `add KIND` with the kind's fields as typed. */
+static int
+s_post_event(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
+{
+    const char *kn = jp_web_param(req, "kind");
+    const char *cust = jp_web_param(req, "customer");
+    const char *names[JP_F_COUNT], *values[JP_F_COUNT];
+    jp_kind_t kind = JP_K_NONE;
+    int n = 0;
+    for (size_t k = 0; kn && k < sizeof s_event_kinds / sizeof s_event_kinds[0]; k++) {
+        if (strcmp(kn, jp_kind_name(s_event_kinds[k])) == 0)
+            kind = s_event_kinds[k];
+    }
+    if (kind == JP_K_NONE) {
+        ans->status = 400;
+        ans->type = "text/plain; charset=utf-8";
+        return jp_web_raw(&ans->body, L(req, "这个表单不能登记这种记录",
+                                        "not a kind of record this form writes"));
+    }
+    names[n] = "customer";
+    values[n++] = cust;
+    for (unsigned fid = 1; fid < JP_F_COUNT; fid++) {
+        if (!s_form_field(kind, fid))
+            continue;
+        names[n] = jp_field_def(fid)->name;
+        values[n] = jp_web_param(req, names[n]);
+        n++;
+    }
+    int ec = s_run_add(app, req, jp_kind_name(kind), names, values, n);
+    if (ec == CLI_OK) {
+        ans->status = 303;
+        snprintf(ans->location, sizeof ans->location, "/card?id=%s&saved=1", app->made);
+        return 0;
+    }
+    int rc = s_card_page(app, req, cust,
+                         app->msg[0] ? app->msg : L(req, "内部错误", "internal error"),
+                         jp_kind_name(kind), ans);
     if (!ans->status)
         ans->status = ec == CLI_INTERNAL ? 500 : 422;
     return rc;
@@ -855,9 +1025,11 @@ s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
     if (strcmp(path, "/") == 0 && !post)
         return s_page_search(app, req, ans);
     if (strcmp(path, "/card") == 0 && !post)
-        return s_card_page(app, req, jp_web_param(req, "id"), NULL, ans);
+        return s_card_page(app, req, jp_web_param(req, "id"), NULL, NULL, ans);
     if (strcmp(path, "/service") == 0 && post)
         return s_post_service(app, req, ans);
+    if (strcmp(path, "/event") == 0 && post)
+        return s_post_event(app, req, ans);
     if (strcmp(path, "/report") == 0 && !post)
         return s_page_report(app, req, ans);
     if (strcmp(path, "/today") == 0 && !post)
@@ -884,6 +1056,8 @@ static const char s_css[] =
     ".error{color:#a00;background:#fee;border:1px solid #e99;padding:.5em}"
     ".ok{color:#060;background:#efe;border:1px solid #9c9;padding:.5em}"
     "form.search input{width:24em;font-size:1.1em}"
+    "details{background:#fff;border:1px solid #ccd;margin:.3em 0;padding:.3em .6em}"
+    "summary{cursor:pointer;font-weight:bold}"
     "body.login main{max-width:22em;margin:4em auto;background:#fff;padding:2em;"
     "border:1px solid #ccd}body.login label{display:block}";
 

@@ -151,6 +151,40 @@ try:
         fail("timeline: %r" % [r.text for r in tl])
     shot("06-service-saved")
 
+    step = "complaint"
+    def event_form(kind, selects, inputs):
+        form = driver.find_element(By.ID, "form-" + kind)
+        if form.get_attribute("open") is None:
+            form.find_element(By.TAG_NAME, "summary").click()
+        for name, value in selects.items():
+            Select(driver.find_element(By.ID, "%s-%s" % (kind, name))).select_by_value(value)
+        for name, value in inputs.items():
+            el = driver.find_element(By.ID, "%s-%s" % (kind, name))
+            el.clear()
+            el.send_keys(value)
+        submit(driver.find_element(By.ID, "save-" + kind))
+
+    event_form("complaint", {"severity": "minor", "subject": "service"}, {"note": "等待时间长"})
+    tl = driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
+    if text("#saved") != "已保存。" or "投诉" not in tl[0].text:
+        fail("complaint: %r" % [r.text for r in tl[:2]])
+
+    step = "complaint's first contact"
+    event_form("complaint_contact", {"channel": "phone"}, {})
+    tl = driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
+    if text("#saved") != "已保存。" or "投诉首次联系" not in tl[0].text:
+        fail("complaint contact: %r" % [r.text for r in tl[:2]])
+    n_events = len(tl)
+
+    step = "bad survey"
+    event_form("survey", {"repurchase": "high", "recommend": "possible"}, {"satisfaction": "9"})
+    err = text("#form-survey .error")
+    if not err or "--satisfaction" not in err:
+        fail("no validation message: %r" % err)
+    if len(driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")) != n_events:
+        fail("the timeline changed on a refused survey")
+    shot("10-survey-refused")
+
     step = "today"
     submit(driver.find_element(By.ID, "nav-today"))
     due = text("#due-day3")

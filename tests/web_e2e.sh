@@ -115,17 +115,18 @@ cat "$T/py.out"
 
 check "the visit is in show"
 N1=$(changes)
-[ "$N1" = $((N0 + 2)) ] ||
-    fail "the browser wrote $((N1 - N0)) changes, wanted 2 (the good visit, the call)"
+[ "$N1" = $((N0 + 4)) ] ||
+    fail "the browser wrote $((N1 - N0)) changes, wanted 4 (visit, complaint, its contact, call)"
 "$BIN" show "$C1" >"$T/show"
-grep -q 'service  periodic, 12000 km, 680.00 yuan, VIN LSVAM4189C2184512' "$T/show" ||
+grep -q 'service \+periodic, 12000 km, 680.00 yuan, VIN LSVAM4189C2184512' "$T/show" ||
     fail "show: $(cat "$T/show")"
+grep -q 'complaint_contact' "$T/show" || fail "no complaint contact in show: $(cat "$T/show")"
 "$BIN" log | tail -1 | grep -q 'ada' || fail "the change's author is not the signed-in user: $("$BIN" log | tail -1)"
 "$BIN" log | tail -1 | grep -q 'contact' || fail "the call is not the last change"
-"$BIN" show "$C2" | grep -q 'contact  phone, day3' || fail "the call: $("$BIN" show "$C2")"
+"$BIN" show "$C2" | grep -q 'contact \+phone, day3' || fail "the call: $("$BIN" show "$C2")"
 "$BIN" today | grep -q 王芳 && fail "today still lists the call made"
 for p in 01-login 02-search-phone 03-search-name 04-card 05-service-refused \
-    06-service-saved 07-today 08-today-called 09-report; do
+    06-service-saved 07-today 08-today-called 09-report 10-survey-refused; do
     [ -s "$SHOTS/$p.png" ] || fail "no screenshot $p"
 done
 
