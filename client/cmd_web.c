@@ -204,6 +204,18 @@ s_search_form(jp_buf_t *b, const jp_web_req_t *req, const char *q)
         L(req, "查询", "Find"));
 }
 
+/* A refused form's message: "未保存：" and the command's words. */
+static void s_msg_zh(const jp_web_req_t *req, const char *msg, char *out, size_t cap);
+
+static int
+s_error(jp_buf_t *b, const jp_web_req_t *req, const char *msg)
+{
+    char zh[2048];
+    s_msg_zh(req, msg, zh, sizeof zh);
+    return jp_web_printf(b, "<p class=\"error\" id=\"error\">%s%s</p>",
+                         L(req, "未保存：", "Not saved: "), zh);
+}
+
 /* --- search --- */
 
 /* One row of the results: name, phone (masked), district, class,
@@ -412,8 +424,7 @@ s_service_form(const jp_web_req_t *req, jp_txn_t *txn, const cli_timeline_t *tl,
     int rc = jp_web_printf(b, "<h2>%s</h2>",
                            L(req, "登记回厂（维修保养）", "Record a service visit"));
     if (error)
-        rc |= jp_web_printf(b, "<p class=\"error\" id=\"error\">%s%s</p>",
-                            L(req, "未保存：", "Not saved: "), error);
+        rc |= s_error(b, req, error);
     rc |= jp_web_printf(b,
                         "<form method=\"post\" action=\"/service\" id=\"service\">"
                         "<input type=\"hidden\" name=\"customer\" value=\"%s\">",
@@ -518,8 +529,7 @@ s_event_forms(const jp_web_req_t *req, jp_txn_t *txn, const cli_timeline_t *tl,
                            kn, mine ? " open" : "", s_word(req, kn), kn, cust);
         rc |= jp_web_csrf_field(b, req);
         if (mine)
-            rc |= jp_web_printf(b, "<p class=\"error\" id=\"error\">%s%s</p>",
-                                L(req, "未保存：", "Not saved: "), error);
+            rc |= s_error(b, req, error);
         for (unsigned fid = 1; fid < JP_F_COUNT && !rc; fid++) {
             const jp_field_def_t *f = jp_field_def(fid);
             if (!s_form_field(kind, fid))
@@ -615,6 +625,107 @@ done:
     if (s_foot(b) && !rc)
         rc = JP_ENOMEM;
     return rc;
+}
+
+/* --- the command line's messages, in Chinese --- */
+
+/* Chinese for an option's field: the form's own label. */
+static const char *
+s_opt_zh(const char *opt, size_t n)
+{
+    static const char *const names[][2] = {{"customer", "客户"},
+                                           {"vin", "VIN"},
+                                           {"service-type", "类型"},
+                                           {"service_type", "类型"},
+                                           {"mileage", "里程"},
+                                           {"amount", "金额"},
+                                           {"at", "时间"},
+                                           {"note", "备注"},
+                                           {"channel", "方式"},
+                                           {"purpose", "目的"},
+                                           {"severity", "严重程度"},
+                                           {"subject", "投诉对象"},
+                                           {"complaint", "投诉"},
+                                           {"satisfaction", "满意度"},
+                                           {"repurchase", "再购意向"},
+                                           {"recommend", "推荐意向"},
+                                           {"reason", "战败原因"},
+                                           {"grade", "级别"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strlen(names[i][0]) == n && strncmp(names[i][0], opt, n) == 0)
+            return names[i][1];
+    }
+    return NULL;
+}
+
+/* The reasons the checks give, in Chinese: exact words, or a prefix
+ * whose rest is kept (a range, a list of words). */
+static const char *const s_reasons[][2] = {
+    {"must be a whole number", "须为整数"},
+    {"must be one of ", "须为以下之一："},
+    {"date must be YYYY-MM-DD", "日期须为 YYYY-MM-DD"},
+    {"instant must be YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.fff]] with an optional Z or "
+     "+HH:MM",
+     "时间须为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM，可带 Z 或 +HH:MM"},
+    {"instant is out of range", "时间超出范围"},
+    {"day does not exist in that month", "该月没有这一天"},
+    {"amount must not be negative", "金额不能为负"},
+    {"amount must be yuan with up to 2 decimals, like 1234.56",
+     "金额须以元为单位，最多两位小数，如 1234.56"},
+    {"amount may have at most 2 decimals", "金额最多两位小数"},
+    {"before the complaint was opened", "早于投诉时间"},
+    {"that complaint is another customer's", "该投诉属于另一位客户"},
+    {"no vehicle has that VIN", "没有车辆使用这个 VIN"},
+    {"no record with that id", "没有这个编号的记录"},
+    {"that record is deleted", "该记录已删除"},
+};
+
+/* A refusal of `add` for the page: in Chinese where its words are known
+ * ("里程：须为整数"), followed by the command line's own words, which stay
+ * the reference (and the whole message when nothing is known). */
+static void
+s_msg_zh(const jp_web_req_t *req, const char *msg, char *out, size_t cap)
+{
+    const char *field = NULL, *rest = msg;
+    char kind_field[128] = "";
+    snprintf(out, cap, "%s", msg);
+    if (jp_web_en(req))
+        return;
+    if (strncmp(msg, "--", 2) == 0) {
+        size_t n = strcspn(msg + 2, ": ");
+        if (msg[2 + n] == ':' && msg[3 + n] == ' ') {
+            field = s_opt_zh(msg + 2, n);
+            rest = msg + n + 4;
+        }
+    } else if (strncmp(msg, "a ", 2) == 0 && strstr(msg, " needs --")) {
+        /* "a service needs --vin" */
+        const char *k = msg + 2, *e = strstr(msg, " needs --");
+        char kn[32];
+        snprintf(kn, sizeof kn, "%.*s", (int)(e - k), k);
+        const char *f = s_opt_zh(e + 9, strlen(e + 9));
+        if (f) {
+            snprintf(kind_field, sizeof kind_field, "登记%s须填写%s", s_word(req, kn), f);
+            snprintf(out, cap, "%s（%s）", kind_field, msg);
+        }
+        return;
+    }
+    long long lo, hi;
+    char tail;
+    if (sscanf(rest, "must be between %lld and %lld%c", &lo, &hi, &tail) == 2) {
+        snprintf(out, cap, "%s%s须在 %lld 到 %lld 之间（%s）", field ? field : "",
+                 field ? "：" : "", lo, hi, msg);
+        return;
+    }
+    for (size_t i = 0; i < sizeof s_reasons / sizeof s_reasons[0]; i++) {
+        size_t n = strlen(s_reasons[i][0]);
+        bool prefix = s_reasons[i][0][n - 1] == ' ';
+        if (prefix ? strncmp(rest, s_reasons[i][0], n) != 0
+                   : strcmp(rest, s_reasons[i][0]) != 0)
+            continue;
+        snprintf(out, cap, "%s%s%s%s（%s）", field ? field : "", field ? "：" : "",
+                 s_reasons[i][1], prefix ? rest + n : "", msg);
+        return;
+    }
 }
 
 /* --- writing: the CLI's own command --- */
@@ -779,8 +890,7 @@ s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t
         goto done;
     jp_format_date(w.today, day);
     if (error)
-        rc |= jp_web_printf(b, "<p class=\"error\" id=\"error\">%s%s</p>",
-                            L(req, "未保存：", "Not saved: "), error);
+        rc |= s_error(b, req, error);
     else if (jp_web_param(req, "saved"))
         rc |= jp_web_printf(b, "<p class=\"ok\" id=\"saved\">%s</p>",
                             L(req, "已记录联系。", "Contact recorded."));
