@@ -935,11 +935,11 @@ s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t
         }
         rc |= jp_web_raw(b, "</tbody></table>");
         if (w.count[k] > shown)
-            rc |= jp_web_printf(b, "<p class=\"more\">%s %zu %s %zu%s</p>",
+            rc |= jp_web_printf(b, "<p class=\"more\">%s %zu %s %zu %s</p>",
                                 L(req, "显示前", "the first"), shown,
                                 L(req, "条，共", "of"), w.count[k],
                                 L(req, "条（完整清单：jipan-store today）",
-                                  " (the whole list: jipan-store today)"));
+                                  "(the whole list: jipan-store today)"));
     }
     if (rc)
         rc = JP_ENOMEM;
