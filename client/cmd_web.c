@@ -19,6 +19,7 @@
 #include "web.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1176,15 +1177,6 @@ static const struct jp_web_static s_statics[] = {
     {NULL, NULL, NULL},
 };
 
-static volatile sig_atomic_t s_stop;
-
-static void
-s_on_signal(int sig)
-{
-    (void)sig;
-    s_stop = 1;
-}
-
 int
 cmd_web(cli_t *c, int argc, char **argv)
 {
@@ -1241,18 +1233,22 @@ cmd_web(cli_t *c, int argc, char **argv)
                           .app = &app,
                           .statics = s_statics};
     jp_err_clear(&err);
-    struct sigaction sa = {0};
-    sa.sa_handler = s_on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* SIGINT and SIGTERM blocked before the server's thread starts (it
+     * inherits the mask), so that they reach this thread's sigwait. */
+    sigset_t stop;
+    int sig;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     int rc = jp_web_start(&conf, &web, &err);
     if (rc)
         return cli_fail_err(c, rc, &err);
     printf("serving %s on http://%s:%u/\n", c->node.code, listen, jp_web_port(web));
     fflush(stdout);
-    while (!s_stop)
-        pause();
+    while (sigwait(&stop, &sig) != 0)
+        ;
     jp_web_stop(&web);
     return CLI_OK;
 }
