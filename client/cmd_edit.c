@@ -355,7 +355,7 @@ cmd_add(cli_t *c, int argc, char **argv)
         goto done;
     char id[JP_ID_TEXT_LEN + 1];
     jp_id_format(&ch->id, id);
-    printf("%s\n", id);
+    fprintf(c->out ? c->out : stdout, "%s\n", id);
 done:
     jp_txn_abort(&txn);
     free(ch);

@@ -103,9 +103,8 @@ s_in(cli_t *c, jp_txn_t *txn, jp_index_t ix, const char *key, bool prefix, jp_id
     return n < 0 ? -1 : n;
 }
 
-/* The customers TEXT names: a count, or -1 with *ec set (reported). */
-static int
-s_find_ids(cli_t *c, jp_txn_t *txn, const char *text, jp_id_t *ids, int cap, int *ec)
+int
+cli_find_ids(cli_t *c, jp_txn_t *txn, const char *text, jp_id_t *ids, int cap, int *ec)
 {
     size_t n = strlen(text);
     const char *reason;
@@ -251,7 +250,7 @@ cmd_find(cli_t *c, int argc, char **argv)
         ec = cli_fail_err(c, rc, &err);
         goto done;
     }
-    int n = s_find_ids(c, txn, argv[optind], ids, S_FIND_CAP, &ec);
+    int n = cli_find_ids(c, txn, argv[optind], ids, S_FIND_CAP, &ec);
     if (n < 0)
         goto done;
     if (n == 0) {

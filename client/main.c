@@ -49,6 +49,8 @@ static const s_cmd_t s_cmds[] = {
     {"today", cmd_today, "the work list due today: calls, reminders, follow-ups"},
     {"export", cmd_export, "this store's signed log and receipts, for the auditors"},
     {"repair", cmd_repair, "mend a log whose changes carry an undecodable author"},
+    {"web", cmd_web, "the counter's screens in a browser, on 127.0.0.1"},
+    {"web-user", cmd_web_user, "add, change or remove a user of the web screens"},
 };
 
 static void
@@ -79,11 +81,13 @@ int
 cli_fail(cli_t *c, int code, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, CLI_PROG ": %s: ", c->cmd ? c->cmd : "error");
+    FILE *to = c->msg ? c->msg : stderr;
+    if (!c->msg)
+        fprintf(to, CLI_PROG ": %s: ", c->cmd ? c->cmd : "error");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vfprintf(to, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fputc('\n', to);
     return code;
 }
 
@@ -199,6 +203,14 @@ int
 cli_usage_error(cli_t *c, const char *fmt, ...)
 {
     va_list ap;
+    if (c->msg) {
+        /* A screen's form, not a command line: no pointer to --help. */
+        va_start(ap, fmt);
+        vfprintf(c->msg, fmt, ap);
+        va_end(ap);
+        fputc('\n', c->msg);
+        return CLI_USAGE;
+    }
     fprintf(stderr, CLI_PROG ": %s: ", c->cmd ? c->cmd : "usage");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -269,6 +281,8 @@ cli_open(cli_t *c)
     struct stat st;
     int rc;
 
+    if (c->db) /* open already: the web front keeps one open */
+        return CLI_OK;
     jp_err_clear(&err);
     /* The key file is the mark of an initialised store; checking it first
      * keeps a mistyped --dir from growing an empty LMDB environment. */

@@ -41,6 +41,8 @@ typedef struct {
     const char *cmd;  /* command being run, for messages */
     jp_db_t *db;      /* the open environment; NULL until cli_open */
     jp_node_t node;   /* this store's identity, read by cli_open */
+    FILE *msg;        /* where refusals go, bare; NULL: stderr, with the prefix */
+    FILE *out;        /* where `add` prints the new id; NULL: stdout */
 } cli_t;
 
 /* A command: argv[0] is the command's name. Returns an exit code. */
@@ -66,6 +68,8 @@ int cmd_report(cli_t *c, int argc, char **argv);
 int cmd_today(cli_t *c, int argc, char **argv);
 int cmd_export(cli_t *c, int argc, char **argv);
 int cmd_repair(cli_t *c, int argc, char **argv);
+int cmd_web(cli_t *c, int argc, char **argv);
+int cmd_web_user(cli_t *c, int argc, char **argv);
 
 /* --- messages and exit codes (main.c) --- */
 
@@ -116,7 +120,8 @@ int cli_usage_error(cli_t *c, const char *fmt, ...) __attribute__((format(printf
 /* --- opening the store (main.c) --- */
 
 /* Open the initialised store in c->dir: the environment, the node, the
- * time zone.  Prints the failure; returns an exit code. */
+ * time zone (nothing to do when c->db is open already).  Prints the
+ * failure; returns an exit code. */
 int cli_open(cli_t *c);
 void cli_close(cli_t *c);
 
@@ -192,6 +197,13 @@ typedef enum {
  * and returns the exit code. */
 int cli_resolve(cli_t *c, jp_txn_t *txn, cli_ref_t want, const char *what,
                 const char *text, jp_id_t *out);
+
+/* The customers the counter's search TEXT names (find's guess: id,
+ * ext:X, phone, VIN, plate, else the start of a name), at most cap into
+ * ids: a count, or -1 with *ec set to an exit code (the reason printed).
+ * cmd_find.c. */
+int cli_find_ids(cli_t *c, jp_txn_t *txn, const char *text, jp_id_t *ids, int cap,
+                 int *ec);
 
 /* Collect up to cap distinct live customer ids into out from index ix
  * under key (prefix or exact); vehicles and events found there stand for

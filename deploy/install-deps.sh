@@ -8,6 +8,8 @@ packages=(
     libzmq3-dev liblmdb-dev lmdb-utils libmsgpack-dev libssl-dev
     libcsv-dev libjansson-dev libinih-dev libsystemd-dev
     libcmocka-dev
+    libmicrohttpd-dev libsodium-dev
+    chromium chromium-driver python3-selenium fonts-wqy-microhei curl
     bc python3 procps systemd openssl
 )
 
