@@ -8,6 +8,7 @@ packages=(
     libzmq3-dev liblmdb-dev lmdb-utils libmsgpack-dev libssl-dev
     libcsv-dev libjansson-dev libinih-dev libsystemd-dev
     libcmocka-dev
+    clang libclang-rt-14-dev
     bc python3 procps systemd openssl
 )
 
