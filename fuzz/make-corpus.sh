@@ -21,7 +21,10 @@ JP_SRC=$(cd "$(dirname "$0")/.." && pwd)
 JP_BIN=$(cd "${1:-$JP_SRC/build-asan}" && pwd)
 FB=$(cd "${2:-$JP_SRC/build-fuzz}" && pwd)
 SEEDS="$FB/fuzz/jipan-fuzz-seeds"
-[ -x "$SEEDS" ] || { echo "make-corpus: $SEEDS not built" >&2; exit 1; }
+[ -x "$SEEDS" ] || { # Empty files: a flags byte alone (customers.csv empty), and all three.
+printf '\0' >"$C/import/empty-customers.csv3"
+printf '\0\0\0' >"$C/import/empty-three.csv3"
+echo "make-corpus: $SEEDS not built" >&2; exit 1; }
 export JP_BIN JP_SRC
 NAME=fuzz-corpus
 . "$JP_SRC/tests/lib/sync.bash"
@@ -86,4 +89,7 @@ for n in 1 2; do
     done
     { printf '\0\xef\xbb\xbf'; cat "$d/customers.csv"; } >"$C/import/store$n-bom-customers.csv3"
 done
+# Empty files: a flags byte alone (customers.csv empty), and all three.
+printf '\0' >"$C/import/empty-customers.csv3"
+printf '\0\0\0' >"$C/import/empty-three.csv3"
 echo "make-corpus: $(find "$C" -type f | wc -l) files, $(du -sk "$C" | cut -f1) KiB in $C"
