@@ -45,7 +45,8 @@ check "a server and two stores with jipan-gen's data"
 sv init
 sv keys
 SKEY=$(awk '$1 == "curve" { print $2 }' "$T/out")
-codes=($(ls "$T/gen" | grep -v '\.csv$' | sort))
+codes=()
+for d in "$T/gen"/*/; do codes+=("$(basename "$d")"); done
 for n in 1 2; do
     c=${codes[$((n - 1))]}
     st "$n" 0 init --store "$n" --code "$c" --name "店$n" --region 惠州 --group 粤东集团
@@ -84,7 +85,7 @@ cp "$T/group.jpx" "$T/range.jpx" "$T/store1.jpx" "$C/export/"
 for n in 1 2; do
     d="$T/gen/${codes[$((n - 1))]}"
     for flags in 0 1 2; do
-        { printf "\\x0$flags"; cat "$d/customers.csv"; printf '\0'; cat "$d/vehicles.csv"
+        { printf '%b' "\\x0$flags"; cat "$d/customers.csv"; printf '\0'; cat "$d/vehicles.csv"
           printf '\0'; cat "$d/events.csv"; } >"$C/import/store$n-flags$flags.csv3"
     done
     { printf '\0\xef\xbb\xbf'; cat "$d/customers.csv"; } >"$C/import/store$n-bom-customers.csv3"
