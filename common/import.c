@@ -951,6 +951,8 @@ static size_t
 s_lines(const char *buf, size_t len)
 {
     size_t n = 1;
+    if (len == 0) /* an empty file is not mapped: buf is NULL, and NULL + 0 is UB */
+        return n;
     for (const char *p = buf, *end = buf + len; p < end; n++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl)
@@ -976,7 +978,7 @@ s_parse_file(s_imp_t *im, int which, const char *buf, size_t len)
     im->celllen = 0;
     im->toomany = false;
 
-    const char *p = buf, *end = buf + len;
+    const char *p = buf, *end = len ? buf + len : buf; /* empty: buf is NULL */
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3; /* spreadsheets write a UTF-8 byte order mark */
     while (p < end && !im->fatal) {

@@ -10,6 +10,7 @@ packages=(
     libcmocka-dev
     libmicrohttpd-dev libsodium-dev
     chromium chromium-driver python3-selenium fonts-wqy-microhei curl
+    clang libclang-rt-14-dev
     bc python3 procps systemd openssl
 )
 

@@ -369,22 +369,25 @@ test_canonical_forms(void **state)
     } rows[] = {
         /* integers (created_at, an int64 time) */
         {JP_F_CREATED_AT, {0x7f}, 1, true},
-        {JP_F_CREATED_AT, {0xcc, 0x7f}, 2, false},        /* 127 as uint8 */
-        {JP_F_CREATED_AT, {0xcc, 0x80}, 2, true},         /* 128 */
-        {JP_F_CREATED_AT, {0xcd, 0x00, 0xff}, 3, false},  /* 255 as uint16 */
-        {JP_F_CREATED_AT, {0xcd, 0x01, 0x00}, 3, true},   /* 256 */
+        {JP_F_CREATED_AT, {0xcc, 0x7f}, 2, false},       /* 127 as uint8 */
+        {JP_F_CREATED_AT, {0xcc, 0x80}, 2, true},        /* 128 */
+        {JP_F_CREATED_AT, {0xcd, 0x00, 0xff}, 3, false}, /* 255 as uint16 */
+        {JP_F_CREATED_AT, {0xcd, 0x01, 0x00}, 3, true},  /* 256 */
         {JP_F_CREATED_AT, {0xce, 0, 0, 0xff, 0xff}, 5, false},
         {JP_F_CREATED_AT, {0xcf, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, 9, false},
         {JP_F_CREATED_AT, {0xcf, 0, 0, 0, 1, 0, 0, 0, 0}, 9, true},
-        {JP_F_CREATED_AT, {0xd0, 0x05}, 2, false},        /* a positive, signed */
-        {JP_F_CREATED_AT, {0xe0}, 1, true},               /* -32 */
-        {JP_F_CREATED_AT, {0xd0, 0xe0}, 2, false},        /* -32 as int8 */
-        {JP_F_CREATED_AT, {0xd0, 0xdf}, 2, true},         /* -33 */
-        {JP_F_CREATED_AT, {0xd1, 0xff, 0x80}, 3, false},  /* -128 as int16 */
-        {JP_F_CREATED_AT, {0xd1, 0xff, 0x7f}, 3, true},   /* -129 */
+        {JP_F_CREATED_AT, {0xd0, 0x05}, 2, false},       /* a positive, signed */
+        {JP_F_CREATED_AT, {0xe0}, 1, true},              /* -32 */
+        {JP_F_CREATED_AT, {0xd0, 0xe0}, 2, false},       /* -32 as int8 */
+        {JP_F_CREATED_AT, {0xd0, 0xdf}, 2, true},        /* -33 */
+        {JP_F_CREATED_AT, {0xd1, 0xff, 0x80}, 3, false}, /* -128 as int16 */
+        {JP_F_CREATED_AT, {0xd1, 0xff, 0x7f}, 3, true},  /* -129 */
         {JP_F_CREATED_AT, {0xd2, 0xff, 0xff, 0x80, 0x00}, 5, false},
         {JP_F_CREATED_AT, {0xd3, 0xff, 0xff, 0xff, 0xff, 0x80, 0, 0, 0}, 9, false},
-        {JP_F_CREATED_AT, {0xd3, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff}, 9, true},
+        {JP_F_CREATED_AT,
+         {0xd3, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff},
+         9,
+         true},
         /* strings (name): fixstr to 31 bytes, str8 from 32 */
         {JP_F_NAME, {0xa3, 'a', 'b', 'c'}, 4, true},
         {JP_F_NAME, {0xd9, 0x03, 'a', 'b', 'c'}, 5, false},
@@ -428,6 +431,229 @@ test_canonical_forms(void **state)
     assert_non_null(strstr(err.msg, "canonical"));
 }
 
+/* ---- every element in every other form ---------------------------------
+ * A small msgpack walker over canonical bytes: for each integer and each
+ * str, bin, array or map header it lists every other form that holds the
+ * same value (a wider unsigned or signed integer, str8 where fixstr fits,
+ * array16 where fixarray fits...), so that a test can splice each one in
+ * and check that the decoder refuses it. */
+
+typedef struct {
+    uint8_t b[9]; /* one form's bytes: the tag and its payload */
+    size_t n;
+} form_t;
+
+/* The integer forms that hold v (neg: v is an int64 below zero). */
+static size_t
+s_int_forms(uint64_t v, bool neg, form_t *out)
+{
+    size_t k = 0;
+    int64_t sv = (int64_t)v;
+    static const uint8_t utag[4] = {0xcc, 0xcd, 0xce, 0xcf};
+    static const uint8_t stag[4] = {0xd0, 0xd1, 0xd2, 0xd3};
+    if (!neg && v <= 0x7f)
+        out[k++] = (form_t){{(uint8_t)v}, 1};
+    if (neg && sv >= -32)
+        out[k++] = (form_t){{(uint8_t)sv}, 1};
+    for (int i = 0; i < 4; i++) {
+        int w = 1 << i;
+        uint64_t umax = w == 8 ? UINT64_MAX : (1ull << (8 * w)) - 1;
+        int64_t smax = w == 8 ? INT64_MAX : (int64_t)((1ull << (8 * w - 1)) - 1);
+        int64_t smin = -smax - 1;
+        if (!neg && v <= umax) {
+            out[k] = (form_t){{utag[i]}, 1 + (size_t)w};
+            for (int j = 0; j < w; j++)
+                out[k].b[1 + j] = (uint8_t)(v >> (8 * (w - 1 - j)));
+            k++;
+        }
+        if ((neg && sv >= smin) || (!neg && v <= (uint64_t)smax)) {
+            out[k] = (form_t){{stag[i]}, 1 + (size_t)w};
+            for (int j = 0; j < w; j++)
+                out[k].b[1 + j] = (uint8_t)((uint64_t)sv >> (8 * (w - 1 - j)));
+            k++;
+        }
+    }
+    return k;
+}
+
+/* The header forms of a family (fix range or none, then 8/16/32-bit tags;
+ * 0 where the family has no such tag) that hold length n. */
+static size_t
+s_len_forms(uint32_t n, uint8_t fix, uint32_t fixmax, uint8_t t8, uint8_t t16,
+            uint8_t t32, form_t *out)
+{
+    size_t k = 0;
+    if (fix && n <= fixmax)
+        out[k++] = (form_t){{(uint8_t)(fix | n)}, 1};
+    if (t8 && n <= 0xff)
+        out[k++] = (form_t){{t8, (uint8_t)n}, 2};
+    if (n <= 0xffff)
+        out[k++] = (form_t){{t16, (uint8_t)(n >> 8), (uint8_t)n}, 3};
+    out[k++] = (form_t){
+        {t32, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n}, 5};
+    return k;
+}
+
+/* The element at p: its forms, the bytes of its head (*head) and of the
+ * body that follows the head and belongs to it (*body: str and bin). */
+static size_t
+s_forms_at(const uint8_t *p, size_t *head, size_t *body, form_t *out)
+{
+    uint8_t t = p[0];
+    uint64_t v = 0;
+    *body = 0;
+    if (t <= 0x7f || t >= 0xe0) {
+        *head = 1;
+        return s_int_forms(t <= 0x7f ? t : (uint64_t)(int64_t)(int8_t)t, t >= 0xe0, out);
+    }
+    if (t >= 0xcc && t <= 0xd3) {
+        int w = 1 << ((t - 0xcc) % 4);
+        for (int j = 0; j < w; j++)
+            v = v << 8 | p[1 + j];
+        bool neg = false;
+        if (t >= 0xd0) {
+            int64_t sv = w == 1   ? (int8_t)v
+                         : w == 2 ? (int16_t)v
+                         : w == 4 ? (int32_t)v
+                                  : (int64_t)v;
+            neg = sv < 0;
+            v = (uint64_t)sv;
+        }
+        *head = 1 + (size_t)w;
+        return s_int_forms(v, neg, out);
+    }
+    if (t == 0xc0 || t == 0xc2 || t == 0xc3) {
+        *head = 1;
+        return 0;
+    }
+    uint32_t n;
+    if ((t & 0xf0) == 0x90 || (t & 0xf0) == 0x80) {
+        *head = 1;
+        n = t & 0x0f;
+    } else if ((t & 0xe0) == 0xa0) {
+        *head = 1;
+        n = t & 0x1f;
+    } else {
+        int w = (t == 0xc4 || t == 0xd9)                             ? 1
+                : (t == 0xc5 || t == 0xda || t == 0xdc || t == 0xde) ? 2
+                                                                     : 4;
+        n = 0;
+        for (int j = 0; j < w; j++)
+            n = n << 8 | p[1 + j];
+        *head = 1 + (size_t)w;
+    }
+    if ((t & 0xf0) == 0x90 || t == 0xdc || t == 0xdd)
+        return s_len_forms(n, 0x90, 15, 0, 0xdc, 0xdd, out);
+    if ((t & 0xf0) == 0x80 || t == 0xde || t == 0xdf)
+        return s_len_forms(n, 0x80, 15, 0, 0xde, 0xdf, out);
+    *body = n;
+    if ((t & 0xe0) == 0xa0 || (t >= 0xd9 && t <= 0xdb))
+        return s_len_forms(n, 0xa0, 31, 0xd9, 0xda, 0xdb, out);
+    return s_len_forms(n, 0, 0, 0xc4, 0xc5, 0xc6, out);
+}
+
+typedef int (*decode_fn)(const uint8_t *p, size_t n, const jp_id_t *id, jp_err_t *err);
+
+/* Every element of the canonical bytes b in every other form: refused as
+ * not canonical.  Returns the number of forms tried. */
+static size_t
+s_refuse_every_other_form(const jp_buf_t *b, const jp_id_t *id, decode_fn decode)
+{
+    jp_err_t err;
+    size_t tried = 0;
+    assert_int_equal(decode(b->data, b->len, id, &err), 0);
+    for (size_t at = 0; at < b->len;) {
+        form_t forms[12];
+        size_t head, body;
+        size_t nf = s_forms_at(b->data + at, &head, &body, forms);
+        for (size_t i = 0; i < nf; i++) {
+            if (forms[i].n == head && memcmp(forms[i].b, b->data + at, head) == 0)
+                continue; /* the canonical form itself */
+            jp_buf_t bad = {0};
+            jp_buf_append(&bad, b->data, at);
+            jp_buf_append(&bad, forms[i].b, forms[i].n);
+            jp_buf_append(&bad, b->data + at + head, b->len - at - head);
+            int rc = decode(bad.data, bad.len, id, &err);
+            if (rc != JP_ECORRUPT || !strstr(err.msg, "canonical"))
+                fprintf(stderr,
+                        "offset %zu: tag 0x%02x as 0x%02x (%zu bytes): rc %d (%s)\n", at,
+                        b->data[at], forms[i].b[0], forms[i].n, rc,
+                        rc ? err.msg : "accepted");
+            assert_int_equal(rc, JP_ECORRUPT);
+            assert_non_null(strstr(err.msg, "canonical"));
+            jp_buf_free(&bad);
+            tried++;
+        }
+        at += head + body;
+    }
+    return tried;
+}
+
+static int
+s_decode_change(const uint8_t *p, size_t n, const jp_id_t *id, jp_err_t *err)
+{
+    (void)id;
+    jp_change_t ch;
+    return jp_change_decode(p, n, &ch, err);
+}
+
+static int
+s_decode_record(const uint8_t *p, size_t n, const jp_id_t *id, jp_err_t *err)
+{
+    jp_record_t r;
+    return jp_record_decode(p, n, id, &r, err);
+}
+
+/* decode(encode(x)) is the only form accepted: every integer, length and
+ * header of a change and of a record state, written in any other form
+ * msgpack allows for the same value, is refused. */
+static void
+test_every_other_form_refused(void **state)
+{
+    (void)state;
+    size_t tried = 0;
+    for (jp_kind_t k = JP_K_CUSTOMER; k < JP_K_COUNT; k++) {
+        jp_change_t ch;
+        s_full_change(&ch, k, 300 + k);
+        jp_buf_t b = {0};
+        assert_int_equal(jp_change_encode(&ch, &b), 0);
+        tried += s_refuse_every_other_form(&b, &ch.id, s_decode_change);
+        jp_record_t r;
+        jp_record_init(&r, &ch.id);
+        assert_true(jp_merge(&r, &ch) > 0);
+        jp_buf_reset(&b);
+        assert_int_equal(jp_record_encode(&r, &b), 0);
+        tried += s_refuse_every_other_form(&b, &ch.id, s_decode_record);
+        jp_buf_free(&b);
+    }
+    /* Small stamps and values, where every integer has the most other
+     * forms: hlc 5 and store 1 fit a positive fixint. */
+    jp_id_t id = {{7}};
+    jp_record_t r;
+    jp_record_init(&r, &id);
+    r.kind = JP_K_CUSTOMER;
+    r.f[JP_F_NAME] = (jp_slot_t){true, 1, 5, {JP_T_STR, {.s = {"ab", 2}}}};
+    r.f[JP_F_GRADE] = (jp_slot_t){true, 1, 5, {JP_T_ENUM, {.i = 2}}};
+    r.f[JP_F_CREATED_AT] = (jp_slot_t){true, 1, 5, {JP_T_TIME, {.i = -3}}};
+    r.f[JP_F_NOTE] = (jp_slot_t){true, 2, 6, {0, {.i = 0}}};
+    jp_buf_t b = {0};
+    assert_int_equal(jp_record_encode(&r, &b), 0);
+    tried += s_refuse_every_other_form(&b, &id, s_decode_record);
+
+    /* A record with hlc 5 written as a uint16: twelve bytes for a state
+     * the encoder writes in ten.  Two byte forms would give one state two
+     * digests. */
+    static const uint8_t hlc16[] = {0x93, 0x01, 0x01, 0x91, 0x94, JP_F_NAME,
+                                    0xcd, 0x00, 0x05, 0x01, 0xa1, 'a'};
+    jp_err_t err;
+    jp_record_t back;
+    assert_int_equal(jp_record_decode(hlc16, sizeof hlc16, &id, &back, &err),
+                     JP_ECORRUPT);
+    assert_non_null(strstr(err.msg, "canonical"));
+    jp_buf_free(&b);
+    assert_true(tried > 1000);
+}
+
 static int
 s_setup(void **state)
 {
@@ -447,6 +673,7 @@ main(void)
         cmocka_unit_test(test_random_flips_never_crash),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_canonical_forms),
+        cmocka_unit_test(test_every_other_form_refused),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }

@@ -1008,6 +1008,21 @@ test_missing_column(void **state)
     s_expect(f, "", NULL, NULL, "customers.csv:1: the file is empty: no header row\n");
 }
 
+/* An empty file, of each of the three: refused with its name and line 1,
+ * nothing written.  An empty file is not mapped (the reader gets a NULL
+ * buffer of 0 bytes), which the line count and the parser once offset:
+ * clang's UBSan (the fuzz build) flags NULL + 0 as undefined. */
+static void
+test_empty_files(void **state)
+{
+    fx_t *f = *state;
+    char *c = s_csv(CUST_H, C1_OK, NULL);
+    s_expect(f, "", NULL, NULL, "customers.csv:1: the file is empty: no header row\n");
+    s_expect(f, c, "", NULL, "vehicles.csv:1: the file is empty: no header row\n");
+    s_expect(f, c, NULL, "", "events.csv:1: the file is empty: no header row\n");
+    free(c);
+}
+
 static void
 test_duplicate_ext_id(void **state)
 {
@@ -1221,6 +1236,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_required_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_column, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_column, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_ext_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_applicable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_csv, setup, teardown),
