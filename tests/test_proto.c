@@ -632,6 +632,10 @@ test_doc_limits(void **state)
          JP_MSG_MAX_TEXT},
         {"`args` pairs", JP_MSG_MAX_ARGS},
         {"hlc ahead of the server clock", JP_MSG_MAX_AHEAD_MS},
+        {"sessions of one key", JP_MSG_MAX_KEY_SESSIONS},
+        {"sessions of one principal", JP_MSG_MAX_PRINCIPAL_SESSIONS},
+        {"sessions in all", JP_MSG_MAX_SESSIONS},
+        {"messages queued to one client", JP_MSG_MAX_QUEUED},
     };
     size_t nwant = sizeof want / sizeof want[0];
     assert_int_equal(s_doc.nlim, nwant);
