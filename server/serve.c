@@ -51,6 +51,8 @@
 #define S_KEY_SESSIONS JP_MSG_MAX_KEY_SESSIONS /* sessions of one key (PROTOCOL.md 5) */
 #define S_PRINCIPAL_SESSIONS JP_MSG_MAX_PRINCIPAL_SESSIONS /* of one principal */
 #define S_SWEEP_MS 250                                     /* revocation sweep */
+#define S_MUTES 64        /* connections muted at once, at most */
+#define S_MUTE_MS 1000    /* how long a connection that does not read is muted */
 #define S_ZAP_BURST 64    /* ZAP requests answered between two polls */
 #define S_MAX_RID 256     /* bytes of a ZeroMQ routing id */
 #define S_ROUTER_BURST 16 /* client messages read between two polls */
@@ -75,6 +77,15 @@ typedef struct {
     bool pull_own;        /* the stream includes the client store's own changes */
     uint32_t pushes;      /* PUSHes with the merger, not yet answered */
 } s_sess_t;
+
+/* A connection whose queue was full: what it sends is discarded unread
+ * until `until_ms`, so that a client that floods and does not read costs
+ * the main thread a read, not a key lookup, a decode and an answer. */
+typedef struct {
+    uint8_t rid[S_MAX_RID]; /* ROUTER routing id */
+    size_t rid_n;           /* 0: the entry is free */
+    uint64_t until_ms;      /* monotonic */
+} s_mute_t;
 
 /* Session x as a client (main thread). */
 #define S_CLIENT(s, x)                                                                   \
@@ -110,10 +121,12 @@ struct s_srv {
     int nsess;
     uint64_t births;           /* sessions begun since start */
     uint64_t dropped;          /* sessions ended because the client did not read */
+    s_mute_t mute[S_MUTES];    /* connections that do not read, for a while */
     uint64_t batches, changes; /* accepted since start, for the log (merger) */
     s_worker_t merger;         /* PUSHes, one at a time, in order */
     s_worker_t reporter;       /* reports computed from a base */
     atomic_bool stopping;      /* workers drop what they have not begun */
+    jp_record_t old;           /* a record's state before a change (merger) */
     jp_id_t *touched;          /* customers a batch changed (merger) */
     size_t ntouched, captouched;
     srv_reports_t *reports; /* the held and live bases, reports ahead */
@@ -272,6 +285,38 @@ s_end_name(int end)
     }
 }
 
+/* Mute the connection of routing id rid (see s_mute_t): its entry, or the
+ * one that ends first. */
+static void
+s_mute(s_srv_t *s, const uint8_t *rid, size_t n)
+{
+    s_mute_t *m = &s->mute[0];
+    for (int i = 0; i < S_MUTES; i++) {
+        s_mute_t *e = &s->mute[i];
+        if (e->rid_n == n && memcmp(e->rid, rid, n) == 0) {
+            m = e;
+            break;
+        }
+        if (e->until_ms < m->until_ms)
+            m = e;
+    }
+    memcpy(m->rid, rid, n);
+    m->rid_n = n;
+    m->until_ms = s_us() / 1000 + S_MUTE_MS;
+}
+
+static bool
+s_muted(s_srv_t *s, const uint8_t *rid, size_t n)
+{
+    uint64_t now = s_us() / 1000;
+    for (int i = 0; i < S_MUTES; i++) {
+        const s_mute_t *e = &s->mute[i];
+        if (e->rid_n == n && e->until_ms > now && memcmp(e->rid, rid, n) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Forget the sessions that ended. */
 static void
 s_reap(s_srv_t *s)
@@ -280,7 +325,10 @@ s_reap(s_srv_t *s)
         s_sess_t *x = &s->sess[i];
         if (!x->end)
             continue;
-        s->dropped += x->end == SRV_END_SLOW;
+        if (x->end == SRV_END_SLOW) {
+            s->dropped++;
+            s_mute(s, x->rid, x->rid_n);
+        }
         srv_log_peer("%s: session ended: %s", x->who, s_end_name(x->end));
         *x = s->sess[--s->nsess];
     }
@@ -529,6 +577,28 @@ s_perr_for(int rc)
     }
 }
 
+/* A change that creates a record (none here by its id) must be as a store
+ * writes one (docs/FORMAT.md): its id names the writing store, and it
+ * carries every field a new record of its kind needs.  JP_EINVAL (ERROR
+ * malformed) if not. */
+static int
+s_check_create(const jp_change_t *ch, jp_err_t *err)
+{
+    if (jp_id_store(&ch->id) != ch->store)
+        return jp_err_set(err, JP_EINVAL,
+                          "store %u seq %llu: creates a record whose id is of store %u",
+                          ch->store, (unsigned long long)ch->seq, jp_id_store(&ch->id));
+    for (unsigned fid = 0; fid < JP_F_COUNT; fid++) {
+        const jp_field_def_t *d = jp_field_def(fid);
+        const jp_fval_t *f = jp_change_get(ch, fid);
+        if (((d->required >> ch->kind) & 1u) && (!f || f->v.type == 0))
+            return jp_err_set(
+                err, JP_EINVAL, "store %u seq %llu: a new %s needs field %s", ch->store,
+                (unsigned long long)ch->seq, jp_kind_name(ch->kind), d->name);
+    }
+    return 0;
+}
+
 /* A PUSH, on the merger thread (s_worker): batches are merged one at a
  * time, in the order they arrived. */
 static void
@@ -628,9 +698,12 @@ s_push(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
             srv_error(c, code, bno, "change %llu: %s", (unsigned long long)seq, err.msg);
             return;
         }
+        bool create = jp_txn_get(txn, &ch.id, &s->old) == JP_ENOTFOUND;
         rc = jp_txn_apply_decoded(txn, p, n, &ch, &err);
         if (rc == JP_EDUP)
             continue; /* a resent change: harmless */
+        if (rc == 0 && create)
+            rc = s_check_create(&ch, &err);
         if (rc) {
             jp_txn_abort(&txn);
             srv_error(c, s_perr_for(rc), bno, "%s", err.msg);
@@ -1262,6 +1335,8 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
     }
     if (!live) {
         srv_error(S_CLIENT(s, x), JP_PERR_NO_HELLO, 0, "send HELLO first");
+        if (x->end == SRV_END_SLOW)
+            s_mute(s, rid, ridn);
         return;
     }
     switch (m.type) {
@@ -1342,7 +1417,7 @@ s_router(s_srv_t *s)
             more = zmq_msg_recv(&part, s->router, 0) >= 0 && zmq_msg_more(&part);
             zmq_msg_close(&part);
         }
-        if ((size_t)n <= sizeof rid)
+        if ((size_t)n <= sizeof rid && !s_muted(s, rid, (size_t)n))
             s_message(s, rid, (size_t)n, &frame, frames);
         /* else a routing id longer than ours: cannot answer it */
         zmq_msg_close(&frame);

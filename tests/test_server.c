@@ -778,6 +778,46 @@ t_revoked_live_session(void **state)
     s_unchanged(&before);
 }
 
+/* docs/FORMAT.md: a change that creates a record is refused unless its id
+ * is of the writing store and it carries the fields a new record needs
+ * (here created_at); nothing is written.  A store's own writes pass. */
+static void
+t_create_as_a_store(void **state)
+{
+    (void)state;
+    snap_t before = s_snap();
+    void *s = s_connect(&F.curve);
+    const uint64_t acked = s_hello(s, 1);
+    uint8_t prev[32];
+    s_head_at(acked, prev);
+    jp_buf_t forged = {0};
+    /* No created_at (s_forge writes ext_id and a name only). */
+    s_forge(&forged, 1, acked + 1, prev, (jp_hlc_t)jp_now_ms() << 16);
+    s_push(s, 1, acked + 1, acked + 1, forged.data, forged.len, F.sign);
+    s_expect_error(s, JP_PERR_MALFORMED);
+    /* Everything a customer needs, but an id of store 2. */
+    jp_change_t ch;
+    memset(&ch, 0, sizeof ch);
+    ch.store = 1;
+    ch.seq = acked + 1;
+    ch.hlc = (jp_hlc_t)jp_now_ms() << 16;
+    ch.id = jp_db_new_id(F.store);
+    ch.id.b[7] = 2;
+    ch.kind = JP_K_CUSTOMER;
+    ch.author = "x";
+    ch.author_len = 1;
+    memcpy(ch.prev, prev, 32);
+    jp_change_set_str(&ch, JP_F_EXT_ID, "F2", 2);
+    jp_change_set_int(&ch, JP_F_CREATED_AT, 1700000000000LL);
+    jp_buf_reset(&forged);
+    assert_int_equal(jp_change_encode(&ch, &forged), 0);
+    s_push(s, 1, acked + 1, acked + 1, forged.data, forged.len, F.sign);
+    s_expect_error(s, JP_PERR_MALFORMED);
+    jp_buf_free(&forged);
+    s_unchanged(&before);
+    zmq_close(s);
+}
+
 /* PROTOCOL.md 3, 6: a PUSH whose changes exceed WELCOME's max_batch (and one
  * over the 1 MiB of section 6) is refused, nothing written; the same changes
  * in batches within it go through. */
@@ -1018,6 +1058,25 @@ t_edges_defined(void **state)
     s_unchanged(&before);
 }
 
+/* PROTOCOL.md 1: keys are given as 64 hex digits (Z85 accepted), and the
+ * enrolment's help says so. */
+static void
+t_enroll_help_says_hex(void **state)
+{
+    (void)state;
+    FILE *p = popen(SERVER " enroll --help", "r");
+    assert_non_null(p);
+    char out[4096];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    assert_int_equal(pclose(p), 0);
+    const char *curve = strstr(out, "--curve (");
+    assert_non_null(curve);
+    assert_true(
+        strncmp(curve, "--curve (the Curve key it connects with, 64 hex digits",
+                strlen("--curve (the Curve key it connects with, 64 hex digits")) == 0);
+}
+
 /* ---- misbehaving peers ---------------------------------------------------------- */
 
 #define S_SLOW 2000 /* ms: a round trip not answered by then counts as this */
@@ -1233,7 +1292,7 @@ t_flood_never_reads(void **state)
     late.n = 0;
     g.from = 50000;
     int over = 0;
-    for (uint64_t end = s_ms() + 30000; s_ms() < end && late.n < 40;) {
+    for (uint64_t end = s_ms() + 40000; s_ms() < end && late.n < 200;) {
         g.now = over == 2 ? &late : NULL;
         s_good_sync(&g);
         for (int i = 0; i < 2; i++)
@@ -1443,10 +1502,12 @@ main(void)
         cmocka_unit_test(t_malformed),
         cmocka_unit_test(t_push_credit),
         cmocka_unit_test(t_over_max_batch),
+        cmocka_unit_test(t_create_as_a_store),
         cmocka_unit_test(t_questions_in_one_session),
         cmocka_unit_test(t_log_escaped),
         cmocka_unit_test(t_frame_limits),
         cmocka_unit_test(t_edges_defined),
+        cmocka_unit_test(t_enroll_help_says_hex),
         cmocka_unit_test(t_revoked_live_session),
         cmocka_unit_test(t_flood_never_reads),
         cmocka_unit_test(t_many_connections),
