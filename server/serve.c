@@ -20,6 +20,12 @@
  * The workers get their jobs over inproc pipes (s_hand) and never touch
  * a session or the ROUTER; all read LMDB in their own read transactions.
  *
+ * No client can stop the group: the main thread never waits on a peer.
+ * Every send on the ROUTER is non-blocking; a client whose queue is full
+ * (it does not read) loses its session and is muted for a while.  A
+ * session exists only from WELCOME, a key and a principal have a few at
+ * most, and the ROUTER's monitor ends one when its connection closes.
+ *
  * A PUSH is checked in full before anything is written, then applied,
  * appended to the group log, linked and receipted in one LMDB transaction;
  * the RECEIPT is sent after the commit.  A crash before the commit loses
