@@ -1240,6 +1240,8 @@ s_flooder(const jp_curve_t *k, bool hello, int n, int *done_fd)
         return pid;
     }
     close(p[0]);
+    if (nice(19) < 0) /* as s_connector's */
+        _exit(1);
     void *ctx = zmq_ctx_new();
     void *s = s_dealer(ctx, k);
     int one = 1, small = 4096;
@@ -1348,6 +1350,10 @@ s_connector(const jp_curve_t *k, int n, int *done_fd, int *go_fd)
     }
     close(d[0]);
     close(g[1]);
+    /* The attacker's own CPU (its side of 1,000 CURVE handshakes) is on
+     * its machines, not the server's: here it yields to the server. */
+    if (nice(19) < 0)
+        _exit(1);
     void *ctx = zmq_ctx_new();
     zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, n + 16);
     void **socks = calloc((size_t)n, sizeof *socks);
@@ -1390,8 +1396,9 @@ s_connector(const jp_curve_t *k, int n, int *done_fd, int *go_fd)
 /* PROTOCOL.md 5: sessions begin at WELCOME, are bounded per key, and end
  * when their connection closes.  5,000 connections of one analyst's key,
  * half of them never saying HELLO: every one is answered, a good store
- * syncs meanwhile with p99 under 100 ms, the session table holds a few of
- * them, and none once they are closed. */
+ * syncs meanwhile and after with p99 under 100 ms (its new connections
+ * wait their turn behind the handshakes: under 2 s), the session table
+ * holds a few of them, and none once they are closed. */
 static void
 t_many_connections(void **state)
 {
@@ -1424,6 +1431,7 @@ t_many_connections(void **state)
     uint64_t took = s_ms() - t0;
     /* Then with the 5,000 connections held open. */
     int storm_hellos = g.hello.n;
+    double storm_hello = s_p99(&g.hello);
     g.now = NULL;
     g.hello.n = 0;
     for (int i = 0; i < 30; i++)
@@ -1435,9 +1443,10 @@ t_many_connections(void **state)
     double p99 = s_p99(&g.trips), hello = s_p99(&g.hello), p99_storm = s_p99(&storm);
     long long sessions = s_status_num("sessions");
     print_message("    %d connections of one key, %d answered in %llu ms; meanwhile the "
-                  "good store's p99 over %d round trips: %.1f ms (%d new connections)\n",
+                  "good store's p99 over %d round trips: %.1f ms, of %d new connections "
+                  "to WELCOME: %.1f ms\n",
                   KIDS * PER, total, (unsigned long long)took, storm.n, p99_storm,
-                  storm_hellos);
+                  storm_hellos, storm_hello);
     print_message("    with them open: the good store's p99 over %d round trips %.1f ms, "
                   "of %d new connections to WELCOME %.1f ms; sessions: %lld\n",
                   g.trips.n, p99, g.hello.n, hello, sessions);
@@ -1451,7 +1460,8 @@ t_many_connections(void **state)
     s_nkids = 0;
     assert_int_equal(nover, KIDS);
     assert_int_equal(total, KIDS * PER);
-    assert_true(storm.n > 0 && p99_storm < S_SLOW);
+    assert_true(storm.n > 0 && p99_storm < 100);
+    assert_true(storm_hello < S_SLOW);
     assert_true(p99 < 100);
     assert_true(hello < 100);
     assert_true(sessions >= 1 && sessions <= 1 + 8);
