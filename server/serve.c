@@ -361,7 +361,7 @@ s_sess_room(s_srv_t *s, const uint8_t key[32], const char *who)
         }
         if ((unsigned)count >= (pass == 0 ? S_KEY_SESSIONS : S_PRINCIPAL_SESSIONS)) {
             jp_msg_t bye = {.type = JP_MSG_BYE};
-            bye.bye.reason.p = "replaced by a newer session of this key";
+            bye.bye.reason.p = "replaced by a newer session of this key or principal";
             bye.bye.reason.n = strlen(bye.bye.reason.p);
             srv_send(S_CLIENT(s, oldest), &bye);
             oldest->end = SRV_END_REPLACED;

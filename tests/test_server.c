@@ -1077,6 +1077,40 @@ t_enroll_help_says_hex(void **state)
                 strlen("--curve (the Curve key it connects with, 64 hex digits")) == 0);
 }
 
+/* PROTOCOL.md 5: a key has at most 8 sessions; its ninth HELLO ends the
+ * oldest, which is told BYE; the others go on. */
+static void
+t_sessions_per_key(void **state)
+{
+    (void)state;
+    void *s[JP_MSG_MAX_KEY_SESSIONS + 1];
+    for (unsigned i = 0; i <= JP_MSG_MAX_KEY_SESSIONS; i++) {
+        s[i] = s_connect(&F.analyst);
+        s_hello(s[i], 0);
+    }
+    zmq_msg_t f;
+    jp_msg_t m;
+    zmq_msg_init(&f);
+    assert_true(s_recv(s[0], &f, &m, 2000));
+    assert_int_equal(m.type, JP_MSG_BYE);
+    print_message("    the oldest session: BYE %.*s\n", (int)m.bye.reason.n,
+                  m.bye.reason.p);
+    zmq_msg_close(&f);
+    m = (jp_msg_t){.type = JP_MSG_PING};
+    s_send(s[0], &m);
+    s_expect_error(s[0], JP_PERR_NO_HELLO);
+    for (unsigned i = 1; i <= JP_MSG_MAX_KEY_SESSIONS; i++) {
+        s_send(s[i], &m);
+        zmq_msg_init(&f);
+        assert_true(s_recv(s[i], &f, &m, 2000));
+        assert_int_equal(m.type, JP_MSG_PONG);
+        zmq_msg_close(&f);
+        m = (jp_msg_t){.type = JP_MSG_PING};
+    }
+    for (unsigned i = 0; i <= JP_MSG_MAX_KEY_SESSIONS; i++)
+        zmq_close(s[i]);
+}
+
 /* ---- misbehaving peers ---------------------------------------------------------- */
 
 #define S_SLOW 2000 /* ms: a round trip not answered by then counts as this */
@@ -1518,6 +1552,7 @@ main(void)
         cmocka_unit_test(t_frame_limits),
         cmocka_unit_test(t_edges_defined),
         cmocka_unit_test(t_enroll_help_says_hex),
+        cmocka_unit_test(t_sessions_per_key),
         cmocka_unit_test(t_revoked_live_session),
         cmocka_unit_test(t_flood_never_reads),
         cmocka_unit_test(t_many_connections),
