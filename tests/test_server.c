@@ -1498,7 +1498,9 @@ t_many_connections(void **state)
     assert_true(storm_hello < S_SLOW);
     assert_true(p99 < 100);
     assert_true(hello < 100);
-    assert_true(sessions >= 1 && sessions <= 1 + 8);
+    /* The key's 8 (the asking one among them), and the good store's last
+     * connections if their close is not through yet. */
+    assert_true(sessions >= 1 && sessions <= JP_MSG_MAX_KEY_SESSIONS + 2);
     /* Closed, they hold nothing: the only session is the one asking. */
     for (uint64_t end = s_ms() + 5000;
          (sessions = s_status_num("sessions")) != 1 && s_ms() < end;)
