@@ -85,7 +85,11 @@ int
 jp_sock_common(void *sock, jp_err_t *err)
 {
     int linger = 0, ivl = 5000, ttl = 15000, timeout = 15000;
-    int64_t max = JP_MSG_MAX_FRAME + 64; /* the frame plus its msgpack header */
+    /* PROTOCOL.md 1: a frame over 4 MiB ends the connection.  libzmq
+     * checks the frame as it travels, a CURVE MESSAGE command: "\x07MESSAGE"
+     * (8 bytes), a nonce (8), the box's MAC (16) and flags (1) around the
+     * message (tests/test_server.c checks both sides of the limit). */
+    int64_t max = JP_MSG_MAX_FRAME + 33;
     if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) ||
         zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) ||
         zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl) ||

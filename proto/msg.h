@@ -51,6 +51,12 @@
 #define JP_MSG_MAX_TEXT 256u /* bytes of agent, what, args, reason, error message */
 #define JP_MSG_MAX_ARGS 16u  /* key/value pairs in QUERY args */
 #define JP_MSG_MAX_AHEAD_MS (5u * 60 * 1000) /* hlc ahead of the server clock */
+/* The server's bounds (section 5, section 1): sessions, and the messages
+ * queued to one client before its session ends for not reading. */
+#define JP_MSG_MAX_KEY_SESSIONS 8u
+#define JP_MSG_MAX_PRINCIPAL_SESSIONS 32u
+#define JP_MSG_MAX_SESSIONS 4096u
+#define JP_MSG_MAX_QUEUED 4096u
 
 /* Message types (section 3). */
 typedef enum {

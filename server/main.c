@@ -278,9 +278,10 @@ static const char s_enroll_usage[] =
     "       " SRV_PROG " enroll --role group|auditor|region:NAME --curve KEY\n"
     "\n"
     "Admit a key.  A store's two public keys are what `jipan-store keys` prints\n"
-    "at the store: --curve (the Z85 Curve key it connects with) and --sign (the\n"
-    "hex Ed25519 key it signs its batches with).  Analysts and auditors are\n"
-    "not stores: they get a role and a Curve key only.\n"
+    "at the store: --curve (the Curve key it connects with, 64 hex digits; Z85\n"
+    "is accepted too) and --sign (the Ed25519 key it signs its batches with,\n"
+    "64 hex digits).  Analysts and auditors are not stores: they get a role\n"
+    "and a Curve key only.\n"
     "\n"
     "  --rotate   the store already has a key: the old keys stay valid for the\n"
     "             configured overlap window (overlap_days), then expire\n";

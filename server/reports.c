@@ -524,10 +524,6 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
     }
     jp_err_t err = {0};
     jp_filter_t *filter = NULL;
-    if (at_risk && a.filter[0]) {
-        srv_error(c, JP_PERR_MALFORMED, qid, "at_risk takes no filter");
-        return;
-    }
     if (a.filter[0] && jp_filter_parse(a.filter, &filter, &err)) {
         srv_error(c, JP_PERR_MALFORMED, qid, "filter: %s", err.msg);
         return;

@@ -124,18 +124,36 @@ typedef struct {
     size_t rid_n;
     const uint8_t *key; /* its Curve key, 32 bytes */
     const srv_key_t *k; /* its key entry, as of the message */
-    bool *gone;         /* main thread: set when the peer is gone */
+    uint8_t *end;       /* main thread: set to an srv_end_t when a send fails */
 } srv_client_t;
 
-/* Send m to client c; an ERROR with the reason (logged, never personal
- * data); an ANSWER to query id. */
+/* Why a session ends (besides revocation, which keeps it until its
+ * connection closes: every message gets ERROR revoked). */
+typedef enum {
+    SRV_END_NONE = 0,
+    SRV_END_BYE = 1,     /* the client said BYE */
+    SRV_END_CLOSED = 2,  /* its connection closed (or the ROUTER lost the peer) */
+    SRV_END_SLOW = 3,    /* it does not read: its queue on the ROUTER is full */
+    SRV_END_REPLACED = 4 /* its key or principal opened one session too many */
+} srv_end_t;
+
+/* Send m to client c, never waiting: on the ROUTER, a peer whose queue is
+ * full (it does not read) or that is gone is not sent to, and *c->end says
+ * so; -1 then.  An ERROR with the reason (logged, never personal data); an
+ * ANSWER to query id. */
 int srv_send(srv_client_t *c, const jp_msg_t *m);
 int srv_error(srv_client_t *c, int code, uint64_t ref, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void srv_answer(srv_client_t *c, uint64_t id, const char *body, size_t n);
 
-/* One line to stderr (the journal under systemd), from any thread. */
+/* One line to stderr (the journal under systemd), from any thread.  What
+ * the line holds is escaped (control characters, backslashes, bytes that
+ * are not UTF-8 as \xNN; C1 controls as \u00NN), so that text a peer sent
+ * cannot forge or colour a line.  srv_log_peer() is for lines a peer can
+ * cause at will (refusals, sessions): past 100 a second they are counted,
+ * not written, and the count is logged. */
 void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void srv_log_peer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The reports (reports.c): start the refresher, stop it and free all. */
 typedef struct srv_reports srv_reports_t;

@@ -23,8 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
+#include "crypto.h"
 #include "id.h"
 #include "msg.h"
+#include "record.h"
+#include "schema.h"
 
 /* ---- The document ------------------------------------------------------ */
 
@@ -632,6 +636,10 @@ test_doc_limits(void **state)
          JP_MSG_MAX_TEXT},
         {"`args` pairs", JP_MSG_MAX_ARGS},
         {"hlc ahead of the server clock", JP_MSG_MAX_AHEAD_MS},
+        {"sessions of one key", JP_MSG_MAX_KEY_SESSIONS},
+        {"sessions of one principal", JP_MSG_MAX_PRINCIPAL_SESSIONS},
+        {"sessions in all", JP_MSG_MAX_SESSIONS},
+        {"messages queued to one client", JP_MSG_MAX_QUEUED},
     };
     size_t nwant = sizeof want / sizeof want[0];
     assert_int_equal(s_doc.nlim, nwant);
@@ -1231,17 +1239,73 @@ test_receipt_msg(void **state)
     jp_key_destroy(&key);
 }
 
+/* docs/FORMAT.md's example change: the hex block after "### Example" and
+ * the hash the text gives.  It decodes, its id is of its store and of its
+ * hlc's instant, it carries every field a new record of its kind needs,
+ * and its hash is the one printed. */
+static void
+test_format_example(void **state)
+{
+    (void)state;
+    FILE *f = fopen(JP_SOURCE_DIR "/docs/FORMAT.md", "r");
+    assert_non_null(f);
+    char line[512], hash_hex[65] = "";
+    uint8_t bytes[1024];
+    size_t n = 0;
+    int phase = 0; /* 0 before the example, 1 before its block, 2 in it, 3 after */
+    while (fgets(line, sizeof line, f)) {
+        if (phase == 0 && strncmp(line, "### Example", 11) == 0)
+            phase = 1;
+        else if ((phase == 1 || phase == 2) && strncmp(line, "```", 3) == 0)
+            phase++;
+        else if (phase == 2)
+            for (char *p = line; *p;) {
+                unsigned v;
+                int used;
+                if (sscanf(p, " %2x%n", &v, &used) != 1)
+                    break;
+                assert_true(n < sizeof bytes);
+                bytes[n++] = (uint8_t)v;
+                p += used;
+            }
+        else if (phase == 3 && strstr(line, "`") && !hash_hex[0]) {
+            const char *q = strchr(line, '`');
+            if (q && strspn(q + 1, "0123456789abcdef") == 64)
+                snprintf(hash_hex, sizeof hash_hex, "%.64s", q + 1);
+        }
+    }
+    fclose(f);
+    assert_int_equal(phase, 3);
+    assert_true(n > 0);
+    jp_change_t ch;
+    jp_err_t err;
+    if (jp_change_decode(bytes, n, &ch, &err))
+        fail_msg("FORMAT.md's example does not decode: %s", err.msg);
+    assert_int_equal(jp_id_store(&ch.id), ch.store);
+    assert_int_equal(jp_id_ms(&ch.id), ch.hlc >> 16);
+    for (unsigned fid = 0; fid < JP_F_COUNT; fid++)
+        if ((jp_field_def(fid)->required >> ch.kind) & 1u)
+            if (!jp_change_get(&ch, fid))
+                fail_msg("FORMAT.md's example lacks %s, required on create",
+                         jp_field_def(fid)->name);
+    uint8_t h[JP_HASH_LEN];
+    char hex[2 * JP_HASH_LEN + 1];
+    assert_int_equal(jp_sha256(bytes, n, h), 0);
+    jp_hex(h, sizeof h, hex);
+    assert_string_equal(hex, hash_hex);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_doc_messages),   cmocka_unit_test(test_doc_errors),
-        cmocka_unit_test(test_doc_limits),     cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_frame_limit),    cmocka_unit_test(test_truncations),
-        cmocka_unit_test(test_malformed),      cmocka_unit_test(test_oversize),
-        cmocka_unit_test(test_random_flips),   cmocka_unit_test(test_push_1000),
-        cmocka_unit_test(test_builder_limits), cmocka_unit_test(test_list_bytes),
-        cmocka_unit_test(test_receipt_msg),
+        cmocka_unit_test(test_doc_messages), cmocka_unit_test(test_doc_errors),
+        cmocka_unit_test(test_doc_limits),   cmocka_unit_test(test_format_example),
+        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_frame_limit),
+        cmocka_unit_test(test_truncations),  cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_oversize),     cmocka_unit_test(test_random_flips),
+        cmocka_unit_test(test_push_1000),    cmocka_unit_test(test_builder_limits),
+        cmocka_unit_test(test_list_bytes),   cmocka_unit_test(test_receipt_msg),
     };
     s_init_texts();
     return cmocka_run_group_tests(tests, s_read_doc, NULL);
