@@ -212,7 +212,7 @@ s_on_record(void *arg, const jp_id_t *id)
         if (ref)
             w->ref[k] = *ref;
     }
-    if ((r.kind == JP_K_VEHICLE || r.kind == JP_K_SERVICE) && !e->deleted) {
+    if (r.kind == JP_K_VEHICLE || r.kind == JP_K_SERVICE) {
         char vin[JP_MAX_STR + 1];
         jp_record_str(&r, JP_F_VIN, vin, sizeof vin);
         if (vin[0] && !(w->vin = strdup(vin)))
@@ -355,7 +355,10 @@ s_build_vins(jp_share_t *s, s_raw_t *raw)
         char **hit = bsearch(&raw[i].vin, v, nd, sizeof *v, s_vin_cmp);
         assert(hit);
         s->rec[i].vin = (uint32_t)(hit - v);
-        s->vst[np++] = (s_pair_t){s->rec[i].vin, s->rec[i].store};
+        /* A voided visit still travels by its VIN (its tombstone must reach
+         * the stores that hold it), but opens the VIN to no store. */
+        if (!s->rec[i].deleted)
+            s->vst[np++] = (s_pair_t){s->rec[i].vin, s->rec[i].store};
     }
     s->nvst = s_pairs_unique(s->vst, np);
     free(v);

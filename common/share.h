@@ -27,7 +27,10 @@
  *   group   everything.
  * A customer's referred_by is not followed (a mutable row may name a
  * customer the store does not see); a tombstoned row does not join a
- * person, and a tombstoned sale or visit does not open a VIN.
+ * person (the stores that held it through the person remove it), and a
+ * tombstoned sale or visit does not open a VIN to its store (a voided
+ * visit is still seen by the stores its VIN is open to: its tombstone
+ * voids their copy).
  *
  * The engine works on a snapshot: jp_share_load() reads every record once
  * into compact sorted arrays (records by id, people, the stores of each
