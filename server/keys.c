@@ -223,6 +223,12 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
     srv_conf_t *c = x->conf;
     if (!strcmp(section, "sharing")) {
         const char *why;
+        if (strcmp(name, "rule") != 0 && strncmp(name, "store.", 6) != 0) {
+            snprintf(x->why, sizeof x->why,
+                     "unknown setting '%s' in [sharing] (rule = WORD, or store.N = WORD)",
+                     name);
+            return 0;
+        }
         if (jp_share_conf_set(&c->sharing, name, val, &why) == 0)
             return 1;
         snprintf(x->why, sizeof x->why, "[sharing] %s: %s", name, why);
