@@ -1611,6 +1611,12 @@ done:
 int
 jp_txn_digest(jp_txn_t *txn, uint8_t out[JP_HASH_LEN])
 {
+    return jp_txn_digest_of(txn, NULL, NULL, out);
+}
+
+int
+jp_txn_digest_of(jp_txn_t *txn, jp_keep_cb keep, void *arg, uint8_t out[JP_HASH_LEN])
+{
     assert(txn && out);
     jp_sha_t *sha = NULL;
     MDB_cursor *cur = NULL;
@@ -1629,6 +1635,12 @@ jp_txn_digest(jp_txn_t *txn, uint8_t out[JP_HASH_LEN])
         if (k.mv_size != 16 || v.mv_size > UINT32_MAX) {
             rc = JP_EDAMAGED;
             goto done;
+        }
+        if (keep) {
+            jp_id_t id;
+            memcpy(id.b, k.mv_data, 16);
+            if (!keep(arg, &id))
+                continue;
         }
         if ((rc = jp_sha_update(sha, k.mv_data, 16)) ||
             (rc = jp_sha_update(sha, len, 4)) ||

@@ -209,6 +209,11 @@ int jp_txn_stores(jp_txn_t *txn, uint16_t *out, int cap);
 /* SHA-256 over every (id, state) in key order: equal states, equal
  * digests, wherever computed. */
 int jp_txn_digest(jp_txn_t *txn, uint8_t out[JP_HASH_LEN]);
+/* The same digest over only the records keep(arg, id) is true for (the
+ * view of a store, share.h): a store holding exactly those records in
+ * those states has this digest. */
+typedef bool (*jp_keep_cb)(void *arg, const jp_id_t *id);
+int jp_txn_digest_of(jp_txn_t *txn, jp_keep_cb keep, void *arg, uint8_t out[JP_HASH_LEN]);
 
 /* Record counts by kind (out[JP_K_COUNT]) and the number of changes. */
 int jp_txn_counts(jp_txn_t *txn, uint64_t out[JP_K_COUNT], uint64_t *changes);

@@ -228,6 +228,19 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
                  name);
         return 0;
     }
+    if (!strcmp(section, "sharing")) {
+        const char *why;
+        if (strcmp(name, "rule") != 0 && strncmp(name, "store.", 6) != 0) {
+            snprintf(x->why, sizeof x->why,
+                     "unknown setting '%s' in [sharing] (rule = WORD, or store.N = WORD)",
+                     name);
+            return 0;
+        }
+        if (jp_share_conf_set(&c->sharing, name, val, &why) == 0)
+            return 1;
+        snprintf(x->why, sizeof x->why, "[sharing] %s: %s", name, why);
+        return 0;
+    }
     if (strcmp(section, "server") != 0) {
         snprintf(x->why, sizeof x->why, "unknown section [%s]", section);
         return 0;
@@ -262,6 +275,7 @@ srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err)
     conf->max_batch = JP_MSG_MAX_BATCH;
     conf->credit = 16;
     conf->overlap_days = 7;
+    jp_share_conf_init(&conf->sharing);
     FILE *f = fopen(path, "r");
     if (!f)
         return jp_err_set(err, errno == ENOENT ? JP_ENOTFOUND : JP_EIO,

@@ -678,6 +678,107 @@ cmd_run(s_run_t *r, int argc, char **argv)
     return rc ? s_fail(r, rc, &err) : S_OK;
 }
 
+/* ---- view-digest --------------------------------------------------------------- */
+
+typedef struct {
+    jp_share_store_t st[1024]; /* the enrolled stores, regions borrowed from reg */
+    char reg[1024][64];
+    size_t n;
+} s_stores_t;
+
+static int
+s_collect_peer(void *arg, const srv_peer_t *p)
+{
+    s_stores_t *x = arg;
+    if (x->n == sizeof x->st / sizeof x->st[0])
+        return JP_ETOOBIG;
+    strcpy(x->reg[x->n], p->region);
+    x->st[x->n] = (jp_share_store_t){p->store, x->reg[x->n]};
+    x->n++;
+    return 0;
+}
+
+typedef struct {
+    uint64_t counts[JP_K_COUNT]; /* records of the view by kind */
+    jp_txn_t *txn;
+} s_view_count_t;
+
+static int
+s_count_visible(void *arg, const jp_id_t *id)
+{
+    s_view_count_t *c = arg;
+    jp_record_t rec;
+    int rc = jp_txn_get(c->txn, id, &rec);
+    if (rc == 0 && rec.kind < JP_K_COUNT)
+        c->counts[rec.kind]++;
+    return rc;
+}
+
+static int
+cmd_view_digest(s_run_t *r, int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: " SRV_PROG " view-digest --store N\n\n"
+        "The state digest of the records store N may see under its sharing rule\n"
+        "([sharing] in the configuration), computed as the store computes its own\n"
+        "(`jipan-store status --digest`), with the view's record counts.  Under\n"
+        "rule group it is the whole base's digest (`" SRV_PROG " status --digest`).\n";
+    if (s_help(argc, argv, usage))
+        return S_OK;
+    if (argc != 3 || strcmp(argv[1], "--store") != 0)
+        return s_usage_error(r, "give --store N");
+    int64_t store;
+    const char *why;
+    if (jp_parse_int(argv[2], strlen(argv[2]), 1, 65535, &store, &why))
+        return s_usage_error(r, "--store needs a store number 1..65535");
+    jp_err_t err = {0};
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    jp_share_t *share = NULL;
+    s_stores_t *stores = calloc(1, sizeof *stores);
+    int rc = stores ? s_open(r, &db, &err) : JP_ENOMEM;
+    if (rc || (rc = jp_db_begin(db, false, &txn, &err)))
+        goto done;
+    srv_peer_t peer;
+    if (srv_peer_get(txn, (uint16_t)store, &peer)) {
+        rc = jp_err_set(&err, JP_ENOTFOUND, "store %d is not enrolled", (int)store);
+        goto done;
+    }
+    if ((rc = srv_peers_each(txn, s_collect_peer, stores))) {
+        jp_err_set(&err, rc, "more than %zu enrolled stores",
+                   sizeof stores->st / sizeof stores->st[0]);
+        goto done;
+    }
+    if ((rc = jp_share_load(&share, txn, &r->conf.sharing, stores->st, stores->n, &err)))
+        goto done;
+    uint8_t d[JP_HASH_LEN];
+    char hex[2 * JP_HASH_LEN + 1];
+    s_view_count_t c = {.txn = txn};
+    if ((rc = jp_share_view_digest(share, txn, (uint16_t)store, d)) ||
+        (rc = jp_share_each_visible(share, (uint16_t)store, s_count_visible, &c)))
+        goto done;
+    jp_hex(d, sizeof d, hex);
+    uint64_t events = 0;
+    for (int k = JP_K_SERVICE; k < JP_K_COUNT; k++)
+        if (k != JP_K_LINK)
+            events += c.counts[k];
+    printf("store       %d %s (region %s)\n", (int)store, peer.code, peer.region);
+    printf("rule        %s\n",
+           jp_share_rule_name(jp_share_conf_rule(&r->conf.sharing, (uint16_t)store)));
+    printf(
+        "records     %llu customers, %llu vehicles, %llu events, %llu links (of %zu)\n",
+        (unsigned long long)c.counts[JP_K_CUSTOMER],
+        (unsigned long long)c.counts[JP_K_VEHICLE], (unsigned long long)events,
+        (unsigned long long)c.counts[JP_K_LINK], jp_share_count(share));
+    printf("digest      %s\n", hex);
+done:
+    jp_share_destroy(&share);
+    jp_txn_abort(&txn);
+    jp_db_close(&db);
+    free(stores);
+    return rc ? s_fail(r, rc, &err) : S_OK;
+}
+
 static int
 cmd_export(s_run_t *r, int argc, char **argv)
 {
@@ -702,6 +803,7 @@ static const s_cmd_t s_cmds[] = {
     {"backup", cmd_backup, "hot copy of the environment while the server runs"},
     {"run", cmd_run, "serve (the daemon)"},
     {"export", cmd_export, "the group log as a signed file for the auditors"},
+    {"view-digest", cmd_view_digest, "the state digest of what one store may see"},
 };
 
 static void
@@ -714,7 +816,7 @@ s_usage(FILE *out)
                  ", or $JIPAN_SERVER_CONF)\n"
                  "  -h, --help         this text\n\ncommands:\n");
     for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
-        fprintf(out, "  %-7s %s\n", s_cmds[i].name, s_cmds[i].help);
+        fprintf(out, "  %-11s %s\n", s_cmds[i].name, s_cmds[i].help);
     fprintf(out, "\n`" SRV_PROG " COMMAND --help` describes a command; "
                  "deploy/README.md is the operator's guide.\n");
 }

@@ -21,6 +21,7 @@
 #include "db.h"
 #include "err.h"
 #include "msg.h"
+#include "share.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,14 +32,15 @@
 
 /* The configuration file (deploy/jipan-server.conf documents it). */
 typedef struct {
-    char endpoint[256];    /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7700 */
-    char data[1024];       /* data directory: LMDB environment and keys */
-    char group[64];        /* the dealer group's name */
-    char tz[64];           /* the group's time zone (IANA) */
-    uint32_t max_batch;    /* bytes of changes in one PUSH or CHANGES */
-    uint32_t credit;       /* PUSH batches a client may have unanswered */
-    uint32_t overlap_days; /* key rotation: days the old key stays valid */
-    uint32_t map_mib;      /* LMDB map size, MiB (0: the default, 64 GiB) */
+    char endpoint[256];      /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7700 */
+    char data[1024];         /* data directory: LMDB environment and keys */
+    char group[64];          /* the dealer group's name */
+    char tz[64];             /* the group's time zone (IANA) */
+    uint32_t max_batch;      /* bytes of changes in one PUSH or CHANGES */
+    uint32_t credit;         /* PUSH batches a client may have unanswered */
+    uint32_t overlap_days;   /* key rotation: days the old key stays valid */
+    uint32_t map_mib;        /* LMDB map size, MiB (0: the default, 64 GiB) */
+    jp_share_conf_t sharing; /* [sharing]: what each store may see (share.h) */
 } srv_conf_t;
 
 int srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err);
