@@ -524,6 +524,30 @@ s_zap(s_srv_t *s)
 
 /* ---- PUSH -------------------------------------------------------------------- */
 
+/* The time a batch is accepted at: now, or the time of the batch before it
+ * in the group log if the clock has gone back since (an NTP step, a
+ * restart on a wrong clock).  The auditor refuses accepted times that run
+ * backwards (docs/EXPORT.md), so an honest server never writes them.  Call
+ * before the batch's entries are appended. */
+static uint64_t
+s_batch_ms(jp_txn_t *txn)
+{
+    uint64_t now = jp_now_ms(), len;
+    const void *v;
+    size_t vn;
+    uint8_t k[8];
+    jp_batch_t b;
+    if (jp_txn_glog_len(txn, &len) || len == 0)
+        return now;
+    jp_be64_put(k, len);
+    if (jp_txn_tb_get(txn, JP_TB_GLOG, k, sizeof k, &v, &vn) || vn != 10)
+        return now;
+    const uint8_t *e = v; /* store be16 | seq be64 */
+    if (jp_txn_batch_find(txn, jp_be16_get(e), jp_be64_get(e + 2), &b))
+        return now;
+    return b.ms > now ? b.ms : now;
+}
+
 int
 srv_sign_own(jp_txn_t *txn, const jp_key_t *key, uint64_t first, uint64_t last,
              jp_err_t *err)
@@ -532,7 +556,7 @@ srv_sign_own(jp_txn_t *txn, const jp_key_t *key, uint64_t first, uint64_t last,
     int rc = jp_txn_head(txn, 0, &h);
     if (rc)
         return jp_err_set(err, rc, "server log head unreadable");
-    jp_batch_t b = {.store = 0, .first = first, .last = last, .ms = jp_now_ms()};
+    jp_batch_t b = {.store = 0, .first = first, .last = last, .ms = s_batch_ms(txn)};
     uint8_t msg[JP_BATCH_MSG_LEN];
     jp_batch_msg(0, first, last, h.head, msg);
     jp_key_public(key, b.pub);
@@ -663,6 +687,7 @@ s_push(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
         srv_error(c, s_perr_for(rc), bno, "%s", err.msg);
         return;
     }
+    const uint64_t accepted_ms = s_batch_ms(txn);
     /* The key may have been revoked while the batch waited its turn: the
      * entry read in this transaction is the one that counts. */
     srv_key_t now_k;
@@ -734,7 +759,7 @@ s_push(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
     }
     if ((rc = jp_txn_head(txn, store, &h)))
         goto internal;
-    uint64_t now = jp_now_ms();
+    uint64_t now = accepted_ms;
     if (fresh) {
         jp_batch_t b = {.store = store,
                         .first = m->push.first_seq,
