@@ -1058,6 +1058,32 @@ t_edges_defined(void **state)
     s_unchanged(&before);
 }
 
+/* PROTOCOL.md 5: only BYE, a transport error or revocation end a session.
+ * A store that says nothing for over a minute (ZMTP heartbeats keep its
+ * connection up) still has its session: its PULL is answered, not refused
+ * as before HELLO.  Waits 65 s. */
+static void
+t_idle_session_kept(void **state)
+{
+    (void)state;
+    void *s = s_connect(&F.curve);
+    s_hello(s, 1);
+    zmq_msg_t f;
+    jp_msg_t m;
+    zmq_msg_init(&f);
+    assert_false(s_recv(s, &f, &m, 65000)); /* nothing comes unasked */
+    m = (jp_msg_t){.type = JP_MSG_PULL};
+    m.pull.credit = 1;
+    s_send(s, &m);
+    assert_true(s_recv(s, &f, &m, 5000));
+    if (m.type == JP_MSG_ERROR)
+        fprintf(stderr, "idle session refused: ERROR %lld %.*s\n", (long long)m.error.code,
+                (int)m.error.message.n, m.error.message.p);
+    assert_int_equal(m.type, JP_MSG_CHANGES);
+    zmq_msg_close(&f);
+    zmq_close(s);
+}
+
 /* PROTOCOL.md 1: keys are given as 64 hex digits (Z85 accepted), and the
  * enrolment's help says so. */
 static void
@@ -1540,6 +1566,7 @@ main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_accept_and_replay),
+        cmocka_unit_test(t_idle_session_kept),
         cmocka_unit_test(t_unenrolled_key),
         cmocka_unit_test(t_claims_another_store),
         cmocka_unit_test(t_broken_chain),
