@@ -5,9 +5,16 @@
 # stores, and at the end the group's loyalty report and the audit of the
 # group log.  Everything it starts is stopped when it ends (or fails).
 # Files live under $JIPAN_DEMO_DIR (default /tmp/jipan-demo), removed at
-# the start of the next run.
+# the start of the next run.  `bash deploy/demo.sh --web` then keeps the
+# HZ01 store's counter screens (jipan-store web) open until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+keep_web=false
+case ${1:-} in
+--web) keep_web=true ;;
+"") ;;
+*) echo "usage: bash deploy/demo.sh [--web]" >&2; exit 2 ;;
+esac
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -143,6 +150,20 @@ if [ -x "$bin/audit/jipan-audit" ]; then
     done
     "$bin/audit/jipan-audit" verify "$demo/group.jpx" "${pins[@]}" \
         --server-key "$(server keys | awk '$1 == "receipt" { print $2 }')"
+fi
+
+say "The store's counter in a browser (jipan-store web, HZ01): a user for it"
+web_port=${JIPAN_DEMO_WEB_PORT:-8470}
+web_pass=$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s\n' "$web_pass" | store HZ01 web-user add demo --role manager
+echo "  the counter:  http://127.0.0.1:$web_port/   (user demo, password $web_pass)"
+echo "  the group's dashboard: not built yet; jipan-query above is the analysts' way in"
+if $keep_web; then
+    echo "  serving until Ctrl-C ..."
+    store HZ01 web --port "$web_port"
+else
+    echo "  to open it: bash deploy/demo.sh --web, or"
+    echo "  $bin/client/jipan-store -d $demo/stores/HZ01 web --port $web_port"
 fi
 
 say "Done.  Everything started here is stopped now; the files stay in $demo"
