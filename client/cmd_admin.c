@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include "crypto.h"
+#include "repair.h"
 #include "validate.h"
 
 static const char s_log_usage[] =

@@ -305,7 +305,8 @@ jp_secret_read(const char *path, char **out, size_t *len, size_t max, jp_err_t *
             continue;
         if (r < 0) {
             int e = errno;
-            rc = jp_err_set(err, JP_EIO, "cannot read key file %s: %s", path, strerror(e));
+            rc =
+                jp_err_set(err, JP_EIO, "cannot read key file %s: %s", path, strerror(e));
             goto fail;
         }
         if (r == 0)
@@ -526,8 +527,8 @@ jp_hex(const uint8_t *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int
-s_hexval(char c)
+int
+jp_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -545,10 +546,10 @@ jp_unhex(const char *s, uint8_t *out, size_t n)
     /* Checked character by character, so a short string stops at its NUL
      * (not a hex digit) and nothing past it is read. */
     for (size_t i = 0; i < n; i++) {
-        int hi = s_hexval(s[2 * i]);
+        int hi = jp_hexval(s[2 * i]);
         if (hi < 0)
             return JP_EINVAL;
-        int lo = s_hexval(s[2 * i + 1]);
+        int lo = jp_hexval(s[2 * i + 1]);
         if (lo < 0)
             return JP_EINVAL;
         out[i] = (uint8_t)(hi << 4 | lo);

@@ -76,5 +76,7 @@ int jp_secret_read(const char *path, char **out, size_t *len, size_t max, jp_err
 /* Hex of n bytes into out[2n+1]; parse 2n hex characters (JP_EINVAL). */
 void jp_hex(const uint8_t *p, size_t n, char *out);
 int jp_unhex(const char *s, uint8_t *out, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int jp_hexval(char c);
 
 #endif

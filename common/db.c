@@ -29,6 +29,7 @@
  */
 #include "db.h"
 #include "codec.h"
+#include "db_int.h"
 #include "validate.h"
 
 #include <assert.h>
@@ -1947,174 +1948,63 @@ jp_db_lean(const jp_db_t *self)
     return self->lean;
 }
 
-/* ---- repairing a log whose authors cannot be decoded ------------------------- */
+/* ---- internal hooks for repair.c (db_int.h) ---------------------------------- */
 
-/* The author to write instead of a[0..n): at most JP_MAX_AUTHOR bytes cut
- * at a character boundary, control characters as '?'; "unknown" when
- * nothing of it is text.  Returns the bytes written to out. */
-static size_t
-s_fix_author(const char *a, size_t n, char out[JP_MAX_AUTHOR])
+int
+jp_txn_broken(const jp_txn_t *txn)
 {
-    size_t m = n < JP_MAX_AUTHOR ? n : JP_MAX_AUTHOR;
-    if (m < n) {
-        while (m > 0 && ((uint8_t)a[m] & 0xC0) == 0x80)
-            m--;
-    }
-    for (size_t i = 0; i < m; i++) {
-        uint8_t c = (uint8_t)a[i];
-        out[i] = c < 0x20 || c == 0x7F ? '?' : a[i];
-        if (c == 0xC2 && i + 1 < m && (uint8_t)a[i + 1] >= 0x80 &&
-            (uint8_t)a[i + 1] <= 0x9F) {
-            out[i] = '?'; /* a C1 control: two bytes, two '?' */
-            out[++i] = '?';
-        }
-    }
-    const char *why;
-    if (m == 0 || jp_text_check(out, m, false, &why)) {
-        memcpy(out, "unknown", 7);
-        m = 7;
-    }
-    return m;
-}
-
-/* Rewrite the change p[0..n) (the layout of codec.h) with the author
- * fixed and prev replaced, into out.  The other bytes are kept as they
- * are.  JP_ECORRUPT when p is not a change with an author and a prev. */
-static int
-s_rewrite_change(const uint8_t *p, size_t n, const uint8_t prev[JP_HASH_LEN],
-                 jp_buf_t *out)
-{
-    msgpack_unpacked u;
-    size_t off = 0;
-    int rc = JP_ECORRUPT;
-    msgpack_unpacked_init(&u);
-    if (msgpack_unpack_next(&u, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS ||
-        off != n || u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 9)
-        goto done;
-    const msgpack_object *a = u.data.via.array.ptr;
-    if (a[6].type != MSGPACK_OBJECT_STR || a[7].type != MSGPACK_OBJECT_BIN ||
-        a[7].via.bin.size != JP_HASH_LEN)
-        goto done;
-    /* Both point into p (msgpack-c does not copy what it unpacks). */
-    const uint8_t *ab = (const uint8_t *)a[6].via.str.ptr;
-    uint32_t an = a[6].via.str.size;
-    size_t ah = an < 32 ? 1 : an < 256 ? 2 : an < 65536 ? 3 : 5;
-    const uint8_t *pb = (const uint8_t *)a[7].via.bin.ptr;
-    if (ab < p + ah || ab + an + 2 != pb || pb + JP_HASH_LEN > p + n)
-        goto done;
-    char fixed[JP_MAX_AUTHOR];
-    size_t fn = s_fix_author((const char *)ab, an, fixed);
-    uint8_t hdr[2] = {0xa0 | (uint8_t)fn, 0};
-    size_t hn = 1;
-    if (fn >= 32)
-        hdr[0] = 0xd9, hdr[1] = (uint8_t)fn, hn = 2;
-    jp_buf_reset(out);
-    if (jp_buf_append(out, p, (size_t)(ab - ah - p)) || jp_buf_append(out, hdr, hn) ||
-        jp_buf_append(out, fixed, fn) || jp_buf_append(out, "\xc4\x20", 2) ||
-        jp_buf_append(out, prev, JP_HASH_LEN) ||
-        jp_buf_append(out, pb + JP_HASH_LEN, (size_t)(p + n - pb - JP_HASH_LEN))) {
-        rc = JP_ENOMEM;
-        goto done;
-    }
-    rc = 0;
-done:
-    msgpack_unpacked_destroy(&u);
-    return rc;
+    assert(txn);
+    return txn->broken;
 }
 
 int
-jp_txn_log_repair(jp_txn_t *txn, uint16_t store, uint64_t acked, uint64_t *from,
-                  uint64_t *count, jp_err_t *err)
+jp_txn_check_text(const jp_change_t *ch, jp_err_t *err)
 {
-    assert(txn && txn->write && from && count);
-    jp_change_t ch;
-    jp_err_t derr;
+    return s_check_text(ch, err);
+}
+
+int
+jp_txn_replay(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
+              jp_err_t *err)
+{
+    return s_apply(txn, p, n, ch, false, false, err);
+}
+
+int
+jp_txn_log_rewrite(jp_txn_t *txn, uint16_t store, uint64_t seq, const uint8_t *p,
+                   size_t n, jp_err_t *err)
+{
+    assert(txn && txn->write && p);
+    uint8_t lk[S_LOGKEY_LEN];
+    s_logkey(lk, store, seq);
+    MDB_val key = {sizeof lk, lk}, val = {n, (void *)p};
+    int rc = mdb_put(txn->t, s_dbi(txn, S_LOG), &key, &val, 0);
+    return rc ? (txn->broken = s_mdb(rc, err, "log")) : 0;
+}
+
+int
+jp_txn_head_rehash(jp_txn_t *txn, uint16_t store, const uint8_t hash[JP_HASH_LEN])
+{
+    assert(txn && txn->write);
     jp_head_t head;
-    jp_buf_t nb = {0};
-    uint8_t prev[JP_HASH_LEN], lk[S_LOGKEY_LEN];
-    MDB_val v;
-    int rc;
-    *from = *count = 0;
-    if (txn->broken)
-        return jp_err_set(err, txn->broken, "transaction already failed: abort it");
-    if ((rc = s_head_get(txn, store, &head)))
-        return jp_err_set(err, rc, "store %u: heads entry unreadable", store);
-    /* The first change that cannot be decoded or would be refused. */
-    uint64_t seq;
-    for (seq = 1; seq <= head.seq; seq++) {
-        s_logkey(lk, store, seq);
-        if ((rc = s_get(txn, S_LOG, lk, sizeof lk, &v)))
-            return jp_err_set(err, rc, "store %u seq %llu: %s", store,
-                              (unsigned long long)seq,
-                              rc == JP_ENOTFOUND ? "missing from the log" : "unreadable");
-        jp_err_clear(&derr);
-        if (jp_change_decode(v.mv_data, v.mv_size, &ch, &derr) != 0 ||
-            s_check_text(&ch, &derr) != 0)
-            break;
-        if ((rc = jp_sha256(v.mv_data, v.mv_size, prev)))
-            return jp_err_set(err, rc, "SHA-256 failed");
-    }
-    if (seq > head.seq)
-        return jp_err_set(err, JP_ENOTFOUND,
-                          "store %u: every change of the log decodes; nothing to repair",
-                          store);
-    if (seq <= acked)
-        return jp_err_set(err, JP_EPERM,
-                          "store %u seq %llu: the server has acknowledged it (up to seq "
-                          "%llu), so it cannot be rewritten here",
-                          store, (unsigned long long)seq, (unsigned long long)acked);
-    *from = seq;
-    if (seq == 1)
-        memset(prev, 0, sizeof prev);
-    for (; seq <= head.seq; seq++) {
-        s_logkey(lk, store, seq);
-        if ((rc = s_get(txn, S_LOG, lk, sizeof lk, &v))) {
-            rc = jp_err_set(err, rc, "store %u seq %llu: unreadable", store,
-                            (unsigned long long)seq);
-            goto done;
-        }
-        if ((rc = s_rewrite_change(v.mv_data, v.mv_size, prev, &nb))) {
-            rc = jp_err_set(err, rc,
-                            "store %u seq %llu: not a change this repair can mend (only "
-                            "its author can be rewritten)",
-                            store, (unsigned long long)seq);
-            goto done;
-        }
-        jp_err_clear(&derr);
-        if ((rc = jp_change_decode(nb.data, nb.len, &ch, &derr)) ||
-            (rc = s_check_text(&ch, &derr))) {
-            rc = jp_err_set(err, rc,
-                            "store %u seq %llu: still refused once its author is "
-                            "rewritten: %s",
-                            store, (unsigned long long)seq, derr.msg);
-            goto done;
-        }
-        if (ch.store != store || ch.seq != seq) {
-            rc = jp_err_set(err, JP_ECHAIN, "store %u seq %llu: the change says seq %llu",
-                            store, (unsigned long long)seq, (unsigned long long)ch.seq);
-            goto done;
-        }
-        if ((rc = jp_sha256(nb.data, nb.len, prev))) {
-            rc = jp_err_set(err, rc, "SHA-256 failed");
-            goto done;
-        }
-        MDB_val key = {sizeof lk, lk}, val = {nb.len, nb.data};
-        if ((rc = mdb_put(txn->t, s_dbi(txn, S_LOG), &key, &val, 0))) {
-            rc = txn->broken = s_mdb(rc, err, "log");
-            goto done;
-        }
-        ++*count;
-    }
-    /* The head moves to the new last hash; the batches pushed from the
-     * repaired seq on were signed over the old hashes, and refused. */
-    memcpy(txn->head.head, prev, JP_HASH_LEN);
+    int rc = s_head_get(txn, store, &head);
+    if (rc)
+        return rc;
+    memcpy(txn->head.head, hash, JP_HASH_LEN);
     txn->head_dirty = true;
+    return 0;
+}
+
+int
+jp_txn_batch_drop(jp_txn_t *txn, uint16_t store, uint64_t from, jp_err_t *err)
+{
+    assert(txn && txn->write);
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn->t, s_dbi(txn, S_TB0 + JP_TB_BATCH), &cur))) {
-        rc = txn->broken = s_mdb(rc, err, "batch");
-        goto done;
-    }
-    s_logkey(lk, store, *from);
+    uint8_t lk[S_LOGKEY_LEN];
+    int rc;
+    if ((rc = mdb_cursor_open(txn->t, s_dbi(txn, S_TB0 + JP_TB_BATCH), &cur)))
+        return txn->broken = s_mdb(rc, err, "batch");
+    s_logkey(lk, store, from);
     MDB_val bk = {sizeof lk, lk}, bv;
     for (rc = mdb_cursor_get(cur, &bk, &bv, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &bk, &bv, MDB_NEXT)) {
@@ -2124,148 +2014,19 @@ jp_txn_log_repair(jp_txn_t *txn, uint16_t store, uint64_t acked, uint64_t *from,
             break;
     }
     mdb_cursor_close(cur);
-    rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : (txn->broken = s_mdb(rc, err, "batch"));
-done:
-    jp_buf_free(&nb);
-    return rc;
-}
-
-/* ---- verify --deep: every state against a replay of the logs ------------------ */
-
-#define S_REPLAY_TXN 100000 /* changes a scratch transaction holds */
-
-/* Replay every log of src into the scratch environment dst. */
-static int
-s_replay(jp_txn_t *src, jp_db_t *dst, uint64_t *changes, jp_err_t *err)
-{
-    uint16_t *stores = calloc(65536, sizeof *stores);
-    jp_change_t *ch = calloc(1, sizeof *ch);
-    jp_txn_t *w = NULL;
-    size_t intxn = 0;
-    int rc = 0;
-    if (!stores || !ch) {
-        rc = jp_err_set(err, JP_ENOMEM, "verify: out of memory");
-        goto done;
-    }
-    int ns = jp_txn_stores(src, stores, 65536);
-    if (ns < 0) {
-        rc = jp_err_set(err, ns, "heads: %s", jp_strerror(ns));
-        goto done;
-    }
-    for (int i = 0; i < ns; i++) {
-        jp_head_t head;
-        if ((rc = s_head_get(src, stores[i], &head))) {
-            rc = jp_err_set(err, rc, "store %u: heads entry unreadable", stores[i]);
-            goto done;
-        }
-        for (uint64_t seq = 1; seq <= head.seq; seq++) {
-            const uint8_t *p;
-            size_t n;
-            jp_err_t derr;
-            if ((rc = jp_txn_log_get(src, stores[i], seq, &p, &n))) {
-                rc = jp_err_set(
-                    err, rc, "store %u seq %llu: %s", stores[i], (unsigned long long)seq,
-                    rc == JP_ENOTFOUND ? "missing from the log" : "unreadable");
-                goto done;
-            }
-            jp_err_clear(&derr);
-            if ((rc = jp_change_decode(p, n, ch, &derr))) {
-                rc = jp_err_set(err, rc, "store %u seq %llu: does not decode: %s",
-                                stores[i], (unsigned long long)seq, derr.msg);
-                goto done;
-            }
-            if (!w && (rc = jp_db_begin(dst, true, &w, err)))
-                goto done;
-            jp_err_clear(&derr);
-            if ((rc = s_apply(w, p, n, ch, false, false, &derr))) {
-                rc = jp_err_set(err, rc, "replay: %s", derr.msg);
-                goto done;
-            }
-            ++*changes;
-            if (++intxn == S_REPLAY_TXN) {
-                if ((rc = jp_txn_commit(&w, err)))
-                    goto done;
-                intxn = 0;
-            }
-        }
-    }
-    if (w)
-        rc = jp_txn_commit(&w, err);
-done:
-    jp_txn_abort(&w);
-    free(ch);
-    free(stores);
-    return rc;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : (txn->broken = s_mdb(rc, err, "batch"));
 }
 
 int
-jp_txn_verify_deep(jp_txn_t *txn, const char *scratch, jp_deep_t *out, jp_err_t *err)
+jp_txn_rec_cursor(jp_txn_t *txn, MDB_cursor **cur, jp_err_t *err)
 {
-    assert(txn && scratch && out);
-    jp_db_t *dst = NULL;
-    jp_txn_t *r = NULL;
-    MDB_cursor *ca = NULL, *cb = NULL;
-    memset(out, 0, sizeof *out);
-    int rc = jp_db_open(&dst, scratch, 0, err);
-    if (rc)
-        return rc;
-    if ((rc = s_replay(txn, dst, &out->changes, err)))
-        goto done;
-    if ((rc = jp_db_begin(dst, false, &r, err)))
-        goto done;
-    if ((rc = mdb_cursor_open(txn->t, s_dbi(txn, S_REC), &ca)) ||
-        (rc = mdb_cursor_open(r->t, s_dbi(r, S_REC), &cb))) {
-        rc = s_mdb(rc, err, "rec cursor");
-        goto done;
-    }
-    /* Both in key order: a merge of the two. */
-    MDB_val ka, va, kb, vb;
-    int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
-    int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
-    while (ra == 0 || rb == 0) {
-        int cmp;
-        if (ra != 0)
-            cmp = 1;
-        else if (rb != 0)
-            cmp = -1;
-        else if (ka.mv_size != 16 || kb.mv_size != 16)
-            cmp = ka.mv_size != 16 ? -1 : 1;
-        else
-            cmp = memcmp(ka.mv_data, kb.mv_data, 16);
-        const MDB_val *k = cmp <= 0 ? &ka : &kb;
-        int what =
-            cmp < 0   ? JP_DEEP_EXTRA
-            : cmp > 0 ? JP_DEEP_MISSING
-            : va.mv_size != vb.mv_size || memcmp(va.mv_data, vb.mv_data, va.mv_size)
-                ? JP_DEEP_DIFFERS
-                : 0;
-        if (cmp <= 0)
-            out->records++;
-        if (what) {
-            if (out->nbad < JP_DEEP_SHOW) {
-                memset(&out->bad[out->nbad], 0, sizeof out->bad[0]);
-                memcpy(out->bad[out->nbad].id.b, k->mv_data,
-                       k->mv_size < 16 ? k->mv_size : 16);
-                out->bad[out->nbad].what = what;
-            }
-            out->nbad++;
-        }
-        if (cmp <= 0)
-            ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
-        if (cmp >= 0)
-            rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
-    }
-    if ((ra != 0 && ra != MDB_NOTFOUND) || (rb != 0 && rb != MDB_NOTFOUND)) {
-        rc = s_mdb(ra != MDB_NOTFOUND ? ra : rb, err, "rec cursor");
-        goto done;
-    }
-    rc = 0;
-done:
-    if (ca)
-        mdb_cursor_close(ca);
-    if (cb)
-        mdb_cursor_close(cb);
-    jp_txn_abort(&r);
-    jp_db_close(&dst);
-    return rc;
+    assert(txn && cur);
+    int rc = mdb_cursor_open(txn->t, s_dbi(txn, S_REC), cur);
+    return rc ? s_mdb(rc, err, "rec cursor") : 0;
+}
+
+int
+jp_db_mdb_err(int rc, jp_err_t *err, const char *what)
+{
+    return s_mdb(rc, err, what);
 }

@@ -47,6 +47,23 @@ jp_id_cmp(const jp_id_t *a, const jp_id_t *b)
     return memcmp(a->b, b->b, sizeof a->b);
 }
 
+uint32_t
+jp_id_find(const void *base, size_t n, size_t size, const jp_id_t *id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = jp_id_cmp((const jp_id_t *)((const char *)base + mid * size), id);
+        if (c == 0)
+            return (uint32_t)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return UINT32_MAX;
+}
+
 bool
 jp_id_is_zero(const jp_id_t *a)
 {

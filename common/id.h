@@ -19,6 +19,7 @@
 #define JP_ID_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define JP_ID_TEXT_LEN 26          /* characters, without the NUL */
@@ -44,6 +45,10 @@ void jp_idgen_init(jp_idgen_t *g, uint16_t store);
 jp_id_t jp_id_next(jp_idgen_t *g, uint64_t now_ms);
 
 int jp_id_cmp(const jp_id_t *a, const jp_id_t *b);
+
+/* Index of id in n elements of size bytes from base, each starting with
+ * its id, sorted by id (a binary search); UINT32_MAX if absent. */
+uint32_t jp_id_find(const void *base, size_t n, size_t size, const jp_id_t *id);
 bool jp_id_is_zero(const jp_id_t *a);
 uint64_t jp_id_ms(const jp_id_t *a);
 uint16_t jp_id_store(const jp_id_t *a);

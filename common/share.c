@@ -19,6 +19,7 @@
 #include "schema.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,21 +222,13 @@ s_on_record(void *arg, const jp_id_t *id)
     return 0;
 }
 
+_Static_assert(offsetof(s_rec_t, id) == 0 && S_NONE == UINT32_MAX,
+               "jp_id_find reads the id at the start of a record, UINT32_MAX if absent");
+
 static uint32_t
 s_find(const jp_share_t *s, const jp_id_t *id)
 {
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = jp_id_cmp(&s->rec[mid].id, id);
-        if (c == 0)
-            return (uint32_t)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return S_NONE;
+    return jp_id_find(s->rec, s->n, sizeof *s->rec, id);
 }
 
 static uint32_t

@@ -435,37 +435,20 @@ s_sort_ids(void *base, size_t n, size_t size, int (*cmp)(const void *, const voi
     }
 }
 
-/* Index of id in n elements of size bytes from base, each starting with
- * its id (s_row_t, s_ev_t), in id order; S_NONE if absent. */
 _Static_assert(offsetof(s_row_t, id) == 0 && offsetof(s_ev_t, id) == 0,
-               "s_find_id reads the id at the start of an element");
-static uint32_t
-s_find_id(const void *base, size_t n, size_t size, const jp_id_t *id)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = jp_id_cmp((const jp_id_t *)((const char *)base + mid * size), id);
-        if (c == 0)
-            return (uint32_t)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return S_NONE;
-}
+               "jp_id_find reads the id at the start of an element");
+_Static_assert(S_NONE == UINT32_MAX, "jp_id_find returns UINT32_MAX when absent");
 
 static uint32_t
 s_row_of(const jp_base_t *b, const jp_id_t *id)
 {
-    return s_find_id(b->rows, b->nrows, sizeof *b->rows, id);
+    return jp_id_find(b->rows, b->nrows, sizeof *b->rows, id);
 }
 
 static uint32_t
 s_ev_of(const jp_base_t *b, const jp_id_t *id)
 {
-    return s_find_id(b->ev, b->nev, sizeof *b->ev, id);
+    return jp_id_find(b->ev, b->nev, sizeof *b->ev, id);
 }
 
 /* Sort key for grouping indexes: (group, time, index). */

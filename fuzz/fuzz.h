@@ -6,6 +6,7 @@
 #ifndef JP_FUZZ_H
 #define JP_FUZZ_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,11 @@
             abort();                                                                     \
         }                                                                                \
     } while (0)
+
+/* fuzz_file.c: the path of this process's input file
+ * (jp-fuzz-<name>-<pid>.jpx, removed at exit), and writing an input to it. */
+const char *fuzz_file_init(const char *name);
+void fuzz_file_write(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

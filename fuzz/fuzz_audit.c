@@ -12,17 +12,9 @@
 #include "export.h"
 #include "fuzz.h"
 
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
-static char s_path[64];
-
-static void
-s_cleanup(void)
-{
-    unlink(s_path);
-}
+static const char *s_path;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -31,23 +23,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(s_path, sizeof s_path, "%s/jp-fuzz-audit-%d.jpx", dir, (int)getpid());
-    atexit(s_cleanup);
+    s_path = fuzz_file_init("audit");
     return 0;
-}
-
-static void
-s_write_file(const uint8_t *data, size_t size)
-{
-    int fd = open(s_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    FUZZ_CHECK(fd >= 0, "cannot create %s", s_path);
-    for (size_t off = 0; off < size;) {
-        ssize_t w = write(fd, data + off, size - off);
-        FUZZ_CHECK(w > 0, "cannot write %s", s_path);
-        off += (size_t)w;
-    }
-    close(fd);
 }
 
 static int
@@ -61,7 +38,7 @@ s_hist(void *arg, const jp_ahist_t *h)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    s_write_file(data, size);
+    fuzz_file_write(data, size);
 
     jp_err_t err = {0};
     jp_xr_t *r = NULL;

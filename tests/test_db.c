@@ -23,6 +23,7 @@
 
 #include "codec.h"
 #include "db.h"
+#include "repair.h"
 
 #define DAY_MS 86400000LL
 #define T0 1700000000000LL /* a fixed instant, unix ms */

@@ -10,6 +10,7 @@
  * fields by name.
  */
 #include "web.h"
+#include "crypto.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -228,18 +229,6 @@ jp_web_en(const jp_web_req_t *req)
     return strcmp(req->lang, "en") == 0;
 }
 
-static int
-s_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode n bytes of application/x-www-form-urlencoded text, malloc'd;
  * *nul set when it held a NUL byte (%00). */
 static char *
@@ -252,9 +241,9 @@ s_urldecode(const char *s, size_t n, bool *nul)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             out[k++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && s_hexval(s[i + 1]) >= 0 &&
-                   s_hexval(s[i + 2]) >= 0) {
-            out[k++] = (char)(s_hexval(s[i + 1]) * 16 + s_hexval(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < n && jp_hexval(s[i + 1]) >= 0 &&
+                   jp_hexval(s[i + 2]) >= 0) {
+            out[k++] = (char)(jp_hexval(s[i + 1]) * 16 + jp_hexval(s[i + 2]));
             i += 2;
         } else {
             out[k++] = s[i];
