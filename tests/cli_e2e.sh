@@ -7,46 +7,10 @@
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
 
-BIN="${JP_BIN:?JP_BIN not set}/client/jipan-store"
-[ -x "$BIN" ] || { echo "FAIL: $BIN not built" >&2; exit 1; }
-
-T=$(mktemp -d /tmp/jp-cli-e2e.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-export JIPAN_STORE_DIR="$T/store"
-export JIPAN_USER=tester
-unset TZ
-
-CHECK="start"
-fail() {
-    echo "FAIL [$CHECK]: $*" >&2
-    exit 1
-}
-check() { CHECK="$1"; }
-
-# run WANT ARGS...: run the binary; stdout in $T/out, stderr in $T/err;
-# fail unless it exits WANT.
-run() {
-    local want=$1 got=0
-    shift
-    "$BIN" "$@" >"$T/out" 2>"$T/err" || got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "--- stdout" >&2; cat "$T/out" >&2
-        echo "--- stderr" >&2; cat "$T/err" >&2
-        fail "jipan-store $1 exited $got, wanted $want"
-    fi
-}
-ok() { run 0 "$@"; }
-
-# has FILE TEXT: FILE contains TEXT (fixed string).
-has() {
-    grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "'$2' missing from $(basename "$1")"; }
-}
-hasnt() {
-    if grep -qF -- "$2" "$1"; then cat "$1" >&2; fail "'$2' must not be in $(basename "$1")"; fi
-}
+NAME=cli-e2e
+source "$(dirname "$0")/lib/store.bash"
 # Line number of the first line of FILE containing TEXT.
 line_of() { grep -nF -- "$2" "$1" | head -1 | cut -d: -f1; }
-log_len() { "$BIN" log | wc -l; }
 
 VIN1=1M8GDM9AXKP042788
 VIN2=LFV2A21K0G3012345

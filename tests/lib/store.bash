@@ -1,5 +1,5 @@
 # tests/lib/store.bash -- what the shell tests of one store share
-# (store_input.sh, store_concurrent.sh, store_files.sh, store_damage.sh):
+# (cli_e2e.sh and the store_*.sh tests):
 # the program, a temp dir removed at exit, a store in it, and the checks.
 # Set NAME (the temp dir's name) and source it; JP_BIN (the build dir) and
 # JP_SRC come from ctest.
