@@ -33,6 +33,7 @@
 #include "codec.h"
 #include "crypto.h"
 #include "db.h"
+#include "lib/node.h"
 #include "share.h"
 
 #define NST 4    /* stores 1..4 */
@@ -52,33 +53,6 @@ typedef struct {
 } world_t;
 
 static int
-s_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static jp_db_t *
-s_open_node(fx_t *f, int store)
-{
-    char path[128];
-    jp_db_t *d = NULL;
-    jp_txn_t *t = NULL;
-    jp_node_t node;
-    snprintf(path, sizeof path, "%s/n%d", f->dir, store);
-    if (mkdir(path, 0700) || jp_db_open(&d, path, 64, NULL))
-        return NULL;
-    assert_int_equal(jp_db_begin(d, true, &t, NULL), 0);
-    memset(&node, 0, sizeof node);
-    node.store = (uint16_t)store;
-    snprintf(node.code, sizeof node.code, "ST%02d", store);
-    strcpy(node.tz, "Asia/Shanghai");
-    assert_int_equal(jp_txn_node_set(t, &node), 0);
-    assert_int_equal(jp_txn_commit(&t, NULL), 0);
-    return d;
-}
-
-static int
 setup(void **state)
 {
     fx_t *f = calloc(1, sizeof *f);
@@ -88,7 +62,7 @@ setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     for (int s = 0; s <= NST; s++) {
-        if (!(f->db[s] = s_open_node(f, s)))
+        if (!(f->db[s] = jp_test_open_node(f->dir, "n", s)))
             return -1;
     }
     *state = f;
@@ -101,7 +75,7 @@ teardown(void **state)
     fx_t *f = *state;
     for (int s = 0; s <= NST; s++)
         jp_db_close(&f->db[s]);
-    nftw(f->dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    jp_test_rm_tree(f->dir);
     free(f);
     return 0;
 }

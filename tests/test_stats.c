@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "lib/node.h"
 #include "report.h"
 #include "stats.h"
 #include "validate.h"
@@ -56,33 +57,6 @@ typedef struct {
 } fx_t;
 
 static int
-s_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static jp_db_t *
-s_open_store(fx_t *f, int store)
-{
-    char path[128];
-    jp_db_t *d = NULL;
-    jp_txn_t *t = NULL;
-    jp_node_t node;
-    snprintf(path, sizeof path, "%s/s%d", f->dir, store);
-    if (mkdir(path, 0700) || jp_db_open(&d, path, 64, NULL))
-        return NULL;
-    assert_int_equal(jp_db_begin(d, true, &t, NULL), 0);
-    memset(&node, 0, sizeof node);
-    node.store = (uint16_t)store;
-    snprintf(node.code, sizeof node.code, "ST%02d", store);
-    strcpy(node.tz, "Asia/Shanghai");
-    assert_int_equal(jp_txn_node_set(t, &node), 0);
-    assert_int_equal(jp_txn_commit(&t, NULL), 0);
-    return d;
-}
-
-static int
 setup(void **state)
 {
     fx_t *f = calloc(1, sizeof *f);
@@ -93,7 +67,7 @@ setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     for (int s = 1; s <= 3; s++) {
-        if (!(f->db[s] = s_open_store(f, s)))
+        if (!(f->db[s] = jp_test_open_node(f->dir, "s", s)))
             return -1;
     }
     if (jp_tz_set("Asia/Shanghai") || jp_parse_asof("2026-06-30", 10, &f->D, &why))
@@ -112,7 +86,7 @@ teardown(void **state)
     }
     jp_stats_free(&f->s);
     jp_base_destroy(&f->base);
-    nftw(f->dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    jp_test_rm_tree(f->dir);
     free(f);
     return 0;
 }
