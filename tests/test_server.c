@@ -261,8 +261,9 @@ s_teardown(void **state)
 
 /* ---- a raw client ------------------------------------------------------------ */
 
+/* A DEALER with key k, not connected yet. */
 static void *
-s_connect(const jp_curve_t *k)
+s_socket(const jp_curve_t *k)
 {
     void *s = zmq_socket(F.ctx, ZMQ_DEALER);
     int linger = 0;
@@ -270,6 +271,13 @@ s_connect(const jp_curve_t *k)
     zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, F.server_key, 32);
     zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 40);
     zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, 40);
+    return s;
+}
+
+static void *
+s_connect(const jp_curve_t *k)
+{
+    void *s = s_socket(k);
     assert_int_equal(zmq_connect(s, F.endpoint), 0);
     return s;
 }
@@ -491,14 +499,16 @@ t_unenrolled_key(void **state)
     (void)state;
     jp_curve_t stranger;
     assert_int_equal(jp_curve_generate(&stranger, NULL), 0);
-    void *s = s_connect(&stranger);
+    void *s = s_socket(&stranger);
     void *mon = NULL;
-    /* The handshake fails in the ZAP handler: a monitor sees it. */
+    /* The handshake fails in the ZAP handler: a monitor, attached before
+     * the connection starts so that it cannot miss the event, sees it. */
     assert_int_equal(
         zmq_socket_monitor(s, "inproc://mon-unenrolled", ZMQ_EVENT_HANDSHAKE_FAILED_AUTH),
         0);
     mon = zmq_socket(F.ctx, ZMQ_PAIR);
     assert_int_equal(zmq_connect(mon, "inproc://mon-unenrolled"), 0);
+    assert_int_equal(zmq_connect(s, F.endpoint), 0);
     jp_msg_t m = {.type = JP_MSG_HELLO};
     m.hello.min_version = m.hello.max_version = 1;
     m.hello.store = 1;
