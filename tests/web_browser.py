@@ -14,9 +14,9 @@ import os
 import sys
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 url, user, password, shots = sys.argv[1:5]
@@ -46,10 +46,24 @@ def shot(name):
 
 
 def submit(el):
-    """Click el and wait until the page it asks for has replaced this one."""
-    old = driver.find_element(By.TAG_NAME, "html")
+    """Click el and wait until the page it asks for has replaced this one.
+
+    The old page is marked with a window property, which the new page
+    does not have.  While the browser is between the two, chromedriver
+    may answer with any of its errors (a stale element, or "Node with
+    given id does not belong to the document"): those mean "not yet".
+    """
+    driver.execute_script("window.__jpOld = true;")
     el.click()
-    WebDriverWait(driver, 10).until(EC.staleness_of(old))
+
+    def replaced(d):
+        try:
+            return d.execute_script(
+                "return window.__jpOld !== true && document.readyState === 'complete';")
+        except WebDriverException:
+            return False
+
+    WebDriverWait(driver, 10).until(replaced)
 
 
 def text(css):
