@@ -49,16 +49,16 @@ typedef struct {
 } s_ring_t;
 
 struct jp_keyring {
-    int fd;            /* keys, read-write */
-    int rfd;           /* keys.ring, read-write */
-    uint64_t gen;      /* the header's generation when last read */
-    s_ent_t *ent;      /* held owners, sorted by owner */
-    size_t n, cap;     /* entries used, allocated */
-    uint64_t *free;    /* free slot numbers */
-    size_t nfree, fcap;/* used, allocated */
-    uint64_t nslots;   /* slots in the file */
-    s_ring_t *ring;    /* ring keys, oldest first */
-    size_t nring;      /* how many */
+    int fd;             /* keys, read-write */
+    int rfd;            /* keys.ring, read-write */
+    uint64_t gen;       /* the header's generation when last read */
+    s_ent_t *ent;       /* held owners, sorted by owner */
+    size_t n, cap;      /* entries used, allocated */
+    uint64_t *free;     /* free slot numbers */
+    size_t nfree, fcap; /* used, allocated */
+    uint64_t nslots;    /* slots in the file */
+    s_ring_t *ring;     /* ring keys, oldest first */
+    size_t nring;       /* how many */
 };
 
 static void
@@ -225,7 +225,8 @@ s_load(jp_keyring_t *k, jp_err_t *err)
     if (s_pread(k->rfd, h, S_RING_HEAD, 0) != 0)
         return s_io(err, "keys.ring");
     if (memcmp(h, S_RING_MAGIC, S_RING_HEAD) != 0)
-        return jp_err_set(err, JP_EVERSION, "keys.ring: not a jipan ring file (version 1)");
+        return jp_err_set(err, JP_EVERSION,
+                          "keys.ring: not a jipan ring file (version 1)");
     for (size_t i = 0; i < k->nring; i++) {
         if (s_pread(k->rfd, rb, S_RING_ENT, S_RING_HEAD + (off_t)i * S_RING_ENT) != 0)
             return s_io(err, "keys.ring");
@@ -320,8 +321,8 @@ s_refresh(jp_keyring_t *k, jp_err_t *err)
 }
 
 static int
-s_open_file(const char *dir, const char *name, bool create, const void *magic, size_t mlen,
-            int *fd_out, jp_err_t *err)
+s_open_file(const char *dir, const char *name, bool create, const void *magic,
+            size_t mlen, int *fd_out, jp_err_t *err)
 {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
@@ -559,8 +560,8 @@ s_put(jp_keyring_t *k, const jp_id_t *owner, const uint8_t key[JP_SEAL_KEY_LEN],
 }
 
 int
-jp_keyring_put(jp_keyring_t *self, const jp_id_t *owner, const uint8_t key[JP_SEAL_KEY_LEN],
-               jp_err_t *err)
+jp_keyring_put(jp_keyring_t *self, const jp_id_t *owner,
+               const uint8_t key[JP_SEAL_KEY_LEN], jp_err_t *err)
 {
     assert(self && owner && key);
     return s_put(self, owner, key, err);
@@ -647,12 +648,14 @@ jp_keyring_rotate(jp_keyring_t *self, unsigned keep, jp_err_t *err)
             self->ring[i] = self->ring[drop + i];
             s_be32(b, self->ring[i].gen);
             memcpy(b + 4, self->ring[i].key, JP_SEAL_KEY_LEN);
-            if (s_pwrite(self->rfd, b, sizeof b, S_RING_HEAD + (off_t)i * S_RING_ENT) != 0)
+            if (s_pwrite(self->rfd, b, sizeof b, S_RING_HEAD + (off_t)i * S_RING_ENT) !=
+                0)
                 rc = s_io(err, "keys.ring");
         }
         memset(b, 0, sizeof b);
         for (size_t i = keep; i < self->nring && !rc; i++)
-            if (s_pwrite(self->rfd, b, sizeof b, S_RING_HEAD + (off_t)i * S_RING_ENT) != 0)
+            if (s_pwrite(self->rfd, b, sizeof b, S_RING_HEAD + (off_t)i * S_RING_ENT) !=
+                0)
                 rc = s_io(err, "keys.ring");
         if (!rc && (fdatasync(self->rfd) != 0 ||
                     ftruncate(self->rfd, S_RING_HEAD + (off_t)keep * S_RING_ENT) != 0 ||

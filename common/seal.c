@@ -82,7 +82,8 @@ jp_seal_key_new(uint8_t key[JP_SEAL_KEY_LEN])
 
 int
 jp_seal(const uint8_t key[JP_SEAL_KEY_LEN], const jp_id_t *owner, const jp_id_t *rec,
-        unsigned field, const void *pt, size_t n, uint8_t *out, size_t cap, size_t *outlen)
+        unsigned field, const void *pt, size_t n, uint8_t *out, size_t cap,
+        size_t *outlen)
 {
     assert(key && owner && rec && (pt || n == 0) && out && outlen && field < 256);
     if (n > (size_t)INT32_MAX || cap < n + JP_SEAL_OVERHEAD)
@@ -129,8 +130,9 @@ jp_unseal(const uint8_t key[JP_SEAL_KEY_LEN], const jp_id_t *rec, unsigned field
     assert(key && rec && (sealed || n == 0) && outlen && field < 256);
     const uint8_t *s = sealed;
     if (n < JP_SEAL_OVERHEAD)
-        return jp_err_set(err, JP_ECORRUPT, "sealed value: %zu bytes, under the %d of its frame",
-                          n, JP_SEAL_OVERHEAD);
+        return jp_err_set(err, JP_ECORRUPT,
+                          "sealed value: %zu bytes, under the %d of its frame", n,
+                          JP_SEAL_OVERHEAD);
     if (s[0] != JP_SEAL_VERSION)
         return jp_err_set(err, JP_ECORRUPT, "sealed value: version %u, not %u", s[0],
                           JP_SEAL_VERSION);
@@ -162,8 +164,8 @@ jp_unseal(const uint8_t key[JP_SEAL_KEY_LEN], const jp_id_t *rec, unsigned field
 }
 
 int
-jp_blind(const uint8_t secret[JP_BLIND_SECRET_LEN], jp_blind_kind_t kind, const void *value,
-         size_t n, uint8_t out[JP_BLIND_LEN])
+jp_blind(const uint8_t secret[JP_BLIND_SECRET_LEN], jp_blind_kind_t kind,
+         const void *value, size_t n, uint8_t out[JP_BLIND_LEN])
 {
     assert(secret && (value || n == 0) && out);
     pthread_once(&s_once, s_init);
@@ -180,7 +182,8 @@ jp_blind(const uint8_t secret[JP_BLIND_SECRET_LEN], jp_blind_kind_t kind, const 
     buf[0] = d;
     if (n)
         memcpy(buf + 1, value, n);
-    if (!HMAC(s_md, secret, JP_BLIND_SECRET_LEN, buf, n + 1, mac, &len) || len < JP_BLIND_LEN) {
+    if (!HMAC(s_md, secret, JP_BLIND_SECRET_LEN, buf, n + 1, mac, &len) ||
+        len < JP_BLIND_LEN) {
         ERR_clear_error();
         OPENSSL_cleanse(buf, n + 1);
         return JP_ECRYPTO;

@@ -40,14 +40,15 @@ test_seal_round_trip(void **state)
     assert_int_equal(jp_seal_key_new(key), 0);
     assert_int_equal(jp_seal_key_new(other), 0);
     jp_id_t owner = s_id(1), rec = s_id(2), owner2;
-    const char pt[] = "\xab" "13800138000"; /* a fixstr of 11 bytes */
+    const char pt[] = "\xab"
+                      "13800138000"; /* a fixstr of 11 bytes */
     uint8_t sealed[64], back[64];
     size_t n = 0, m = 0;
     jp_err_t err = {0};
 
-    assert_int_equal(jp_seal(key, &owner, &rec, 3, pt, 12, sealed, 12 + JP_SEAL_OVERHEAD - 1,
-                             &n),
-                     JP_ETOOBIG);
+    assert_int_equal(
+        jp_seal(key, &owner, &rec, 3, pt, 12, sealed, 12 + JP_SEAL_OVERHEAD - 1, &n),
+        JP_ETOOBIG);
     assert_int_equal(jp_seal(key, &owner, &rec, 3, pt, 12, sealed, sizeof sealed, &n), 0);
     assert_int_equal(n, 12 + JP_SEAL_OVERHEAD);
     assert_int_equal(sealed[0], JP_SEAL_VERSION);
@@ -70,8 +71,8 @@ test_seal_round_trip(void **state)
                      JP_ECORRUPT);
     for (size_t i = 0; i < n; i++) {
         sealed[i] ^= 0x01;
-        assert_int_not_equal(jp_unseal(key, &rec, 3, sealed, n, back, sizeof back, &m, &err),
-                             0);
+        assert_int_not_equal(
+            jp_unseal(key, &rec, 3, sealed, n, back, sizeof back, &m, &err), 0);
         sealed[i] ^= 0x01;
     }
     assert_int_equal(jp_unseal(key, &rec, 3, sealed, n - 1, back, sizeof back, &m, &err),
