@@ -11,6 +11,8 @@
  */
 #include "store.h"
 
+#include "i18n.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,10 +151,12 @@ s_load(cli_t *c, const s_opts_t *o, jp_base_t **base, jp_scope_t **scope)
     return CLI_OK;
 }
 
+/* "store 7 HZ01": in the schema's words for JSON (tr false), in the
+ * reader's for text. */
 static void
-s_scope_label(const cli_t *c, char *out, size_t cap)
+s_scope_label(const cli_t *c, bool tr, char *out, size_t cap)
 {
-    snprintf(out, cap, "store %u %s", c->node.store, c->node.code);
+    snprintf(out, cap, tr ? _("store %u %s") : "store %u %s", c->node.store, c->node.code);
 }
 
 /* ---- text -------------------------------------------------------------- */
@@ -185,9 +189,12 @@ s_fig_text(const jp_figure_t *f, char *value, size_t vcap, char *of, size_t ocap
 static int
 s_print_regional(const jp_stats_t *s)
 {
-    static const char *const head[] = {
-        "district",  "quality", "potential", "general", "| year ago: quality",
-        "potential", "general"};
+    static const char *const words[] = {
+        N_("district"),  N_("quality"), N_("potential"), N_("general"),
+        N_("| year ago: quality"), N_("potential"), N_("general")};
+    const char *head[7];
+    for (int k = 0; k < 7; k++)
+        head[k] = jp_tr(words[k]);
     cli_table_t *t = cli_table_new(7, head);
     char n[6][24];
     int rc = t ? 0 : JP_ENOMEM;
@@ -199,11 +206,11 @@ s_print_regional(const jp_stats_t *s)
                      (long long)d->before[k]);
         }
         const char *cells[] = {
-            d->name[0] ? d->name : "(none)", n[0], n[1], n[2], n[3], n[4], n[5]};
+            d->name[0] ? d->name : _("(none)"), n[0], n[1], n[2], n[3], n[4], n[5]};
         rc = cli_table_add(t, cells, false);
     }
     if (!rc) {
-        printf("\nregional concentration (owners by district)\n");
+        printf("\n%s\n", _("regional concentration (owners by district)"));
         cli_table_print(t, stdout);
     }
     cli_table_destroy(&t);
@@ -215,14 +222,14 @@ s_print_report(const cli_t *c, const jp_stats_t *s, const jp_filter_t *flt)
 {
     static const struct {
         const char *key, *title;
-    } sections[] = {{"base", "size of the base"},
-                    {"loyalty", "loyalty"},
-                    {"retention", "retention and churn"},
-                    {"complaints", "complaints"},
-                    {"referrals", "referrals"},
-                    {"funnel", "prospect funnel"},
-                    {"follow_up", "follow-up discipline"},
-                    {"cohort", "cohort filter"}};
+    } sections[] = {{"base", N_("size of the base")},
+                    {"loyalty", N_("loyalty")},
+                    {"retention", N_("retention and churn")},
+                    {"complaints", N_("complaints")},
+                    {"referrals", N_("referrals")},
+                    {"funnel", N_("prospect funnel")},
+                    {"follow_up", N_("follow-up discipline")},
+                    {"cohort", N_("cohort filter")}};
     char when[48], scope[64], value[48], of[64];
     size_t n = jp_stats_figures(s, NULL, 0);
     jp_figure_t *f = calloc(n, sizeof *f);
@@ -231,8 +238,8 @@ s_print_report(const cli_t *c, const jp_stats_t *s, const jp_filter_t *flt)
         return rc;
     jp_stats_figures(s, f, n);
     jp_format_iso(s->asof, when, sizeof when);
-    s_scope_label(c, scope, sizeof scope);
-    printf("loyalty report, %s, as of %s\n", scope, when);
+    s_scope_label(c, true, scope, sizeof scope);
+    printf(_("loyalty report, %s, as of %s\n"), scope, when);
     for (size_t k = 0; k < sizeof sections / sizeof sections[0] && !rc; k++) {
         cli_table_t *t = cli_table_new(3, NULL);
         if (!t) {
@@ -244,12 +251,12 @@ s_print_report(const cli_t *c, const jp_stats_t *s, const jp_filter_t *flt)
             if (strcmp(f[i].section, sections[k].key) != 0)
                 continue;
             s_fig_text(&f[i], value, sizeof value, of, sizeof of);
-            const char *cells[] = {f[i].label, value, of};
+            const char *cells[] = {jp_tr(f[i].label), value, of};
             rc = cli_table_add(t, cells, false);
             rows++;
         }
         if (!rc && rows) {
-            printf("\n%s", sections[k].title);
+            printf("\n%s", jp_tr(sections[k].title));
             if (strcmp(sections[k].key, "cohort") == 0 && flt)
                 printf(": %s", jp_filter_text(flt));
             printf("\n");
@@ -265,20 +272,22 @@ static int
 s_print_today(const cli_t *c, const jp_worklist_t *w)
 {
     static const char *const titles[JP_DUE_KINDS] = {
-        "day-3 calls not yet made",
-        "day-7 calls not yet made",
-        "first-maintenance reminders",
-        "insurance renewals (delivery anniversary within 30 days)",
-        "birthdays within 7 days",
-        "prospect follow-ups due",
-        "complaints past 1 hour without a first contact",
-        "owners at risk (no purchase in 182 days)"};
-    static const char *const head[] = {"due", "customer", "phone", "VIN", "details"};
+        N_("day-3 calls not yet made"),
+        N_("day-7 calls not yet made"),
+        N_("first-maintenance reminders"),
+        N_("insurance renewals (delivery anniversary within 30 days)"),
+        N_("birthdays within 7 days"),
+        N_("prospect follow-ups due"),
+        N_("complaints past 1 hour without a first contact"),
+        N_("owners at risk (no purchase in 182 days)")};
+    const char *head[] = {_("due"), _("customer"), _("phone"), "VIN", _("details")};
     char day[11], scope[64], phone[32], det[256];
     int rc = 0;
     jp_format_date(w->today, day);
-    s_scope_label(c, scope, sizeof scope);
-    printf("work list, %s, %s: %zu item%s\n", scope, day, w->n, w->n == 1 ? "" : "s");
+    s_scope_label(c, true, scope, sizeof scope);
+    printf(dngettext(JP_TEXTDOMAIN, "work list, %s, %s: %zu item\n",
+                     "work list, %s, %s: %zu items\n", w->n),
+           scope, day, w->n);
     for (int k = 0; k < JP_DUE_KINDS && !rc; k++) {
         if (!w->count[k])
             continue;
@@ -293,12 +302,12 @@ s_print_today(const cli_t *c, const jp_worklist_t *w)
             phone[0] = '\0';
             if (d->phone[0])
                 jp_phone_mask(d->phone, phone, sizeof phone);
-            jp_due_details(d, det, sizeof det);
+            jp_due_details_tr(d, det, sizeof det);
             const char *cells[] = {day, d->name, phone, d->vin, det};
             rc = cli_table_add(t, cells, false);
         }
         if (!rc) {
-            printf("\n%s (%zu)\n", titles[k], w->count[k]);
+            printf("\n%s (%zu)\n", jp_tr(titles[k]), w->count[k]);
             cli_table_print(t, stdout);
         }
         cli_table_destroy(&t);
@@ -372,7 +381,7 @@ cmd_report(cli_t *c, int argc, char **argv)
         rc = cli_fail(c, CLI_INTERNAL, "out of memory");
         goto done;
     }
-    s_scope_label(c, label, sizeof label);
+    s_scope_label(c, false, label, sizeof label);
     if (o.format == S_FMT_JSON)
         rc = s_print_json(c, jp_stats_json(&s, label, scope, flt));
     else if (o.format == S_FMT_CSV)
@@ -405,7 +414,7 @@ cmd_today(cli_t *c, int argc, char **argv)
         rc = cli_fail(c, CLI_INTERNAL, "out of memory");
         goto done;
     }
-    s_scope_label(c, label, sizeof label);
+    s_scope_label(c, false, label, sizeof label);
     if (o.format == S_FMT_JSON)
         rc = s_print_json(c, jp_worklist_json(&w, label));
     else if (o.format == S_FMT_CSV)

@@ -19,6 +19,7 @@
 #include "web.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -759,7 +760,13 @@ s_run_add(s_app_t *app, const jp_web_req_t *req, const char *kind,
     FILE *out = fmemopen(app->made, sizeof app->made, "w");
     if (!out)
         goto done;
+    /* The command's own words, in English whatever the process's locale:
+     * s_msg_zh() puts them in the page's language and keeps them beside. */
+    locale_t c_loc = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    locale_t was = c_loc ? uselocale(c_loc) : (locale_t)0;
     if (s_catch(app)) {
+        if (c_loc)
+            uselocale(was), freelocale(c_loc);
         fclose(out);
         goto done;
     }
@@ -767,6 +774,8 @@ s_run_add(s_app_t *app, const jp_web_req_t *req, const char *kind,
     app->c->user = jp_web_user(req);
     app->c->cmd = "add";
     ec = cmd_add(app->c, argc, argv);
+    if (c_loc)
+        uselocale(was), freelocale(c_loc);
     s_caught(app);
     app->c->out = NULL;
     app->c->user = NULL;

@@ -10,6 +10,8 @@
  */
 #include "store.h"
 
+#include "i18n.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,9 +111,9 @@ s_text_problem(const char *s, size_t n)
 {
     const char *why;
     if (n == 0)
-        return "is empty (use --clear to remove a value)";
+        return N_("is empty (use --clear to remove a value)");
     if (n > JP_MAX_STR)
-        return "is longer than 1024 bytes";
+        return N_("is longer than 1024 bytes");
     if (jp_text_check(s, n, false, &why))
         return why;
     return NULL;
@@ -125,9 +127,9 @@ s_instant_problem(int64_t ms)
     int64_t lo;
     const char *why;
     if (jp_parse_instant("1990-01-01", 10, &lo, &why) == 0 && ms < lo)
-        return "is before 1990-01-01";
+        return N_("is before 1990-01-01");
     if (ms > (int64_t)jp_now_ms() + CLI_DAY_MS)
-        return "is in the future";
+        return N_("is in the future");
     return NULL;
 }
 
@@ -212,7 +214,7 @@ s_parse_one(cli_t *c, jp_txn_t *txn, jp_kind_t kind, const jp_field_def_t *f,
         rc = jp_parse_date(text, n, &v, &reason);
         if (!rc && v < CLI_DAY_1900) {
             rc = -1;
-            reason = "is before 1900-01-01";
+            reason = N_("is before 1900-01-01");
         }
         if (!rc)
             jp_change_set_int(ch, f->id, v);
@@ -245,7 +247,11 @@ s_parse_one(cli_t *c, jp_txn_t *txn, jp_kind_t kind, const jp_field_def_t *f,
         return cli_fail(c, CLI_USAGE, "%s cannot be set here", opt);
     }
     if (rc)
-        return cli_fail(c, CLI_REFUSED, "%s: %s", opt, reason ? reason : "invalid value");
+    {
+        char why[160];
+        return cli_fail(c, CLI_REFUSED, "%s: %s", opt,
+                        jp_tr_reason(reason ? reason : N_("invalid value"), why, sizeof why));
+    }
     return CLI_OK;
 }
 

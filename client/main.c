@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "validate.h"
 
 typedef struct {
@@ -29,52 +30,54 @@ typedef struct {
 } s_cmd_t;
 
 static const s_cmd_t s_cmds[] = {
-    {"init", cmd_init, "create a store: directory, identity and signing key"},
-    {"import", cmd_import, "import customers, vehicles and events from CSV files"},
-    {"add", cmd_add, "add a customer, a vehicle or an event"},
-    {"update", cmd_update, "change or clear fields of a customer or a vehicle"},
-    {"delete", cmd_delete, "delete a record (writes a tombstone)"},
-    {"find", cmd_find, "find customers by phone, VIN, plate, id, ext:ID or name"},
-    {"show", cmd_show, "a customer's card and timeline"},
-    {"log", cmd_log, "this store's changes"},
-    {"verify", cmd_verify, "verify the hash chain of every log in the store"},
-    {"status", cmd_status, "identity, log position, record counts, file size"},
-    {"digest", cmd_digest, "the state digest (SHA-256 over every record)"},
-    {"unlink", cmd_unlink, "undo a wrong link of two customer rows as one person"},
-    {"keys", cmd_keys, "this store's public keys, for enrolment at the server"},
-    {"sync", cmd_sync, "one sync with the group server: push, then pull"},
-    {"run", cmd_run, "the sync daemon: sync every few seconds, reconnecting"},
-    {"backup", cmd_backup, "hot copy of the store while it works"},
-    {"report", cmd_report, "loyalty statistics of this store, offline"},
-    {"today", cmd_today, "the work list due today: calls, reminders, follow-ups"},
-    {"export", cmd_export, "this store's signed log and receipts, for the auditors"},
-    {"repair", cmd_repair, "mend a log whose changes carry an undecodable author"},
-    {"web", cmd_web, "the counter's screens in a browser, on 127.0.0.1"},
-    {"web-user", cmd_web_user, "add, change or remove a user of the web screens"},
+    {"init", cmd_init, N_("create a store: directory, identity and signing key")},
+    {"import", cmd_import, N_("import customers, vehicles and events from CSV files")},
+    {"add", cmd_add, N_("add a customer, a vehicle or an event")},
+    {"update", cmd_update, N_("change or clear fields of a customer or a vehicle")},
+    {"delete", cmd_delete, N_("delete a record (writes a tombstone)")},
+    {"find", cmd_find, N_("find customers by phone, VIN, plate, id, ext:ID or name")},
+    {"show", cmd_show, N_("a customer's card and timeline")},
+    {"log", cmd_log, N_("this store's changes")},
+    {"verify", cmd_verify, N_("verify the hash chain of every log in the store")},
+    {"status", cmd_status, N_("identity, log position, record counts, file size")},
+    {"digest", cmd_digest, N_("the state digest (SHA-256 over every record)")},
+    {"unlink", cmd_unlink, N_("undo a wrong link of two customer rows as one person")},
+    {"keys", cmd_keys, N_("this store's public keys, for enrolment at the server")},
+    {"sync", cmd_sync, N_("one sync with the group server: push, then pull")},
+    {"run", cmd_run, N_("the sync daemon: sync every few seconds, reconnecting")},
+    {"backup", cmd_backup, N_("hot copy of the store while it works")},
+    {"report", cmd_report, N_("loyalty statistics of this store, offline")},
+    {"today", cmd_today, N_("the work list due today: calls, reminders, follow-ups")},
+    {"export", cmd_export, N_("this store's signed log and receipts, for the auditors")},
+    {"repair", cmd_repair, N_("mend a log whose changes carry an undecodable author")},
+    {"web", cmd_web, N_("the counter's screens in a browser, on 127.0.0.1")},
+    {"web-user", cmd_web_user, N_("add, change or remove a user of the web screens")},
 };
 
 static void
 s_usage(FILE *out)
 {
-    fprintf(out, "usage: " CLI_PROG " [-d DIR] [-u NAME] COMMAND [OPTIONS]\n"
-                 "\n"
-                 "The store's customer base, offline.\n"
-                 "\n"
-                 "global options:\n"
-                 "  -d, --dir DIR    store directory (default: $JIPAN_STORE_DIR or "
-                 "./jipan-store-data)\n"
-                 "  -u, --user NAME  author of changes (default: $JIPAN_USER, else the "
-                 "login name)\n"
-                 "  -h, --help       this text\n"
-                 "\ncommands:\n");
+    fprintf(out, _("usage: %s [-d DIR] [-u NAME] COMMAND [OPTIONS]\n"
+                   "\n"
+                   "The store's customer base, offline.\n"
+                   "\n"
+                   "global options:\n"
+                   "  -d, --dir DIR    store directory (default: $JIPAN_STORE_DIR or "
+                   "./jipan-store-data)\n"
+                   "  -u, --user NAME  author of changes (default: $JIPAN_USER, else the "
+                   "login name)\n"
+                   "  -h, --help       this text\n"
+                   "\ncommands:\n"),
+            CLI_PROG);
     for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
-        fprintf(out, "  %-8s %s\n", s_cmds[i].name, s_cmds[i].help);
+        fprintf(out, "  %-8s %s\n", s_cmds[i].name, jp_tr(s_cmds[i].help));
     fprintf(out,
-            "\n`" CLI_PROG " COMMAND --help` describes a command.\n"
-            "\nexit codes (every command): 0 done; 1 refused: invalid input, no such\n"
-            "record or file, a verification fault; 2 bad command line; 3 internal\n"
-            "or I/O error, disk full, no answer from the server; 4 the store's file\n"
-            "is damaged (restore it: deploy/README.md).\n");
+            _("\n`%s COMMAND --help` describes a command.\n"
+              "\nexit codes (every command): 0 done; 1 refused: invalid input, no such\n"
+              "record or file, a verification fault; 2 bad command line; 3 internal\n"
+              "or I/O error, disk full, no answer from the server; 4 the store's file\n"
+              "is damaged (restore it: deploy/README.md).\n"),
+            CLI_PROG);
 }
 
 int
@@ -350,6 +353,7 @@ main(int argc, char **argv)
     cli_t c = {0};
     int o, rc;
 
+    jp_i18n_init();
     c.dir = getenv("JIPAN_STORE_DIR");
     if (!c.dir || !*c.dir)
         c.dir = "./jipan-store-data";

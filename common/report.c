@@ -10,6 +10,8 @@
  */
 #include "report.h"
 
+#include "i18n.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,16 +74,16 @@ s_base(const jp_stats_t *s, s_list_t *l)
     static const char *const on[JP_GRADES] = {
         "open_prospects.O", "open_prospects.H", "open_prospects.A",
         "open_prospects.B", "open_prospects.C", "open_prospects.potential"};
-    static const char *const pl[JP_GRADES] = {"  grade O", "  grade H", "  grade A",
-                                              "  grade B", "  grade C", "  potential"};
-    static const char *const ol[JP_GRADES] = {"  open, grade O", "  open, grade H",
-                                              "  open, grade A", "  open, grade B",
-                                              "  open, grade C", "  open, potential"};
+    static const char *const pl[JP_GRADES] = {N_("  grade O"), N_("  grade H"), N_("  grade A"),
+                                              N_("  grade B"), N_("  grade C"), N_("  potential")};
+    static const char *const ol[JP_GRADES] = {N_("  open, grade O"), N_("  open, grade H"),
+                                              N_("  open, grade A"), N_("  open, grade B"),
+                                              N_("  open, grade C"), N_("  open, potential")};
     static const char *const cn[JP_CLASSES] = {
         "owner_class.loyal", "owner_class.effective", "owner_class.deal",
         "owner_class.data_only"};
-    static const char *const cl[JP_CLASSES] = {"  loyal", "  effective", "  deal",
-                                               "  data-only"};
+    static const char *const cl[JP_CLASSES] = {N_("  loyal"), N_("  effective"), N_("  deal"),
+                                               N_("  data-only")};
     l->section = "base";
     s_count(l, "customers", "customers (people in scope)", s->people);
     s_count(l, "owners", "owners", s->owners);
@@ -102,18 +104,18 @@ s_loyalty(const jp_stats_t *s, s_list_t *l)
     static const char *const sn[5] = {"satisfaction.1", "satisfaction.2",
                                       "satisfaction.3", "satisfaction.4",
                                       "satisfaction.5"};
-    static const char *const sl[5] = {"  1 very dissatisfied", "  2 dissatisfied",
-                                      "  3 neutral", "  4 satisfied",
-                                      "  5 very satisfied"};
+    static const char *const sl[5] = {N_("  1 very dissatisfied"), N_("  2 dissatisfied"),
+                                      N_("  3 neutral"), N_("  4 satisfied"),
+                                      N_("  5 very satisfied")};
     static const char *const rn[3] = {"repurchase_intent.high", "repurchase_intent.mid",
                                       "repurchase_intent.low"};
-    static const char *const rl[3] = {"repurchase intent high (> 70%)", "  mid (30-70%)",
-                                      "  low (< 30%)"};
+    static const char *const rl[3] = {N_("repurchase intent high (> 70%)"), N_("  mid (30-70%)"),
+                                      N_("  low (< 30%)")};
     static const char *const mn[3] = {"recommendation.very_likely",
                                       "recommendation.possible",
                                       "recommendation.unlikely"};
-    static const char *const ml[3] = {"recommendation very likely", "  possible",
-                                      "  unlikely"};
+    static const char *const ml[3] = {N_("recommendation very likely"), N_("  possible"),
+                                      N_("  unlikely")};
     l->section = "loyalty";
     s_rate(l, "repeat_purchase", "repeat-purchase rate", s->repeat_purchase);
     s_count(l, "surveyed", "surveyed customers (365 days)", s->surveyed);
@@ -167,15 +169,15 @@ s_complaints(const jp_stats_t *s, s_list_t *l)
         {"return_after.minor.within_24h", "return_after.minor.later",
          "return_after.minor.unresolved"}};
     static const char *const rl[2][3] = {
-        {"return after complaint: major, resolved in 24 h", "  major, resolved later",
-         "  major, unresolved"},
-        {"  minor, resolved in 24 h", "  minor, resolved later", "  minor, unresolved"}};
+        {N_("return after complaint: major, resolved in 24 h"), N_("  major, resolved later"),
+         N_("  major, unresolved")},
+        {N_("  minor, resolved in 24 h"), N_("  minor, resolved later"), N_("  minor, unresolved")}};
     static const char *const cn[2][3] = {
         {"crossed.major.sales", "crossed.major.service", "crossed.major.product"},
         {"crossed.minor.sales", "crossed.minor.service", "crossed.minor.product"}};
     static const char *const cl[2][3] = {
-        {"  major about sales", "  major about service", "  major about the product"},
-        {"  minor about sales", "  minor about service", "  minor about the product"}};
+        {N_("  major about sales"), N_("  major about service"), N_("  major about the product")},
+        {N_("  minor about sales"), N_("  minor about service"), N_("  minor about the product")}};
     l->section = "complaints";
     s_count(l, "count", "complaints (365 days)", s->complaints);
     s_count(l, "severity.major", "  major", s->complaint_severity[0]);
@@ -201,18 +203,18 @@ s_funnel(const jp_stats_t *s, s_list_t *l)
 {
     static const char *const on[JP_GRADES] = {"open.O", "open.H", "open.A",
                                               "open.B", "open.C", "open.potential"};
-    static const char *const ol[JP_GRADES] = {"  still open, grade O",
-                                              "  grade H",
-                                              "  grade A",
-                                              "  grade B",
-                                              "  grade C",
-                                              "  potential"};
+    static const char *const ol[JP_GRADES] = {N_("  still open, grade O"),
+                                              N_("  grade H"),
+                                              N_("  grade A"),
+                                              N_("  grade B"),
+                                              N_("  grade C"),
+                                              N_("  potential")};
     static const char *const rn[JP_REASONS] = {
         "defeat_reasons.price",   "defeat_reasons.product",   "defeat_reasons.competitor",
         "defeat_reasons.service", "defeat_reasons.financing", "defeat_reasons.other"};
     static const char *const rl[JP_REASONS] = {
-        "  defeated for price", "  for the product", "  for a competitor",
-        "  for service",        "  for financing",   "  for another reason"};
+        N_("  defeated for price"), N_("  for the product"), N_("  for a competitor"),
+        N_("  for service"),        N_("  for financing"),   N_("  for another reason")};
     l->section = "referrals";
     s_count(l, "made", "referrals made (365 days)", s->referrals.den);
     s_rate(l, "converted", "referrals converted", s->referrals);
@@ -485,37 +487,52 @@ jp_stats_csv(const jp_stats_t *s, const char *table, FILE *out)
 
 /* ---- the work list ----------------------------------------------------- */
 
-void
-jp_due_details(const jp_due_t *d, char *out, size_t cap)
+/* The details in the schema's words (tr false) or the reader's. */
+static void
+s_due_details(const jp_due_t *d, bool tr, char *out, size_t cap)
 {
+#define S_TR(fmt) (tr ? _(fmt) : (fmt))
     char when[17];
     jp_format_instant(d->since, when);
     switch (d->kind) {
     case JP_DUE_DAY3:
     case JP_DUE_DAY7:
     case JP_DUE_FIRST_MAINT:
-        snprintf(out, cap, "delivered %.10s", when);
+        snprintf(out, cap, S_TR("delivered %.10s"), when);
         break;
     case JP_DUE_RENEWAL:
-        snprintf(out, cap, "delivered %.10s, year %lld", when, (long long)d->extra);
+        snprintf(out, cap, S_TR("delivered %.10s, year %lld"), when, (long long)d->extra);
         break;
     case JP_DUE_BIRTHDAY:
-        snprintf(out, cap, "turns %lld", (long long)d->extra);
+        snprintf(out, cap, S_TR("turns %lld"), (long long)d->extra);
         break;
     case JP_DUE_FOLLOW_UP:
-        snprintf(out, cap, "grade %s, last contact %s",
+        snprintf(out, cap, S_TR("grade %s, last contact %s"),
                  d->extra >= 1 && d->extra <= JP_GRADES ? s_grades[d->extra - 1] : "?",
                  when);
         break;
     case JP_DUE_COMPLAINT:
-        snprintf(out, cap, "opened %s", when);
+        snprintf(out, cap, S_TR("opened %s"), when);
         break;
     case JP_DUE_AT_RISK:
-        snprintf(out, cap, "last purchase %.10s", when);
+        snprintf(out, cap, S_TR("last purchase %.10s"), when);
         break;
     default:
         out[0] = '\0';
     }
+#undef S_TR
+}
+
+void
+jp_due_details(const jp_due_t *d, char *out, size_t cap)
+{
+    s_due_details(d, false, out, cap);
+}
+
+void
+jp_due_details_tr(const jp_due_t *d, char *out, size_t cap)
+{
+    s_due_details(d, true, out, cap);
 }
 
 json_t *

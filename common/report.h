@@ -75,7 +75,9 @@ json_t *jp_at_risk_json(const jp_at_risk_list_t *l, const char *scope,
 int jp_at_risk_csv(const jp_at_risk_list_t *l, jp_store_code_fn code, void *arg,
                    FILE *out);
 
-/* Words for a work-list line's details ("grade H, last contact ..."). */
+/* Words for a work-list line's details ("grade H, last contact ..."), as
+ * JSON and CSV carry them; _tr in the reader's language (i18n.h). */
 void jp_due_details(const jp_due_t *d, char *out, size_t cap);
+void jp_due_details_tr(const jp_due_t *d, char *out, size_t cap);
 
 #endif

@@ -25,6 +25,7 @@
  */
 #include "validate.h"
 #include "err.h"
+#include "i18n.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -409,8 +410,8 @@ jp_parse_date(const char *s, size_t n, int64_t *days, const char **reason)
 static int
 s_instant(const char *s, size_t n, int64_t *ms, int *date_only, const char **reason)
 {
-    static const char *form = "instant must be YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.fff]] "
-                              "with an optional Z or +HH:MM";
+    static const char *form = N_("instant must be YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.fff]] "
+                                 "with an optional Z or +HH:MM");
     if (n < 10)
         return s_fail(reason, form);
     int y, m, d;
@@ -542,7 +543,7 @@ jp_parse_money(const char *s, size_t n, int64_t *fen, const char **reason)
         return s_fail(reason, "amount is empty");
     if (s[0] == '-')
         return s_fail(reason, "amount must not be negative");
-    static const char *form = "amount must be yuan with up to 2 decimals, like 1234.56";
+    static const char *form = N_("amount must be yuan with up to 2 decimals, like 1234.56");
     int64_t yuan = 0;
     size_t i = 0;
     for (; i < n && s_isdigit(s[i]); i++) {

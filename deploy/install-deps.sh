@@ -12,6 +12,7 @@ packages=(
     chromium chromium-driver python3-selenium fonts-wqy-microhei curl
     clang libclang-rt-14-dev
     bc python3 procps systemd openssl
+    gettext locales
 )
 
 missing=()
@@ -20,7 +21,11 @@ for p in "${packages[@]}"; do
     [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-if ((${#missing[@]} == 0)); then
+# The Chinese locale, for the programs' messages in 简体中文 (gettext needs
+# the locale itself, not only the catalog).
+have_zh_locale() { locale -a 2>/dev/null | grep -qix 'zh_CN.utf8'; }
+
+if ((${#missing[@]} == 0)) && have_zh_locale; then
     echo "install-deps: all ${#packages[@]} packages present"
     exit 0
 fi
@@ -36,7 +41,13 @@ if ((EUID != 0)); then
     fi
 fi
 
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+if ((${#missing[@]})); then
+    echo "install-deps: installing ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+if ! have_zh_locale; then
+    echo "install-deps: generating the zh_CN.UTF-8 locale"
+    "${sudo[@]}" localedef -i zh_CN -f UTF-8 zh_CN.UTF-8
+fi

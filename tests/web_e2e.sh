@@ -62,7 +62,9 @@ echo "manager-pass-2" | "$BIN" web-user passwd mgr >/dev/null
 grep -q '^mgr:' "$JIPAN_STORE_DIR/web-users" && fail "mgr not removed"
 
 check "serve"
-"$BIN" web --port 0 >"$T/web.out" 2>"$T/web.err" &
+# Under a Chinese locale, as on a store's PC: the pages keep their own
+# language (the messages of `add` stay the reference words beside it).
+LANG=zh_CN.UTF-8 "$BIN" web --port 0 >"$T/web.out" 2>"$T/web.err" &
 PID=$!
 for _ in $(seq 50); do
     grep -q '^serving' "$T/web.out" 2>/dev/null && break

@@ -1,0 +1,68 @@
+/*
+ * i18n.c -- binding the gettext catalog (i18n.h).
+ */
+#include "i18n.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef JP_LOCALEDIR_INSTALL
+#define JP_LOCALEDIR_INSTALL "/usr/local/share/locale"
+#endif
+#ifndef JP_LOCALEDIR_BUILD
+#define JP_LOCALEDIR_BUILD ""
+#endif
+
+/* dir holds our zh_CN catalog. */
+static int
+s_has_catalog(const char *dir)
+{
+    char path[4096];
+    if (!dir || !dir[0])
+        return 0;
+    snprintf(path, sizeof path, "%s/zh_CN/LC_MESSAGES/" JP_TEXTDOMAIN ".mo", dir);
+    return access(path, R_OK) == 0;
+}
+
+void
+jp_i18n_init(void)
+{
+    setlocale(LC_ALL, "");
+    /* Numbers stay as the formats define them, whatever the locale. */
+    setlocale(LC_NUMERIC, "C");
+    const char *dir = getenv("JIPAN_LOCALEDIR");
+    if (!dir || !dir[0])
+        dir = s_has_catalog(JP_LOCALEDIR_INSTALL) ? JP_LOCALEDIR_INSTALL
+                                                  : JP_LOCALEDIR_BUILD;
+    if (dir[0])
+        bindtextdomain(JP_TEXTDOMAIN, dir);
+    bind_textdomain_codeset(JP_TEXTDOMAIN, "UTF-8");
+}
+
+const char *
+jp_tr(const char *msgid)
+{
+    return msgid[0] ? _(msgid) : msgid;
+}
+
+const char *
+jp_tr_reason(const char *reason, char *buf, size_t cap)
+{
+    long long lo, hi;
+    char tail;
+    if (sscanf(reason, "must be between %lld and %lld%c", &lo, &hi, &tail) == 2) {
+        snprintf(buf, cap, _("must be between %lld and %lld"), lo, hi);
+        return buf;
+    }
+    return jp_tr(reason);
+}
+
+bool
+jp_i18n_zh(void)
+{
+    /* gettext("") is the catalog's header when a catalog is in use. */
+    return _("")[0] != '\0';
+}
