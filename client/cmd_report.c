@@ -220,16 +220,9 @@ s_print_regional(const jp_stats_t *s)
 static int
 s_print_report(const cli_t *c, const jp_stats_t *s, const jp_filter_t *flt)
 {
-    static const struct {
-        const char *key, *title;
-    } sections[] = {{"base", N_("size of the base")},
-                    {"loyalty", N_("loyalty")},
-                    {"retention", N_("retention and churn")},
-                    {"complaints", N_("complaints")},
-                    {"referrals", N_("referrals")},
-                    {"funnel", N_("prospect funnel")},
-                    {"follow_up", N_("follow-up discipline")},
-                    {"cohort", N_("cohort filter")}};
+    static const char *const sections[] = {"base",       "loyalty",  "retention",
+                                           "complaints", "referrals", "funnel",
+                                           "follow_up",  "cohort"};
     char when[48], scope[64], value[48], of[64];
     size_t n = jp_stats_figures(s, NULL, 0);
     jp_figure_t *f = calloc(n, sizeof *f);
@@ -248,7 +241,7 @@ s_print_report(const cli_t *c, const jp_stats_t *s, const jp_filter_t *flt)
         }
         int rows = 0;
         for (size_t i = 0; i < n && !rc; i++) {
-            if (strcmp(f[i].section, sections[k].key) != 0)
+            if (strcmp(f[i].section, sections[k]) != 0)
                 continue;
             s_fig_text(&f[i], value, sizeof value, of, sizeof of);
             const char *cells[] = {jp_tr(f[i].label), value, of};
@@ -256,8 +249,8 @@ s_print_report(const cli_t *c, const jp_stats_t *s, const jp_filter_t *flt)
             rows++;
         }
         if (!rc && rows) {
-            printf("\n%s", jp_tr(sections[k].title));
-            if (strcmp(sections[k].key, "cohort") == 0 && flt)
+            printf("\n%s", jp_tr(jp_section_title(sections[k])));
+            if (strcmp(sections[k], "cohort") == 0 && flt)
                 printf(": %s", jp_filter_text(flt));
             printf("\n");
             cli_table_print(t, stdout);
@@ -271,15 +264,6 @@ s_print_report(const cli_t *c, const jp_stats_t *s, const jp_filter_t *flt)
 static int
 s_print_today(const cli_t *c, const jp_worklist_t *w)
 {
-    static const char *const titles[JP_DUE_KINDS] = {
-        N_("day-3 calls not yet made"),
-        N_("day-7 calls not yet made"),
-        N_("first-maintenance reminders"),
-        N_("insurance renewals (delivery anniversary within 30 days)"),
-        N_("birthdays within 7 days"),
-        N_("prospect follow-ups due"),
-        N_("complaints past 1 hour without a first contact"),
-        N_("owners at risk (no purchase in 182 days)")};
     const char *head[] = {_("due"), _("customer"), _("phone"), "VIN", _("details")};
     char day[11], scope[64], phone[32], det[256];
     int rc = 0;
@@ -307,7 +291,7 @@ s_print_today(const cli_t *c, const jp_worklist_t *w)
             rc = cli_table_add(t, cells, false);
         }
         if (!rc) {
-            printf("\n%s (%zu)\n", jp_tr(titles[k]), w->count[k]);
+            printf("\n%s (%zu)\n", jp_tr(jp_due_title((jp_due_kind_t)k)), w->count[k]);
             cli_table_print(t, stdout);
         }
         cli_table_destroy(&t);

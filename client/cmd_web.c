@@ -14,6 +14,7 @@
  * time.
  */
 #include "card.h"
+#include "i18n.h"
 #include "report.h"
 #include "stats.h"
 #include "web.h"
@@ -858,23 +859,6 @@ s_post_event(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
 
 /* --- today's work list --- */
 
-/* The section titles of `today`, in the page's language. */
-static const char *
-s_due_title(const jp_web_req_t *req, int k)
-{
-    static const char *const t[JP_DUE_KINDS][2] = {
-        {"交车3日回访（未联系）", "day-3 calls not yet made"},
-        {"交车7日回访（未联系）", "day-7 calls not yet made"},
-        {"首保提醒", "first-maintenance reminders"},
-        {"续保提醒（交车周年30天内）",
-         "insurance renewals (delivery anniversary within 30 days)"},
-        {"7天内生日", "birthdays within 7 days"},
-        {"潜在客户跟进", "prospect follow-ups due"},
-        {"投诉超过1小时未联系", "complaints past 1 hour without a first contact"},
-        {"流失预警客户（182天未消费）", "owners at risk (no purchase in 182 days)"}};
-    return t[k][jp_web_en(req) ? 1 : 0];
-}
-
 static int
 s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t *ans)
 {
@@ -914,7 +898,7 @@ s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t
                            "<h2>%s (%zu)</h2><table id=\"due-%s\"><thead><tr><th>%s</th>"
                            "<th>%s</th><th>%s</th><th>VIN</th><th>%s</th><th></th></tr>"
                            "</thead><tbody>",
-                           s_due_title(req, k), w.count[k], jp_due_name((jp_due_kind_t)k),
+                           jp_tr(jp_due_title((jp_due_kind_t)k)), w.count[k], jp_due_name((jp_due_kind_t)k),
                            L(req, "到期", "due"), L(req, "客户", "customer"),
                            L(req, "手机", "phone"), L(req, "详情", "details"));
         size_t shown = 0;
@@ -927,7 +911,7 @@ s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t
             phone[0] = '\0';
             if (d->phone[0])
                 jp_phone_mask(d->phone, phone, sizeof phone);
-            jp_due_details(d, det, sizeof det);
+            jp_due_details_tr(d, det, sizeof det);
             jp_id_format(&d->customer, cust);
             jp_id_format(&d->record, rec);
             rc = jp_web_printf(
@@ -1000,58 +984,6 @@ s_post_done(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
 
 /* --- the loyalty report --- */
 
-/* Chinese for the report's sections and its main figures (section.name);
- * a figure without one keeps the engine's English label. */
-static const char *
-s_fig_zh(const char *section, const char *name)
-{
-    static const char *const tr[][3] = {
-        {"base", "", "基盘规模"},
-        {"loyalty", "", "客户忠诚"},
-        {"retention", "", "保有与流失"},
-        {"complaints", "", "客户投诉"},
-        {"referrals", "", "转介绍"},
-        {"funnel", "", "潜在客户漏斗"},
-        {"follow_up", "", "回访执行"},
-        {"cohort", "", "筛选"},
-        {"base", "customers", "客户数"},
-        {"base", "owners", "保有客户"},
-        {"base", "prospects.total", "潜在客户（含战败）"},
-        {"base", "defeated", "战败客户"},
-        {"base", "owner_class.loyal", "  忠诚客户"},
-        {"base", "owner_class.effective", "  有效客户"},
-        {"base", "owner_class.deal", "  成交客户"},
-        {"base", "owner_class.data_only", "  资料型客户"},
-        {"base", "vip", "VIP（365天内转介绍≥3）"},
-        {"loyalty", "repeat_purchase", "再购率"},
-        {"loyalty", "satisfaction.csat", "满意度（4或5分）"},
-        {"loyalty", "loyalty_index.value", "忠诚度指数（0-100）"},
-        {"loyalty", "cross_store_customers", "跨店客户"},
-        {"retention", "first_maintenance_return", "首保回厂率"},
-        {"retention", "six_month_return", "6个月回厂率"},
-        {"retention", "retention_12m", "12个月保有率"},
-        {"retention", "churn", "流失率"},
-        {"retention", "at_risk", "流失预警客户"},
-        {"complaints", "count", "投诉数（365天）"},
-        {"complaints", "contact_1h", "1小时内联系率"},
-        {"complaints", "resolution", "投诉解决率"},
-        {"complaints", "time_to_resolve_hours", "解决时长中位数（小时）"},
-        {"referrals", "made", "转介绍数（365天）"},
-        {"referrals", "converted", "转介绍成交率"},
-        {"funnel", "created", "新建潜在客户（365天）"},
-        {"funnel", "converted", "成交率"},
-        {"funnel", "defeated", "战败率"},
-        {"follow_up", "day3", "交车3日回访率"},
-        {"follow_up", "day7", "交车7日回访率"},
-        {"follow_up", "quarterly", "季度回访率"},
-    };
-    for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
-        if (strcmp(tr[i][0], section) == 0 && strcmp(tr[i][1], name) == 0)
-            return tr[i][2];
-    }
-    return NULL;
-}
-
 /* A figure's value and "num / den", as the text report writes them. */
 static void
 s_fig_text(const jp_figure_t *f, char *value, size_t vcap, char *of, size_t ocap)
@@ -1109,17 +1041,15 @@ s_page_report(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
                        L(req, "忠诚度报表", "Loyalty report"), app->c->node.code,
                        L(req, "截至", "as of"), when);
     for (size_t k = 0; k < sizeof sections / sizeof sections[0] && !rc; k++) {
-        const char *zh = s_fig_zh(sections[k], "");
         rc = jp_web_printf(b, "<h2>%s</h2><table class=\"report\" id=\"fig-%s\"><tbody>",
-                           jp_web_en(req) || !zh ? sections[k] : zh, sections[k]);
+                           jp_tr(jp_section_title(sections[k])), sections[k]);
         for (size_t i = 0; i < n && !rc; i++) {
             if (strcmp(f[i].section, sections[k]) != 0)
                 continue;
-            const char *label = jp_web_en(req) ? NULL : s_fig_zh(f[i].section, f[i].name);
             s_fig_text(&f[i], value, sizeof value, of, sizeof of);
             rc = jp_web_printf(b,
                                "<tr><th>%s</th><td class=\"num\">%s</td><td>%s</td></tr>",
-                               label ? label : f[i].label, value, of);
+                               jp_tr(f[i].label), value, of);
         }
         rc |= jp_web_raw(b, "</tbody></table>");
     }
@@ -1137,9 +1067,8 @@ done:
 }
 
 static int
-s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
+s_route(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
 {
-    s_app_t *app = cls;
     const char *path = jp_web_path(req);
     bool post = strcmp(jp_web_method(req), "POST") == 0;
     if (strcmp(path, "/") == 0 && !post)
@@ -1159,6 +1088,18 @@ s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
     ans->status = 404;
     ans->type = "text/plain; charset=utf-8";
     return jp_web_raw(&ans->body, L(req, "没有这个页面", "not found"));
+}
+
+/* Every page in its reader's language: the catalog's words (po/) come out
+ * in it on this thread while the page is made. */
+static int
+s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
+{
+    jp_i18n_scope_t lang;
+    jp_i18n_enter(&lang, !jp_web_en(req));
+    int rc = s_route(cls, req, ans);
+    jp_i18n_leave(&lang);
+    return rc;
 }
 
 static const char s_css[] =
@@ -1256,6 +1197,10 @@ cmd_web(cli_t *c, int argc, char **argv)
         return cli_fail_err(c, rc, &err);
     printf("serving %s on http://%s:%u/\n", c->node.code, listen, jp_web_port(web));
     fflush(stdout);
+    if (!jp_i18n_zh_ok())
+        fprintf(stderr, CLI_PROG ": web: no zh_CN.UTF-8 locale on this machine: the "
+                        "pages' figures and titles stay in English (deploy/README.md, "
+                        "\"Chinese\")\n");
     while (sigwait(&stop, &sig) != 0)
         ;
     jp_web_stop(&web);

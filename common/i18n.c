@@ -4,6 +4,7 @@
 #include "i18n.h"
 
 #include <locale.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,4 +66,38 @@ jp_i18n_zh(void)
 {
     /* gettext("") is the catalog's header when a catalog is in use. */
     return _("")[0] != '\0';
+}
+
+static pthread_once_t s_loc_once = PTHREAD_ONCE_INIT;
+static locale_t s_loc_zh, s_loc_en; /* made once, kept for the process */
+
+static void
+s_loc_init(void)
+{
+    s_loc_zh = newlocale(LC_MESSAGES_MASK | LC_CTYPE_MASK, "zh_CN.UTF-8", (locale_t)0);
+    s_loc_en = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+bool
+jp_i18n_zh_ok(void)
+{
+    pthread_once(&s_loc_once, s_loc_init);
+    return s_loc_zh != (locale_t)0;
+}
+
+void
+jp_i18n_enter(jp_i18n_scope_t *scope, bool zh)
+{
+    pthread_once(&s_loc_once, s_loc_init);
+    locale_t l = zh ? s_loc_zh : s_loc_en;
+    scope->set = l != (locale_t)0;
+    scope->was = scope->set ? uselocale(l) : (locale_t)0;
+}
+
+void
+jp_i18n_leave(jp_i18n_scope_t *scope)
+{
+    if (scope->set)
+        uselocale(scope->was);
+    scope->set = false;
 }

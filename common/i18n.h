@@ -24,6 +24,7 @@
 #define JP_I18N_H
 
 #include <libintl.h>
+#include <locale.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -44,6 +45,18 @@ const char *jp_tr(const char *msgid);
  * range ("must be between 1 and 5") rebuilt from its translated form, in
  * buf.  Returns buf or a string of the catalog. */
 const char *jp_tr_reason(const char *reason, char *buf, size_t cap);
+
+/* The calling thread's words in Chinese (zh) or in English, whatever the
+ * process's locale, until jp_i18n_leave(): the web pages render in the
+ * language their reader chose.  Chinese needs the zh_CN.UTF-8 locale on
+ * the machine; without it the words stay English (jp_i18n_zh_ok()). */
+typedef struct {
+    locale_t was; /* the thread's locale before; restored by leave */
+    bool set;     /* a locale was put in place */
+} jp_i18n_scope_t;
+void jp_i18n_enter(jp_i18n_scope_t *scope, bool zh);
+void jp_i18n_leave(jp_i18n_scope_t *scope);
+bool jp_i18n_zh_ok(void);
 
 /* True when messages come out in Chinese (the catalog is in use). */
 bool jp_i18n_zh(void);

@@ -487,6 +487,38 @@ jp_stats_csv(const jp_stats_t *s, const char *table, FILE *out)
 
 /* ---- the work list ----------------------------------------------------- */
 
+const char *
+jp_section_title(const char *section)
+{
+    static const char *const t[][2] = {{"base", N_("size of the base")},
+                                       {"loyalty", N_("loyalty")},
+                                       {"retention", N_("retention and churn")},
+                                       {"complaints", N_("complaints")},
+                                       {"referrals", N_("referrals")},
+                                       {"funnel", N_("prospect funnel")},
+                                       {"follow_up", N_("follow-up discipline")},
+                                       {"cohort", N_("cohort filter")}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(t[i][0], section) == 0)
+            return t[i][1];
+    return section;
+}
+
+const char *
+jp_due_title(jp_due_kind_t k)
+{
+    static const char *const t[JP_DUE_KINDS] = {
+        N_("day-3 calls not yet made"),
+        N_("day-7 calls not yet made"),
+        N_("first-maintenance reminders"),
+        N_("insurance renewals (delivery anniversary within 30 days)"),
+        N_("birthdays within 7 days"),
+        N_("prospect follow-ups due"),
+        N_("complaints past 1 hour without a first contact"),
+        N_("owners at risk (no purchase in 182 days)")};
+    return (unsigned)k < JP_DUE_KINDS ? t[k] : "";
+}
+
 /* The details in the schema's words (tr false) or the reader's. */
 static void
 s_due_details(const jp_due_t *d, bool tr, char *out, size_t cap)

@@ -75,6 +75,11 @@ json_t *jp_at_risk_json(const jp_at_risk_list_t *l, const char *scope,
 int jp_at_risk_csv(const jp_at_risk_list_t *l, jp_store_code_fn code, void *arg,
                    FILE *out);
 
+/* The text report's title of a section ("base" -> "size of the base") and
+ * of a work-list kind, as msgids: jp_tr() (i18n.h) gives the reader's. */
+const char *jp_section_title(const char *section);
+const char *jp_due_title(jp_due_kind_t k);
+
 /* Words for a work-list line's details ("grade H, last contact ..."), as
  * JSON and CSV carry them; _tr in the reader's language (i18n.h). */
 void jp_due_details(const jp_due_t *d, char *out, size_t cap);
