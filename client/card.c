@@ -10,6 +10,8 @@
  */
 #include "card.h"
 
+#include "i18n.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +173,9 @@ void
 cli_card_class(jp_txn_t *txn, const jp_record_t *cust, const cli_timeline_t *tl,
                char *out, size_t cap)
 {
-    static const char *const words[JP_CLASSES] = {"loyal", "effective", "deal",
-                                                  "data-only"};
+    static const char *const words[JP_CLASSES] = {
+        NW_("class", "loyal"), NW_("class", "effective"), NW_("class", "deal"),
+        NW_("class", "data-only")};
     jp_base_t *b = NULL;
     jp_scope_t *all = malloc(sizeof *all);
     jp_standing_t st;
@@ -184,11 +187,11 @@ cli_card_class(jp_txn_t *txn, const jp_record_t *cust, const cli_timeline_t *tl,
     if (jp_base_load_customer(txn, (int64_t)jp_now_ms(), &cust->id, &b, NULL) == 0 &&
         jp_stats_standing(b, all, &cust->id, &st) == 0) {
         if (st.cls >= 0)
-            snprintf(out, cap, "%s", words[st.cls]);
+            snprintf(out, cap, "%s", jp_tr_word("class", words[st.cls]));
         else if (st.grade && st.defeated)
-            snprintf(out, cap, "defeated");
+            snprintf(out, cap, "%s", _("defeated"));
         else if (st.grade)
-            snprintf(out, cap, "grade %s",
+            snprintf(out, cap, _("grade %s"),
                      jp_enum_word(jp_field_def(JP_F_GRADE), st.grade));
     }
     jp_base_destroy(&b);
@@ -217,8 +220,13 @@ static const char *
 s_field(const jp_record_t *r, unsigned fid, char *buf, size_t cap)
 {
     buf[0] = '\0';
-    if (r->f[fid].set && r->f[fid].v.type)
-        jp_val_text(jp_field_def(fid), &r->f[fid].v, false, buf, cap);
+    const jp_field_def_t *def = jp_field_def(fid);
+    if (r->f[fid].set && r->f[fid].v.type) {
+        jp_val_text(def, &r->f[fid].v, false, buf, cap);
+        const char *w = def->type == JP_T_ENUM ? jp_tr_word(def->name, buf) : buf;
+        if (w != buf) /* the word in the reader's language */
+            snprintf(buf, cap, "%s", w);
+    }
     return buf;
 }
 
@@ -228,11 +236,11 @@ s_span(int64_t ms, char *out, size_t cap)
 {
     int64_t min = ms / 60000;
     if (min < 120)
-        snprintf(out, cap, "%lld min", (long long)min);
+        snprintf(out, cap, _("%lld min"), (long long)min);
     else if (min < 48 * 60)
-        snprintf(out, cap, "%lld h", (long long)(min / 60));
+        snprintf(out, cap, _("%lld h"), (long long)(min / 60));
     else
-        snprintf(out, cap, "%lld days", (long long)(min / (24 * 60)));
+        snprintf(out, cap, _("%lld days"), (long long)(min / (24 * 60)));
 }
 
 static void
@@ -245,17 +253,17 @@ s_complaint_details(jp_txn_t *txn, const cli_timeline_t *tl, const jp_record_t *
           s_field(r, JP_F_SUBJECT, b, sizeof b));
     s_complaint_state(txn, tl, &r->id, &contacted, &resolved);
     if (contacted == INT64_MIN) {
-        s_cat(out, cap, ", ", "not contacted");
+        s_cat(out, cap, ", ", _("not contacted"));
     } else {
         s_span(contacted - at, span, sizeof span);
-        s_cat(out, cap, ", ", "contacted after %s%s", span,
-              contacted - at > 3600000 ? " (over 1 h)" : "");
+        s_cat(out, cap, ", ", _("contacted after %s%s"), span,
+              contacted - at > 3600000 ? _(" (over 1 h)") : "");
     }
     if (resolved == INT64_MIN) {
-        s_cat(out, cap, ", ", "unresolved");
+        s_cat(out, cap, ", ", _("unresolved"));
     } else {
         s_span(resolved - at, span, sizeof span);
-        s_cat(out, cap, ", ", "resolved after %s", span);
+        s_cat(out, cap, ", ", _("resolved after %s"), span);
     }
 }
 
@@ -268,7 +276,7 @@ s_of_complaint(jp_txn_t *txn, const jp_record_t *r, char *out, size_t cap)
     char when[17];
     if (id && jp_txn_get(txn, id, &cp) == 0) {
         jp_format_instant(jp_record_int(&cp, JP_F_AT, 0), when);
-        s_cat(out, cap, ", ", "complaint of %s", when);
+        s_cat(out, cap, ", ", _("complaint of %s"), when);
     }
 }
 
@@ -280,22 +288,22 @@ cli_entry_details(jp_txn_t *txn, const cli_timeline_t *tl, const jp_record_t *r,
     out[0] = '\0';
     switch (r->kind) {
     case JP_K_VEHICLE:
-        s_cat(out, cap, ", ", "sale: %s", s_field(r, JP_F_MODEL, a, sizeof a));
+        s_cat(out, cap, ", ", _("sale: %s"), s_field(r, JP_F_MODEL, a, sizeof a));
         if (*s_field(r, JP_F_PLATE, b, sizeof b))
             s_cat(out, cap, " ", "%s", b);
-        s_cat(out, cap, ", ", "VIN %s", s_field(r, JP_F_VIN, a, sizeof a));
+        s_cat(out, cap, ", ", _("VIN %s"), s_field(r, JP_F_VIN, a, sizeof a));
         if (*s_field(r, JP_F_PRICE, b, sizeof b))
-            s_cat(out, cap, ", ", "%s yuan", b);
+            s_cat(out, cap, ", ", _("%s yuan"), b);
         if (*s_field(r, JP_F_SALE_KIND, b, sizeof b))
             s_cat(out, cap, ", ", "%s", b);
         break;
     case JP_K_SERVICE:
         s_cat(out, cap, ", ", "%s", s_field(r, JP_F_SERVICE_TYPE, b, sizeof b));
         if (*s_field(r, JP_F_MILEAGE, b, sizeof b))
-            s_cat(out, cap, ", ", "%s km", b);
+            s_cat(out, cap, ", ", _("%s km"), b);
         if (*s_field(r, JP_F_AMOUNT, b, sizeof b))
-            s_cat(out, cap, ", ", "%s yuan", b);
-        s_cat(out, cap, ", ", "VIN %s", s_field(r, JP_F_VIN, a, sizeof a));
+            s_cat(out, cap, ", ", _("%s yuan"), b);
+        s_cat(out, cap, ", ", _("VIN %s"), s_field(r, JP_F_VIN, a, sizeof a));
         break;
     case JP_K_CONTACT:
         s_cat(out, cap, ", ", "%s", s_field(r, JP_F_CHANNEL, b, sizeof b));
@@ -314,7 +322,7 @@ cli_entry_details(jp_txn_t *txn, const cli_timeline_t *tl, const jp_record_t *r,
         s_of_complaint(txn, r, out, cap);
         break;
     case JP_K_SURVEY:
-        s_cat(out, cap, ", ", "satisfaction %s/5, repurchase %s, recommend %s",
+        s_cat(out, cap, ", ", _("satisfaction %s/5, repurchase %s, recommend %s"),
               s_field(r, JP_F_SATISFACTION, a, sizeof a),
               s_field(r, JP_F_REPURCHASE, b, sizeof b),
               s_field(r, JP_F_RECOMMEND, cc, sizeof cc));
@@ -323,24 +331,24 @@ cli_entry_details(jp_txn_t *txn, const cli_timeline_t *tl, const jp_record_t *r,
         jp_record_t lead;
         const jp_id_t *id = jp_record_ref(r, JP_F_REFERRED);
         if (id && jp_txn_get(txn, id, &lead) == 0)
-            s_cat(out, cap, ", ", "lead %s",
+            s_cat(out, cap, ", ", _("lead %s"),
                   jp_record_str(&lead, JP_F_NAME, a, sizeof a));
         break;
     }
     case JP_K_INSURANCE:
     case JP_K_PACKAGE:
         if (*s_field(r, JP_F_AMOUNT, b, sizeof b))
-            s_cat(out, cap, ", ", "%s yuan", b);
+            s_cat(out, cap, ", ", _("%s yuan"), b);
         break;
     case JP_K_DEFEAT:
-        s_cat(out, cap, ", ", "reason %s", s_field(r, JP_F_REASON, b, sizeof b));
+        s_cat(out, cap, ", ", _("reason %s"), s_field(r, JP_F_REASON, b, sizeof b));
         break;
     case JP_K_GRADE:
-        s_cat(out, cap, ", ", "grade -> %s", s_field(r, JP_F_GRADE, b, sizeof b));
+        s_cat(out, cap, ", ", _("grade -> %s"), s_field(r, JP_F_GRADE, b, sizeof b));
         break;
     default:
         break;
     }
     if (*s_field(r, JP_F_NOTE, a, sizeof a))
-        s_cat(out, cap, "; ", "note: %s", a);
+        s_cat(out, cap, "; ", _("note: %s"), a);
 }

@@ -156,7 +156,8 @@ s_load(cli_t *c, const s_opts_t *o, jp_base_t **base, jp_scope_t **scope)
 static void
 s_scope_label(const cli_t *c, bool tr, char *out, size_t cap)
 {
-    snprintf(out, cap, tr ? _("store %u %s") : "store %u %s", c->node.store, c->node.code);
+    snprintf(out, cap, tr ? _("store %u %s") : "store %u %s", c->node.store,
+             c->node.code);
 }
 
 /* ---- text -------------------------------------------------------------- */
@@ -189,9 +190,13 @@ s_fig_text(const jp_figure_t *f, char *value, size_t vcap, char *of, size_t ocap
 static int
 s_print_regional(const jp_stats_t *s)
 {
-    static const char *const words[] = {
-        N_("district"),  N_("quality"), N_("potential"), N_("general"),
-        N_("| year ago: quality"), N_("potential"), N_("general")};
+    static const char *const words[] = {N_("district"),
+                                        N_("quality"),
+                                        N_("potential"),
+                                        N_("general"),
+                                        N_("| year ago: quality"),
+                                        N_("potential"),
+                                        N_("general")};
     const char *head[7];
     for (int k = 0; k < 7; k++)
         head[k] = jp_tr(words[k]);
@@ -220,7 +225,7 @@ s_print_regional(const jp_stats_t *s)
 static int
 s_print_report(const cli_t *c, const jp_stats_t *s, const jp_filter_t *flt)
 {
-    static const char *const sections[] = {"base",       "loyalty",  "retention",
+    static const char *const sections[] = {"base",       "loyalty",   "retention",
                                            "complaints", "referrals", "funnel",
                                            "follow_up",  "cohort"};
     char when[48], scope[64], value[48], of[64];

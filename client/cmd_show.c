@@ -8,6 +8,7 @@
  * --all listed and marked, since the log keeps them.
  */
 #include "card.h"
+#include "i18n.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,9 @@ s_card_field(cli_table_t *t, const char *label, const jp_record_t *r, unsigned f
     char v[JP_MAX_STR + 1];
     if (!r->f[fid].set || !r->f[fid].v.type)
         return 0;
-    jp_val_text(jp_field_def(fid), &r->f[fid].v, full, v, sizeof v);
-    const char *cells[] = {label, v};
+    const jp_field_def_t *def = jp_field_def(fid);
+    jp_val_text(def, &r->f[fid].v, full, v, sizeof v);
+    const char *cells[] = {label, def->type == JP_T_ENUM ? jp_tr_word(def->name, v) : v};
     return cli_table_add(t, cells, false);
 }
 
@@ -66,28 +68,28 @@ s_print_card(cli_t *c, jp_txn_t *txn, const jp_record_t *r, const cli_timeline_t
     if (!t)
         return JP_ENOMEM;
     jp_id_format(&r->id, v);
-    rc |= s_card_line(t, "customer", v);
-    rc |= s_card_field(t, "name", r, JP_F_NAME, o->full);
-    rc |= s_card_field(t, "phone", r, JP_F_PHONE, o->full);
-    rc |= s_card_field(t, "ID number", r, JP_F_ID_NUMBER, o->full);
-    rc |= s_card_field(t, "gender", r, JP_F_GENDER, o->full);
-    rc |= s_card_field(t, "birthday", r, JP_F_BIRTHDAY, o->full);
-    rc |= s_card_field(t, "district", r, JP_F_DISTRICT, o->full);
-    rc |= s_card_field(t, "source", r, JP_F_SOURCE, o->full);
-    rc |= s_card_field(t, "grade", r, JP_F_GRADE, o->full);
+    rc |= s_card_line(t, _("customer"), v);
+    rc |= s_card_field(t, _("name"), r, JP_F_NAME, o->full);
+    rc |= s_card_field(t, _("phone"), r, JP_F_PHONE, o->full);
+    rc |= s_card_field(t, _("ID number"), r, JP_F_ID_NUMBER, o->full);
+    rc |= s_card_field(t, _("gender"), r, JP_F_GENDER, o->full);
+    rc |= s_card_field(t, _("birthday"), r, JP_F_BIRTHDAY, o->full);
+    rc |= s_card_field(t, _("district"), r, JP_F_DISTRICT, o->full);
+    rc |= s_card_field(t, _("source"), r, JP_F_SOURCE, o->full);
+    rc |= s_card_field(t, _("grade"), r, JP_F_GRADE, o->full);
     cli_card_class(txn, r, tl, cls, sizeof cls);
-    rc |= s_card_line(t, "class", cls);
+    rc |= s_card_line(t, _("class"), cls);
     jp_format_instant(jp_record_int(r, JP_F_CREATED_AT, 0), when);
     cli_store_label(c, jp_id_store(&r->id), store, sizeof store);
-    snprintf(v, sizeof v, "%s at %s", when, store);
-    rc |= s_card_line(t, "created", v);
+    snprintf(v, sizeof v, _("%s at %s"), when, store);
+    rc |= s_card_line(t, _("created"), v);
     const jp_id_t *by = jp_record_ref(r, JP_F_REFERRED_BY);
     if (by && jp_txn_get(txn, by, &ref) == 0) {
         char idt[JP_ID_TEXT_LEN + 1];
         jp_id_format(by, idt);
         snprintf(v, sizeof v, "%s (%s)",
                  jp_record_str(&ref, JP_F_NAME, name, sizeof name), idt);
-        rc |= s_card_line(t, "referred by", v);
+        rc |= s_card_line(t, _("referred by"), v);
     }
     for (int i = 1; i < tl->nrows; i++) {
         /* The same person's rows elsewhere: how a store sees its
@@ -96,13 +98,13 @@ s_print_card(cli_t *c, jp_txn_t *txn, const jp_record_t *r, const cli_timeline_t
         jp_id_format(&tl->row[i], id);
         jp_id_format(&tl->link[i], lid);
         cli_store_label(c, jp_id_store(&tl->row[i]), store, sizeof store);
-        snprintf(line, sizeof line, "%s at %s (link %s)", id, store, lid);
-        rc |= s_card_line(t, "same person", line);
+        snprintf(line, sizeof line, _("%s at %s (link %s)"), id, store, lid);
+        rc |= s_card_line(t, _("same person"), line);
     }
-    rc |= s_card_field(t, "ext id", r, JP_F_EXT_ID, o->full);
-    rc |= s_card_field(t, "note", r, JP_F_NOTE, o->full);
+    rc |= s_card_field(t, _("ext id"), r, JP_F_EXT_ID, o->full);
+    rc |= s_card_field(t, _("note"), r, JP_F_NOTE, o->full);
     if (jp_record_deleted(r))
-        rc |= s_card_line(t, "deleted", "yes");
+        rc |= s_card_line(t, _("deleted"), _("yes"));
     if (!rc)
         cli_table_print(t, stdout);
     cli_table_destroy(&t);
@@ -113,8 +115,8 @@ s_print_card(cli_t *c, jp_txn_t *txn, const jp_record_t *r, const cli_timeline_t
 static int
 s_print_vehicles(cli_t *c, jp_txn_t *txn, const cli_timeline_t *tl)
 {
-    static const char *const head[] = {"  VIN", "model", "plate", "delivered",
-                                       "price", "sale",  "store"};
+    const char *head[] = {"  VIN",    _("model"), _("plate"), _("delivered"),
+                          _("price"), _("sale"),  _("store")};
     char vin[32], model[256], plate[64], when[17], price[32], kind[32], store[16];
     int rc = 0, n = 0;
     cli_table_t *t = cli_table_new(7, head);
@@ -134,17 +136,22 @@ s_print_vehicles(cli_t *c, jp_txn_t *txn, const cli_timeline_t *tl)
         if (r.f[JP_F_PRICE].set && r.f[JP_F_PRICE].v.type)
             jp_val_text(jp_field_def(JP_F_PRICE), &r.f[JP_F_PRICE].v, false, price,
                         sizeof price);
-        if (r.f[JP_F_SALE_KIND].set && r.f[JP_F_SALE_KIND].v.type)
+        if (r.f[JP_F_SALE_KIND].set && r.f[JP_F_SALE_KIND].v.type) {
             jp_val_text(jp_field_def(JP_F_SALE_KIND), &r.f[JP_F_SALE_KIND].v, false, kind,
                         sizeof kind);
+            const char *w = jp_tr_word("sale_kind", kind);
+            if (w != kind)
+                snprintf(kind, sizeof kind, "%s", w);
+        }
         if (tl->e[i].deleted)
-            snprintf(kind + strlen(kind), sizeof kind - strlen(kind), " (deleted)");
+            snprintf(kind + strlen(kind), sizeof kind - strlen(kind), "%s",
+                     _(" (deleted)"));
         cli_store_label(c, jp_id_store(&tl->e[i].id), store, sizeof store);
         const char *cells[] = {vin, model, plate, when, price, kind, store};
         rc = cli_table_add(t, cells, tl->e[i].deleted);
         n++;
     }
-    printf("\nvehicles (%d)\n", n);
+    printf(_("\nvehicles (%d)\n"), n);
     if (!rc && n)
         cli_table_print(t, stdout);
     cli_table_destroy(&t);
@@ -155,7 +162,7 @@ s_print_vehicles(cli_t *c, jp_txn_t *txn, const cli_timeline_t *tl)
 static int
 s_print_timeline(cli_t *c, jp_txn_t *txn, const cli_timeline_t *tl, const s_opts_t *o)
 {
-    static const char *const head[] = {"  date", "store", "kind", "details"};
+    const char *head[] = {_("  date"), _("store"), _("kind"), _("details")};
     char date[32], store[16], kind[48], details[2048];
     int rc = 0;
     cli_table_t *t = cli_table_new(4, head);
@@ -170,13 +177,17 @@ s_print_timeline(cli_t *c, jp_txn_t *txn, const cli_timeline_t *tl, const s_opts
         jp_format_instant(e->at, date + 2);
         cli_store_label(c, jp_id_store(&e->id), store, sizeof store);
         snprintf(kind, sizeof kind, "%s%s",
-                 e->kind == JP_K_VEHICLE ? "sale" : jp_kind_name((jp_kind_t)e->kind),
-                 e->deleted ? " (deleted)" : "");
+                 e->kind == JP_K_VEHICLE
+                     ? _("sale")
+                     : jp_tr_word("kind", jp_kind_name((jp_kind_t)e->kind)),
+                 e->deleted ? _(" (deleted)") : "");
         cli_entry_details(txn, tl, &r, details, sizeof details);
         const char *cells[] = {date, store, kind, details};
         rc = cli_table_add(t, cells, e->deleted);
     }
-    printf("\ntimeline (%d, %s first)\n", tl->n, o->newest_first ? "newest" : "oldest");
+    printf(o->newest_first ? _("\ntimeline (%d, newest first)\n")
+                           : _("\ntimeline (%d, oldest first)\n"),
+           tl->n);
     if (!rc && tl->n)
         cli_table_print(t, stdout);
     cli_table_destroy(&t);

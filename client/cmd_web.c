@@ -98,68 +98,6 @@ s_caught(s_app_t *app)
 
 #define L(req, zh, en) (jp_web_en(req) ? (en) : (zh))
 
-/* Chinese for the schema's words (enum values, kinds, card classes); the
- * word itself when there is none, or in English. */
-static const char *
-s_word(const jp_web_req_t *req, const char *w)
-{
-    static const char *const tr[][2] = {
-        {"loyal", "忠诚客户"},
-        {"effective", "有效客户"},
-        {"data-only", "资料型客户"},
-        {"deal", "成交客户"},
-        {"defeated", "战败客户"},
-        {"first_maintenance", "首保"},
-        {"periodic", "定期保养"},
-        {"repair", "维修"},
-        {"warranty", "索赔保修"},
-        {"accident", "事故车维修"},
-        {"accessory", "精品加装"},
-        {"sale", "购车"},
-        {"service", "维修保养"},
-        {"contact", "联系"},
-        {"complaint", "投诉"},
-        {"complaint_contact", "投诉首次联系"},
-        {"complaint_resolved", "投诉解决"},
-        {"survey", "满意度调查"},
-        {"referral", "转介绍"},
-        {"insurance", "保险"},
-        {"package", "套餐"},
-        {"defeat", "战败"},
-        {"grade", "级别变更"},
-        {"M", "男"},
-        {"F", "女"},
-        {"phone", "电话"},
-        {"dm", "直邮"},
-        {"visit", "到店"},
-        {"sms", "短信"},
-        {"email", "邮件"},
-        {"wechat", "微信"},
-        {"major", "重大"},
-        {"minor", "一般"},
-        {"sales", "销售"},
-        {"product", "产品"},
-        {"high", "高"},
-        {"mid", "中"},
-        {"low", "低"},
-        {"very_likely", "非常可能"},
-        {"possible", "可能"},
-        {"unlikely", "不太可能"},
-        {"price", "价格"},
-        {"competitor", "竞品"},
-        {"financing", "金融"},
-        {"other", "其他"},
-        {"potential", "潜在"},
-    };
-    if (jp_web_en(req))
-        return w;
-    for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
-        if (strcmp(tr[i][0], w) == 0)
-            return tr[i][1];
-    }
-    return w;
-}
-
 /* --- layout --- */
 
 static int
@@ -224,8 +162,7 @@ s_error(jp_buf_t *b, const jp_web_req_t *req, const char *msg)
 /* One row of the results: name, phone (masked), district, class,
  * vehicles, last visit; the name links to the card. */
 static int
-s_result_row(s_app_t *app, jp_txn_t *txn, const jp_web_req_t *req, const jp_id_t *id,
-             jp_buf_t *b)
+s_result_row(s_app_t *app, jp_txn_t *txn, const jp_id_t *id, jp_buf_t *b)
 {
     jp_record_t r;
     cli_timeline_t tl = {0};
@@ -249,8 +186,7 @@ s_result_row(s_app_t *app, jp_txn_t *txn, const jp_web_req_t *req, const jp_id_t
     rc = jp_web_printf(b,
                        "<tr><td><a class=\"open\" href=\"/card?id=%s\">%s</a></td>"
                        "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-                       idt, name[0] ? name : idt, phone, district, s_word(req, cls), last,
-                       store);
+                       idt, name[0] ? name : idt, phone, district, cls, last, store);
     cli_timeline_free(&tl);
     return rc;
 }
@@ -296,7 +232,7 @@ s_page_search(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
                        L(req, "区域", "district"), L(req, "客户类别", "class"),
                        L(req, "最近回厂", "last visit"), L(req, "门店", "store"));
     for (int i = 0; i < n && !rc; i++)
-        rc = s_result_row(app, txn, req, &ids[i], b);
+        rc = s_result_row(app, txn, &ids[i], b);
     rc |= jp_web_raw(b, "</tbody></table>");
 done:
     jp_txn_abort(&txn);
@@ -314,14 +250,13 @@ s_card_row(jp_buf_t *b, const char *label, const char *value)
 }
 
 static int
-s_card_field(jp_buf_t *b, const char *label, const jp_record_t *r, unsigned fid,
-             const jp_web_req_t *req)
+s_card_field(jp_buf_t *b, const char *label, const jp_record_t *r, unsigned fid)
 {
     char v[JP_MAX_STR + 1];
     if (!r->f[fid].set || !r->f[fid].v.type)
         return 0;
     jp_val_text(jp_field_def(fid), &r->f[fid].v, false, v, sizeof v);
-    return s_card_row(b, label, s_word(req, v));
+    return s_card_row(b, label, jp_tr_word(jp_field_def(fid)->name, v));
 }
 
 /* The card, as `show` has it (phone and ID number masked). */
@@ -333,16 +268,16 @@ s_card(s_app_t *app, jp_txn_t *txn, const jp_web_req_t *req, const jp_record_t *
     int rc = jp_web_printf(b, "<table class=\"card\" id=\"card\">");
     jp_id_format(&r->id, idt);
     rc |= s_card_row(b, L(req, "客户编号", "customer"), idt);
-    rc |= s_card_field(b, L(req, "姓名", "name"), r, JP_F_NAME, req);
-    rc |= s_card_field(b, L(req, "手机", "phone"), r, JP_F_PHONE, req);
-    rc |= s_card_field(b, L(req, "身份证号", "ID number"), r, JP_F_ID_NUMBER, req);
-    rc |= s_card_field(b, L(req, "性别", "gender"), r, JP_F_GENDER, req);
-    rc |= s_card_field(b, L(req, "生日", "birthday"), r, JP_F_BIRTHDAY, req);
-    rc |= s_card_field(b, L(req, "区域", "district"), r, JP_F_DISTRICT, req);
-    rc |= s_card_field(b, L(req, "来源", "source"), r, JP_F_SOURCE, req);
-    rc |= s_card_field(b, L(req, "级别", "grade"), r, JP_F_GRADE, req);
+    rc |= s_card_field(b, L(req, "姓名", "name"), r, JP_F_NAME);
+    rc |= s_card_field(b, L(req, "手机", "phone"), r, JP_F_PHONE);
+    rc |= s_card_field(b, L(req, "身份证号", "ID number"), r, JP_F_ID_NUMBER);
+    rc |= s_card_field(b, L(req, "性别", "gender"), r, JP_F_GENDER);
+    rc |= s_card_field(b, L(req, "生日", "birthday"), r, JP_F_BIRTHDAY);
+    rc |= s_card_field(b, L(req, "区域", "district"), r, JP_F_DISTRICT);
+    rc |= s_card_field(b, L(req, "来源", "source"), r, JP_F_SOURCE);
+    rc |= s_card_field(b, L(req, "级别", "grade"), r, JP_F_GRADE);
     cli_card_class(txn, r, tl, cls, sizeof cls);
-    rc |= s_card_row(b, L(req, "客户类别", "class"), s_word(req, cls));
+    rc |= s_card_row(b, L(req, "客户类别", "class"), cls);
     jp_format_instant(jp_record_int(r, JP_F_CREATED_AT, 0), when);
     cli_store_label(app->c, jp_id_store(&r->id), store, sizeof store);
     snprintf(v, sizeof v, "%s %s %s", when, L(req, "于", "at"), store);
@@ -354,8 +289,8 @@ s_card(s_app_t *app, jp_txn_t *txn, const jp_web_req_t *req, const jp_record_t *
         snprintf(v, sizeof v, "%s %s %s", id, L(req, "于", "at"), store);
         rc |= s_card_row(b, L(req, "同一客户", "same person"), v);
     }
-    rc |= s_card_field(b, L(req, "外部编号", "ext id"), r, JP_F_EXT_ID, req);
-    rc |= s_card_field(b, L(req, "备注", "note"), r, JP_F_NOTE, req);
+    rc |= s_card_field(b, L(req, "外部编号", "ext id"), r, JP_F_EXT_ID);
+    rc |= s_card_field(b, L(req, "备注", "note"), r, JP_F_NOTE);
     rc |= jp_web_raw(b, "</table>");
     return rc;
 }
@@ -407,10 +342,11 @@ s_timeline(s_app_t *app, jp_txn_t *txn, const jp_web_req_t *req, const cli_timel
         jp_format_instant(e->at, date);
         cli_store_label(app->c, jp_id_store(&e->id), store, sizeof store);
         cli_entry_details(txn, tl, &r, details, sizeof details);
-        const char *kind =
-            e->kind == JP_K_VEHICLE ? "sale" : jp_kind_name((jp_kind_t)e->kind);
+        const char *kind = e->kind == JP_K_VEHICLE
+                               ? _("sale")
+                               : jp_tr_word("kind", jp_kind_name((jp_kind_t)e->kind));
         rc = jp_web_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-                           date, store, s_word(req, kind), details);
+                           date, store, kind, details);
     }
     return rc | jp_web_raw(b, "</tbody></table>");
 }
@@ -452,7 +388,7 @@ s_service_form(const jp_web_req_t *req, jp_txn_t *txn, const cli_timeline_t *tl,
         rc = jp_web_printf(b, "<option value=\"%s\"%s>%s</option>", st->words[w],
                            kept_type && strcmp(kept_type, st->words[w]) == 0 ? " selected"
                                                                              : "",
-                           s_word(req, st->words[w]));
+                           jp_tr_word("service_type", st->words[w]));
     const char *km = error ? jp_web_param(req, "mileage") : NULL;
     const char *amount = error ? jp_web_param(req, "amount") : NULL;
     const char *at = error ? jp_web_param(req, "at") : NULL;
@@ -529,7 +465,7 @@ s_event_forms(const jp_web_req_t *req, jp_txn_t *txn, const cli_timeline_t *tl,
                            "<form method=\"post\" action=\"/event\">"
                            "<input type=\"hidden\" name=\"kind\" value=\"%s\">"
                            "<input type=\"hidden\" name=\"customer\" value=\"%s\">",
-                           kn, mine ? " open" : "", s_word(req, kn), kn, cust);
+                           kn, mine ? " open" : "", jp_tr_word("kind", kn), kn, cust);
         rc |= jp_web_csrf_field(b, req);
         if (mine)
             rc |= s_error(b, req, error);
@@ -548,7 +484,7 @@ s_event_forms(const jp_web_req_t *req, jp_txn_t *txn, const cli_timeline_t *tl,
                     rc = jp_web_printf(
                         b, "<option value=\"%s\"%s>%s</option>", f->words[w],
                         kept && strcmp(kept, f->words[w]) == 0 ? " selected" : "",
-                        s_word(req, f->words[w]));
+                        jp_tr_word(f->name, f->words[w]));
                 /* A complaint's contact or resolution: one of this
                  * customer's complaints, newest first. */
                 for (int i = tl->n - 1; fid == JP_F_COMPLAINT && i >= 0 && !rc; i--) {
@@ -707,7 +643,8 @@ s_msg_zh(const jp_web_req_t *req, const char *msg, char *out, size_t cap)
         snprintf(kn, sizeof kn, "%.*s", (int)(e - k), k);
         const char *f = s_opt_zh(e + 9, strlen(e + 9));
         if (f) {
-            snprintf(kind_field, sizeof kind_field, "登记%s须填写%s", s_word(req, kn), f);
+            snprintf(kind_field, sizeof kind_field, "登记%s须填写%s",
+                     jp_tr_word("kind", kn), f);
             snprintf(out, cap, "%s（%s）", kind_field, msg);
         }
         return;
@@ -898,9 +835,10 @@ s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t
                            "<h2>%s (%zu)</h2><table id=\"due-%s\"><thead><tr><th>%s</th>"
                            "<th>%s</th><th>%s</th><th>VIN</th><th>%s</th><th></th></tr>"
                            "</thead><tbody>",
-                           jp_tr(jp_due_title((jp_due_kind_t)k)), w.count[k], jp_due_name((jp_due_kind_t)k),
-                           L(req, "到期", "due"), L(req, "客户", "customer"),
-                           L(req, "手机", "phone"), L(req, "详情", "details"));
+                           jp_tr(jp_due_title((jp_due_kind_t)k)), w.count[k],
+                           jp_due_name((jp_due_kind_t)k), L(req, "到期", "due"),
+                           L(req, "客户", "customer"), L(req, "手机", "phone"),
+                           L(req, "详情", "details"));
         size_t shown = 0;
         for (size_t i = 0; i < w.n && !rc && shown < S_DUE_SHOWN; i++) {
             const jp_due_t *d = &w.items[i];
@@ -1198,9 +1136,10 @@ cmd_web(cli_t *c, int argc, char **argv)
     printf("serving %s on http://%s:%u/\n", c->node.code, listen, jp_web_port(web));
     fflush(stdout);
     if (!jp_i18n_zh_ok())
-        fprintf(stderr, CLI_PROG ": web: no zh_CN.UTF-8 locale on this machine: the "
-                        "pages' figures and titles stay in English (deploy/README.md, "
-                        "\"Chinese\")\n");
+        fprintf(stderr,
+                CLI_PROG ": web: no zh_CN.UTF-8 locale on this machine: the "
+                         "pages' figures and titles stay in English (deploy/README.md, "
+                         "\"Chinese\")\n");
     while (sigwait(&stop, &sig) != 0)
         ;
     jp_web_stop(&web);

@@ -50,6 +50,17 @@ jp_tr(const char *msgid)
 }
 
 const char *
+jp_tr_word(const char *ctx, const char *word)
+{
+    char key[128]; /* gettext's context form: "ctx" EOT "word" */
+    if (!word || !word[0] ||
+        (size_t)snprintf(key, sizeof key, "%s\004%s", ctx, word) >= sizeof key)
+        return word;
+    const char *t = _(key);
+    return t == key || strcmp(t, key) == 0 ? word : t;
+}
+
+const char *
 jp_tr_reason(const char *reason, char *buf, size_t cap)
 {
     long long lo, hi;

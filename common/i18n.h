@@ -32,6 +32,10 @@
 
 #define _(s) dgettext(JP_TEXTDOMAIN, s)
 #define N_(s) s
+/* A word of the schema (an enum value, a record kind), marked with its
+ * field as the catalog's context: "service" is 维修保养 as a kind and
+ * 售后服务 as a complaint's subject.  jp_tr_word() translates it. */
+#define NW_(ctx, s) s
 
 /* Set the locale from the environment and bind the catalog. */
 void jp_i18n_init(void);
@@ -40,6 +44,11 @@ void jp_i18n_init(void);
  * empty: gettext would give the catalog's header).  The text report's
  * indented labels ("  loyal") are msgids with their indentation. */
 const char *jp_tr(const char *msgid);
+
+/* A schema word in the reader's language, looked up in context ctx (its
+ * field's name, or "kind", "class"); the word itself when the catalog has
+ * none. */
+const char *jp_tr_word(const char *ctx, const char *word);
 
 /* A reason of validate.h in the reader's language: its own msgid, or a
  * range ("must be between 1 and 5") rebuilt from its translated form, in

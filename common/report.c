@@ -74,16 +74,17 @@ s_base(const jp_stats_t *s, s_list_t *l)
     static const char *const on[JP_GRADES] = {
         "open_prospects.O", "open_prospects.H", "open_prospects.A",
         "open_prospects.B", "open_prospects.C", "open_prospects.potential"};
-    static const char *const pl[JP_GRADES] = {N_("  grade O"), N_("  grade H"), N_("  grade A"),
-                                              N_("  grade B"), N_("  grade C"), N_("  potential")};
-    static const char *const ol[JP_GRADES] = {N_("  open, grade O"), N_("  open, grade H"),
-                                              N_("  open, grade A"), N_("  open, grade B"),
-                                              N_("  open, grade C"), N_("  open, potential")};
+    static const char *const pl[JP_GRADES] = {N_("  grade O"), N_("  grade H"),
+                                              N_("  grade A"), N_("  grade B"),
+                                              N_("  grade C"), N_("  potential")};
+    static const char *const ol[JP_GRADES] = {
+        N_("  open, grade O"), N_("  open, grade H"), N_("  open, grade A"),
+        N_("  open, grade B"), N_("  open, grade C"), N_("  open, potential")};
     static const char *const cn[JP_CLASSES] = {
         "owner_class.loyal", "owner_class.effective", "owner_class.deal",
         "owner_class.data_only"};
-    static const char *const cl[JP_CLASSES] = {N_("  loyal"), N_("  effective"), N_("  deal"),
-                                               N_("  data-only")};
+    static const char *const cl[JP_CLASSES] = {N_("  loyal"), N_("  effective"),
+                                               N_("  deal"), N_("  data-only")};
     l->section = "base";
     s_count(l, "customers", "customers (people in scope)", s->people);
     s_count(l, "owners", "owners", s->owners);
@@ -109,8 +110,8 @@ s_loyalty(const jp_stats_t *s, s_list_t *l)
                                       N_("  5 very satisfied")};
     static const char *const rn[3] = {"repurchase_intent.high", "repurchase_intent.mid",
                                       "repurchase_intent.low"};
-    static const char *const rl[3] = {N_("repurchase intent high (> 70%)"), N_("  mid (30-70%)"),
-                                      N_("  low (< 30%)")};
+    static const char *const rl[3] = {N_("repurchase intent high (> 70%)"),
+                                      N_("  mid (30-70%)"), N_("  low (< 30%)")};
     static const char *const mn[3] = {"recommendation.very_likely",
                                       "recommendation.possible",
                                       "recommendation.unlikely"};
@@ -169,15 +170,18 @@ s_complaints(const jp_stats_t *s, s_list_t *l)
         {"return_after.minor.within_24h", "return_after.minor.later",
          "return_after.minor.unresolved"}};
     static const char *const rl[2][3] = {
-        {N_("return after complaint: major, resolved in 24 h"), N_("  major, resolved later"),
-         N_("  major, unresolved")},
-        {N_("  minor, resolved in 24 h"), N_("  minor, resolved later"), N_("  minor, unresolved")}};
+        {N_("return after complaint: major, resolved in 24 h"),
+         N_("  major, resolved later"), N_("  major, unresolved")},
+        {N_("  minor, resolved in 24 h"), N_("  minor, resolved later"),
+         N_("  minor, unresolved")}};
     static const char *const cn[2][3] = {
         {"crossed.major.sales", "crossed.major.service", "crossed.major.product"},
         {"crossed.minor.sales", "crossed.minor.service", "crossed.minor.product"}};
     static const char *const cl[2][3] = {
-        {N_("  major about sales"), N_("  major about service"), N_("  major about the product")},
-        {N_("  minor about sales"), N_("  minor about service"), N_("  minor about the product")}};
+        {N_("  major about sales"), N_("  major about service"),
+         N_("  major about the product")},
+        {N_("  minor about sales"), N_("  minor about service"),
+         N_("  minor about the product")}};
     l->section = "complaints";
     s_count(l, "count", "complaints (365 days)", s->complaints);
     s_count(l, "severity.major", "  major", s->complaint_severity[0]);

@@ -9,6 +9,8 @@
  */
 #include "schema.h"
 
+#include "i18n.h"
+
 #include <string.h>
 
 #define K(k) (1u << (k))
@@ -18,21 +20,54 @@
      K(JP_K_INSURANCE) | K(JP_K_PACKAGE) | K(JP_K_DEFEAT) | K(JP_K_GRADE))
 #define ALL (K(JP_K_CUSTOMER) | K(JP_K_VEHICLE) | EVENTS | K(JP_K_LINK))
 
-static const char *const s_gender[] = {"M", "F", NULL};
-static const char *const s_source[] = {"walk_in",    "phone", "referral", "internet",
-                                       "exhibition", "other", NULL};
-static const char *const s_grade[] = {"O", "H", "A", "B", "C", "potential", NULL};
-static const char *const s_sale_kind[] = {"new", "replacement", "additional", NULL};
-static const char *const s_service_type[] = {
-    "first_maintenance", "periodic", "repair", "warranty", "accident", "accessory", NULL};
-static const char *const s_channel[] = {"phone", "dm",     "visit", "sms",
-                                        "email", "wechat", NULL};
-static const char *const s_severity[] = {"major", "minor", NULL};
-static const char *const s_subject[] = {"sales", "service", "product", NULL};
-static const char *const s_repurchase[] = {"high", "mid", "low", NULL};
-static const char *const s_recommend[] = {"very_likely", "possible", "unlikely", NULL};
-static const char *const s_reason[] = {"price",     "product", "competitor", "service",
-                                       "financing", "other",   NULL};
+static const char *const s_gender[] = {NW_("gender", "M"), NW_("gender", "F"), NULL};
+static const char *const s_source[] = {NW_("source", "walk_in"),
+                                       NW_("source", "phone"),
+                                       NW_("source", "referral"),
+                                       NW_("source", "internet"),
+                                       NW_("source", "exhibition"),
+                                       NW_("source", "other"),
+                                       NULL};
+static const char *const s_grade[] = {NW_("grade", "O"),
+                                      NW_("grade", "H"),
+                                      NW_("grade", "A"),
+                                      NW_("grade", "B"),
+                                      NW_("grade", "C"),
+                                      NW_("grade", "potential"),
+                                      NULL};
+static const char *const s_sale_kind[] = {NW_("sale_kind", "new"),
+                                          NW_("sale_kind", "replacement"),
+                                          NW_("sale_kind", "additional"), NULL};
+static const char *const s_service_type[] = {NW_("service_type", "first_maintenance"),
+                                             NW_("service_type", "periodic"),
+                                             NW_("service_type", "repair"),
+                                             NW_("service_type", "warranty"),
+                                             NW_("service_type", "accident"),
+                                             NW_("service_type", "accessory"),
+                                             NULL};
+static const char *const s_channel[] = {NW_("channel", "phone"),
+                                        NW_("channel", "dm"),
+                                        NW_("channel", "visit"),
+                                        NW_("channel", "sms"),
+                                        NW_("channel", "email"),
+                                        NW_("channel", "wechat"),
+                                        NULL};
+static const char *const s_severity[] = {NW_("severity", "major"),
+                                         NW_("severity", "minor"), NULL};
+static const char *const s_subject[] = {
+    NW_("subject", "sales"), NW_("subject", "service"), NW_("subject", "product"), NULL};
+static const char *const s_repurchase[] = {
+    NW_("repurchase", "high"), NW_("repurchase", "mid"), NW_("repurchase", "low"), NULL};
+static const char *const s_recommend[] = {NW_("recommend", "very_likely"),
+                                          NW_("recommend", "possible"),
+                                          NW_("recommend", "unlikely"), NULL};
+static const char *const s_reason[] = {NW_("reason", "price"),
+                                       NW_("reason", "product"),
+                                       NW_("reason", "competitor"),
+                                       NW_("reason", "service"),
+                                       NW_("reason", "financing"),
+                                       NW_("reason", "other"),
+                                       NULL};
 
 static const jp_field_def_t s_fields[JP_F_COUNT] = {
     {JP_F_DELETED, JP_T_BOOL, "deleted", NULL, ALL, 0},
@@ -87,20 +122,20 @@ static const jp_field_def_t s_fields[JP_F_COUNT] = {
 
 static const char *const s_kind_names[JP_K_COUNT] = {
     [JP_K_NONE] = NULL,
-    [JP_K_CUSTOMER] = "customer",
-    [JP_K_VEHICLE] = "vehicle",
-    [JP_K_SERVICE] = "service",
-    [JP_K_CONTACT] = "contact",
-    [JP_K_COMPLAINT] = "complaint",
-    [JP_K_COMPLAINT_CONTACT] = "complaint_contact",
-    [JP_K_COMPLAINT_RESOLVED] = "complaint_resolved",
-    [JP_K_SURVEY] = "survey",
-    [JP_K_REFERRAL] = "referral",
-    [JP_K_INSURANCE] = "insurance",
-    [JP_K_PACKAGE] = "package",
-    [JP_K_DEFEAT] = "defeat",
-    [JP_K_GRADE] = "grade",
-    [JP_K_LINK] = "link",
+    [JP_K_CUSTOMER] = NW_("kind", "customer"),
+    [JP_K_VEHICLE] = NW_("kind", "vehicle"),
+    [JP_K_SERVICE] = NW_("kind", "service"),
+    [JP_K_CONTACT] = NW_("kind", "contact"),
+    [JP_K_COMPLAINT] = NW_("kind", "complaint"),
+    [JP_K_COMPLAINT_CONTACT] = NW_("kind", "complaint_contact"),
+    [JP_K_COMPLAINT_RESOLVED] = NW_("kind", "complaint_resolved"),
+    [JP_K_SURVEY] = NW_("kind", "survey"),
+    [JP_K_REFERRAL] = NW_("kind", "referral"),
+    [JP_K_INSURANCE] = NW_("kind", "insurance"),
+    [JP_K_PACKAGE] = NW_("kind", "package"),
+    [JP_K_DEFEAT] = NW_("kind", "defeat"),
+    [JP_K_GRADE] = NW_("kind", "grade"),
+    [JP_K_LINK] = NW_("kind", "link"),
 };
 
 const jp_field_def_t *

@@ -22,7 +22,7 @@ esac
 # Every marked string of the sources is in the catalog.
 pot="$T/jipan.pot"
 X=(xgettext --from-code=UTF-8 --language=C --no-wrap --keyword=_ --keyword=N_
-    --keyword=jp_tr --keyword=dngettext:2,3 -o "$pot")
+    --keyword=jp_tr --keyword=dngettext:2,3 --keyword=NW_:1c,2 -o "$pot")
 (cd "$JP_SRC" && "${X[@]}" common/*.c client/*.c server/*.c audit/*.c 2>/dev/null &&
     "${X[@]}" --join-existing --keyword=s_count:3 --keyword=s_rate:3 --keyword=s_fixed:3 \
         --keyword=s_put:3 --keyword=S_TR common/report.c &&
@@ -66,6 +66,17 @@ has "$T/out" "交车3日回访（未联系）"
 has "$T/out" "交车 "
 has "$T/out" "共 1 项"
 has "$T/out" "138****8000"
+
+check "show"
+ok add service --customer "$C" --vin LSVAM4189C2184512 --service-type periodic \
+    --mileage 12000 --amount 680
+zh show "$C" >"$T/out"
+for w in 姓名 电话 客户类别 车辆 时间线 维修保养 "定期保养, 12000 公里, 680.00 元"; do
+    has "$T/out" "$w"
+done
+hasnt "$T/out" "periodic"
+en show "$C" >"$T/out"
+has "$T/out" "periodic, 12000 km, 680.00 yuan"
 
 check "json and csv keep the schema's words"
 zh report --format json >"$T/zh.json"

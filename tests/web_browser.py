@@ -161,7 +161,7 @@ try:
     if text("#saved") != "已保存。":
         fail("no confirmation: %r" % text("#saved"))
     tl = driver.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
-    if len(tl) != before + 1 or "12000 km" not in tl[0].text or "维修保养" not in tl[0].text:
+    if len(tl) != before + 1 or "12000 公里" not in tl[0].text or "维修保养" not in tl[0].text or "定期保养" not in tl[0].text:
         fail("timeline: %r" % [r.text for r in tl])
     shot("06-service-saved")
 
