@@ -13,6 +13,7 @@
  * open for the server's life; the server's one thread runs one page at a
  * time.
  */
+#include "ahead.h"
 #include "card.h"
 #include "i18n.h"
 #include "report.h"
@@ -67,9 +68,10 @@ static const char s_user_usage[] =
 
 /* The server's state, as the pages see it. */
 typedef struct {
-    cli_t *c;       /* the store, open */
-    char msg[1024]; /* the refusal caught from the last command run */
-    char made[64];  /* the id of the record it wrote */
+    cli_t *c;           /* the store, open */
+    cli_ahead_t *ahead; /* the report and work list, computed ahead */
+    char msg[1024];     /* the refusal caught from the last command run */
+    char made[64];      /* the id of the record it wrote */
 } s_app_t;
 
 /* Catch what the next command prints as its refusal into app->msg. */
@@ -721,6 +723,8 @@ s_run_add(s_app_t *app, const jp_web_req_t *req, const char *kind,
     app->made[strcspn(app->made, "\n")] = '\0';
     if (ec == CLI_OK && strlen(app->made) != JP_ID_TEXT_LEN)
         ec = CLI_INTERNAL; /* `add` always prints the id it wrote */
+    if (ec == CLI_OK && app->ahead)
+        cli_ahead_poke(app->ahead); /* the report and today's list, again */
 done:
     for (int i = 0; i < nowned; i++)
         free(owned[i]);
@@ -800,26 +804,21 @@ static int
 s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t *ans)
 {
     jp_buf_t *b = &ans->body;
-    jp_base_t *base = NULL;
-    jp_scope_t *scope = calloc(1, sizeof *scope);
-    jp_worklist_t w = {0};
-    jp_txn_t *txn = NULL;
+    const cli_ahead_snap_t *snap = NULL;
     jp_err_t err;
     char day[11], phone[32], det[256], cust[JP_ID_TEXT_LEN + 1], rec[JP_ID_TEXT_LEN + 1];
     int rc = s_head(b, req, L(req, "今日工作", "Today"));
-    if (rc || !scope) {
+    if (rc) {
         rc = JP_ENOMEM;
         goto done;
     }
     jp_err_clear(&err);
-    if ((rc = jp_db_begin(app->c->db, false, &txn, &err)) ||
-        (rc = jp_base_load(txn, (int64_t)jp_now_ms(), &base, &err)))
+    if ((rc = cli_ahead_take(app->ahead, &snap, &err))) {
+        rc = s_error(b, req, err.msg) ? JP_ENOMEM : 0;
         goto done;
-    jp_txn_abort(&txn);
-    jp_scope_add(scope, app->c->node.store);
-    if ((rc = jp_worklist_compute(base, scope, &w)))
-        goto done;
-    jp_format_date(w.today, day);
+    }
+    const jp_worklist_t *w = &snap->work;
+    jp_format_date(w->today, day);
     if (error)
         rc |= s_error(b, req, error);
     else if (jp_web_param(req, "saved"))
@@ -827,21 +826,21 @@ s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t
                             L(req, "已记录联系。", "Contact recorded."));
     rc |=
         jp_web_printf(b, "<h1>%s %s</h1><p id=\"count\">%s %zu</p>",
-                      L(req, "今日工作", "Work list"), day, L(req, "共", "items:"), w.n);
+                      L(req, "今日工作", "Work list"), day, L(req, "共", "items:"), w->n);
     for (int k = 0; k < JP_DUE_KINDS && !rc; k++) {
-        if (!w.count[k])
+        if (!w->count[k])
             continue;
         rc = jp_web_printf(b,
                            "<h2>%s (%zu)</h2><table id=\"due-%s\"><thead><tr><th>%s</th>"
                            "<th>%s</th><th>%s</th><th>VIN</th><th>%s</th><th></th></tr>"
                            "</thead><tbody>",
-                           jp_tr(jp_due_title((jp_due_kind_t)k)), w.count[k],
+                           jp_tr(jp_due_title((jp_due_kind_t)k)), w->count[k],
                            jp_due_name((jp_due_kind_t)k), L(req, "到期", "due"),
                            L(req, "客户", "customer"), L(req, "手机", "phone"),
                            L(req, "详情", "details"));
         size_t shown = 0;
-        for (size_t i = 0; i < w.n && !rc && shown < S_DUE_SHOWN; i++) {
-            const jp_due_t *d = &w.items[i];
+        for (size_t i = 0; i < w->n && !rc && shown < S_DUE_SHOWN; i++) {
+            const jp_due_t *d = &w->items[i];
             if (d->kind != k)
                 continue;
             shown++;
@@ -866,20 +865,17 @@ s_page_today(s_app_t *app, jp_web_req_t *req, const char *error, jp_web_answer_t
                                 L(req, "已电话联系", "Called"));
         }
         rc |= jp_web_raw(b, "</tbody></table>");
-        if (w.count[k] > shown)
+        if (w->count[k] > shown)
             rc |= jp_web_printf(b, "<p class=\"more\">%s %zu %s %zu %s</p>",
                                 L(req, "显示前", "the first"), shown,
-                                L(req, "条，共", "of"), w.count[k],
+                                L(req, "条，共", "of"), w->count[k],
                                 L(req, "条（完整清单：jipan-store today）",
                                   "(the whole list: jipan-store today)"));
     }
     if (rc)
         rc = JP_ENOMEM;
 done:
-    jp_txn_abort(&txn);
-    jp_worklist_free(&w);
-    jp_base_destroy(&base);
-    free(scope);
+    cli_ahead_give(app->ahead, &snap);
     if (s_foot(b) && !rc)
         rc = JP_ENOMEM;
     return rc;
@@ -949,32 +945,28 @@ s_page_report(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
     static const char *const sections[] = {
         "base", "loyalty", "retention", "complaints", "referrals", "funnel", "follow_up"};
     jp_buf_t *b = &ans->body;
-    jp_scope_t *scope = calloc(1, sizeof *scope);
-    jp_stats_t st = {0};
+    const cli_ahead_snap_t *snap = NULL;
     jp_figure_t *f = NULL;
-    jp_txn_t *txn = NULL;
     jp_err_t err;
     char when[48], value[48], of[64];
-    bool computed = false;
     int rc = s_head(b, req, L(req, "忠诚度报表", "Loyalty report"));
-    if (rc || !scope) {
+    if (rc) {
         rc = JP_ENOMEM;
         goto done;
     }
     jp_err_clear(&err);
-    jp_scope_add(scope, app->c->node.store);
-    if ((rc = jp_db_begin(app->c->db, false, &txn, &err)) ||
-        (rc = jp_stats_run(txn, scope, (int64_t)jp_now_ms(), NULL, NULL, &st, &err)))
+    if ((rc = cli_ahead_take(app->ahead, &snap, &err))) {
+        rc = s_error(b, req, err.msg) ? JP_ENOMEM : 0;
         goto done;
-    computed = true;
-    jp_txn_abort(&txn);
-    size_t n = jp_stats_figures(&st, NULL, 0);
+    }
+    const jp_stats_t *st = &snap->stats;
+    size_t n = jp_stats_figures(st, NULL, 0);
     if (!(f = calloc(n ? n : 1, sizeof *f))) {
         rc = JP_ENOMEM;
         goto done;
     }
-    jp_stats_figures(&st, f, n);
-    jp_format_iso(st.asof, when, sizeof when);
+    jp_stats_figures(st, f, n);
+    jp_format_iso(st->asof, when, sizeof when);
     rc = jp_web_printf(b, "<h1>%s %s</h1><p>%s %s</p>",
                        L(req, "忠诚度报表", "Loyalty report"), app->c->node.code,
                        L(req, "截至", "as of"), when);
@@ -994,11 +986,8 @@ s_page_report(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
     if (rc)
         rc = JP_ENOMEM;
 done:
-    jp_txn_abort(&txn);
-    if (computed)
-        jp_stats_free(&st);
+    cli_ahead_give(app->ahead, &snap);
     free(f);
-    free(scope);
     if (s_foot(b) && !rc)
         rc = JP_ENOMEM;
     return rc;
@@ -1130,7 +1119,10 @@ cmd_web(cli_t *c, int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int rc = jp_web_start(&conf, &web, &err);
+    /* After the signal mask: the figures' thread must not take SIGTERM. */
+    int rc = cli_ahead_start(&app.ahead, c->db, c->node.store, &err);
+    if (!rc && (rc = jp_web_start(&conf, &web, &err)) != 0)
+        cli_ahead_stop(&app.ahead);
     if (rc)
         return cli_fail_err(c, rc, &err);
     printf("serving %s on http://%s:%u/\n", c->node.code, listen, jp_web_port(web));
@@ -1143,6 +1135,7 @@ cmd_web(cli_t *c, int argc, char **argv)
     while (sigwait(&stop, &sig) != 0)
         ;
     jp_web_stop(&web);
+    cli_ahead_stop(&app.ahead);
     return CLI_OK;
 }
 
