@@ -25,6 +25,8 @@
 #include "curve.h"
 #include "msg.h"
 #include "validate.h"
+#include "view.h"
+#include "vouch.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -570,6 +572,9 @@ static int
 s_changes(s_sync_t *s, const jp_msg_t *m, uint64_t *cursor)
 {
     cli_t *c = s->c;
+    jp_err_t verr;
+    if (jp_vouch_check(m, c->node.store, NULL, s->receipt_key, &verr))
+        return cli_fail(c, CLI_REFUSED, "nothing applied: %s", verr.msg);
     if (m->changes.from_pos != *cursor + 1 || m->changes.to_pos < *cursor)
         return cli_fail(c, CLI_REFUSED, "the server sent positions %llu..%llu after %llu",
                         (unsigned long long)m->changes.from_pos,
@@ -584,9 +589,11 @@ s_changes(s_sync_t *s, const jp_msg_t *m, uint64_t *cursor)
     jp_msg_iter_init(&it, &m->changes.entries);
     const uint8_t *p;
     size_t n;
-    uint64_t store;
-    while ((rc = jp_msg_next_entry(&it, &store, &p, &n)) > 0) {
-        rc = jp_txn_apply(txn, p, n, &err);
+    uint64_t store, pos;
+    while ((rc = jp_msg_next_entry(&it, &store, &pos, &p, &n)) > 0) {
+        /* Its own chain stays whole; the others' come in part, vouched. */
+        rc = store == c->node.store ? jp_txn_apply(txn, p, n, &err)
+                                    : jp_txn_apply_vouched(txn, p, n, &err);
         if (rc == JP_EDUP)
             continue;
         if (rc) {
@@ -711,6 +718,104 @@ s_learn_stores(s_sync_t *s, zmq_msg_t *frame)
     return 0;
 }
 
+/* ---- the view: what the sharing rule gives this store (view.h) ------------ */
+
+static int
+s_view_ask(s_sync_t *s, const uint8_t after[16])
+{
+    jp_msg_t m = {.type = JP_MSG_VIEW};
+    memcpy(m.view.after, after, 16);
+    return s_send(s, &m);
+}
+
+/* A stream's last CHANGES: compare what is held with the view it tells,
+ * and if they differ ask for the view's ids (*viewing).  Under rule group
+ * the store holds the whole log: one that held only a view before pulls
+ * it all again (*pulling, *cursor 0). */
+static int
+s_view_begin(s_sync_t *s, const jp_msg_t *last, cli_view_t *v, uint64_t *cursor,
+             bool *pulling, bool *viewing)
+{
+    cli_t *c = s->c;
+    bool group = last->changes.view_count == UINT64_MAX, was_group, noted, match;
+    int ec = cli_view_note_rule(c, group, &was_group, &noted);
+    if (ec)
+        return ec;
+    if (group) {
+        if (noted && !was_group && *cursor > 0) {
+            s_say(s, "the sharing rule now gives this store the whole group log: "
+                     "pulling it from the start\n");
+            *cursor = 0;
+            *pulling = true;
+            return s_pull(s, 0);
+        }
+        return CLI_OK;
+    }
+    if ((ec = cli_view_matches(c, last->changes.view_count, last->changes.view_hash, &match)))
+        return ec;
+    if (match)
+        return CLI_OK;
+    cli_view_free(v);
+    *viewing = true;
+    static const uint8_t zero[16];
+    return s_view_ask(s, zero);
+}
+
+/* A VIEWIDS or RECORDS while bringing the held records to the view. */
+static int
+s_view_step(s_sync_t *s, const jp_msg_t *in, cli_view_t *v, uint64_t count,
+            const uint8_t hash[JP_HASH_LEN], bool *viewing)
+{
+    cli_t *c = s->c;
+    jp_err_t err;
+    int ec;
+    bool ids = in->type == JP_MSG_VIEWIDS;
+    if (jp_vouch_check(in, c->node.store, ids ? NULL : v->fetch, s->receipt_key, &err))
+        return cli_fail(c, CLI_REFUSED, "nothing applied: %s", err.msg);
+    if (ids) {
+        if ((ec = cli_view_add(c, v, in)))
+            return ec;
+        if (in->viewids.more)
+            return s_view_ask(s, v->ids[v->n - 1].b);
+        if (v->n != count)
+            return cli_fail(c, CLI_REFUSED, "the server's view lists %zu records, not %llu",
+                            v->n, (unsigned long long)count);
+        if ((ec = cli_view_settle(c, v)))
+            return ec;
+        if (v->removed)
+            s_say(s,
+                  "removed %llu records of other stores (%llu changes): this store's "
+                  "sharing rule no longer gives them to it\n",
+                  (unsigned long long)v->removed, (unsigned long long)v->removed_changes);
+    } else {
+        if ((ec = cli_view_records(c, v, in)))
+            return ec;
+        if (in->records.more)
+            return CLI_OK;
+    }
+    jp_msg_t f;
+    if (cli_view_next_fetch(v, &f))
+        return s_send(s, &f);
+    /* All asked: what is held must now be the view. */
+    bool match;
+    *viewing = false;
+    if ((ec = cli_view_matches(c, count, hash, &match)))
+        return ec;
+    if (v->fetched)
+        s_say(s,
+              "received %llu earlier changes of %zu records the sharing rule now gives "
+              "this store\n",
+              (unsigned long long)v->fetched, v->nmissing);
+    s->pulled += v->fetched;
+    if (!match)
+        return cli_fail(c, CLI_REFUSED,
+                        "what this store holds is not the view the server announced "
+                        "(%llu records), even after fetching: sync again; if it stays so, "
+                        "see deploy/README.md",
+                        (unsigned long long)count);
+    return CLI_OK;
+}
+
 /* One round over the connected socket. */
 static int
 s_round(s_sync_t *s)
@@ -757,7 +862,15 @@ s_round(s_sync_t *s)
     }
     uint64_t next = s->no_push || s->recovering ? own.seq + 1 : acked + 1, bno = 0,
              inflight = 0;
-    bool pulling = cursor < group_pos && (!s->no_pull || s->recovering);
+    /* Every round pulls, if only its last CHANGES: it says what this
+     * store's sharing rule gives it (the view), which may change with
+     * nothing new in the log (a rule, a region). */
+    bool pulling = !s->no_pull || s->recovering;
+    bool viewing = false; /* bringing the held records to the view */
+    cli_view_t view = {0};
+    uint64_t view_count = 0;
+    uint8_t view_hash[JP_HASH_LEN];
+    (void)group_pos;
     /* The server merges PUSHes on their own thread and streams the log
      * meanwhile, so a stream may end before this round's batches are
      * merged, without the changes they caused there (links).  After the
@@ -765,8 +878,8 @@ s_round(s_sync_t *s)
     bool pull_after = next <= own.seq && !s->no_pull;
     if (pulling && (ec = s_pull(s, cursor)))
         goto done;
-    while (!s_stop && (next <= own.seq || inflight > 0 || pulling || pull_after)) {
-        if (pull_after && !pulling && inflight == 0 && next > own.seq) {
+    while (!s_stop && (next <= own.seq || inflight > 0 || pulling || pull_after || viewing)) {
+        if (pull_after && !pulling && !viewing && inflight == 0 && next > own.seq) {
             if ((ec = s_pull(s, cursor)))
                 goto done;
             pulling = true;
@@ -795,7 +908,19 @@ s_round(s_sync_t *s)
                 m.credit.credit = 1;
                 if ((ec = s_send(s, &m)))
                     goto done;
+            } else if ((ec = s_view_begin(s, &in, &view, &cursor, &pulling, &viewing))) {
+                goto done;
             }
+            view_count = in.changes.view_count;
+            memcpy(view_hash, in.changes.view_hash, JP_HASH_LEN);
+        } else if (in.type == JP_MSG_VIEWIDS || in.type == JP_MSG_RECORDS) {
+            if (!viewing) {
+                ec = cli_fail(c, CLI_REFUSED, "the server sent %s unasked",
+                              jp_msg_type_name(in.type));
+                goto done;
+            }
+            if ((ec = s_view_step(s, &in, &view, view_count, view_hash, &viewing)))
+                goto done;
         } else if (in.type == JP_MSG_PING) {
             m.type = JP_MSG_PONG;
             m.pong.ms = in.ping.ms;
@@ -820,6 +945,7 @@ s_round(s_sync_t *s)
               (unsigned long long)s->pulled, (unsigned long long)cursor);
     ec = CLI_OK;
 done:
+    cli_view_free(&view);
     zmq_msg_close(&frame);
     return ec;
 }
@@ -1149,4 +1275,30 @@ cli_sync_status(cli_t *c, jp_txn_t *txn, uint64_t own_seq)
     }
     printf("pulled     group log up to position %llu\n",
            (unsigned long long)s_cursor(txn));
+    /* What the sharing rule gives this store, as it holds it (view.h). */
+    uint64_t others = 0, all = 0, removed = 0, at = 0;
+    uint8_t h[JP_HASH_LEN];
+    uint64_t counts[JP_K_COUNT], changes;
+    if (cli_view_held(txn, c->node.store, &others, h) == 0 &&
+        jp_txn_counts(txn, counts, &changes) == 0) {
+        for (int kind = 0; kind < JP_K_COUNT; kind++)
+            all += counts[kind];
+        bool group = jp_txn_tb_get(txn, JP_TB_SYNC, "held_rule", 9, &v, &n) == 0 &&
+                     n == 5 && memcmp(v, "group", 5) == 0;
+        printf("holds      %llu records of this store, %llu of other stores (%s)\n",
+               (unsigned long long)(all - others), (unsigned long long)others,
+               group ? "rule group: the whole group log"
+                     : "what its sharing rule gives it: its people, their records at "
+                       "other stores, its VINs' visits");
+    }
+    if (jp_txn_tb_get(txn, JP_TB_SYNC, "removed", 7, &v, &n) == 0 && n == 8)
+        removed = jp_be64_get(v);
+    if (jp_txn_tb_get(txn, JP_TB_SYNC, "removed_at", 10, &v, &n) == 0 && n == 8)
+        at = jp_be64_get(v);
+    if (removed) {
+        char when[17];
+        jp_format_instant((int64_t)at, when);
+        printf("removed    %llu records the sharing rule stopped giving, last %s\n",
+               (unsigned long long)removed, when);
+    }
 }

@@ -30,6 +30,7 @@
 #include "db.h"
 #include "codec.h"
 #include "db_int.h"
+#include "export.h"
 #include "validate.h"
 
 #include <assert.h>
@@ -87,6 +88,7 @@ static const struct {
     [S_TB0 + JP_TB_RCPT] = {"rcpt", 0},
     [S_TB0 + JP_TB_KEYS] = {"keys", 0},
     [S_TB0 + JP_TB_PEERS] = {"peers", 0},
+    [S_TB0 + JP_TB_GREC] = {"grec", 0},
 };
 
 /* The index entries a record state has, one slot each. */
@@ -1012,10 +1014,12 @@ s_commit_change(jp_txn_t *txn, const jp_change_t *ch, const uint8_t *enc, size_t
     jp_head_t head;
     if ((rc = s_head_get(txn, ch->store, &head))) /* caches ch->store's head */
         goto fail;
-    txn->head.seq = ch->seq;
-    memcpy(txn->head.head, hash, JP_HASH_LEN);
-    txn->head.hlc = ch->hlc;
-    txn->head_dirty = true;
+    if (ch->seq > head.seq) { /* a vouched change may come after later ones */
+        txn->head.seq = ch->seq;
+        memcpy(txn->head.head, hash, JP_HASH_LEN);
+        txn->head.hlc = ch->hlc;
+        txn->head_dirty = true;
+    }
 
     if (store_rec) {
         what = "index";
@@ -1271,8 +1275,14 @@ jp_txn_write(jp_txn_t *txn, jp_change_t *ch, jp_err_t *err)
 
 /* ---- remote changes ----------------------------------------------------------- */
 
+/* What s_apply checks besides the change's bytes. */
+enum {
+    S_TEXT = 1,  /* refuse what jp_txn_write would refuse of author and text */
+    S_CLOCK = 2, /* refuse an hlc too far ahead */
+    S_CHAIN = 4, /* the change continues its store's chain here */
+};
 static int s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
-                   bool text, bool clock, jp_err_t *err);
+                   int checks, jp_err_t *err);
 
 int
 jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err)
@@ -1281,18 +1291,21 @@ jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err)
     if (txn->broken)
         return jp_err_set(err, txn->broken, "transaction already failed: abort it");
     int rc = jp_change_decode(p, n, &txn->db->in, err);
-    return rc ? rc : s_apply(txn, p, n, &txn->db->in, false, true, err);
+    return rc ? rc : s_apply(txn, p, n, &txn->db->in, S_CLOCK | S_CHAIN, err);
 }
 
-/* Apply a decoded change.  text: refuse what jp_txn_write would refuse of
- * its author and text (a change offered to the group); without it, a
+/* Apply a decoded change.  S_TEXT: refuse what jp_txn_write would refuse
+ * of its author and text (a change offered to the group); without it, a
  * change the group already accepted is taken as it was (a pull, a replay:
- * refusing it then would stop every later change).  clock: refuse an hlc
- * too far ahead (not for a replay of a log held here). */
+ * refusing it then would stop every later change).  S_CLOCK: refuse an
+ * hlc too far ahead (not for a replay of a log held here).  S_CHAIN: the
+ * change continues its store's chain; without it (a vouched change, a
+ * part of a log) only a change already at its (store, seq) is checked. */
 static int
-s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool text,
-        bool clock, jp_err_t *err)
+s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, int checks,
+        jp_err_t *err)
 {
+    bool text = checks & S_TEXT, clock = checks & S_CLOCK;
     assert(txn && txn->write && p && ch);
     jp_db_t *db = txn->db;
     int rc;
@@ -1308,12 +1321,7 @@ s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool t
     jp_head_t head;
     if ((rc = s_head_get(txn, ch->store, &head)))
         return jp_err_set(err, rc, "store %u: heads entry unreadable", store);
-    if (ch->seq == head.seq + 1) {
-        if (memcmp(ch->prev, head.head, JP_HASH_LEN) != 0)
-            return jp_err_set(err, JP_ECHAIN,
-                              "store %u seq %llu: prev hash does not match seq %llu",
-                              store, seq, seq - 1);
-    } else if (ch->seq <= head.seq) {
+    if (!(checks & S_CHAIN) || ch->seq <= head.seq) {
         uint8_t lk[S_LOGKEY_LEN];
         MDB_val v;
         s_logkey(lk, ch->store, ch->seq);
@@ -1323,10 +1331,16 @@ s_apply(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool t
                               seq);
         if (rc && rc != JP_ENOTFOUND)
             return jp_err_set(err, rc, "store %u seq %llu: log read failed", store, seq);
-        return jp_err_set(
-            err, JP_ECHAIN,
-            "store %u seq %llu: differs from the change already here at that seq", store,
-            seq);
+        if (rc == 0 || (checks & S_CHAIN))
+            return jp_err_set(
+                err, JP_ECHAIN,
+                "store %u seq %llu: differs from the change already here at that seq",
+                store, seq);
+    } else if (ch->seq == head.seq + 1) {
+        if (memcmp(ch->prev, head.head, JP_HASH_LEN) != 0)
+            return jp_err_set(err, JP_ECHAIN,
+                              "store %u seq %llu: prev hash does not match seq %llu",
+                              store, seq, seq - 1);
     } else {
         return jp_err_set(err, JP_ECHAIN,
                           "store %u seq %llu: a gap, the last change here is seq %llu",
@@ -1355,7 +1369,90 @@ int
 jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
                      jp_err_t *err)
 {
-    return s_apply(txn, p, n, ch, true, true, err);
+    return s_apply(txn, p, n, ch, S_TEXT | S_CLOCK | S_CHAIN, err);
+}
+
+int
+jp_txn_apply_vouched(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err)
+{
+    assert(txn && txn->write && p);
+    if (txn->broken)
+        return jp_err_set(err, txn->broken, "transaction already failed: abort it");
+    int rc = jp_change_decode(p, n, &txn->db->in, err);
+    return rc ? rc : s_apply(txn, p, n, &txn->db->in, S_CLOCK, err);
+}
+
+/* ---- forgetting what a store may no longer hold ------------------------------ */
+
+int
+jp_txn_forget(jp_txn_t *txn, const jp_id_t *ids, size_t n, uint16_t keep,
+              uint64_t *changes, jp_err_t *err)
+{
+    assert(txn && txn->write && (ids || n == 0) && changes);
+    jp_db_t *db = txn->db;
+    char t[JP_ID_TEXT_LEN + 1];
+    int rc;
+    *changes = 0;
+    if (txn->broken)
+        return jp_err_set(err, txn->broken, "transaction already failed: abort it");
+    if (n == 0)
+        return 0;
+    /* The states and their index entries. */
+    jp_record_t none;
+    for (size_t i = 0; i < n; i++) {
+        bool exists;
+        if ((rc = s_load(txn, &ids[i], &db->old, &exists, err)))
+            return rc;
+        if (!exists)
+            continue;
+        jp_record_init(&none, &ids[i]);
+        s_ix_prepare(db, &db->old, &none, &db->ix);
+        MDB_val key = {16, (void *)ids[i].b};
+        if ((rc = s_ix_update(txn, &db->ix, &ids[i])) ||
+            (rc = mdb_del(txn->t, s_dbi(txn, S_REC), &key, NULL))) {
+            txn->broken = rc = s_mdb(rc, err, "forget");
+            return jp_err_set(err, rc, "record %s: could not be removed",
+                              s_idtext(&ids[i], t));
+        }
+    }
+    /* Their changes, in every log but keep's. */
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn->t, s_dbi(txn, S_LOG), &cur)))
+        return s_mdb(rc, err, "log");
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != S_LOGKEY_LEN) {
+            rc = JP_EDAMAGED;
+            break;
+        }
+        uint16_t st = jp_be16_get(k.mv_data);
+        if (st == keep) { /* skip keep's whole log */
+            uint8_t next[2];
+            if (keep == UINT16_MAX)
+                break;
+            jp_be16_put(next, (uint16_t)(keep + 1));
+            MDB_val nk = {sizeof next, next};
+            rc = mdb_cursor_get(cur, &nk, &v, MDB_SET_RANGE);
+            k = nk;
+            continue;
+        }
+        jp_chead_t h;
+        if (jp_change_peek(v.mv_data, v.mv_size, &h) == 0 &&
+            jp_id_find(ids, n, sizeof *ids, &h.id) != UINT32_MAX) {
+            if ((rc = mdb_cursor_del(cur, 0)))
+                break;
+            (*changes)++;
+        }
+        /* After a delete, MDB_NEXT gives the entry that followed it. */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) {
+        txn->broken = rc = rc == JP_EDAMAGED ? rc : s_mdb(rc, NULL, "log");
+        return jp_err_set(err, rc, "removing changes from the log failed");
+    }
+    return 0;
 }
 
 /* ---- reads --------------------------------------------------------------------- */
@@ -1515,13 +1612,17 @@ done:
     return rc;
 }
 
-int
-jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
+/* A store's log: whole (part false: seqs 1..head, each continuing the
+ * last), or a part of it (gaps allowed; a change right after a held one
+ * must continue it).  *held: the changes walked. */
+static int
+s_verify_log(jp_txn_t *txn, uint16_t store, bool part, uint64_t *held, jp_err_t *err)
 {
     assert(txn);
     MDB_cursor *cur;
     uint8_t lk[S_LOGKEY_LEN], prev[JP_HASH_LEN] = {0};
     uint64_t expect = 1;
+    *held = 0;
     jp_change_t ch;
     jp_err_t derr;
     char t[JP_ID_TEXT_LEN + 1];
@@ -1531,7 +1632,7 @@ jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
     s_logkey(lk, store, 1);
     MDB_val k = {sizeof lk, lk}, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), expect++) {
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), expect++, ++*held) {
         const uint8_t *kp = k.mv_data;
         if (k.mv_size < 2 || jp_be16_get(kp) != store)
             break;
@@ -1541,6 +1642,9 @@ jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
             goto done;
         }
         unsigned long long seq = jp_be64_get(kp + 2);
+        bool after_gap = part && seq > expect;
+        if (after_gap)
+            expect = seq; /* a part: what comes after a gap starts afresh */
         if (seq != expect) {
             rc = jp_err_set(err, JP_ECHAIN,
                             "store %u seq %llu: missing, the next here is seq %llu",
@@ -1559,7 +1663,7 @@ jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
                             seq, ch.store, (unsigned long long)ch.seq);
             goto done;
         }
-        if (memcmp(ch.prev, prev, JP_HASH_LEN) != 0) {
+        if (!after_gap && memcmp(ch.prev, prev, JP_HASH_LEN) != 0) {
             if (seq == 1)
                 rc = jp_err_set(err, JP_ECHAIN, "store %u seq 1: prev hash is not zero",
                                 store);
@@ -1592,6 +1696,10 @@ jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
         goto done;
     }
     unsigned long long last = expect - 1;
+    if (part && head.seq > last) {
+        rc = 0; /* the head is past what is held here */
+        goto done;
+    }
     if (head.seq != last) {
         rc = jp_err_set(err, JP_ECHAIN,
                         "store %u: the head is seq %llu, the log ends at seq %llu", store,
@@ -1606,6 +1714,24 @@ jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
     rc = 0;
 done:
     mdb_cursor_close(cur);
+    return rc;
+}
+
+int
+jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err)
+{
+    uint64_t held;
+    return s_verify_log(txn, store, false, &held, err);
+}
+
+int
+jp_txn_verify_part(jp_txn_t *txn, uint16_t store, uint64_t *held, bool *whole, jp_err_t *err)
+{
+    jp_head_t head;
+    int rc = s_verify_log(txn, store, true, held, err);
+    if (!rc && (rc = s_head_get(txn, store, &head)))
+        return jp_err_set(err, rc, "store %u: heads entry unreadable", store);
+    *whole = !rc && *held == head.seq;
     return rc;
 }
 
@@ -1797,9 +1923,10 @@ jp_txn_glog_len(jp_txn_t *txn, uint64_t *len)
 }
 
 int
-jp_txn_glog_append(jp_txn_t *txn, uint16_t store, uint64_t seq, uint64_t *pos)
+jp_txn_glog_append(jp_txn_t *txn, uint16_t store, uint64_t seq, const jp_id_t *id,
+                   uint64_t *pos)
 {
-    assert(pos);
+    assert(pos && id);
     int rc;
     /* The length is learnt once per transaction, then counted here. */
     if (!txn->glog_ok) {
@@ -1807,13 +1934,115 @@ jp_txn_glog_append(jp_txn_t *txn, uint16_t store, uint64_t seq, uint64_t *pos)
             return rc;
         txn->glog_ok = true;
     }
-    uint8_t k[8], v[S_LOGKEY_LEN];
+    uint8_t k[8], v[S_LOGKEY_LEN], rk[24];
     jp_be64_put(k, txn->glog_len + 1);
     s_logkey(v, store, seq);
     if ((rc = s_tb_put(txn, JP_TB_GLOG, k, sizeof k, v, sizeof v, MDB_APPEND)))
         return rc;
+    memcpy(rk, id->b, 16);
+    memcpy(rk + 16, k, 8);
+    if ((rc = s_tb_put(txn, JP_TB_GREC, rk, sizeof rk, "", 0, 0)))
+        return rc;
     *pos = ++txn->glog_len;
     return 0;
+}
+
+int
+jp_txn_glog_get(jp_txn_t *txn, uint64_t pos, uint16_t *store, uint64_t *seq)
+{
+    uint8_t k[8];
+    const void *v;
+    size_t vn;
+    jp_be64_put(k, pos);
+    int rc = jp_txn_tb_get(txn, JP_TB_GLOG, k, sizeof k, &v, &vn);
+    if (rc)
+        return rc;
+    if (vn != S_LOGKEY_LEN)
+        return JP_ECORRUPT;
+    *store = jp_be16_get(v);
+    *seq = jp_be64_get((const uint8_t *)v + 2);
+    return 0;
+}
+
+typedef struct {
+    const jp_id_t *id;
+    jp_pos_cb cb;
+    void *arg;
+    bool past; /* the walk went past the record's entries */
+} s_grec_walk_t;
+
+static int
+s_grec_step(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    (void)v;
+    (void)vn;
+    s_grec_walk_t *w = arg;
+    if (kn != 24)
+        return JP_ECORRUPT;
+    if (memcmp(k, w->id->b, 16) != 0) {
+        w->past = true;
+        return 1;
+    }
+    return w->cb(w->arg, jp_be64_get(k + 16));
+}
+
+int
+jp_txn_glog_of(jp_txn_t *txn, const jp_id_t *id, jp_pos_cb cb, void *arg)
+{
+    s_grec_walk_t w = {id, cb, arg, false};
+    int rc = jp_txn_tb_each(txn, JP_TB_GREC, id->b, 16, s_grec_step, &w);
+    return w.past ? 0 : rc;
+}
+
+typedef struct {
+    jp_txn_t *txn;
+    uint64_t added;
+    jp_err_t *err;
+} s_gindex_t;
+
+static int
+s_gindex_step(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    s_gindex_t *g = arg;
+    if (kn != 8 || vn != S_LOGKEY_LEN)
+        return jp_err_set(g->err, JP_ECORRUPT, "glog: an entry of %zu/%zu bytes", kn, vn);
+    const uint8_t *p;
+    size_t n;
+    jp_chead_t h;
+    uint16_t store = jp_be16_get(v);
+    uint64_t seq = jp_be64_get(v + 2);
+    int rc = jp_txn_log_get(g->txn, store, seq, &p, &n);
+    if (rc || (rc = jp_change_peek(p, n, &h)))
+        return jp_err_set(g->err, rc == JP_ENOTFOUND ? JP_EDAMAGED : rc,
+                          "glog position %llu: store %u seq %llu unreadable",
+                          (unsigned long long)jp_be64_get(k), store,
+                          (unsigned long long)seq);
+    uint8_t rk[24];
+    memcpy(rk, h.id.b, 16);
+    memcpy(rk + 16, k, 8);
+    if ((rc = s_tb_put(g->txn, JP_TB_GREC, rk, sizeof rk, "", 0, 0)))
+        return jp_err_set(g->err, rc, "grec: write failed");
+    g->added++;
+    return 0;
+}
+
+int
+jp_txn_glog_index(jp_txn_t *txn, uint64_t *added, jp_err_t *err)
+{
+    assert(txn && txn->write && added);
+    *added = 0;
+    uint8_t k[24];
+    size_t kn;
+    uint64_t len;
+    int rc = jp_txn_tb_last(txn, JP_TB_GREC, k, sizeof k, &kn);
+    if (rc != JP_ENOTFOUND)
+        return rc ? jp_err_set(err, rc, "grec: unreadable") : 0;
+    if ((rc = jp_txn_glog_len(txn, &len)) || len == 0)
+        return rc;
+    s_gindex_t g = {txn, 0, err};
+    rc = jp_txn_tb_each(txn, JP_TB_GLOG, NULL, 0, s_gindex_step, &g);
+    *added = g.added;
+    return rc;
 }
 
 int
@@ -1964,10 +2193,10 @@ jp_txn_check_text(const jp_change_t *ch, jp_err_t *err)
 }
 
 int
-jp_txn_replay(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
+jp_txn_replay(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool part,
               jp_err_t *err)
 {
-    return s_apply(txn, p, n, ch, false, false, err);
+    return s_apply(txn, p, n, ch, part ? 0 : S_CHAIN, err);
 }
 
 int

@@ -131,6 +131,23 @@ int jp_txn_apply(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err);
 int jp_txn_apply_decoded(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
                          jp_err_t *err);
 
+/* A change of another store that the group server vouched for (a signed
+ * CHANGES or RECORDS, PROTOCOL.md): a store under a sharing rule holds a
+ * subset of the other stores' logs, so their chains have gaps and only
+ * the server's signature says the change is the group's.  No chain check;
+ * a change already here at its (store, seq) with the same bytes returns
+ * JP_EDUP, with other bytes JP_ECHAIN; an hlc too far ahead is
+ * JP_EFUTURE.  The store's head moves only forward. */
+int jp_txn_apply_vouched(jp_txn_t *txn, const uint8_t *p, size_t n, jp_err_t *err);
+
+/* Remove what a store may no longer hold (its sharing rule stopped
+ * giving it): the states of the n records ids (sorted by id; ids not here
+ * are skipped), their index entries, and their changes in every log but
+ * store keep's (its own chain stays whole).  *changes: log entries
+ * removed.  Heads are left as they are. */
+int jp_txn_forget(jp_txn_t *txn, const jp_id_t *ids, size_t n, uint16_t keep,
+                  uint64_t *changes, jp_err_t *err);
+
 /* A record's state; JP_ENOTFOUND if never written.  Text borrows from
  * LMDB: valid until the transaction ends or the next write in it. */
 int jp_txn_get(jp_txn_t *txn, const jp_id_t *id, jp_record_t *out);
@@ -161,6 +178,13 @@ int jp_txn_log_get(jp_txn_t *txn, uint16_t store, uint64_t seq, const uint8_t **
  * each prev is the hash of the one before, the head matches heads, and
  * every change's record exists.  The first fault is named in err. */
 int jp_txn_verify_chain(jp_txn_t *txn, uint16_t store, jp_err_t *err);
+/* The same for another store's log held in part (a sharing rule gives
+ * this store some of that store's changes, vouched by the server): every
+ * change held decodes, is at its (store, seq) and has its record, and a
+ * change right after a held one continues it; gaps are allowed.  *held:
+ * changes held; *whole: they are all of 1..head (the chain is whole). */
+int jp_txn_verify_part(jp_txn_t *txn, uint16_t store, uint64_t *held, bool *whole,
+                       jp_err_t *err);
 
 /* verify --deep and the log repair (jp_txn_verify_deep, jp_txn_log_repair)
  * are declared in repair.h. */
@@ -193,6 +217,8 @@ int jp_txn_counts(jp_txn_t *txn, uint64_t out[JP_K_COUNT], uint64_t *changes);
  *          (store: the server's receipts; server: the ones it issued)
  *   keys   the server's enrolled keys: Curve public key 32 -> entry
  *   peers  the server's stores: store u16 -> entry
+ *   grec   the group log by record: record id 16 | position u64 -> ""
+ *          (server: the changes of one record, for a store's backfill)
  * Values are borrowed like jp_txn_get's. */
 typedef enum {
     JP_TB_SYNC,
@@ -201,6 +227,7 @@ typedef enum {
     JP_TB_RCPT,
     JP_TB_KEYS,
     JP_TB_PEERS,
+    JP_TB_GREC,
     JP_TB_COUNT
 } jp_table_t;
 
@@ -221,8 +248,19 @@ int jp_txn_tb_each(jp_txn_t *txn, jp_table_t tb, const void *from, size_t fn, jp
  * empty. */
 int jp_txn_tb_last(jp_txn_t *txn, jp_table_t tb, void *k, size_t cap, size_t *kn);
 
-/* Append (store, seq) to the group log; *pos is its position (1, 2, ...). */
-int jp_txn_glog_append(jp_txn_t *txn, uint16_t store, uint64_t seq, uint64_t *pos);
+/* Append (store, seq), a change of record id, to the group log; *pos is its
+ * position (1, 2, ...).  The grec table gets (id, pos). */
+int jp_txn_glog_append(jp_txn_t *txn, uint16_t store, uint64_t seq, const jp_id_t *id,
+                       uint64_t *pos);
+/* The group log entry at pos: its store and seq (JP_ENOTFOUND past the end). */
+int jp_txn_glog_get(jp_txn_t *txn, uint64_t pos, uint16_t *store, uint64_t *seq);
+/* Call cb with the group log positions of record id's changes, in order,
+ * until cb returns non-zero (which is returned). */
+typedef int (*jp_pos_cb)(void *arg, uint64_t pos);
+int jp_txn_glog_of(jp_txn_t *txn, const jp_id_t *id, jp_pos_cb cb, void *arg);
+/* Index the group log by record (grec) if it is not: a base written before
+ * grec existed.  *added: entries written (0 when it was already indexed). */
+int jp_txn_glog_index(jp_txn_t *txn, uint64_t *added, jp_err_t *err);
 /* Length of the group log. */
 int jp_txn_glog_len(jp_txn_t *txn, uint64_t *len);
 

@@ -19,8 +19,9 @@ int jp_txn_broken(const jp_txn_t *txn);
 int jp_txn_check_text(const jp_change_t *ch, jp_err_t *err);
 
 /* Apply the decoded change ch (encoded p[0..n)) as a replay of a log
- * accepted before: no text rule, no clock bound. */
-int jp_txn_replay(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch,
+ * accepted before: no text rule, no clock bound; part: of a log held in
+ * part (another store's, under a sharing rule), no chain check. */
+int jp_txn_replay(jp_txn_t *txn, const uint8_t *p, size_t n, const jp_change_t *ch, bool part,
                   jp_err_t *err);
 
 /* Overwrite store's log entry at seq with p[0..n), as it is (no checks,

@@ -615,6 +615,8 @@ jp_change_peek(const uint8_t *p, size_t n, jp_chead_t *out)
     const uint8_t *id = s_rbin(&c, 16, &bn);
     if (id && bn != 16)
         c.rc = JP_ECORRUPT;
+    if (id && bn == 16)
+        memcpy(out->id.b, id, 16);
     out->kind = (uint8_t)s_ruint(&c);
     uint64_t b = s_getn(&c, 1), len = 0;
     if (b >= 0xa0 && b <= 0xbf)

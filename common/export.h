@@ -32,6 +32,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "id.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -176,6 +177,7 @@ typedef struct {
     uint16_t store;            /* writer */
     uint64_t seq;              /* its seq */
     uint64_t hlc;              /* its hlc */
+    jp_id_t id;                /* the record it writes */
     uint8_t kind;              /* JP_K_* */
     uint8_t prev[JP_HASH_LEN]; /* hash of the writer's previous change */
 } jp_chead_t;

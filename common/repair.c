@@ -205,6 +205,8 @@ s_replay(jp_txn_t *src, jp_db_t *dst, uint64_t *changes, jp_err_t *err)
         rc = jp_err_set(err, ns, "heads: %s", jp_strerror(ns));
         goto done;
     }
+    jp_node_t node;
+    uint16_t own = jp_txn_node_get(src, &node) == 0 ? node.store : 0;
     for (int i = 0; i < ns; i++) {
         jp_head_t head;
         if ((rc = jp_txn_head(src, stores[i], &head))) {
@@ -215,7 +217,10 @@ s_replay(jp_txn_t *src, jp_db_t *dst, uint64_t *changes, jp_err_t *err)
             const uint8_t *p;
             size_t n;
             jp_err_t derr;
-            if ((rc = jp_txn_log_get(src, stores[i], seq, &p, &n))) {
+            rc = jp_txn_log_get(src, stores[i], seq, &p, &n);
+            if (rc == JP_ENOTFOUND && stores[i] != own)
+                continue; /* a part of another store's log (a sharing rule) */
+            if (rc) {
                 rc = jp_err_set(
                     err, rc, "store %u seq %llu: %s", stores[i], (unsigned long long)seq,
                     rc == JP_ENOTFOUND ? "missing from the log" : "unreadable");
@@ -230,7 +235,7 @@ s_replay(jp_txn_t *src, jp_db_t *dst, uint64_t *changes, jp_err_t *err)
             if (!w && (rc = jp_db_begin(dst, true, &w, err)))
                 goto done;
             jp_err_clear(&derr);
-            if ((rc = jp_txn_replay(w, p, n, ch, &derr))) {
+            if ((rc = jp_txn_replay(w, p, n, ch, stores[i] != own, &derr))) {
                 rc = jp_err_set(err, rc, "replay: %s", derr.msg);
                 goto done;
             }

@@ -22,7 +22,7 @@
 #include <string.h>
 
 /* Kinds of element. */
-enum { E_UINT = 1, E_INT, E_BOOL, E_STR, E_FIXED, E_CHANGES, E_ENTRIES, E_ARGS };
+enum { E_UINT = 1, E_INT, E_BOOL, E_STR, E_FIXED, E_IDS, E_CHANGES, E_ENTRIES, E_ARGS };
 
 #define MAX_ELEMS 8 /* elements after the type in the longest message (WELCOME) */
 
@@ -44,6 +44,7 @@ typedef struct {
 #define U(member, name) F(E_UINT, member, 0, name)
 #define S(member, max, name) F(E_STR, member, max, name)
 #define H(member, len, name) F(E_FIXED, member, len, name)
+#define I(member, name) F(E_IDS, member, JP_MSG_MAX_IDS * 16u, name)
 
 static const spec_t s_tab_hello = {
     "HELLO",
@@ -71,7 +72,19 @@ static const spec_t s_tab_pull = {
 static const spec_t s_tab_changes = {
     "CHANGES",
     {U(changes.from_pos, "from_pos"), U(changes.to_pos, "to_pos"),
-     F(E_ENTRIES, changes.entries, 0, "entries"), F(E_BOOL, changes.more, 0, "more")}};
+     F(E_ENTRIES, changes.entries, 0, "entries"), F(E_BOOL, changes.more, 0, "more"),
+     U(changes.view_count, "view_count"), H(changes.view_hash, JP_HASH_LEN, "view_hash"),
+     H(changes.sig, JP_SIG_LEN, "sig")}};
+static const spec_t s_tab_view = {"VIEW", {H(view.after, 16, "after")}};
+static const spec_t s_tab_viewids = {
+    "VIEWIDS",
+    {H(viewids.after, 16, "after"), I(viewids.ids, "ids"), F(E_BOOL, viewids.more, 0, "more"),
+     U(viewids.view_pos, "view_pos"), H(viewids.sig, JP_SIG_LEN, "sig")}};
+static const spec_t s_tab_fetch = {"FETCH", {I(fetch.ids, "ids")}};
+static const spec_t s_tab_records = {
+    "RECORDS",
+    {F(E_ENTRIES, records.entries, 0, "entries"), F(E_BOOL, records.more, 0, "more"),
+     H(records.sig, JP_SIG_LEN, "sig")}};
 static const spec_t s_tab_credit = {"CREDIT", {U(credit.credit, "credit")}};
 static const spec_t s_tab_ping = {"PING", {U(ping.ms, "ms")}};
 static const spec_t s_tab_pong = {"PONG", {U(pong.ms, "ms")}};
@@ -90,6 +103,7 @@ static const spec_t s_tab_error = {"ERROR",
 #undef U
 #undef S
 #undef H
+#undef I
 
 _Static_assert(JP_MSG_MAX_CHANGES <= UINT32_MAX, "list counts are uint32_t");
 _Static_assert(JP_MSG_MAX_CHANGE == JP_MAX_CHANGE, "one change limit, in codec.h too");
@@ -99,7 +113,9 @@ static const spec_t *const s_specs[128] = {
     [JP_MSG_HELLO] = &s_tab_hello,   [JP_MSG_WELCOME] = &s_tab_welcome,
     [JP_MSG_PUSH] = &s_tab_push,     [JP_MSG_RECEIPT] = &s_tab_receipt,
     [JP_MSG_PULL] = &s_tab_pull,     [JP_MSG_CHANGES] = &s_tab_changes,
-    [JP_MSG_CREDIT] = &s_tab_credit, [JP_MSG_PING] = &s_tab_ping,
+    [JP_MSG_CREDIT] = &s_tab_credit, [JP_MSG_VIEW] = &s_tab_view,
+    [JP_MSG_VIEWIDS] = &s_tab_viewids, [JP_MSG_FETCH] = &s_tab_fetch,
+    [JP_MSG_RECORDS] = &s_tab_records, [JP_MSG_PING] = &s_tab_ping,
     [JP_MSG_PONG] = &s_tab_pong,     [JP_MSG_QUERY] = &s_tab_query,
     [JP_MSG_ANSWER] = &s_tab_answer, [JP_MSG_BYE] = &s_tab_bye,
     [JP_MSG_ERROR] = &s_tab_error,
@@ -366,17 +382,17 @@ s_change(cur_t *c, const uint8_t **p, size_t *n)
     return s_raw(c, false, JP_MSG_MAX_CHANGE, p, n);
 }
 
-/* One element of a CHANGES list: [store, change]. */
+/* One element of a CHANGES or RECORDS list: [store, pos, change]. */
 static int
-s_entry(cur_t *c, uint64_t *store, const uint8_t **p, size_t *n)
+s_entry(cur_t *c, uint64_t *store, uint64_t *pos, const uint8_t **p, size_t *n)
 {
     uint32_t k = 0;
     int rc = s_hdr(c, false, UINT32_MAX, &k);
     if (rc)
         return rc;
-    if (k != 2)
-        return s_fail(c, JP_ECORRUPT, "entry is not [store, change]");
-    if ((rc = s_uint(c, store)))
+    if (k != 3)
+        return s_fail(c, JP_ECORRUPT, "entry is not [store, pos, change]");
+    if ((rc = s_uint(c, store)) || (rc = s_uint(c, pos)))
         return rc;
     return s_change(c, p, n);
 }
@@ -393,8 +409,8 @@ s_list(cur_t *c, int kind, jp_msg_list_t *l)
     for (uint32_t i = 0; i < n && !rc; i++) {
         const uint8_t *p;
         size_t len;
-        uint64_t store;
-        rc = kind == E_CHANGES ? s_change(c, &p, &len) : s_entry(c, &store, &p, &len);
+        uint64_t store, pos;
+        rc = kind == E_CHANGES ? s_change(c, &p, &len) : s_entry(c, &store, &pos, &p, &len);
     }
     l->len = (size_t)(c->p - l->p);
     l->count = n;
@@ -449,6 +465,13 @@ s_get(cur_t *c, const elem_t *e, jp_msg_t *m)
         if (n != e->size)
             return s_fail(c, JP_ECORRUPT, "wrong length");
         memcpy(f, p, n);
+        return 0;
+    case E_IDS:
+        if ((rc = s_raw(c, false, e->size, &p, &n)))
+            return rc;
+        if (n % 16)
+            return s_fail(c, JP_ECORRUPT, "not a whole number of 16-byte ids");
+        *(jp_msg_str_t *)f = (jp_msg_str_t){(const char *)p, n};
         return 0;
     case E_CHANGES:
     case E_ENTRIES:
@@ -538,12 +561,13 @@ jp_msg_next_change(jp_msg_iter_t *it, const uint8_t **p, size_t *n)
 }
 
 int
-jp_msg_next_entry(jp_msg_iter_t *it, uint64_t *store, const uint8_t **p, size_t *n)
+jp_msg_next_entry(jp_msg_iter_t *it, uint64_t *store, uint64_t *pos, const uint8_t **p,
+                  size_t *n)
 {
     if (it->left == 0)
         return it->p == it->end ? 0 : JP_ECORRUPT;
     cur_t c = {it->p, it->end, NULL, "CHANGES", "entries"};
-    int rc = s_entry(&c, store, p, n);
+    int rc = s_entry(&c, store, pos, p, n);
     if (rc)
         return rc;
     it->p = c.p;
@@ -590,12 +614,12 @@ s_check_list(int kind, const jp_msg_list_t *l)
     jp_msg_iter_t it;
     const uint8_t *p;
     size_t n;
-    uint64_t store;
+    uint64_t store, pos;
     int rc;
     jp_msg_iter_init(&it, l);
     do
         rc = kind == E_CHANGES ? jp_msg_next_change(&it, &p, &n)
-                               : jp_msg_next_entry(&it, &store, &p, &n);
+                               : jp_msg_next_entry(&it, &store, &pos, &p, &n);
     while (rc > 0);
     return rc;
 }
@@ -626,6 +650,13 @@ s_put(msgpack_packer *pk, const elem_t *e, const jp_msg_t *m)
         return 0;
     case E_FIXED:
         return msgpack_pack_bin_with_body(pk, f, e->size), 0;
+    case E_IDS:
+        if (s->n > e->size)
+            return JP_ETOOBIG;
+        if (s->n % 16 || (s->n && !s->p))
+            return JP_EINVAL;
+        msgpack_pack_bin_with_body(pk, s->p, s->n);
+        return 0;
     case E_CHANGES:
     case E_ENTRIES:
         if ((rc = s_check_list(e->kind, l)))
@@ -718,7 +749,7 @@ jp_msg_begin(jp_msg_builder_t *b, jp_buf_t *out, const jp_msg_t *m, uint32_t cou
     b->start = out->len;
     b->type = m->type;
     b->count = count;
-    if (m->type != JP_MSG_PUSH && m->type != JP_MSG_CHANGES)
+    if (m->type != JP_MSG_PUSH && m->type != JP_MSG_CHANGES && m->type != JP_MSG_RECORDS)
         return s_bfail(b, JP_EINVAL);
     if (count > JP_MSG_MAX_CHANGES)
         return s_bfail(b, JP_ETOOBIG);
@@ -734,12 +765,12 @@ jp_msg_begin(jp_msg_builder_t *b, jp_buf_t *out, const jp_msg_t *m, uint32_t cou
 }
 
 static int
-s_add(jp_msg_builder_t *b, int type, bool entry, uint64_t store, const uint8_t *p,
+s_add(jp_msg_builder_t *b, bool entry, uint64_t store, uint64_t pos, const uint8_t *p,
       size_t n)
 {
     if (b->rc)
         return b->rc;
-    if (b->type != type || b->added >= b->count || (n && !p))
+    if ((b->type == JP_MSG_PUSH) == entry || b->added >= b->count || (n && !p))
         return s_bfail(b, JP_EINVAL);
     if (n > JP_MSG_MAX_CHANGE)
         return s_bfail(b, JP_ETOOBIG);
@@ -747,8 +778,9 @@ s_add(jp_msg_builder_t *b, int type, bool entry, uint64_t store, const uint8_t *
     msgpack_packer pk;
     msgpack_packer_init(&pk, &w, s_write);
     if (entry) {
-        msgpack_pack_array(&pk, 2);
+        msgpack_pack_array(&pk, 3);
         msgpack_pack_uint64(&pk, store);
+        msgpack_pack_uint64(&pk, pos);
     }
     msgpack_pack_bin_with_body(&pk, p, n);
     b->added++;
@@ -758,13 +790,14 @@ s_add(jp_msg_builder_t *b, int type, bool entry, uint64_t store, const uint8_t *
 int
 jp_msg_add_change(jp_msg_builder_t *b, const uint8_t *p, size_t n)
 {
-    return s_add(b, JP_MSG_PUSH, false, 0, p, n);
+    return s_add(b, false, 0, 0, p, n);
 }
 
 int
-jp_msg_add_entry(jp_msg_builder_t *b, uint64_t store, const uint8_t *p, size_t n)
+jp_msg_add_entry(jp_msg_builder_t *b, uint64_t store, uint64_t pos, const uint8_t *p,
+                 size_t n)
 {
-    return s_add(b, JP_MSG_CHANGES, true, store, p, n);
+    return s_add(b, true, store, pos, p, n);
 }
 
 int

@@ -1,5 +1,5 @@
 /*
- * msg.h -- the messages of the jipan sync protocol, version 1.
+ * msg.h -- the messages of the jipan sync protocol, version 2.
  *
  * proto/PROTOCOL.md is the specification; this header is its C form, and
  * tests/test_proto.c reads that document and fails if the two disagree (a
@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JP_PROTO_VERSION 1 /* the version this code speaks */
+#define JP_PROTO_VERSION 2 /* the version this code speaks (and the only one) */
 
 /* Limits (PROTOCOL.md section 6). */
 #define JP_MSG_MAX_FRAME (4u * 1024 * 1024) /* bytes in one frame */
@@ -48,6 +48,8 @@
 #define JP_MSG_MAX_BATCH (1024u * 1024)     /* bytes of changes in one PUSH, at most */
 #define JP_MSG_MAX_CHANGES 65536u           /* changes in one PUSH or CHANGES */
 #define JP_MSG_MAX_CREDIT 64u               /* credit (checked by the server, not here) */
+#define JP_MSG_MAX_IDS 65536u /* record ids in one VIEWIDS or FETCH */
+#define JP_MSG_MAX_FETCH 1024u /* ids the server answers in one FETCH (checked by it) */
 #define JP_MSG_MAX_TEXT 256u /* bytes of agent, what, args, reason, error message */
 #define JP_MSG_MAX_ARGS 16u  /* key/value pairs in QUERY args */
 #define JP_MSG_MAX_AHEAD_MS (5u * 60 * 1000) /* hlc ahead of the server clock */
@@ -67,6 +69,10 @@ typedef enum {
     JP_MSG_PULL = 32,
     JP_MSG_CHANGES = 33,
     JP_MSG_CREDIT = 34,
+    JP_MSG_VIEW = 35,
+    JP_MSG_VIEWIDS = 36,
+    JP_MSG_FETCH = 37,
+    JP_MSG_RECORDS = 38,
     JP_MSG_PING = 48,
     JP_MSG_PONG = 49,
     JP_MSG_QUERY = 64,
@@ -158,9 +164,30 @@ typedef struct {
         struct {
             uint64_t from_pos;     /* first group log position covered */
             uint64_t to_pos;       /* last position covered: the client's new cursor */
-            jp_msg_list_t entries; /* each an array [store uint, change bin] */
-            bool more;             /* false: the client is at group_pos */
+            jp_msg_list_t entries; /* each an array [store, pos, change bin] */
+            bool more;             /* false: the stream ended at to_pos */
+            uint64_t view_count;   /* more false: records of the store's view */
+            uint8_t view_hash[JP_HASH_LEN]; /* and the SHA-256 of their ids */
+            uint8_t sig[JP_SIG_LEN];        /* server's signature (vouch.h) */
         } changes;
+        struct {
+            uint8_t after[16]; /* list the view's ids after this one (0s: all) */
+        } view;
+        struct {
+            uint8_t after[16];       /* the VIEW's after, echoed */
+            jp_msg_str_t ids;        /* 16 bytes each, in id order */
+            bool more;               /* false: the last part */
+            uint64_t view_pos;       /* the group log position of the view */
+            uint8_t sig[JP_SIG_LEN]; /* server's signature (vouch.h) */
+        } viewids;
+        struct {
+            jp_msg_str_t ids; /* 16 bytes each */
+        } fetch;
+        struct {
+            jp_msg_list_t entries;   /* as CHANGES' */
+            bool more;               /* false: the FETCH is answered */
+            uint8_t sig[JP_SIG_LEN]; /* server's signature (vouch.h) */
+        } records;
         struct {
             uint64_t credit; /* CHANGES messages added */
         } credit;
@@ -220,16 +247,16 @@ int jp_msg_decode(const uint8_t *p, size_t n, jp_msg_t *out, jp_err_t *err);
  * repeated args keys; JP_ENOMEM.  On failure out is as it was. */
 int jp_msg_encode(const jp_msg_t *m, jp_buf_t *out);
 
-/* Incremental PUSH / CHANGES: the changes are appended one by one, as the
- * caller reads them, without building a list first.
+/* Incremental PUSH / CHANGES / RECORDS: the changes are appended one by
+ * one, as the caller reads them, without building a list first.
  *
- *     jp_msg_begin(&b, out, &m, count);   m.type PUSH or CHANGES; the
- *                                         elements before the list are
- *                                         taken from m, the list ignored
+ *     jp_msg_begin(&b, out, &m, count);   m.type PUSH, CHANGES or RECORDS;
+ *                                         the elements before the list
+ *                                         are taken from m, the list ignored
  *     jp_msg_add_change(&b, p, n);        count times (PUSH), or
- *     jp_msg_add_entry(&b, store, p, n);  count times (CHANGES)
+ *     jp_msg_add_entry(&b, store, pos, p, n);  count times (the others)
  *     jp_msg_end(&b, &m);                 the elements after the list
- *                                         (PUSH sig, CHANGES more)
+ *                                         (PUSH sig, CHANGES more...)
  *
  * Each returns 0 or: JP_ETOOBIG (count > JP_MSG_MAX_CHANGES, a change >
  * JP_MSG_MAX_CHANGE bytes, the frame over JP_MSG_MAX_FRAME), JP_EINVAL
@@ -239,7 +266,7 @@ int jp_msg_encode(const jp_msg_t *m, jp_buf_t *out);
 typedef struct {
     jp_buf_t *out;  /* the buffer the message is appended to */
     size_t start;   /* out->len before the message: where to roll back to */
-    int type;       /* JP_MSG_PUSH or JP_MSG_CHANGES */
+    int type;       /* JP_MSG_PUSH, JP_MSG_CHANGES or JP_MSG_RECORDS */
     uint32_t count; /* changes announced in the list header */
     uint32_t added; /* changes appended so far */
     int rc;         /* first failure, then returned by every call */
@@ -247,7 +274,8 @@ typedef struct {
 
 int jp_msg_begin(jp_msg_builder_t *b, jp_buf_t *out, const jp_msg_t *m, uint32_t count);
 int jp_msg_add_change(jp_msg_builder_t *b, const uint8_t *p, size_t n);
-int jp_msg_add_entry(jp_msg_builder_t *b, uint64_t store, const uint8_t *p, size_t n);
+int jp_msg_add_entry(jp_msg_builder_t *b, uint64_t store, uint64_t pos, const uint8_t *p,
+                     size_t n);
 int jp_msg_end(jp_msg_builder_t *b, const jp_msg_t *m);
 
 /* Walking a list: 1 and the next element's borrowed bytes, 0 at the end,
@@ -267,8 +295,10 @@ typedef struct {
 void jp_msg_iter_init(jp_msg_iter_t *it, const jp_msg_list_t *list);
 /* PUSH changes: one change's bytes. */
 int jp_msg_next_change(jp_msg_iter_t *it, const uint8_t **p, size_t *n);
-/* CHANGES entries: the store that wrote it, and the change's bytes. */
-int jp_msg_next_entry(jp_msg_iter_t *it, uint64_t *store, const uint8_t **p, size_t *n);
+/* CHANGES and RECORDS entries: the store that wrote it, its group log
+ * position, and the change's bytes. */
+int jp_msg_next_entry(jp_msg_iter_t *it, uint64_t *store, uint64_t *pos, const uint8_t **p,
+                      size_t *n);
 
 /* The receipt message a RECEIPT signs is jp_receipt_msg() in crypto.h. */
 

@@ -16,6 +16,7 @@
  * input, 2 usage, 3 internal or I/O error.
  */
 #include "server.h"
+#include "view.h"
 
 #include "file.h"
 #include "validate.h"
@@ -681,24 +682,6 @@ cmd_run(s_run_t *r, int argc, char **argv)
 /* ---- view-digest --------------------------------------------------------------- */
 
 typedef struct {
-    jp_share_store_t st[1024]; /* the enrolled stores, regions borrowed from reg */
-    char reg[1024][64];
-    size_t n;
-} s_stores_t;
-
-static int
-s_collect_peer(void *arg, const srv_peer_t *p)
-{
-    s_stores_t *x = arg;
-    if (x->n == sizeof x->st / sizeof x->st[0])
-        return JP_ETOOBIG;
-    strcpy(x->reg[x->n], p->region);
-    x->st[x->n] = (jp_share_store_t){p->store, x->reg[x->n]};
-    x->n++;
-    return 0;
-}
-
-typedef struct {
     uint64_t counts[JP_K_COUNT]; /* records of the view by kind */
     jp_txn_t *txn;
 } s_view_count_t;
@@ -735,8 +718,7 @@ cmd_view_digest(s_run_t *r, int argc, char **argv)
     jp_db_t *db = NULL;
     jp_txn_t *txn = NULL;
     jp_share_t *share = NULL;
-    s_stores_t *stores = calloc(1, sizeof *stores);
-    int rc = stores ? s_open(r, &db, &err) : JP_ENOMEM;
+    int rc = s_open(r, &db, &err);
     if (rc || (rc = jp_db_begin(db, false, &txn, &err)))
         goto done;
     srv_peer_t peer;
@@ -744,12 +726,7 @@ cmd_view_digest(s_run_t *r, int argc, char **argv)
         rc = jp_err_set(&err, JP_ENOTFOUND, "store %d is not enrolled", (int)store);
         goto done;
     }
-    if ((rc = srv_peers_each(txn, s_collect_peer, stores))) {
-        jp_err_set(&err, rc, "more than %zu enrolled stores",
-                   sizeof stores->st / sizeof stores->st[0]);
-        goto done;
-    }
-    if ((rc = jp_share_load(&share, txn, &r->conf.sharing, stores->st, stores->n, &err)))
+    if ((rc = srv_share_load(txn, &r->conf.sharing, &share, &err)))
         goto done;
     uint8_t d[JP_HASH_LEN];
     char hex[2 * JP_HASH_LEN + 1];
@@ -775,7 +752,6 @@ done:
     jp_share_destroy(&share);
     jp_txn_abort(&txn);
     jp_db_close(&db);
-    free(stores);
     return rc ? s_fail(r, rc, &err) : S_OK;
 }
 

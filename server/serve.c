@@ -34,9 +34,12 @@
 #include "server.h"
 
 #include "codec.h"
+#include "export.h"
 #include "msg.h"
 #include "record.h"
 #include "validate.h"
+#include "view.h"
+#include "vouch.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -81,6 +84,9 @@ typedef struct {
     uint64_t pull_pos;    /* last group log position sent */
     uint64_t pull_credit; /* CHANGES still allowed */
     bool pull_own;        /* the stream includes the client store's own changes */
+    uint64_t pull_goal;   /* the group log's length at the PULL */
+    uint64_t pull_since;  /* when the stream began to wait for a newer view, 0 */
+    srv_snap_t *snap;     /* what the store may see, from its PULL on (view.h) */
     uint32_t pushes;      /* PUSHes with the merger, not yet answered */
 } s_sess_t;
 
@@ -136,6 +142,7 @@ struct s_srv {
     jp_id_t *touched;          /* customers a batch changed (merger) */
     size_t ntouched, captouched;
     srv_reports_t *reports; /* the held and live bases, reports ahead */
+    srv_view_t *view;       /* what each store may see (view.h) */
 };
 
 static volatile sig_atomic_t s_stop;
@@ -336,6 +343,7 @@ s_reap(s_srv_t *s)
             s_mute(s, x->rid, x->rid_n);
         }
         srv_log_peer("%s: session ended: %s", x->who, s_end_name(x->end));
+        srv_snap_give(&x->snap);
         *x = s->sess[--s->nsess];
     }
 }
@@ -564,7 +572,13 @@ srv_sign_own(jp_txn_t *txn, const jp_key_t *key, uint64_t first, uint64_t last,
         return jp_err_set(err, rc, "signing the server's batch failed");
     for (uint64_t q = first; q <= last; q++) {
         uint64_t pos;
-        if ((rc = jp_txn_glog_append(txn, 0, q, &pos)))
+        const uint8_t *p;
+        size_t n;
+        jp_chead_t ch;
+        if ((rc = jp_txn_log_get(txn, 0, q, &p, &n)) || (rc = jp_change_peek(p, n, &ch)))
+            return jp_err_set(err, rc, "server log seq %llu unreadable",
+                              (unsigned long long)q);
+        if ((rc = jp_txn_glog_append(txn, 0, q, &ch.id, &pos)))
             return jp_err_set(err, rc, "group log append failed");
     }
     if ((rc = jp_txn_batch_put(txn, &b)))
@@ -748,7 +762,7 @@ s_push(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
         }
         fresh++;
         uint64_t pos;
-        if ((rc = jp_txn_glog_append(txn, store, seq, &pos)))
+        if ((rc = jp_txn_glog_append(txn, store, seq, &ch.id, &pos)))
             goto internal;
         /* A customer whose phone or ID number changed is linked below. */
         if (ch.kind == JP_K_CUSTOMER &&
@@ -804,8 +818,10 @@ s_push(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
     }
     s->batches += fresh > 0;
     s->changes += fresh;
-    if (fresh)
+    if (fresh) {
         srv_reports_merged(s->reports, glen);
+        srv_view_merged(s->view, glen);
+    }
 
     jp_msg_t a = {.type = JP_MSG_RECEIPT};
     a.receipt.batch = bno;
@@ -826,20 +842,41 @@ internal_err:
 
 /* ---- PULL -------------------------------------------------------------------- */
 
+#define S_VIEW_WAIT_MS 3000 /* a stream's end waits this long for a newer view */
+#define S_VIEW_POLL_MS 20   /* and looks this often */
+#define S_MAX_PICK (JP_MSG_MAX_CHANGES / 16)
+
 typedef struct {
-    s_srv_t *s;
     jp_txn_t *txn;
-    uint16_t skip; /* the client's own store: not sent (it has them) */
-    bool skip_on;
+    uint16_t client;        /* the client's store */
+    bool skip_own;          /* its own changes are not sent (it has them) */
+    const srv_snap_t *snap; /* judge by this view; NULL: rule group, all */
     uint64_t maxbytes;
+    uint64_t end; /* last position the stream may cover */
     uint64_t pos; /* last position covered */
     uint32_t count;
     uint64_t bytes;
-    const uint8_t *p[JP_MSG_MAX_CHANGES / 16]; /* the entries picked */
-    size_t n[JP_MSG_MAX_CHANGES / 16];
-    uint16_t store[JP_MSG_MAX_CHANGES / 16];
+    const uint8_t *p[S_MAX_PICK]; /* the entries picked */
+    size_t n[S_MAX_PICK];
+    uint16_t store[S_MAX_PICK];
+    uint64_t at[S_MAX_PICK]; /* their positions */
     int rc;
 } s_pick_t;
+
+/* Add a change to the pick; false when it is full. */
+static bool
+s_pick_add(s_pick_t *pk, uint16_t store, uint64_t pos, const uint8_t *p, size_t n)
+{
+    if (pk->count == S_MAX_PICK || (pk->count && pk->bytes + n + 24 > pk->maxbytes))
+        return false;
+    pk->p[pk->count] = p;
+    pk->n[pk->count] = n;
+    pk->store[pk->count] = store;
+    pk->at[pk->count] = pos;
+    pk->count++;
+    pk->bytes += n + 24;
+    return true;
+}
 
 static int
 s_pick(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
@@ -849,27 +886,66 @@ s_pick(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
         pk->rc = JP_ECORRUPT;
         return 1;
     }
+    uint64_t pos = jp_be64_get(k);
+    if (pos > pk->end)
+        return 1;
     uint16_t store = jp_be16_get(v);
     uint64_t seq = jp_be64_get(v + 2);
-    if (!(pk->skip_on && store == pk->skip)) {
+    if (!(pk->skip_own && store == pk->client)) {
         const uint8_t *p;
         size_t n;
+        jp_chead_t h;
         int rc = jp_txn_log_get(pk->txn, store, seq, &p, &n);
+        if (!rc && pk->snap && store != pk->client)
+            rc = jp_change_peek(p, n, &h);
         if (rc) {
             pk->rc = rc;
             return 1;
         }
-        if (pk->count == sizeof pk->p / sizeof pk->p[0] ||
-            (pk->count && pk->bytes + n + 16 > pk->maxbytes))
+        if ((!pk->snap || store == pk->client ||
+             srv_snap_visible(pk->snap, pk->client, &h.id)) &&
+            !s_pick_add(pk, store, pos, p, n))
             return 1;
-        pk->p[pk->count] = p;
-        pk->n[pk->count] = n;
-        pk->store[pk->count] = store;
-        pk->count++;
-        pk->bytes += n + 16;
     }
-    pk->pos = jp_be64_get(k);
+    pk->pos = pos;
     return 0;
+}
+
+/* Encode the picked entries as m (CHANGES or RECORDS) into s->out, signed
+ * for store (vouch.h).  0 or the encoder's code. */
+static int
+s_pick_encode(s_srv_t *s, const s_pick_t *pk, jp_msg_t *m, uint16_t store,
+              const uint8_t *fetch_hash)
+{
+    jp_msg_builder_t b;
+    jp_buf_reset(&s->out);
+    int rc = jp_msg_begin(&b, &s->out, m, pk->count);
+    for (uint32_t i = 0; i < pk->count; i++)
+        rc = jp_msg_add_entry(&b, pk->store[i], pk->at[i], pk->p[i], pk->n[i]);
+    rc = jp_msg_end(&b, m);
+    return rc ? rc : jp_vouch_sign(&s->out, 0, store, fetch_hash, s->key);
+}
+
+/* The view a stream's end is judged by: the session's, or a newer one if
+ * the group log has grown past it since the PULL (a link a push made);
+ * false while it waits for the viewer to load that one. */
+static bool
+s_view_ready(s_srv_t *s, s_sess_t *x)
+{
+    if (srv_snap_pos(x->snap) >= x->pull_goal)
+        return true;
+    srv_snap_t *n = srv_view_take(s->view);
+    if (srv_snap_pos(n) > srv_snap_pos(x->snap)) {
+        srv_snap_give(&x->snap);
+        x->snap = n;
+        x->pull_since = 0;
+        return srv_snap_pos(x->snap) >= x->pull_goal || s_view_ready(s, x);
+    }
+    srv_snap_give(&n);
+    uint64_t now = jp_now_ms();
+    if (!x->pull_since)
+        x->pull_since = now;
+    return now - x->pull_since >= S_VIEW_WAIT_MS;
 }
 
 /* Send x the next CHANGES of its stream; false if it has nothing to send. */
@@ -878,6 +954,7 @@ s_pump(s_srv_t *s, s_sess_t *x)
 {
     if (!x->pulling || x->pull_credit == 0 || x->revoked || x->end)
         return false;
+    bool group = srv_snap_rule(x->snap, x->k.store) == JP_SHARE_GROUP;
     jp_txn_t *txn;
     jp_err_t err;
     if (jp_db_begin(s->db, false, &txn, &err)) {
@@ -889,36 +966,50 @@ s_pump(s_srv_t *s, s_sess_t *x)
     pk.count = 0;
     pk.bytes = 0;
     pk.rc = 0;
-    pk.s = s;
     pk.txn = txn;
-    pk.skip = x->k.store;
-    pk.skip_on = x->k.role == SRV_ROLE_STORE && !x->pull_own;
+    pk.client = x->k.store;
+    pk.skip_own = !x->pull_own;
+    pk.snap = group ? NULL : x->snap;
     pk.maxbytes = s->conf->max_batch;
     pk.pos = x->pull_pos;
     int rc = jp_txn_glog_len(txn, &len);
-    if (rc == 0 && x->pull_pos < len) {
+    pk.end = group ? len : srv_snap_pos(x->snap);
+    if (rc == 0 && x->pull_pos < pk.end) {
         uint8_t k[8];
         jp_be64_put(k, x->pull_pos + 1);
         rc = jp_txn_tb_each(txn, JP_TB_GLOG, k, 8, s_pick, &pk);
         if (rc > 0)
             rc = pk.rc;
     }
-    if (rc < 0) {
-        jp_txn_abort(&txn);
-        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
-        x->pulling = false;
-        return false;
-    }
     jp_msg_t m = {.type = JP_MSG_CHANGES};
     m.changes.from_pos = x->pull_pos + 1;
     m.changes.to_pos = pk.pos;
-    m.changes.more = pk.pos < len;
-    jp_msg_builder_t b;
-    jp_buf_reset(&s->out);
-    rc = jp_msg_begin(&b, &s->out, &m, pk.count);
-    for (uint32_t i = 0; i < pk.count; i++)
-        rc = jp_msg_add_entry(&b, pk.store[i], pk.p[i], pk.n[i]);
-    rc = jp_msg_end(&b, &m);
+    m.changes.more = pk.pos < pk.end;
+    /* The end waits for the view of the log as it was at the PULL; when a
+     * newer view comes, the stream goes on to its position. */
+    if (rc == 0 && !m.changes.more && !group) {
+        if (!s_view_ready(s, x)) {
+            if (pk.count == 0) {
+                jp_txn_abort(&txn);
+                return false;
+            }
+            m.changes.more = true;
+        } else if (srv_snap_pos(x->snap) > pk.pos) {
+            m.changes.more = true;
+        }
+    }
+    if (rc == 0 && !m.changes.more) {
+        if (group) {
+            m.changes.view_count = UINT64_MAX; /* the store holds the whole log */
+        } else {
+            const jp_id_t *ids;
+            size_t n;
+            rc = srv_snap_view(x->snap, x->k.store, &ids, &n, m.changes.view_hash);
+            m.changes.view_count = n;
+        }
+    }
+    if (rc == 0)
+        rc = s_pick_encode(s, &pk, &m, x->k.store, NULL);
     jp_txn_abort(&txn);
     if (rc) {
         srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "pull: %s", jp_strerror(rc));
@@ -932,6 +1023,131 @@ s_pump(s_srv_t *s, s_sess_t *x)
     if (!m.changes.more)
         x->pulling = false;
     return true;
+}
+
+/* VIEW: the ids of the store's view, after `after`, from the PULL's view. */
+static void
+s_view(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+{
+    if (x->k.role != SRV_ROLE_STORE || !x->snap) {
+        srv_error(S_CLIENT(s, x), x->snap ? JP_PERR_FORBIDDEN : JP_PERR_MALFORMED, 0,
+                  x->snap ? "only a store has a view" : "VIEW comes after a PULL");
+        return;
+    }
+    const jp_id_t *ids;
+    size_t n, i = 0;
+    jp_msg_t a = {.type = JP_MSG_VIEWIDS};
+    uint8_t hash[JP_HASH_LEN];
+    int rc = srv_snap_view(x->snap, x->k.store, &ids, &n, hash);
+    if (!rc) {
+        jp_id_t after;
+        memcpy(after.b, m->view.after, 16);
+        /* the first id past after: a binary search */
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (jp_id_cmp(&ids[mid], &after) <= 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        i = lo;
+        size_t k = n - i < JP_MSG_MAX_IDS ? n - i : JP_MSG_MAX_IDS;
+        memcpy(a.viewids.after, m->view.after, 16);
+        a.viewids.ids = (jp_msg_str_t){(const char *)(ids + i), k * 16};
+        a.viewids.more = i + k < n;
+        a.viewids.view_pos = srv_snap_pos(x->snap);
+        jp_buf_reset(&s->out);
+        rc = jp_msg_encode(&a, &s->out);
+        if (!rc)
+            rc = jp_vouch_sign(&s->out, 0, x->k.store, NULL, s->key);
+    }
+    if (rc) {
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "view: %s", jp_strerror(rc));
+        return;
+    }
+    s_send_frames(S_CLIENT(s, x), s->out.data, s->out.len);
+}
+
+typedef struct {
+    s_srv_t *s;
+    s_sess_t *x;
+    s_pick_t *pk;
+    const uint8_t *fetch_hash;
+    int rc;
+} s_fetch_t;
+
+/* Send what the pick holds as a RECORDS (more: others follow). */
+static int
+s_fetch_flush(s_fetch_t *f, bool more)
+{
+    jp_msg_t a = {.type = JP_MSG_RECORDS};
+    a.records.more = more;
+    int rc = s_pick_encode(f->s, f->pk, &a, f->x->k.store, f->fetch_hash);
+    if (rc)
+        return rc;
+    if (s_send_frames(S_CLIENT(f->s, f->x), f->s->out.data, f->s->out.len) < 0)
+        return JP_EIO;
+    f->pk->count = 0;
+    f->pk->bytes = 0;
+    return 0;
+}
+
+static int
+s_fetch_pos(void *arg, uint64_t pos)
+{
+    s_fetch_t *f = arg;
+    uint16_t store;
+    uint64_t seq;
+    const uint8_t *p;
+    size_t n;
+    int rc = jp_txn_glog_get(f->pk->txn, pos, &store, &seq);
+    if (!rc)
+        rc = jp_txn_log_get(f->pk->txn, store, seq, &p, &n);
+    if (!rc && !s_pick_add(f->pk, store, pos, p, n)) {
+        rc = s_fetch_flush(f, true);
+        if (!rc)
+            s_pick_add(f->pk, store, pos, p, n);
+    }
+    return rc;
+}
+
+/* FETCH: every change of the records asked that the store may see. */
+static void
+s_fetch(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
+{
+    size_t n = m->fetch.ids.n / 16;
+    if (x->k.role != SRV_ROLE_STORE || !x->snap || n > JP_MSG_MAX_FETCH) {
+        srv_error(S_CLIENT(s, x), x->k.role != SRV_ROLE_STORE ? JP_PERR_FORBIDDEN
+                                                              : JP_PERR_MALFORMED,
+                  0,
+                  x->k.role != SRV_ROLE_STORE ? "only a store fetches records"
+                  : !x->snap                  ? "FETCH comes after a PULL"
+                                              : "FETCH of %zu ids: at most %u",
+                  n, JP_MSG_MAX_FETCH);
+        return;
+    }
+    uint8_t fh[JP_HASH_LEN];
+    jp_sha256(m->fetch.ids.p, m->fetch.ids.n, fh);
+    jp_txn_t *txn;
+    static s_pick_t pk;
+    memset(&pk, 0, offsetof(s_pick_t, p));
+    pk.maxbytes = s->conf->max_batch;
+    int rc = jp_db_begin(s->db, false, &txn, NULL);
+    pk.txn = txn;
+    s_fetch_t f = {s, x, &pk, fh, 0};
+    for (size_t i = 0; i < n && !rc; i++) {
+        jp_id_t id;
+        memcpy(id.b, m->fetch.ids.p + 16 * i, 16);
+        /* what the store may not see is not sent: its view then differs */
+        if (srv_snap_visible(x->snap, x->k.store, &id))
+            rc = jp_txn_glog_of(txn, &id, s_fetch_pos, &f);
+    }
+    if (!rc)
+        rc = s_fetch_flush(&f, false);
+    jp_txn_abort(&txn);
+    if (rc && rc != JP_EIO)
+        srv_error(S_CLIENT(s, x), JP_PERR_INTERNAL, 0, "fetch: %s", jp_strerror(rc));
 }
 
 static void
@@ -1326,6 +1542,10 @@ s_pull(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     x->pull_pos = m->pull.after_pos;
     x->pull_own = m->pull.own;
     x->pull_credit = m->pull.credit;
+    x->pull_goal = len;
+    x->pull_since = 0;
+    srv_snap_give(&x->snap);
+    x->snap = srv_view_take(s->view);
 }
 
 /* A message from the connection of routing id rid, whose socket is fd;
@@ -1410,6 +1630,12 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
                       (unsigned long long)m.credit.credit, JP_MSG_MAX_CREDIT);
         else
             x->pull_credit += m.credit.credit;
+        break;
+    case JP_MSG_VIEW:
+        s_view(s, x, &m);
+        break;
+    case JP_MSG_FETCH:
+        s_fetch(s, x, &m);
         break;
     case JP_MSG_PING: {
         jp_msg_t a = {.type = JP_MSG_PONG};
@@ -1517,6 +1743,18 @@ s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
     s->conf = conf;
     if ((rc = jp_db_open(&s->db, conf->data, conf->map_mib, err)))
         return rc;
+    /* A base written before the group log was indexed by record (a
+     * store's backfill reads that index) gets it once. */
+    jp_txn_t *txn;
+    uint64_t added = 0;
+    if ((rc = jp_db_begin(s->db, true, &txn, err)))
+        return rc;
+    if ((rc = jp_txn_glog_index(txn, &added, err)) || (rc = jp_txn_commit(&txn, err))) {
+        jp_txn_abort(&txn);
+        return rc;
+    }
+    if (added)
+        srv_log("indexed the group log by record: %llu entries", (unsigned long long)added);
     snprintf(path, sizeof path, "%s/%s", conf->data, SRV_KEY_FILE);
     if ((rc = jp_key_load(&s->key, path, err)))
         return rc;
@@ -1612,6 +1850,8 @@ s_threads_start(s_srv_t *s, jp_err_t *err)
     pthread_sigmask(SIG_BLOCK, &block, &old);
     int rc = srv_reports_start(&s->reports, s->db, err);
     if (!rc)
+        rc = srv_view_start(&s->view, s->db, &s->conf->sharing, err);
+    if (!rc)
         rc = s_worker_start(s, &s->merger, "merger", s_push, err);
     if (!rc)
         rc = s_worker_start(s, &s->reporter, "reporter", s_report, err);
@@ -1626,6 +1866,9 @@ s_threads_stop(s_srv_t *s)
     s_worker_stop(&s->merger);
     s_worker_stop(&s->reporter);
     srv_reports_stop(&s->reports);
+    for (int i = 0; i < s->nsess; i++)
+        srv_snap_give(&s->sess[i].snap);
+    srv_view_stop(&s->view);
 }
 
 int
@@ -1655,9 +1898,12 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
     uint64_t last_sweep = jp_now_ms();
     while (!s_stop) {
         /* Streams with credit keep the loop from sleeping. */
-        bool busy = false;
-        for (int i = 0; i < s.nsess; i++)
-            busy |= s.sess[i].pulling && s.sess[i].pull_credit > 0;
+        bool busy = false, waiting = false;
+        for (int i = 0; i < s.nsess; i++) {
+            bool on = s.sess[i].pulling && s.sess[i].pull_credit > 0;
+            busy |= on && !s.sess[i].pull_since;
+            waiting |= on && s.sess[i].pull_since; /* for a newer view */
+        }
         zmq_pollitem_t items[] = {
             {s.zap, 0, ZMQ_POLLIN, 0},
             {s.router, 0, s.merger.pending < S_MAX_HELD ? ZMQ_POLLIN : 0, 0},
@@ -1665,7 +1911,7 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
             {s.reporter.pipe, 0, ZMQ_POLLIN, 0},
             {s.mon, 0, ZMQ_POLLIN, 0},
         };
-        int n = zmq_poll(items, 5, busy ? 0 : S_SWEEP_MS);
+        int n = zmq_poll(items, 5, busy ? 0 : waiting ? S_VIEW_POLL_MS : S_SWEEP_MS);
         if (n < 0 && errno != EINTR) {
             rc = jp_err_set(err, JP_EIO, "poll: %s", zmq_strerror(errno));
             break;

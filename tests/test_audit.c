@@ -118,8 +118,10 @@ s_push(int s, int b)
         const uint8_t *p;
         size_t n;
         assert_int_equal(jp_txn_log_get(st, (uint16_t)s, q, &p, &n), 0);
+        jp_chead_t ch;
         assert_int_equal(jp_txn_apply(sv, p, n, NULL), 0);
-        assert_int_equal(jp_txn_glog_append(sv, (uint16_t)s, q, &pos), 0);
+        assert_int_equal(jp_change_peek(p, n, &ch), 0);
+        assert_int_equal(jp_txn_glog_append(sv, (uint16_t)s, q, &ch.id, &pos), 0);
     }
     W.ms[b] = 1700000000000ull + (uint64_t)b * 1000;
     jp_batch_t bt = {.store = (uint16_t)s, .first = first, .last = hs.seq, .ms = W.ms[b]};

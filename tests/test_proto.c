@@ -256,24 +256,26 @@ s_sample(int t, int v, sample_t *s)
         break;
     case JP_MSG_PUSH:
     case JP_MSG_CHANGES:
+    case JP_MSG_RECORDS:
         if (t == JP_MSG_PUSH)
             PU(UV(1)), PU(UV(2)), PU(UV(3)), PU(UV(4));
-        else
+        else if (t == JP_MSG_CHANGES)
             PU(UV(1)), PU(UV(2));
         msgpack_pack_array(&pk, nc);
         for (unsigned i = 0; i < nc; i++) {
             uint8_t *c = malloc(lens[i] + 1);
             for (size_t j = 0; j < lens[i]; j++)
                 c[j] = s_cbyte(i, j);
-            if (t == JP_MSG_CHANGES)
-                msgpack_pack_array(&pk, 2), PU(s_estore(v, i));
+            if (t != JP_MSG_PUSH)
+                msgpack_pack_array(&pk, 3), PU(s_estore(v, i)), PU(s_estore(v, i) * 5);
             PB(c, lens[i]);
             free(c);
         }
-        if (t == JP_MSG_PUSH)
-            PB(h, 64);
-        else
+        if (t != JP_MSG_PUSH)
             v == 1 ? msgpack_pack_false(&pk) : msgpack_pack_true(&pk);
+        if (t == JP_MSG_CHANGES)
+            PU(UV(3)), PB(h + 1, 32);
+        PB(h, 64);
         /* the list's bytes come from the frame: decode it to point at them */
         assert_int_equal(jp_msg_decode(s->wire.data, s->wire.len, m, NULL), 0);
         break;
@@ -292,6 +294,28 @@ s_sample(int t, int v, sample_t *s)
         m->credit.credit = UV(1);
         PU(UV(1));
         break;
+    case JP_MSG_VIEW:
+        memcpy(m->view.after, h + 3, 16);
+        PB(h + 3, 16);
+        break;
+    case JP_MSG_VIEWIDS:
+    case JP_MSG_FETCH: {
+        static uint8_t ids[3][48];
+        memset(ids[v], 0x30 + v, sizeof ids[v]);
+        jp_msg_str_t l = {(const char *)ids[v], v == 1 ? 0 : v == 0 ? 48 : 32};
+        if (t == JP_MSG_FETCH) {
+            m->fetch.ids = l;
+            PB(l.p, l.n);
+            break;
+        }
+        memcpy(m->viewids.after, h + 2, 16);
+        m->viewids.ids = l, m->viewids.more = v != 1, m->viewids.view_pos = UV(1);
+        memcpy(m->viewids.sig, h, 64);
+        PB(h + 2, 16), PB(l.p, l.n);
+        v == 1 ? msgpack_pack_false(&pk) : msgpack_pack_true(&pk);
+        PU(UV(1)), PB(h, 64);
+        break;
+    }
     case JP_MSG_PING:
     case JP_MSG_PONG:
         m->ping.ms = UV(1);
@@ -382,7 +406,24 @@ s_equal(const jp_msg_t *a, const jp_msg_t *b)
         return a->changes.from_pos == b->changes.from_pos &&
                a->changes.to_pos == b->changes.to_pos &&
                s_list_eq(&a->changes.entries, &b->changes.entries) &&
-               a->changes.more == b->changes.more;
+               a->changes.more == b->changes.more &&
+               a->changes.view_count == b->changes.view_count &&
+               memcmp(a->changes.view_hash, b->changes.view_hash, JP_HASH_LEN) == 0 &&
+               memcmp(a->changes.sig, b->changes.sig, JP_SIG_LEN) == 0;
+    case JP_MSG_RECORDS:
+        return s_list_eq(&a->records.entries, &b->records.entries) &&
+               a->records.more == b->records.more &&
+               memcmp(a->records.sig, b->records.sig, JP_SIG_LEN) == 0;
+    case JP_MSG_VIEW:
+        return memcmp(a->view.after, b->view.after, 16) == 0;
+    case JP_MSG_VIEWIDS:
+        return memcmp(a->viewids.after, b->viewids.after, 16) == 0 &&
+               s_str_eq(a->viewids.ids, b->viewids.ids) &&
+               a->viewids.more == b->viewids.more &&
+               a->viewids.view_pos == b->viewids.view_pos &&
+               memcmp(a->viewids.sig, b->viewids.sig, JP_SIG_LEN) == 0;
+    case JP_MSG_FETCH:
+        return s_str_eq(a->fetch.ids, b->fetch.ids);
     case JP_MSG_CREDIT:
         return a->credit.credit == b->credit.credit;
     case JP_MSG_PING:
@@ -631,6 +672,8 @@ test_doc_limits(void **state)
         {"one change", JP_MSG_MAX_CHANGE},
         {"batch (`max_batch`)", JP_MSG_MAX_BATCH},
         {"changes per batch or CHANGES", JP_MSG_MAX_CHANGES},
+        {"record ids in one VIEWIDS or FETCH", JP_MSG_MAX_IDS},
+        {"ids the server answers in one FETCH", JP_MSG_MAX_FETCH},
         {"credit", JP_MSG_MAX_CREDIT},
         {"`agent`, `what`, each `args` key and value, `reason`, error `message`",
          JP_MSG_MAX_TEXT},
@@ -667,18 +710,20 @@ s_check_list(const sample_t *s, int v)
     jp_msg_iter_t it;
     const uint8_t *p;
     size_t n;
-    uint64_t store;
+    uint64_t store, pos;
     int rc;
     bool push = s->m.type == JP_MSG_PUSH;
-    jp_msg_iter_init(&it, push ? &s->m.push.changes : &s->m.changes.entries);
+    jp_msg_iter_init(&it, push                             ? &s->m.push.changes
+                          : s->m.type == JP_MSG_RECORDS ? &s->m.records.entries
+                                                        : &s->m.changes.entries);
     while ((rc = push ? jp_msg_next_change(&it, &p, &n)
-                      : jp_msg_next_entry(&it, &store, &p, &n)) > 0) {
+                      : jp_msg_next_entry(&it, &store, &pos, &p, &n)) > 0) {
         assert_true(i < nc);
         assert_int_equal(n, lens[i]);
         for (size_t j = 0; j < n; j++)
             assert_int_equal(p[j], s_cbyte(i, j));
         if (!push)
-            assert_true(store == s_estore(v, i));
+            assert_true(store == s_estore(v, i) && pos == s_estore(v, i) * 5);
         i++;
     }
     assert_int_equal(rc, 0);
@@ -706,7 +751,8 @@ test_round_trip(void **state)
             if (!s_equal(&s.m, &d))
                 fail_msg("%s sample %d differs after a round trip",
                          jp_msg_type_name(types[k]), v);
-            if (types[k] == JP_MSG_PUSH || types[k] == JP_MSG_CHANGES)
+            if (types[k] == JP_MSG_PUSH || types[k] == JP_MSG_CHANGES ||
+                types[k] == JP_MSG_RECORDS)
                 s_check_list(&s, v);
             assert_int_equal(jp_msg_encode(&d, &again), 0);
             assert_memory_equal(again.data, out.data, out.len);
@@ -811,6 +857,11 @@ s_bad_frames(const bad_t *cases, size_t ncases)
     }
 }
 
+/* Runs of zero bytes in the vectors below (each with its leading space). */
+#define Z16 " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+#define Z31 " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+#define Z32 " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+
 static void
 test_malformed(void **state)
 {
@@ -840,10 +891,21 @@ test_malformed(void **state)
         {"agent cut UTF-8", "95 01 01 01 00 a2 61 e2", JP_ECORRUPT},
         {"agent above U+10FFFF", "95 01 01 01 00 a4 f4 90 80 80", JP_ECORRUPT},
         {"agent valid 4-byte UTF-8", "95 01 01 01 00 a4 f0 9f 9a 97", 0},
-        {"CHANGES more as uint", "95 21 00 00 90 00", JP_ECORRUPT},
-        {"CHANGES entry of 3", "95 21 00 00 91 93 01 c4 00 00 c2", JP_ECORRUPT},
-        {"CHANGES entry store as str", "95 21 00 00 91 92 a0 c4 00 c2", JP_ECORRUPT},
-        {"CHANGES change as str", "95 21 00 00 91 92 01 a0 c2", JP_ECORRUPT},
+        {"CHANGES more as uint", "98 21 00 00 90 00 00 c4 20" Z32 " c4 40" Z32 Z32, JP_ECORRUPT},
+        {"CHANGES entry of 2", "98 21 00 00 91 92 01 c4 00 c2 00 c4 20" Z32 " c4 40" Z32 Z32,
+         JP_ECORRUPT},
+        {"CHANGES entry store as str",
+         "98 21 00 00 91 93 a0 00 c4 00 c2 00 c4 20" Z32 " c4 40" Z32 Z32, JP_ECORRUPT},
+        {"CHANGES change as str", "98 21 00 00 91 93 01 00 a0 c2 00 c4 20" Z32 " c4 40" Z32 Z32,
+         JP_ECORRUPT},
+        {"CHANGES valid", "98 21 00 00 91 93 01 02 c4 00 c2 00 c4 20" Z32 " c4 40" Z32 Z32, 0},
+        {"CHANGES view_hash short", "98 21 00 00 90 c2 00 c4 1f" Z31 " c4 40" Z32 Z32,
+         JP_ECORRUPT},
+        {"VIEWIDS ids of 17 bytes", "96 24 c4 10" Z16 " c4 11" Z16 " 00 c2 00 c4 40" Z32 Z32,
+         JP_ECORRUPT},
+        {"VIEWIDS valid", "96 24 c4 10" Z16 " c4 10" Z16 " c2 00 c4 40" Z32 Z32, 0},
+        {"FETCH ids as str", "92 25 a0", JP_ECORRUPT},
+        {"FETCH valid", "92 25 c4 00", 0},
         {"QUERY args as array", "94 40 00 a0 90", JP_ECORRUPT},
         {"QUERY repeated key", "94 40 00 a0 82 a1 61 a0 a1 61 a0", JP_ECORRUPT},
         {"QUERY value uint", "94 40 00 a0 81 a1 61 01", JP_ECORRUPT},
@@ -905,8 +967,9 @@ test_oversize(void **state)
          JP_ECORRUPT},
         {"change bin32 of 65,537", "97 10 01 01 01 01 91 c6 00 01 00 01", JP_ETOOBIG},
         {"change bin32 of 4 GiB", "97 10 01 01 01 01 91 c6 ff ff ff ff", JP_ETOOBIG},
-        {"entries array16 of 65,535, no bytes", "95 21 00 00 dc ff ff", JP_ECORRUPT},
-        {"entry change of 65,537", "95 21 00 00 91 92 01 c6 00 01 00 01", JP_ETOOBIG},
+        {"entries array16 of 65,535, no bytes", "98 21 00 00 dc ff ff", JP_ECORRUPT},
+        {"entry change of 65,537", "98 21 00 00 91 93 01 00 c6 00 01 00 01", JP_ETOOBIG},
+        {"VIEWIDS ids of 65,537", "96 24 c4 10" Z16 " c6 00 10 00 10", JP_ETOOBIG},
         {"args map32 of 17", "94 40 00 a0 df 00 00 00 11", JP_ETOOBIG},
         {"args key str32 of 300", "94 40 00 a0 81 db 00 00 01 2c", JP_ETOOBIG},
         {"head bin32 of 4 GiB", "97 11 00 00 00 c6 ff ff ff ff", JP_ECORRUPT},
@@ -969,23 +1032,24 @@ s_survivor(const uint8_t *p, size_t n)
     jp_buf_t out = {0};
     const uint8_t *cp;
     size_t cn;
-    uint64_t store;
+    uint64_t store, pos;
     int rc;
     assert_non_null(c);
     memcpy(c, p, n);
     assert_int_equal(jp_msg_decode(c, n, &m, NULL), 0);
-    if (m.type == JP_MSG_PUSH || m.type == JP_MSG_CHANGES) {
+    if (m.type == JP_MSG_PUSH || m.type == JP_MSG_CHANGES || m.type == JP_MSG_RECORDS) {
         jp_msg_iter_t it;
         uint32_t k = 0;
-        jp_msg_iter_init(&it,
-                         m.type == JP_MSG_PUSH ? &m.push.changes : &m.changes.entries);
+        const jp_msg_list_t *l = m.type == JP_MSG_PUSH      ? &m.push.changes
+                                 : m.type == JP_MSG_RECORDS ? &m.records.entries
+                                                            : &m.changes.entries;
+        jp_msg_iter_init(&it, l);
         while ((rc = m.type == JP_MSG_PUSH
                          ? jp_msg_next_change(&it, &cp, &cn)
-                         : jp_msg_next_entry(&it, &store, &cp, &cn)) > 0)
+                         : jp_msg_next_entry(&it, &store, &pos, &cp, &cn)) > 0)
             k++;
         assert_int_equal(rc, 0);
-        assert_int_equal(k, m.type == JP_MSG_PUSH ? m.push.changes.count
-                                                  : m.changes.entries.count);
+        assert_int_equal(k, l->count);
     }
     assert_int_equal(jp_msg_encode(&m, &out), 0);
     assert_true(out.len <= n);
@@ -1098,14 +1162,16 @@ test_push_1000(void **state)
     c.changes.from_pos = 5, c.changes.to_pos = 5 + N, c.changes.more = true;
     assert_int_equal(jp_msg_begin(&b, &ch, &c, N), 0);
     for (i = 0; i < N; i++)
-        assert_int_equal(jp_msg_add_entry(&b, (uint64_t)i * 7, bytes[i], lens[i]), 0);
+        assert_int_equal(
+            jp_msg_add_entry(&b, (uint64_t)i * 7, (uint64_t)i + 5, bytes[i], lens[i]), 0);
     assert_int_equal(jp_msg_end(&b, &c), 0);
     assert_int_equal(jp_msg_decode(ch.data, ch.len, &dc, NULL), 0);
     assert_true(dc.changes.more);
-    uint64_t store;
+    uint64_t store, pos;
     jp_msg_iter_init(&it, &dc.changes.entries);
-    for (i = 0; (rc = jp_msg_next_entry(&it, &store, &p, &n)) > 0; i++) {
+    for (i = 0; (rc = jp_msg_next_entry(&it, &store, &pos, &p, &n)) > 0; i++) {
         assert_int_equal(store, (uint64_t)i * 7);
+        assert_int_equal(pos, (uint64_t)i + 5);
         assert_int_equal(n, lens[i]);
         assert_memory_equal(p, bytes[i], n);
     }
@@ -1164,7 +1230,7 @@ test_builder_limits(void **state)
     assert_int_equal(jp_msg_add_change(&b, big, 1), 0);
     assert_int_equal(jp_msg_end(&b, &m), JP_EINVAL);
     assert_int_equal(jp_msg_begin(&b, &out, &m, 1), 0);
-    assert_int_equal(jp_msg_add_entry(&b, 1, big, 1), JP_EINVAL);
+    assert_int_equal(jp_msg_add_entry(&b, 1, 1, big, 1), JP_EINVAL);
     jp_msg_t hello = {.type = JP_MSG_HELLO};
     assert_int_equal(jp_msg_begin(&b, &out, &hello, 0), JP_EINVAL);
     assert_int_equal(out.len, 4);
@@ -1201,7 +1267,7 @@ test_list_bytes(void **state)
     assert_int_equal(jp_msg_encode(&m, &out), 0);
     jp_buf_reset(&out);
     m = (jp_msg_t){.type = JP_MSG_CHANGES};
-    m.changes.entries = (jp_msg_list_t){two, sizeof two, 2}; /* not [store, change] */
+    m.changes.entries = (jp_msg_list_t){two, sizeof two, 2}; /* not [store, pos, change] */
     assert_int_equal(jp_msg_encode(&m, &out), JP_ECORRUPT);
     assert_int_equal(out.len, 0);
     jp_buf_free(&out);

@@ -326,7 +326,7 @@ static uint64_t
 s_hello(void *s, uint64_t store)
 {
     jp_msg_t m = {.type = JP_MSG_HELLO};
-    m.hello.min_version = m.hello.max_version = 1;
+    m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
     m.hello.store = store;
     s_send(s, &m);
     zmq_msg_t f;
@@ -510,7 +510,7 @@ t_unenrolled_key(void **state)
     assert_int_equal(zmq_connect(mon, "inproc://mon-unenrolled"), 0);
     assert_int_equal(zmq_connect(s, F.endpoint), 0);
     jp_msg_t m = {.type = JP_MSG_HELLO};
-    m.hello.min_version = m.hello.max_version = 1;
+    m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
     m.hello.store = 1;
     s_send(s, &m);
     zmq_msg_t f;
@@ -543,7 +543,7 @@ t_claims_another_store(void **state)
     void *s = s_connect(&F.curve);
     /* HELLO as store 2 with store 1's key. */
     jp_msg_t m = {.type = JP_MSG_HELLO};
-    m.hello.min_version = m.hello.max_version = 1;
+    m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
     m.hello.store = 2;
     s_send(s, &m);
     s_expect_error(s, JP_PERR_IDENTITY);
@@ -763,7 +763,7 @@ t_revoked_live_session(void **state)
     /* A new connection with the revoked key gets no WELCOME. */
     s = s_connect(&F.curve);
     jp_msg_t m = {.type = JP_MSG_HELLO};
-    m.hello.min_version = m.hello.max_version = 1;
+    m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
     m.hello.store = 1;
     s_send(s, &m);
     zmq_msg_t f;
@@ -1216,7 +1216,7 @@ s_good_sync(good_t *g)
             zmq_close(g->sock);
         g->sock = s_connect(&F.curve);
         m = (jp_msg_t){.type = JP_MSG_HELLO};
-        m.hello.min_version = m.hello.max_version = 1;
+        m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
         m.hello.store = 1;
         t0 = s_ms();
         s_send(g->sock, &m);
@@ -1320,7 +1320,7 @@ s_flooder(const jp_curve_t *k, bool hello, int n, int *done_fd)
     zmq_connect(s, F.endpoint);
     jp_buf_t b = {0};
     jp_msg_t m = {.type = JP_MSG_HELLO};
-    m.hello.min_version = m.hello.max_version = 1;
+    m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
     if (hello)
         jp_msg_send(s, &m, &b, 0);
     m = (jp_msg_t){.type = JP_MSG_PING};
@@ -1430,7 +1430,7 @@ s_connector(const jp_curve_t *k, int n, int *done_fd, int *go_fd)
     zmq_pollitem_t *it = calloc((size_t)n, sizeof *it);
     jp_buf_t hello = {0}, ping = {0};
     jp_msg_t m = {.type = JP_MSG_HELLO};
-    m.hello.min_version = m.hello.max_version = 1;
+    m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
     jp_msg_encode(&m, &hello);
     m = (jp_msg_t){.type = JP_MSG_PING};
     jp_msg_encode(&m, &ping);

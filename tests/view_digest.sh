@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # view_digest.sh -- `jipan-server view-digest --store N` with real
 # processes on 127.0.0.1: a server and three stores of jipan-gen's data,
-# synced to the end.  Under rule group each store's view digest equals the
-# store's own digest and the server's (today every store pulls the whole
-# group log); under rule linked each view is a strict part of the base and
-# its digest another; a per-store override applies to that store only; a
-# bad [sharing] setting is refused with its line, an unknown store by its
-# number.
+# synced to the end.  Under rule linked (the default) each store's digest
+# equals the server's digest of that store's view, a strict part of the
+# base; moved to rule group, every store pulls the rest and its digest is
+# the whole base's; back to linked, each store removes what the rule no
+# longer gives it and is its view again; a per-store override applies to
+# that store only; a bad [sharing] setting is refused with its line, an
+# unknown store by its number.
 #
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
@@ -32,26 +33,44 @@ jp_server_stop
 NUM=()
 while IFS=, read -r store _; do [ "$store" = store ] || NUM+=("$store"); done <"$T/gen/stores.csv"
 
-check "rule group: each store's view digest is the store's digest and the server's"
-sharing "rule = group"
+# all_sync: every store syncs twice (the second round brings what the
+# others pushed after it), the server running.
+all_sync() {
+    jp_server_start
+    for _ in 1 2; do for i in 1 2 3; do S "st$i" sync -q; done; done
+    jp_server_stop
+}
+
+check "rule linked (the default): each store's digest is the server's digest of its view"
+total=$(SV status | awk '/^records/ {print $2}')
 d=$(server_digest)
 [[ "$d" =~ ^[0-9a-f]{64}$ ]] || fail "no server digest"
 for i in 1 2 3; do
     n=${NUM[$((i - 1))]}
-    s=$(S "st$i" digest)
+    c=$(customers "$n")
+    [ "$c" -gt 0 ] && [ "$c" -lt "$total" ] || fail "store $n sees $c of $total customers"
     v=$(view "$n")
-    [ "$v" = "$s" ] || fail "store $n: view digest $v, the store's digest $s"
-    [ "$v" = "$d" ] || fail "store $n: view digest $v, the server's $d"
+    [ "$v" = "$(S "st$i" digest)" ] || fail "store $n: its digest is not its view's $v"
+    [ "$v" != "$d" ] || fail "store $n: the linked view's digest is the whole base's"
+done
+
+check "rule group: every store pulls the rest; its digest is the whole base's"
+sharing "rule = group"
+all_sync
+for i in 1 2 3; do
+    n=${NUM[$((i - 1))]}
+    [ "$(view "$n")" = "$d" ] || fail "store $n: the group view is not the whole base"
+    [ "$(S "st$i" digest)" = "$d" ] || fail "store $n: its digest is not the base's $d"
     SV view-digest --store "$n" | grep -q '^rule        group$' || fail "store $n: not rule group"
 done
 
-check "rule linked (the default): each view is a strict part of the base"
+check "back to linked: each store removes what it may no longer hold"
 sharing
-total=$(SV status | awk '/^records/ {print $2}')
-for n in "${NUM[@]}"; do
-    c=$(customers "$n")
-    [ "$c" -gt 0 ] && [ "$c" -lt "$total" ] || fail "store $n sees $c of $total customers"
-    [ "$(view "$n")" != "$d" ] || fail "store $n: the linked view's digest is the whole base's"
+all_sync
+for i in 1 2 3; do
+    n=${NUM[$((i - 1))]}
+    [ "$(S "st$i" digest)" = "$(view "$n")" ] || fail "store $n: not its linked view again"
+    S "st$i" status | grep -q '^removed ' || fail "store $n: status does not say it removed"
 done
 
 check "a per-store override applies to that store only"
