@@ -383,6 +383,18 @@ static void __attribute__((format(printf, 2, 3))) s_say(s_sync_t *s, const char 
     fflush(stdout);
 }
 
+/* What the store must hear even with -q: its holdings changed. */
+static void __attribute__((format(printf, 2, 3)))
+s_tell(s_sync_t *s, const char *fmt, ...)
+{
+    (void)s;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
 static int
 s_send(s_sync_t *s, const jp_msg_t *m)
 {
@@ -751,7 +763,8 @@ s_view_begin(s_sync_t *s, const jp_msg_t *last, cli_view_t *v, uint64_t *cursor,
         }
         return CLI_OK;
     }
-    if ((ec = cli_view_matches(c, last->changes.view_count, last->changes.view_hash, &match)))
+    if ((ec = cli_view_matches(c, last->changes.view_count, last->changes.view_hash,
+                               &match)))
         return ec;
     if (match)
         return CLI_OK;
@@ -778,15 +791,17 @@ s_view_step(s_sync_t *s, const jp_msg_t *in, cli_view_t *v, uint64_t count,
         if (in->viewids.more)
             return s_view_ask(s, v->ids[v->n - 1].b);
         if (v->n != count)
-            return cli_fail(c, CLI_REFUSED, "the server's view lists %zu records, not %llu",
-                            v->n, (unsigned long long)count);
+            return cli_fail(c, CLI_REFUSED,
+                            "the server's view lists %zu records, not %llu", v->n,
+                            (unsigned long long)count);
         if ((ec = cli_view_settle(c, v)))
             return ec;
         if (v->removed)
-            s_say(s,
-                  "removed %llu records of other stores (%llu changes): this store's "
-                  "sharing rule no longer gives them to it\n",
-                  (unsigned long long)v->removed, (unsigned long long)v->removed_changes);
+            s_tell(s,
+                   "removed %llu records of other stores (%llu changes): this store's "
+                   "sharing rule no longer gives them to it\n",
+                   (unsigned long long)v->removed,
+                   (unsigned long long)v->removed_changes);
     } else {
         if ((ec = cli_view_records(c, v, in)))
             return ec;
@@ -808,11 +823,12 @@ s_view_step(s_sync_t *s, const jp_msg_t *in, cli_view_t *v, uint64_t count,
               (unsigned long long)v->fetched, v->nmissing);
     s->pulled += v->fetched;
     if (!match)
-        return cli_fail(c, CLI_REFUSED,
-                        "what this store holds is not the view the server announced "
-                        "(%llu records), even after fetching: sync again; if it stays so, "
-                        "see deploy/README.md",
-                        (unsigned long long)count);
+        return cli_fail(
+            c, CLI_REFUSED,
+            "what this store holds is not the view the server announced "
+            "(%llu records), even after fetching: sync again; if it stays so, "
+            "see deploy/README.md",
+            (unsigned long long)count);
     return CLI_OK;
 }
 
@@ -878,7 +894,8 @@ s_round(s_sync_t *s)
     bool pull_after = next <= own.seq && !s->no_pull;
     if (pulling && (ec = s_pull(s, cursor)))
         goto done;
-    while (!s_stop && (next <= own.seq || inflight > 0 || pulling || pull_after || viewing)) {
+    while (!s_stop &&
+           (next <= own.seq || inflight > 0 || pulling || pull_after || viewing)) {
         if (pull_after && !pulling && !viewing && inflight == 0 && next > own.seq) {
             if ((ec = s_pull(s, cursor)))
                 goto done;
