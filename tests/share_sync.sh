@@ -11,7 +11,9 @@
 #   - its offline report equals the server's report of store:N.
 # Then, under linked: a walk-in registered at a second store brings his
 # earlier history at the first to the second store's card; an unlink
-# removes it again, from both stores, and more syncs do not bring it back.
+# removes it again, from both stores, and more syncs do not bring it back;
+# the rule widened to region and narrowed back, with stores and the server
+# killed (-9) in the middle of their syncs, every store ends as its view.
 #
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
@@ -118,6 +120,36 @@ for rule in linked region group; do
     for i in 1 2; do
         [ "$(S "st$i" digest)" = "$(view "${NUM[$((i - 1))]}")" ] ||
             fail "store $i is not its view after the unlink"
+    done
+
+    check "linked: killed in the middle of a widening and a narrowing, the stores converge"
+    for next in region linked; do
+        jp_server_stop
+        jp_conf
+        printf '[sharing]\nrule = %s\n' "$next" >>"$T/server.conf"
+        jp_server_start
+        for i in 1 2 3; do
+            S "st$i" sync -q >/dev/null 2>&1 &
+            pid=$!
+            sleep "0.$((RANDOM % 4 + 1))"
+            kill -9 "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        done
+        S st4 sync -q >/dev/null 2>&1 &
+        pid=$!
+        sleep 0.2
+        kill -9 "$SPID"
+        wait "$SPID" 2>/dev/null || true
+        SPID=
+        wait "$pid" 2>/dev/null || true
+        jp_server_start
+        sync_all 2
+        for i in 1 2 3 4; do
+            n=${NUM[$((i - 1))]}
+            [ "$(S "st$i" digest)" = "$(view "$n")" ] ||
+                fail "rule $next: store $n is not its view after the kills"
+            S "st$i" verify >/dev/null || fail "rule $next: store $n does not verify"
+        done
     done
     jp_server_stop
     rm -rf "$T"

@@ -82,6 +82,10 @@ data = $G/srv
 group = 测试集团
 timezone = Asia/Shanghai
 credit = 4
+# Every store holds the whole group log: this test follows each change to
+# every store (share_sync.sh and view_digest.sh test the sharing rules).
+[sharing]
+rule = group
 EOF
 
 check "server init and keys"

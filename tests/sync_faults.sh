@@ -136,6 +136,10 @@ group = 测试集团
 timezone = Asia/Shanghai
 max_batch = 65600
 credit = 1
+# Every store holds the whole group log: this test counts it at each
+# store (share_sync.sh and view_digest.sh test the sharing rules).
+[sharing]
+rule = group
 EOF
 EP="tcp://127.0.0.1:$PORT"
 
