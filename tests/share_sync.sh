@@ -9,6 +9,10 @@
 #     (the oracle is jipan-view-numbers over the server's base);
 #   - each store's digest is the server's digest of its view;
 #   - its offline report equals the server's report of store:N.
+# A man in the middle holding the server's Curve key (jipan-tamper-proxy)
+# alters a CHANGES four ways (its signature, an entry's bytes, a made-up
+# customer inserted, an entry dropped): the store refuses each with
+# nothing applied, its digest and cursor unchanged.
 # Then, under linked: a walk-in registered at a second store brings his
 # earlier history at the first to the second store's card; an unlink
 # removes it again, from both stores, and more syncs do not bring it back;
@@ -103,6 +107,34 @@ for rule in linked region group; do
     grep -q 首保提醒 "$T/card" || { cat "$T/card" >&2; fail "store 2's card lacks the contact at store 1"; }
     S st2 status | grep -q '^holds ' || fail "store 2's status does not say what it holds"
     [ "$(S st2 digest)" = "$(view "${NUM[1]}")" ] || fail "store 2 is not its view after the link"
+
+    check "linked: a CHANGES altered on the way is refused with nothing applied"
+    pp=$((PORT + 500))
+    cursor() { S st2 status | awk '/^pulled/ {print $NF}'; }
+    day=1
+    for mode in sig entry insert drop; do
+        day=$((day + 1))
+        S st1 add contact --customer "$c1" --channel sms --at "2026-02-0${day}T10:00" \
+            --note "回访$mode" >/dev/null
+        S st1 sync -q
+        d0=$(S st2 digest)
+        c0=$(cursor)
+        "$B/tests/jipan-tamper-proxy" "$mode" "tcp://127.0.0.1:$pp" "tcp://127.0.0.1:$PORT" \
+            "$T/srv/curve.key" "$T/st2/curve.key" >"$T/proxy.out" 2>&1 &
+        ppid=$!
+        for _ in $(seq 50); do grep -q listening "$T/proxy.out" && break; sleep 0.1; done
+        rc=0
+        S st2 sync -q --server "tcp://127.0.0.1:$pp" >"$T/out" 2>"$T/err" || rc=$?
+        kill "$ppid" 2>/dev/null || true
+        wait "$ppid" 2>/dev/null || true
+        grep -q tampered "$T/proxy.out" || fail "$mode: the proxy altered nothing"
+        [ "$rc" -eq 1 ] && grep -q 'nothing applied: CHANGES: the server.s signature does not verify' "$T/err" ||
+            { cat "$T/err" >&2; fail "$mode: the altered CHANGES was not refused (exit $rc)"; }
+        [ "$(S st2 digest)" = "$d0" ] && [ "$(cursor)" = "$c0" ] ||
+            fail "$mode: the store's digest or cursor moved"
+        S st2 sync -q --server "tcp://127.0.0.1:$PORT"
+        S st2 show 13912345678 | grep -q "回访$mode" || fail "$mode: the real CHANGES did not apply"
+    done
 
     check "linked: an unlink removes the other store's rows, and they stay removed"
     link=$(sed -n 's/.*(link \([^)]*\)).*/\1/p' "$T/card" | head -1)
