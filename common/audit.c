@@ -1460,7 +1460,8 @@ jp_audit_history(const char *path, const jp_id_t *id, jp_ahist_fn cb, void *arg,
     jp_xr_close(&xr);
     if (rc < 0)
         goto done;
-    qsort(bt, nbt, sizeof *bt, s_bt_cmp);
+    if (nbt > 1) /* no BATCH records: bt is NULL, which qsort may not be given */
+        qsort(bt, nbt, sizeof *bt, s_bt_cmp);
     for (bool grew = true; grew;) {
         grew = false;
         for (size_t i = 0; i < nlinks; i++) {

@@ -1116,11 +1116,67 @@ test_one_fault_each(void **state)
     s_free(rs, m);
 }
 
+typedef struct {
+    unsigned n;     /* callbacks */
+    unsigned timed; /* of those with an accepted time */
+} s_hist_t;
+
+static int
+s_on_hist(void *arg, const jp_ahist_t *h)
+{
+    s_hist_t *c = arg;
+    c->n++;
+    c->timed += h->accepted_ms != 0;
+    return 0;
+}
+
+/* A record's history with its batches' accepted times, and of an export
+ * whose BATCH records were removed: the same changes, no times, and no
+ * sort of the absent batch list (a NULL array handed to qsort). */
+static void
+test_history_without_batches(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    jp_change_t ch;
+    size_t e = s_find_entry(rs, n, 1);
+    assert_int_equal(jp_change_decode(rs[e].r.u.entry.p, rs[e].r.u.entry.n, &ch, NULL),
+                     0);
+    jp_id_t id = ch.id;
+    s_hist_t c = {0};
+    uint64_t count = 0;
+    assert_int_equal(jp_audit_history(W.file, &id, s_on_hist, &c, &count, NULL), 0);
+    assert_true(count > 0);
+    assert_int_equal(c.n, count);
+    assert_int_equal(c.timed, count);
+
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rs[i].r.type == JP_XR_BATCH) {
+            free(rs[i].p);
+            continue;
+        }
+        rs[kept++] = rs[i];
+    }
+    char out[160];
+    snprintf(out, sizeof out, "%s/nobatch.jpx", W.dir);
+    s_save(out, rs, kept);
+    s_free(rs, kept);
+    s_hist_t c2 = {0};
+    uint64_t count2 = 0;
+    assert_int_equal(jp_audit_history(out, &id, s_on_hist, &c2, &count2, NULL), 0);
+    assert_int_equal(count2, count);
+    assert_int_equal(c2.n, count);
+    assert_int_equal(c2.timed, 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_untouched_verifies),
+        cmocka_unit_test(test_history_without_batches),
         cmocka_unit_test(test_flip_a_value),
         cmocka_unit_test(test_drop_swap_dup_seq),
         cmocka_unit_test(test_wrong_key),
