@@ -1171,12 +1171,53 @@ test_history_without_batches(void **state)
     assert_int_equal(c2.timed, 0);
 }
 
+/* The reader sizes its buffer to a small file; a file that grows after it
+ * was opened (an export still being written) is read whole all the same. */
+static void
+test_reader_file_grows(void **state)
+{
+    (void)state;
+    FILE *in = fopen(W.file, "rb");
+    assert_non_null(in);
+    static uint8_t all[1 << 20];
+    size_t n = fread(all, 1, sizeof all, in);
+    fclose(in);
+    assert_true(n > 4096 && n < sizeof all);
+    size_t records = 0;
+    jp_xr_t *xr = NULL;
+    jp_xrec_t r;
+    assert_int_equal(jp_xr_open(&xr, W.file, NULL), 0);
+    while (jp_xr_next(xr, &r, NULL) > 0)
+        records++;
+    jp_xr_close(&xr);
+
+    char path[160];
+    snprintf(path, sizeof path, "%s/growing.jpx", W.dir);
+    FILE *out = fopen(path, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(all, 1, 100, out), 100);
+    assert_int_equal(fflush(out), 0);
+    assert_int_equal(jp_xr_open(&xr, path, NULL), 0); /* sized to 100 bytes */
+    assert_int_equal(fwrite(all + 100, 1, n - 100, out), n - 100);
+    assert_int_equal(fclose(out), 0);
+    size_t got = 0;
+    jp_err_t err = {0};
+    int rc;
+    while ((rc = jp_xr_next(xr, &r, &err)) > 0)
+        got++;
+    if (rc < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(got, records);
+    jp_xr_close(&xr);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_untouched_verifies),
         cmocka_unit_test(test_history_without_batches),
+        cmocka_unit_test(test_reader_file_grows),
         cmocka_unit_test(test_flip_a_value),
         cmocka_unit_test(test_drop_swap_dup_seq),
         cmocka_unit_test(test_wrong_key),
