@@ -486,22 +486,30 @@ test_wrong_key(void **state)
     s_free(rs, n);
 }
 
+/* The export's bytes, whole, into b (cap bytes: more than the file). */
+static size_t
+s_read_export(uint8_t *b, size_t cap)
+{
+    FILE *f = fopen(W.file, "rb");
+    assert_non_null(f);
+    size_t n = fread(b, 1, cap, f);
+    fclose(f);
+    assert_true(n > 0 && n < cap);
+    return n;
+}
+
 static void
 test_every_byte_and_truncation(void **state)
 {
     (void)state;
-    FILE *f = fopen(W.file, "rb");
-    assert_non_null(f);
     static uint8_t b[1 << 16];
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
-    assert_true(n > 0 && n < sizeof b);
+    size_t n = s_read_export(b, sizeof b);
     char out[160];
     snprintf(out, sizeof out, "%s/byte.jpx", W.dir);
     jp_averify_t v;
     for (size_t i = 0; i < n; i += 3) {
         for (int pass = 0; pass < 2; pass++) {
-            f = fopen(out, "wb");
+            FILE *f = fopen(out, "wb");
             if (pass == 0) {
                 b[i] ^= 0x20;
                 fwrite(b, 1, n, f);
@@ -1177,12 +1185,9 @@ static void
 test_reader_file_grows(void **state)
 {
     (void)state;
-    FILE *in = fopen(W.file, "rb");
-    assert_non_null(in);
-    static uint8_t all[1 << 20];
-    size_t n = fread(all, 1, sizeof all, in);
-    fclose(in);
-    assert_true(n > 4096 && n < sizeof all);
+    static uint8_t all[1 << 16];
+    size_t n = s_read_export(all, sizeof all);
+    assert_true(n > 4096);
     size_t records = 0;
     jp_xr_t *xr = NULL;
     jp_xrec_t r;
