@@ -63,6 +63,7 @@ typedef struct {
 } s_view_t;
 
 typedef struct {
+    uint16_t id;       /* the store's number */
     bool broken;       /* a fault was found: no more checks */
     bool seen;         /* has entries here */
     uint64_t next_seq; /* seq due next */
@@ -90,7 +91,10 @@ typedef struct {
 typedef struct {
     jp_averify_t *out;
     const jp_averify_opts_t *o;
-    s_st_t **st; /* 65536 pointers, allocated on first use */
+    s_st_t **st;   /* the stores seen, open addressing by id (NULL: empty) */
+    size_t capst;  /* slots (a power of 2, 0 before the first store) */
+    s_st_t **byid; /* the same stores, in the order seen; sorted by id at the end */
+    size_t nst;    /* how many */
     uint8_t server_key[JP_PUB_LEN];
     bool have_server_key;
     uint64_t index;            /* entries read */
@@ -134,19 +138,83 @@ s_fault(s_ver_t *v, uint64_t index, uint64_t pos, uint16_t store, uint64_t seq, 
     va_end(ap);
 }
 
+/* The stores a file names are few (a group's dealers) and their numbers
+ * sparse: a small table, grown by doubling, keeps verify's cost that of
+ * the file and not of the 65,536 numbers a store may have. */
+static size_t
+s_slot(const s_ver_t *v, uint16_t store)
+{
+    uint32_t h = store * 2654435769u; /* Fibonacci hashing: numbers 16 apart spread */
+    size_t mask = v->capst - 1, i = (h ^ h >> 16) & mask;
+    while (v->st[i] && v->st[i]->id != store)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* The store's state, NULL when the file has not named it. */
+static s_st_t *
+s_find(const s_ver_t *v, uint16_t store)
+{
+    return v->capst ? v->st[s_slot(v, store)] : NULL;
+}
+
+static int
+s_grow(s_ver_t *v)
+{
+    size_t cap = v->capst ? v->capst * 2 : 16;
+    s_st_t **st = calloc(cap, sizeof *st);
+    s_st_t **byid = realloc(v->byid, cap / 2 * sizeof *byid);
+    if (!st || !byid) {
+        free(st);
+        if (byid)
+            v->byid = byid;
+        return JP_ENOMEM;
+    }
+    free(v->st);
+    v->st = st;
+    v->capst = cap;
+    v->byid = byid;
+    for (size_t i = 0; i < v->nst; i++)
+        v->st[s_slot(v, v->byid[i]->id)] = v->byid[i];
+    return 0;
+}
+
+/* The store's state, created on first use (NULL: out of memory). */
 static s_st_t *
 s_store(s_ver_t *v, uint16_t store)
 {
-    if (!v->st[store]) {
-        s_st_t *s = calloc(1, sizeof *s);
-        if (!s) {
-            v->rc = JP_ENOMEM;
-            return NULL;
-        }
-        s->next_seq = 1;
-        v->st[store] = s;
+    s_st_t *s = s_find(v, store);
+    if (s)
+        return s;
+    /* at most half full: probes stay short */
+    if (v->nst + 1 > v->capst / 2 && s_grow(v)) {
+        v->rc = JP_ENOMEM;
+        return NULL;
     }
-    return v->st[store];
+    if (!(s = calloc(1, sizeof *s))) {
+        v->rc = JP_ENOMEM;
+        return NULL;
+    }
+    s->id = store;
+    s->next_seq = 1;
+    v->st[s_slot(v, store)] = s;
+    v->byid[v->nst++] = s;
+    return s;
+}
+
+static int
+s_id_cmp(const void *x, const void *y)
+{
+    const s_st_t *a = *(s_st_t *const *)x, *b = *(s_st_t *const *)y;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* The stores seen in ascending order of number, as the faults are judged. */
+static void
+s_sort_stores(s_ver_t *v)
+{
+    if (v->nst > 1)
+        qsort(v->byid, v->nst, sizeof *v->byid, s_id_cmp);
 }
 
 static void
@@ -399,9 +467,11 @@ s_keys_done(s_ver_t *v)
     jp_averify_t *out = v->out;
     char a[17];
     v->keys_done = true;
-    for (unsigned st = 1; st < 65536; st++) {
-        s_st_t *s = v->st[st];
-        if (!s || s->nkeys == 0)
+    s_sort_stores(v);
+    for (size_t j = 0; j < v->nst; j++) {
+        s_st_t *s = v->byid[j];
+        unsigned st = s->id;
+        if (st == 0 || s->nkeys == 0)
             continue;
         out->key_stores++;
         if (s->pin_file)
@@ -810,9 +880,10 @@ s_on_end(s_ver_t *v, jp_xr_t *xr, const jp_xrec_t *r)
     uint8_t msg[JP_EXPORT_MSG_LEN];
     jp_export_msg(&out->hdr, e, msg);
     /* The signer must be the server (group) or the store (store export). */
-    bool key_ok = out->hdr.kind == JP_XK_GROUP
-                      ? v->have_server_key && !memcmp(v->server_key, e->pub, JP_PUB_LEN)
-                      : v->st[out->hdr.store] && s_has_key(v->st[out->hdr.store], e->pub);
+    bool key_ok =
+        out->hdr.kind == JP_XK_GROUP
+            ? v->have_server_key && !memcmp(v->server_key, e->pub, JP_PUB_LEN)
+            : s_find(v, out->hdr.store) && s_has_key(s_find(v, out->hdr.store), e->pub);
     bool sig_ok = key_ok && jp_sig_verify(e->pub, msg, sizeof msg, e->sig) == 0;
     bool hash_ok = memcmp(fh, e->file_hash, JP_HASH_LEN) == 0;
     out->end_ok = sig_ok && hash_ok;
@@ -1011,8 +1082,6 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
     int rc;
     if (!err)
         err = &lerr; /* the reader's words name the faults it finds */
-    if (!(v.st = calloc(65536, sizeof *v.st)))
-        return jp_err_set(err, JP_ENOMEM, "out of memory");
     if ((rc = jp_xr_open(&xr, path, err)))
         goto done;
     out->bytes = jp_xr_size(xr);
@@ -1101,13 +1170,12 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
         s_fault(&v, v.index + 1, v.expect_pos, 0, 0, rc, "%s", err->msg);
         rc = 0;
     }
-    for (unsigned st = 0; st < 65536 && !cut; st++) {
-        s_st_t *s = v.st[st];
-        if (!s)
-            continue;
-        s_unproven(&v, (uint16_t)st, s);
+    s_sort_stores(&v);
+    for (size_t j = 0; j < v.nst && !cut; j++) {
+        s_st_t *s = v.byid[j];
+        s_unproven(&v, s->id, s);
         if (s->view)
-            s_view_finish(&v, (uint16_t)st, s);
+            s_view_finish(&v, s->id, s);
     }
     /* A file hash that differs is the consequence of whatever was altered;
      * it is the fault only when the records show nothing. */
@@ -1122,9 +1190,9 @@ jp_audit_verify(const char *path, const jp_averify_opts_t *o, jp_averify_t *out,
         o->progress(o->arg, out->bytes, out->bytes);
 done:
     jp_xr_close(&xr);
-    if (v.st)
-        for (unsigned st = 0; st < 65536; st++)
-            s_store_free(v.st[st]);
+    for (size_t j = 0; j < v.nst; j++)
+        s_store_free(v.byid[j]);
+    free(v.byid);
     free(v.st);
     for (int i = 0; i < v.nviews; i++)
         s_view_free(&v.views[i]);
@@ -1392,7 +1460,8 @@ jp_audit_history(const char *path, const jp_id_t *id, jp_ahist_fn cb, void *arg,
     jp_xr_close(&xr);
     if (rc < 0)
         goto done;
-    qsort(bt, nbt, sizeof *bt, s_bt_cmp);
+    if (nbt > 1) /* no BATCH records: bt is NULL, which qsort may not be given */
+        qsort(bt, nbt, sizeof *bt, s_bt_cmp);
     for (bool grew = true; grew;) {
         grew = false;
         for (size_t i = 0; i < nlinks; i++) {

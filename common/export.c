@@ -387,7 +387,17 @@ s_fill(jp_xr_t *r)
     r->base += r->lo;
     r->hi -= r->lo;
     r->lo = r->hashed = 0;
-    while (r->hi < r->cap && !r->eof) {
+    while (!r->eof) {
+        if (r->hi == r->cap) {
+            if (r->cap >= 2 * S_MAX_RECORD)
+                break;
+            /* sized to a small file that has grown since: two records */
+            uint8_t *b = realloc(r->buf, 2 * S_MAX_RECORD);
+            if (!b)
+                return JP_ENOMEM;
+            r->buf = b;
+            r->cap = 2 * S_MAX_RECORD;
+        }
         size_t n = fread(r->buf + r->hi, 1, r->cap - r->hi, r->f);
         r->hi += n;
         if (n == 0) {
@@ -419,9 +429,11 @@ jp_xr_open(jp_xr_t **self_p, const char *path, jp_err_t *err)
     struct stat st;
     if (fstat(fileno(r->f), &st) == 0)
         r->size = (uint64_t)st.st_size;
-    /* A small file needs no large buffer; any buffer holds two records. */
+    /* A small file needs no large buffer: its bytes and one more, to see
+     * the end (s_fill makes room for two records if it grows).  A larger
+     * one reads through a buffer of two records at least. */
     r->cap = r->size + 1 < S_BUF ? (size_t)r->size + 1 : S_BUF;
-    if (r->cap < 2 * S_MAX_RECORD)
+    if (r->cap < 2 * S_MAX_RECORD && r->size + 1 > S_MAX_RECORD)
         r->cap = 2 * S_MAX_RECORD;
     if (!(r->buf = malloc(r->cap))) {
         jp_xr_close(self_p);

@@ -247,6 +247,7 @@ typedef struct {
     int64_t t_min, t_max;          /* accepted instants, unix ms */
     int fatal;                     /* JP_E* that stops the import, 0 if none */
     s_block_t *arena;              /* newest block of the arena */
+    size_t block;                  /* bytes its first block should hold */
     s_row_t *rows;                 /* every data row of every file */
     size_t nrows, caprows;         /* rows used, allocated */
     s_fv_t *fv;                    /* the rows' fields */
@@ -291,21 +292,34 @@ s_grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+/* Bytes of the mapping that holds n: whole huge pages from one huge page
+ * up, whole small pages below (a small import's files would otherwise
+ * cost the zeroing of 2 MiB pages they never fill). */
 static size_t
-s_huge_round(size_t n)
+s_map_round(size_t n)
 {
-    return (n + S_HUGE - 1) & ~(S_HUGE - 1);
+    if (n >= S_HUGE)
+        return (n + S_HUGE - 1) & ~(S_HUGE - 1);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return n ? (n + page - 1) & ~(page - 1) : page;
 }
 
-/* The big arrays (rows, fields, the arena) live in anonymous mappings,
- * aligned and sized in huge pages and advised to use them: touched lazily,
- * one fault per 2 MiB where the kernel grants it (a 4 KiB fault cost more
- * than a row's parsing), and grown by mremap without copying.  Returns a
- * mapping of s_huge_round(n) bytes, or NULL. */
+/* The big arrays (rows, fields, the arena) live in anonymous mappings
+ * sized to the files.  From a huge page up they are aligned and sized in
+ * huge pages and advised to use them: touched lazily, one fault per 2 MiB
+ * where the kernel grants it (a 4 KiB fault cost more than a row's
+ * parsing), and grown by mremap without copying.  Returns a mapping of
+ * s_map_round(n) bytes, or NULL. */
 static void *
 s_map(size_t n)
 {
-    size_t bytes = s_huge_round(n), len = bytes + S_HUGE;
+    size_t bytes = s_map_round(n);
+    if (bytes < S_HUGE) {
+        void *m =
+            mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return m == MAP_FAILED ? NULL : m;
+    }
+    size_t len = bytes + S_HUGE;
     char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
@@ -322,28 +336,31 @@ static void
 s_unmap(void *p, size_t cap, size_t elem)
 {
     if (p)
-        munmap(p, s_huge_round(cap * elem));
+        munmap(p, s_map_round(cap * elem));
 }
 
-/* Room for need elements in the mapped array *p of *cap elements. */
+/* Room for need elements in the mapped array *p of *cap elements: at
+ * first exactly what was asked (the files' rows), then doubling. */
 static int
 s_mgrow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap * 2 : S_HUGE / elem;
+    size_t n = *cap ? *cap * 2 : need;
     while (n < need)
         n *= 2;
-    size_t bytes = s_huge_round(n * elem);
+    size_t old = *p ? s_map_round(*cap * elem) : 0, bytes = s_map_round(n * elem);
     void *q;
-    if (!*p) {
-        q = s_map(bytes);
-    } else {
-        q = mremap(*p, s_huge_round(*cap * elem), bytes, MREMAP_MAYMOVE);
+    if (old >= S_HUGE) {
+        q = mremap(*p, old, bytes, MREMAP_MAYMOVE);
         if (q == MAP_FAILED)
             q = NULL;
         else
             madvise(q, bytes, MADV_HUGEPAGE);
+    } else if ((q = s_map(bytes)) && *p) {
+        /* small pages to a new mapping (huge-aligned once it is big) */
+        memcpy(q, *p, *cap * elem);
+        munmap(*p, old);
     }
     if (!q)
         return JP_ENOMEM;
@@ -352,14 +369,19 @@ s_mgrow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* n bytes from the arena; NULL (and im->fatal) when memory runs out. */
+/* n bytes from the arena; NULL (and im->fatal) when memory runs out.  The
+ * first block is sized to the files (im->block), each later one twice the
+ * one before, up to S_BLOCK. */
 static char *
 s_alloc(s_imp_t *im, size_t n)
 {
     s_block_t *b = im->arena;
     n = (n + 7) & ~(size_t)7;
     if (!b || b->cap - b->used < n) {
-        size_t mapped = s_huge_round(sizeof *b + (n > S_BLOCK ? n : S_BLOCK));
+        size_t want = im->block < S_BLOCK ? im->block : S_BLOCK;
+        if (b)
+            want = b->cap * 2 < S_BLOCK ? b->cap * 2 : S_BLOCK;
+        size_t mapped = s_map_round(sizeof *b + (n > want ? n : want));
         b = s_map(mapped);
         if (!b) {
             im->fatal = JP_ENOMEM;
@@ -431,7 +453,7 @@ s_map_reserve(s_map_t *m, size_t keys)
 {
     if (keys * 2 <= m->cap)
         return 0;
-    uint32_t cap = m->cap ? m->cap : 1024;
+    uint32_t cap = m->cap ? m->cap : 16;
     while (cap < keys * 2)
         cap *= 2;
     s_slot_t *old = m->slot;
@@ -1657,6 +1679,8 @@ jp_import(jp_db_t *db, const jp_import_opts_t *opts, jp_import_stats_t *stats,
             ncols++;
         maxrows += lines;
         maxfields += lines * ncols;
+        /* the cells' text and a NUL each, or a report line */
+        im->block += lens[i] + lines * (ncols + 64);
         if (s_map_reserve(&im->map[i], lines)) {
             rc = jp_err_set(err, JP_ENOMEM, "import: out of memory");
             goto done;

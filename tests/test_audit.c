@@ -488,22 +488,30 @@ test_wrong_key(void **state)
     s_free(rs, n);
 }
 
+/* The export's bytes, whole, into b (cap bytes: more than the file). */
+static size_t
+s_read_export(uint8_t *b, size_t cap)
+{
+    FILE *f = fopen(W.file, "rb");
+    assert_non_null(f);
+    size_t n = fread(b, 1, cap, f);
+    fclose(f);
+    assert_true(n > 0 && n < cap);
+    return n;
+}
+
 static void
 test_every_byte_and_truncation(void **state)
 {
     (void)state;
-    FILE *f = fopen(W.file, "rb");
-    assert_non_null(f);
     static uint8_t b[1 << 16];
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
-    assert_true(n > 0 && n < sizeof b);
+    size_t n = s_read_export(b, sizeof b);
     char out[160];
     snprintf(out, sizeof out, "%s/byte.jpx", W.dir);
     jp_averify_t v;
     for (size_t i = 0; i < n; i += 3) {
         for (int pass = 0; pass < 2; pass++) {
-            f = fopen(out, "wb");
+            FILE *f = fopen(out, "wb");
             if (pass == 0) {
                 b[i] ^= 0x20;
                 fwrite(b, 1, n, f);
@@ -1118,11 +1126,105 @@ test_one_fault_each(void **state)
     s_free(rs, m);
 }
 
+typedef struct {
+    unsigned n;     /* callbacks */
+    unsigned timed; /* of those with an accepted time */
+} s_hist_t;
+
+static int
+s_on_hist(void *arg, const jp_ahist_t *h)
+{
+    s_hist_t *c = arg;
+    c->n++;
+    c->timed += h->accepted_ms != 0;
+    return 0;
+}
+
+/* A record's history with its batches' accepted times, and of an export
+ * whose BATCH records were removed: the same changes, no times, and no
+ * sort of the absent batch list (a NULL array handed to qsort). */
+static void
+test_history_without_batches(void **state)
+{
+    (void)state;
+    static s_rec_t rs[S_CAP];
+    size_t n = s_load(rs, S_CAP);
+    jp_change_t ch;
+    size_t e = s_find_entry(rs, n, 1);
+    assert_int_equal(jp_change_decode(rs[e].r.u.entry.p, rs[e].r.u.entry.n, &ch, NULL),
+                     0);
+    jp_id_t id = ch.id;
+    s_hist_t c = {0};
+    uint64_t count = 0;
+    assert_int_equal(jp_audit_history(W.file, &id, s_on_hist, &c, &count, NULL), 0);
+    assert_true(count > 0);
+    assert_int_equal(c.n, count);
+    assert_int_equal(c.timed, count);
+
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rs[i].r.type == JP_XR_BATCH) {
+            free(rs[i].p);
+            continue;
+        }
+        rs[kept++] = rs[i];
+    }
+    char out[160];
+    snprintf(out, sizeof out, "%s/nobatch.jpx", W.dir);
+    s_save(out, rs, kept);
+    s_free(rs, kept);
+    s_hist_t c2 = {0};
+    uint64_t count2 = 0;
+    assert_int_equal(jp_audit_history(out, &id, s_on_hist, &c2, &count2, NULL), 0);
+    assert_int_equal(count2, count);
+    assert_int_equal(c2.n, count);
+    assert_int_equal(c2.timed, 0);
+}
+
+/* The reader sizes its buffer to a small file; a file that grows after it
+ * was opened (an export still being written) is read whole all the same. */
+static void
+test_reader_file_grows(void **state)
+{
+    (void)state;
+    static uint8_t all[1 << 16];
+    size_t n = s_read_export(all, sizeof all);
+    assert_true(n > 4096);
+    size_t records = 0;
+    jp_xr_t *xr = NULL;
+    jp_xrec_t r;
+    assert_int_equal(jp_xr_open(&xr, W.file, NULL), 0);
+    while (jp_xr_next(xr, &r, NULL) > 0)
+        records++;
+    jp_xr_close(&xr);
+
+    char path[160];
+    snprintf(path, sizeof path, "%s/growing.jpx", W.dir);
+    FILE *out = fopen(path, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(all, 1, 100, out), 100);
+    assert_int_equal(fflush(out), 0);
+    assert_int_equal(jp_xr_open(&xr, path, NULL), 0); /* sized to 100 bytes */
+    assert_int_equal(fwrite(all + 100, 1, n - 100, out), n - 100);
+    assert_int_equal(fclose(out), 0);
+    size_t got = 0;
+    jp_err_t err = {0};
+    int rc;
+    while ((rc = jp_xr_next(xr, &r, &err)) > 0)
+        got++;
+    if (rc < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(got, records);
+    jp_xr_close(&xr);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_untouched_verifies),
+        cmocka_unit_test(test_history_without_batches),
+        cmocka_unit_test(test_reader_file_grows),
         cmocka_unit_test(test_flip_a_value),
         cmocka_unit_test(test_drop_swap_dup_seq),
         cmocka_unit_test(test_wrong_key),

@@ -1203,6 +1203,71 @@ test_partial(void **state)
     free(e);
 }
 
+/* The import's memory is sized to its files and grows past that: a small
+ * file whose report outgrows the first arena block (each rejected row's
+ * line is longer than the row), and a file of several blocks' text, every
+ * byte of which must come back from the store. */
+static void
+test_memory_grows(void **state)
+{
+    fx_t *f = *state;
+    enum { NBAD = 4000, NGOOD = 12000, NOTE = 640 };
+    sb_t e = {0}, c = {0};
+    char row[NOTE + 128];
+    sb_str(&e, "ext_id,customer_ext_id,kind,at,channel\n");
+    for (int i = 0; i < NBAD; i++) {
+        snprintf(row, sizeof row, "E%d,C1,contact,2021-01-01,x\n", i);
+        sb_str(&e, row);
+    }
+    char *c1 = s_csv(CUST_H, C1_OK, NULL);
+    assert_int_equal(s_run_opts(f, c1, NULL, e.p, (run_opts_t){true, false, false}),
+                     JP_EINVAL);
+    assert_int_equal(f->st.rows, NBAD + 1);
+    assert_int_equal(f->st.rejected, NBAD);
+    size_t lines = 0;
+    for (const char *p = f->report; (p = strchr(p, '\n')); p++)
+        lines++;
+    assert_int_equal(lines, NBAD);
+    snprintf(row, sizeof row,
+             "events.csv:%d: column 5 (channel): unknown word 'x' (one of phone, dm, "
+             "visit, sms, email, wechat)\n",
+             NBAD + 1);
+    assert_string_equal(f->report + strlen(f->report) - strlen(row), row);
+    free(c1);
+
+    /* about 8 MiB of notes: more than one arena block */
+    char note[NOTE + 1];
+    sb_str(&c, CUST_H "\n");
+    for (int i = 0; i < NGOOD; i++) {
+        for (int j = 0; j < NOTE; j++)
+            note[j] = (char)('a' + (i + j) % 26);
+        note[NOTE] = '\0';
+        snprintf(row, sizeof row, "G%d,Name%d,,,,,,,,2020-03-01,,%s\n", i, i, note);
+        sb_str(&c, row);
+    }
+    assert_int_equal(s_run(f, c.p, NULL, NULL), 0);
+    assert_int_equal(f->st.created, NGOOD);
+    jp_txn_t *t;
+    jp_record_t rec;
+    assert_int_equal(jp_db_begin(f->db, false, &t, NULL), 0);
+    for (int i = 0; i < NGOOD; i += 997) {
+        char ext[16];
+        jp_id_t id;
+        snprintf(ext, sizeof ext, "G%d", i);
+        assert_int_equal(jp_txn_find_ext(t, 7, JP_EXT_CUSTOMER, ext, strlen(ext), &id),
+                         0);
+        assert_int_equal(jp_txn_get(t, &id, &rec), 0);
+        for (int j = 0; j < NOTE; j++)
+            note[j] = (char)('a' + (i + j) % 26);
+        assert_true(rec.f[JP_F_NOTE].set);
+        assert_int_equal(rec.f[JP_F_NOTE].v.u.s.n, NOTE);
+        assert_memory_equal(rec.f[JP_F_NOTE].v.u.s.p, note, NOTE);
+    }
+    jp_txn_abort(&t);
+    free(c.p);
+    free(e.p);
+}
+
 int
 main(void)
 {
@@ -1243,6 +1308,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_referral_cycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_never_edited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_grows, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
