@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "fuzz.h"
 #include "msg.h"
+#include "vouch.h"
 
 #include <string.h>
 
@@ -37,10 +38,12 @@ s_walk(const jp_msg_t *m)
         FUZZ_CHECK(rc == 0, "a decoded PUSH's list fails to walk: %d", rc);
         FUZZ_CHECK(seen == m->push.changes.count, "PUSH walked %u of %u changes", seen,
                    m->push.changes.count);
-    } else if (m->type == JP_MSG_CHANGES) {
-        jp_msg_iter_init(&it, &m->changes.entries);
-        uint64_t store;
-        while ((rc = jp_msg_next_entry(&it, &store, &p, &n)) > 0) {
+    } else if (m->type == JP_MSG_CHANGES || m->type == JP_MSG_RECORDS) {
+        const jp_msg_list_t *l =
+            m->type == JP_MSG_CHANGES ? &m->changes.entries : &m->records.entries;
+        jp_msg_iter_init(&it, l);
+        uint64_t store, pos;
+        while ((rc = jp_msg_next_entry(&it, &store, &pos, &p, &n)) > 0) {
             jp_change_t ch;
             jp_err_t err = {0};
             int drc = jp_change_decode(p, n, &ch, &err);
@@ -48,9 +51,17 @@ s_walk(const jp_msg_t *m)
                        drc);
             seen++;
         }
-        FUZZ_CHECK(rc == 0, "a decoded CHANGES's list fails to walk: %d", rc);
-        FUZZ_CHECK(seen == m->changes.entries.count, "CHANGES walked %u of %u entries",
-                   seen, m->changes.entries.count);
+        FUZZ_CHECK(rc == 0, "a decoded %s's list fails to walk: %d",
+                   jp_msg_type_name(m->type), rc);
+        FUZZ_CHECK(seen == l->count, "%s walked %u of %u entries", jp_msg_type_name(m->type),
+                   seen, l->count);
+        /* the vouch walks what the decoder accepted */
+        uint8_t d[JP_HASH_LEN], fh[JP_HASH_LEN] = {0};
+        FUZZ_CHECK(jp_vouch_digest(m, 1, fh, d) == 0, "a decoded %s does not vouch",
+                   jp_msg_type_name(m->type));
+    } else if (m->type == JP_MSG_VIEWIDS || m->type == JP_MSG_FETCH) {
+        size_t ids = m->type == JP_MSG_VIEWIDS ? m->viewids.ids.n : m->fetch.ids.n;
+        FUZZ_CHECK(ids % 16 == 0 && ids <= JP_MSG_MAX_IDS * 16u, "%zu bytes of ids", ids);
     }
 }
 

@@ -229,9 +229,39 @@ main(int argc, char **argv)
     m.changes.more = ne > 8;
     jp_msg_begin(&bl, &b, &m, (uint32_t)m.changes.to_pos);
     for (size_t i = 0; i < m.changes.to_pos; i++)
-        jp_msg_add_entry(&bl, e[i].store, e[i].p, e[i].n);
+        jp_msg_add_entry(&bl, e[i].store, i + 1, e[i].p, e[i].n);
+    m.changes.view_count = m.changes.more ? 0 : 3;
     if ((rc = jp_msg_end(&bl, &m)) || s_write(msg, "changes", b.data, b.len)) {
         fprintf(stderr, "jipan-fuzz-seeds: changes: %s\n", jp_strerror(rc));
+        return 1;
+    }
+    jp_buf_free(&b);
+
+    /* The view: VIEW, VIEWIDS of three ids, FETCH of two, RECORDS. */
+    uint8_t ids[48];
+    for (size_t i = 0; i < sizeof ids; i++)
+        ids[i] = (uint8_t)(i * 37 + 1);
+    memset(&m, 0, sizeof m);
+    m.type = JP_MSG_VIEW;
+    if (s_msg(msg, "view", &m))
+        return 1;
+    m.type = JP_MSG_VIEWIDS;
+    m.viewids.ids = (jp_msg_str_t){(const char *)ids, 48};
+    m.viewids.view_pos = ne;
+    if (s_msg(msg, "viewids", &m))
+        return 1;
+    memset(&m, 0, sizeof m);
+    m.type = JP_MSG_FETCH;
+    m.fetch.ids = (jp_msg_str_t){(const char *)ids, 32};
+    if (s_msg(msg, "fetch", &m))
+        return 1;
+    memset(&m, 0, sizeof m);
+    m.type = JP_MSG_RECORDS;
+    jp_msg_begin(&bl, &b, &m, ne < 2 ? (uint32_t)ne : 2);
+    for (size_t i = 0; i < ne && i < 2; i++)
+        jp_msg_add_entry(&bl, e[i].store, i + 1, e[i].p, e[i].n);
+    if ((rc = jp_msg_end(&bl, &m)) || s_write(msg, "records", b.data, b.len)) {
+        fprintf(stderr, "jipan-fuzz-seeds: records: %s\n", jp_strerror(rc));
         return 1;
     }
     jp_buf_free(&b);

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# bench/share.sh -- what the sharing rules cost and save (common/share.h,
+# server/view.h): the same four stores' bases merged by a server under rule
+# group and by one under rule linked, measured in the same run, in the
+# order group, linked, linked, group (the machine drifts):
+#
+#   1. the merge: the four stores push concurrently (`sync --push-only`);
+#      merged changes/s = changes accepted / wall time;
+#   2. each store's first pull after the others pushed (`sync --pull-only`):
+#      its time, the changes it received, and the bytes of its file after
+#      it (a compact copy: `jipan-store backup`);
+#   3. under linked, the backfill when a link appears: a walk-in registered
+#      at store 2 with the phone of one of store 1's owners; the time of
+#      store 2's sync and the earlier changes it received.
+#
+#   bash bench/share.sh [BUILD_DIR]      (default build-release)
+#
+# Environment: JIPAN_BENCH_SHARE_CUSTOMERS (default 20000 a store).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-release}
+name=share
+. bench/lib.bash
+customers=${JIPAN_BENCH_SHARE_CUSTOMERS:-20000}
+secs() { echo "$2 - $1" | bc -l; }
+STO="$B/client/jipan-store"
+
+"$B/tools/jipan-gen" --out "$W/gen" --stores 4 --customers "$customers" --seed 21 >/dev/null
+i=0
+while IFS=, read -r s code _ region; do
+    [ "$s" = store ] && continue
+    i=$((i + 1))
+    jpb_store "$W/base$i" "$s" "$code" "$region" "$W/gen/$code" >/dev/null
+    NUM[$i]=$s CODE[$i]=$code REG[$i]=$region
+done <"$W/gen/stores.csv"
+phone=$(awk -F, 'NR == 2 {print $3}' "$W/gen/${CODE[1]}/customers.csv")
+
+# run RULE TAG: a fresh server under RULE with copies of the four stores.
+run() {
+    local rule=$1 tag=$2 p=$((port + 1 + RANDOM % 50)) t0 t1 key
+    local conf="$W/$tag.conf"
+    printf '[server]\nendpoint = tcp://127.0.0.1:%s\ndata = %s/%s-srv\ngroup = 基准集团\ntimezone = Asia/Shanghai\n[sharing]\nrule = %s\n' \
+        "$p" "$W" "$tag" "$rule" >"$conf"
+    "$B/server/jipan-server" -c "$conf" init >/dev/null
+    key=$("$B/server/jipan-server" -c "$conf" keys | awk '/^curve/ {print $2}')
+    for i in 1 2 3 4; do
+        rm -rf "$W/$tag-st$i"
+        cp -a "$W/base$i" "$W/$tag-st$i"
+        "$B/server/jipan-server" -c "$conf" enroll --store "${NUM[$i]}" --code "${CODE[$i]}" \
+            --name "${CODE[$i]}" --region "${REG[$i]}" \
+            --curve "$("$STO" -d "$W/$tag-st$i" keys | awk '/^curve/ {print $2}')" \
+            --sign "$("$STO" -d "$W/$tag-st$i" keys | awk '/^sign/ {print $2}')" >/dev/null
+    done
+    "$B/server/jipan-server" -c "$conf" run >"$W/$tag.out" 2>"$W/$tag.err" &
+    local spid=$!
+    for _ in $(seq 50); do grep -q listening "$W/$tag.out" 2>/dev/null && break; sleep 0.1; done
+    t0=$(now)
+    local pids=()
+    for i in 1 2 3 4; do
+        "$STO" -d "$W/$tag-st$i" sync -q --push-only --server "tcp://127.0.0.1:$p" \
+            --server-key "$key" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    t1=$(now)
+    local changes
+    changes=$("$B/server/jipan-server" -c "$conf" stores | awk '/^store/ {s += $6} END {print s}')
+    printf '%s %s merge %d changes %.3f s\n' "$tag" "$rule" "$changes" "$(secs "$t0" "$t1")"
+    for i in 1 2 3 4; do
+        t0=$(now)
+        local got
+        got=$("$STO" -d "$W/$tag-st$i" sync --pull-only | awk '/^synced/ {print $5}')
+        t1=$(now)
+        rm -rf "$W/$tag-bk$i"
+        "$STO" -d "$W/$tag-st$i" backup "$W/$tag-bk$i" >/dev/null
+        printf '%s %s pull store %d: %d changes %.3f s, file %d bytes\n' "$tag" "$rule" \
+            "${NUM[$i]}" "$got" "$(secs "$t0" "$t1")" "$(stat -c %s "$W/$tag-bk$i/data.mdb")"
+    done
+    if [ "$rule" = linked ]; then
+        "$STO" -d "$W/$tag-st2" add customer --name 到店客户 --phone "$phone" >/dev/null
+        t0=$(now)
+        local said
+        said=$("$STO" -d "$W/$tag-st2" sync)
+        t1=$(now)
+        printf '%s %s backfill: %.3f s, %s\n' "$tag" "$rule" "$(secs "$t0" "$t1")" \
+            "$(echo "$said" | grep -o 'received [0-9]* earlier changes of [0-9]* records' || echo 'nothing received')"
+    fi
+    kill "$spid"
+    wait "$spid" 2>/dev/null || true
+}
+
+echo "bench/share.sh: 4 stores x $customers customers, $(nproc) cores, $(date -u +%F)"
+run group g1
+run linked l1
+run linked l2
+run group g2
