@@ -37,26 +37,16 @@
  * person and each VIN, references backwards), so that each question below
  * is a few binary searches, never a scan of the base.
  *
- * What the sync does with it is planned, not done: the server does not yet
- * filter what it sends (every store still pulls the whole group log, so
- * the rules are not enforced today).  The design of that next step:
- *   - PULL filters each group-log entry with jp_share_visible() for the
- *     store's rule; the server's own changes (links) the same way.
- *   - CHANGES of other stores arrive as a subset of their chains, so the
- *     server signs each CHANGES batch over (group-log position, store,
- *     seq, change hash) of every entry it carries and the store verifies
- *     that signature with the pinned server key before applying anything;
- *     its own chain stays verified end to end.  The protocol version moves.
- *   - When a link appears, the server sends jp_share_link_delta() (the
- *     person's earlier records) ahead of the link; when a link is undone,
- *     a rule narrowed or a store moved to another region, the store
- *     computes the same rule over its own base and removes, in one
- *     transaction, what it may no longer hold, and says so in its log and
- *     `status`.
- *   - Convergence: a store's state digest equals
- *     `jipan-server view-digest --store N` (jp_share_view_digest()).
- *   - The snapshot is kept current by jp_share_load() per sync round or an
- *     incremental update per merged change (to come).
+ * The sync enforces it (server/view.h holds the server's snapshots,
+ * client/view.h the store's side, proto/PROTOCOL.md the wire): a PULL
+ * streams the entries of the view, every batch signed for the one store
+ * (proto/vouch.h); the stream ends with the view's ids' count and hash,
+ * and a store that holds anything else lists the view, removes what it
+ * may no longer hold and fetches what it lacks.  Convergence: a store's
+ * state digest equals `jipan-server view-digest --store N`
+ * (jp_share_view_digest()).  jp_share_link_delta() answers, for one link,
+ * what its appearance or its undoing changes for a store (tests, and a
+ * finer backfill than the view's list to come).
  */
 #ifndef JP_SHARE_H
 #define JP_SHARE_H

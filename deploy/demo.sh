@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, for a newcomer: install, build, and run a dealer group on
 # this machine -- a group server and four stores on 127.0.0.1, generated
-# data, stores working offline and then syncing, one customer across
-# stores, and at the end the group's loyalty report and the audit of the
+# data, stores working offline and then syncing, each store holding only
+# what its sharing rule gives it, one customer across stores, and at the end the group's loyalty report and the audit of the
 # group log.  Everything it starts is stopped when it ends (or fails).
 # Files live under $JIPAN_DEMO_DIR (default /tmp/jipan-demo), removed at
 # the start of the next run.  `bash deploy/demo.sh --web` then keeps the
@@ -111,17 +111,23 @@ echo "HZ01 moved him to 惠阳区; GZ01 called him about his next maintenance."
 say "GZ01's network is back: one sync"
 store GZ01 sync --server "tcp://127.0.0.1:$port" --server-key "$server_key"
 sleep 1.5   # a round of the other stores' daemons
+num_of() { awk -F, -v c="$1" '$2 == c {print $1}' "$demo/data/stores.csv"; }
+view_of() { server view-digest --store "$(num_of "$1")" | awk '/^digest/ {print $2}'; }
 for code in HZ01 SZ01 HZ02 GZ01; do
     for _ in $(seq 60); do
-        [ "$(store "$code" digest)" = "$(server status --digest | awk '/^digest/ {print $2}')" ] && break
+        [ "$(store "$code" digest)" = "$(view_of "$code")" ] && break
         store "$code" sync -q 2>/dev/null || sleep 0.5
     done
 done
 
-say "Every node holds the same group base (state digests)"
-printf 'server  %s\n' "$(server status --digest | awk '/^digest/ {print $2}')"
-for code in HZ01 SZ01 HZ02 GZ01; do printf '%-7s %s\n' "$code" "$(store "$code" digest)"; done
-server status
+say "Each store holds exactly what its sharing rule gives it (客户信息保密; rule linked)"
+echo "(its own customers, the history elsewhere of the people linked to them, its VINs' visits;"
+echo " each store's state digest equals the server's digest of that store's view)"
+server status | grep -E '^(group log|records)'
+for code in HZ01 SZ01 HZ02 GZ01; do
+    printf '%-5s %s\n' "$code" "$(store "$code" status | grep '^holds' | sed 's/^holds *//')"
+    [ "$(store "$code" digest)" = "$(view_of "$code")" ] && echo "      digest = the server's view-digest --store $(num_of "$code")"
+done
 
 say "One customer across stores: GZ01's card of the walk-in shows his HZ01 history"
 store GZ01 show "$walkin" | sed -n 1,24p
