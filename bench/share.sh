@@ -69,7 +69,7 @@ run() {
     for i in 1 2 3 4; do
         t0=$(now)
         local got
-        got=$("$STO" -d "$W/$tag-st$i" sync --pull-only | awk '/^synced/ {print $5}')
+        got=$("$STO" -d "$W/$tag-st$i" sync --pull-only | awk '/^synced/ {print $9}')
         t1=$(now)
         rm -rf "$W/$tag-bk$i"
         "$STO" -d "$W/$tag-st$i" backup "$W/$tag-bk$i" >/dev/null

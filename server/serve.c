@@ -943,8 +943,10 @@ s_view_ready(s_srv_t *s, s_sess_t *x)
     }
     srv_snap_give(&n);
     uint64_t now = jp_now_ms();
-    if (!x->pull_since)
+    if (!x->pull_since) {
         x->pull_since = now;
+        srv_view_want(s->view, x->pull_goal);
+    }
     return now - x->pull_since >= S_VIEW_WAIT_MS;
 }
 

@@ -42,7 +42,8 @@ struct srv_view {
     pthread_cond_t cv;
     pthread_t thread;
     bool on, stop;
-    uint64_t want; /* group log length the merger reported */
+    uint64_t merged; /* group log length the merger reported */
+    uint64_t want;   /* a position a stream waits for a view of */
     srv_snap_t *cur;
 };
 
@@ -120,7 +121,8 @@ s_viewer(void *arg)
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), S_VIEW_NICE);
     pthread_mutex_lock(&v->mu);
     while (!v->stop) {
-        if (v->want <= v->cur->pos) {
+        /* Loads are on demand: a merge alone costs no snapshot. */
+        if (v->want <= v->cur->pos || v->merged <= v->cur->pos) {
             pthread_cond_wait(&v->cv, &v->mu);
             continue;
         }
@@ -192,6 +194,18 @@ srv_view_stop(srv_view_t **self_p)
 
 void
 srv_view_merged(srv_view_t *self, uint64_t pos)
+{
+    pthread_mutex_lock(&self->mu);
+    if (pos > self->merged) {
+        self->merged = pos;
+        if (self->want > self->cur->pos)
+            pthread_cond_signal(&self->cv);
+    }
+    pthread_mutex_unlock(&self->mu);
+}
+
+void
+srv_view_want(srv_view_t *self, uint64_t pos)
 {
     pthread_mutex_lock(&self->mu);
     if (pos > self->want) {

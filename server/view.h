@@ -2,9 +2,9 @@
  * view.h -- what each store may see, at the server: snapshots of the
  * sharing rules (common/share.h) kept current for the PULL streams.
  *
- * The viewer thread loads a jp_share_t snapshot of the group base after
- * merges (at most every S_VIEW_GAP_MS, at nice 10 like the refresher), as
- * of one group log position, with the enrolled stores and their regions
+ * The viewer thread loads a jp_share_t snapshot of the group base when a
+ * stream waits for one newer than the last (at most every S_VIEW_GAP_MS,
+ * at nice 10 like the refresher), as of one group log position, with the enrolled stores and their regions
  * read in the same transaction.  The main thread takes the newest one for
  * a store's PULL and keeps it (a reference) for the whole stream and the
  * VIEW and FETCH that follow it, so that every answer of one pull is
@@ -44,6 +44,10 @@ int srv_view_start(srv_view_t **self_p, jp_db_t *db, const jp_share_conf_t *conf
 void srv_view_stop(srv_view_t **self_p); /* NULL-safe; waits for the viewer */
 /* The merger: the group log grew to pos. */
 void srv_view_merged(srv_view_t *self, uint64_t pos);
+/* The main thread: a stream waits for a view of the log up to pos (the
+ * viewer loads one when the merges have reached it; never for merges
+ * alone, so that a merge with nobody pulling costs no snapshot). */
+void srv_view_want(srv_view_t *self, uint64_t pos);
 /* The newest snapshot, with a reference the caller gives back. */
 srv_snap_t *srv_view_take(srv_view_t *self);
 void srv_snap_give(srv_snap_t **snap_p); /* NULL-safe, nulls *snap_p */
