@@ -842,7 +842,7 @@ internal_err:
 
 /* ---- PULL -------------------------------------------------------------------- */
 
-#define S_VIEW_WAIT_MS 3000 /* a stream's end waits this long for a newer view */
+#define S_VIEW_WAIT_MS 10000 /* a stream's end waits this long for a newer view */
 #define S_VIEW_POLL_MS 20   /* and looks this often */
 #define S_MAX_PICK (JP_MSG_MAX_CHANGES / 16)
 

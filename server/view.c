@@ -17,6 +17,7 @@
 
 #define S_VIEW_GAP_MS 200 /* between two loads, at least */
 #define S_VIEW_NICE 10    /* the viewer yields to the main thread and the merger */
+#define S_VIEW_SLOW_MS 1000 /* a load this long is logged */
 #define S_MAX_STORES 4096 /* enrolled stores read into one snapshot */
 
 typedef struct {
@@ -129,9 +130,13 @@ s_viewer(void *arg)
         pthread_mutex_unlock(&v->mu);
         srv_snap_t *s;
         jp_err_t err = {0};
+        uint64_t t0 = jp_now_ms();
         int rc = s_load(v, &s, &err);
         if (rc)
             srv_log("loading what each store may see failed: %s", err.msg);
+        else if (jp_now_ms() - t0 >= S_VIEW_SLOW_MS)
+            srv_log("what each store may see: %zu records loaded in %llu ms",
+                    jp_share_count(s->share), (unsigned long long)(jp_now_ms() - t0));
         pthread_mutex_lock(&v->mu);
         if (!rc) {
             srv_snap_t *old = v->cur;
