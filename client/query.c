@@ -5,6 +5,7 @@
  *   jipan-query keygen FILE
  *   jipan-query [--key FILE --server EP --server-key HEX] report [options]
  *   jipan-query [...] at-risk [--scope S] [--as-of D] [--format F]
+ *   jipan-query [...] series [--scope S] [--as-of D] [--months N] [--filter F]
  *   jipan-query [...] status
  *
  * The key, server and server key may also come from $JIPAN_QUERY_KEY,
@@ -38,6 +39,9 @@ s_usage(FILE *out)
         "figures|regional]\n"
         "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] at-risk\n"
         "                  [--scope S] [--as-of DATE|INSTANT] [--format text|json|csv]\n"
+        "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] series\n"
+        "                  [--scope S] [--as-of DATE|INSTANT] [--months N] [--filter "
+        "EXPR]\n"
         "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] status\n"
         "\n"
         "Ask the group server for loyalty figures with an analyst's or auditor's\n"
@@ -47,7 +51,9 @@ s_usage(FILE *out)
         "region its region's stores, a store itself.  The figures and their JSON\n"
         "schema are docs/REPORTS.md; filters are its cohort grammar.  at-risk\n"
         "lists the owners at risk of leaving (the churn warning) of every store\n"
-        "in scope, each with the store responsible, phones masked.\n"
+        "in scope, each with the store responsible, phones masked.  series gives\n"
+        "every figure at the end of each of the last N months (default 24, at most\n"
+        "36; the last one as of --as-of), as JSON (docs/REPORTS.md).\n"
         "\n"
         "  --key FILE        the key pair ($JIPAN_QUERY_KEY)\n"
         "  --server EP       e.g. tcp://group.example.cn:7700 ($JIPAN_SERVER)\n"
@@ -163,10 +169,11 @@ main(int argc, char **argv)
                                        {"format", required_argument, NULL, 'F'},
                                        {"table", required_argument, NULL, 't'},
                                        {"timeout", required_argument, NULL, 'T'},
+                                       {"months", required_argument, NULL, 'm'},
                                        {0}};
     const char *keyfile = getenv("JIPAN_QUERY_KEY"), *server = getenv("JIPAN_SERVER"),
                *server_key = getenv("JIPAN_SERVER_KEY");
-    const char *args[2 * 5];
+    const char *args[2 * 6];
     int nargs = 0;
     const char *format = "text", *table = "figures";
     int timeout_s = 15;
@@ -202,6 +209,9 @@ main(int argc, char **argv)
         case 't':
             table = optarg;
             break;
+        case 'm':
+            args[2 * nargs] = "months", args[2 * nargs++ + 1] = optarg;
+            break;
         case 'T':
             timeout_s = atoi(optarg);
             if (timeout_s < 1 || timeout_s > 3600)
@@ -211,12 +221,12 @@ main(int argc, char **argv)
             s_usage(stderr);
             return Q_USAGE;
         }
-        if (nargs > 3)
+        if (nargs > 4)
             return s_fail(Q_USAGE, "usage", "give each option once");
     }
     if (optind != argc - 1 ||
         (strcmp(argv[optind], "report") && strcmp(argv[optind], "at-risk") &&
-         strcmp(argv[optind], "status"))) {
+         strcmp(argv[optind], "series") && strcmp(argv[optind], "status"))) {
         s_usage(stderr);
         return Q_USAGE;
     }
@@ -229,6 +239,14 @@ main(int argc, char **argv)
                 return s_fail(Q_USAGE, what, "takes no --filter");
         if (strcmp(table, "figures"))
             return s_fail(Q_USAGE, what, "takes no --table: the list is one table");
+    }
+    for (int i = 0; i < nargs; i++)
+        if (!strcmp(args[2 * i], "months") && strcmp(what, "series"))
+            return s_fail(Q_USAGE, what, "takes no --months (series does)");
+    if (!strcmp(what, "series")) {
+        if (strcmp(table, "figures"))
+            return s_fail(Q_USAGE, what, "takes no --table");
+        format = "json"; /* the series is JSON only */
     }
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
         return s_fail(Q_USAGE, what, "--format must be text, json or csv");
