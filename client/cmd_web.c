@@ -26,7 +26,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1139,33 +1138,6 @@ cmd_web(cli_t *c, int argc, char **argv)
     return CLI_OK;
 }
 
-/* The password from stdin: one line, not echoed on a terminal. */
-static int
-s_read_password(cli_t *c, char *out, size_t cap)
-{
-    struct termios old, quiet;
-    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-    if (tty) {
-        fprintf(stderr, "password: ");
-        quiet = old;
-        quiet.c_lflag &= ~(tcflag_t)ECHO;
-        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-    }
-    char *got = fgets(out, (int)cap, stdin);
-    if (tty) {
-        tcsetattr(STDIN_FILENO, TCSANOW, &old);
-        fputc('\n', stderr);
-    }
-    if (!got)
-        return cli_fail(c, CLI_REFUSED, "no password on standard input");
-    size_t n = strlen(out);
-    if (n && out[n - 1] == '\n')
-        out[--n] = '\0';
-    else if (n == cap - 1)
-        return cli_fail(c, CLI_REFUSED, "password longer than %d bytes", JP_WEB_PASS_MAX);
-    return CLI_OK;
-}
-
 int
 cmd_web_user(cli_t *c, int argc, char **argv)
 {
@@ -1205,8 +1177,8 @@ cmd_web_user(cli_t *c, int argc, char **argv)
     if (strcmp(verb, "remove") == 0) {
         rc = jp_web_user_remove(users, name, &err);
     } else {
-        if ((ec = s_read_password(c, pass, sizeof pass)))
-            return ec;
+        if (jp_web_read_password(pass, sizeof pass, &err))
+            return cli_fail(c, CLI_REFUSED, "%s", err.msg);
         rc = strcmp(verb, "add") == 0 ? jp_web_user_add(users, name, role, pass, &err)
                                       : jp_web_user_passwd(users, name, pass, &err);
         explicit_bzero(pass, sizeof pass);
