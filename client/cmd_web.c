@@ -22,8 +22,6 @@
 
 #include <errno.h>
 #include <locale.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1016,16 +1014,11 @@ s_route(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
     return jp_web_raw(&ans->body, L(req, "没有这个页面", "not found"));
 }
 
-/* Every page in its reader's language: the catalog's words (po/) come out
- * in it on this thread while the page is made. */
+/* The pages (web.c makes each in its reader's language). */
 static int
 s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
 {
-    jp_i18n_scope_t lang;
-    jp_i18n_enter(&lang, !jp_web_en(req));
-    int rc = s_route(cls, req, ans);
-    jp_i18n_leave(&lang);
-    return rc;
+    return s_route(cls, req, ans);
 }
 
 static const char s_css[] =
@@ -1110,14 +1103,8 @@ cmd_web(cli_t *c, int argc, char **argv)
                           .statics = s_statics};
     jp_err_clear(&err);
     /* SIGINT and SIGTERM blocked before the server's thread starts (it
-     * inherits the mask), so that they reach this thread's sigwait. */
-    sigset_t stop;
-    int sig;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+     * inherits the mask), so that they reach this thread's wait. */
+    jp_web_signals_block();
     /* After the signal mask: the figures' thread must not take SIGTERM. */
     int rc = cli_ahead_start(&app.ahead, c->db, c->node.store, &err);
     if (!rc && (rc = jp_web_start(&conf, &web, &err)) != 0)
@@ -1131,8 +1118,7 @@ cmd_web(cli_t *c, int argc, char **argv)
                 CLI_PROG ": web: no zh_CN.UTF-8 locale on this machine: the "
                          "pages' figures and titles stay in English (deploy/README.md, "
                          "\"Chinese\")\n");
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    jp_web_signals_wait();
     jp_web_stop(&web);
     cli_ahead_stop(&app.ahead);
     return CLI_OK;

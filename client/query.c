@@ -250,19 +250,14 @@ main(int argc, char **argv)
     }
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
         return s_fail(Q_USAGE, what, "--format must be text, json or csv");
-    if (!keyfile || !server || !server_key)
-        return s_fail(Q_USAGE, what,
-                      "needs --key, --server and --server-key (or $JIPAN_QUERY_KEY, "
-                      "$JIPAN_SERVER, $JIPAN_SERVER_KEY)");
     uint8_t skey[32];
-    if (!jp_curve_parse(server_key, skey))
-        return s_fail(Q_USAGE, what,
-                      "--server-key needs the server's Curve key (64 hex digits)");
     jp_curve_t k;
     jp_err_t err;
-    int rc = jp_curve_load(&k, keyfile, &err);
+    jp_ask_t a;
+    int rc = jp_ask_setup(&a, keyfile, server, server_key, &k, skey, &err);
     if (rc)
-        return s_fail(rc == JP_ENOTFOUND ? Q_USAGE : Q_FAILED, what, err.msg);
+        return s_fail(rc == JP_ENOTFOUND || rc == JP_EINVAL ? Q_USAGE : Q_FAILED, what,
+                      err.msg);
     if (tabular) {
         args[2 * nargs] = "format";
         args[2 * nargs++ + 1] = strcmp(format, "json") ? "csv" : "json";
@@ -271,10 +266,7 @@ main(int argc, char **argv)
         args[2 * nargs] = "table";
         args[2 * nargs++ + 1] = table;
     }
-    jp_ask_t a = {.endpoint = server,
-                  .server_key = skey,
-                  .key = &k,
-                  .timeout_ms = timeout_s * 1000};
+    a.timeout_ms = timeout_s * 1000;
     char *body = NULL;
     size_t n;
     rc = jp_ask(&a, at_risk ? "at_risk" : what, args, nargs, &body, &n, &err);

@@ -19,8 +19,6 @@
 #include "validate.h"
 
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,10 +197,6 @@ main(int argc, char **argv)
     }
     if (optind != argc)
         return s_fail(W_USAGE, "usage", "unexpected argument (see --help)");
-    if (!keyfile || !server || !server_key)
-        return s_fail(W_USAGE, "usage",
-                      "needs --key, --server and --server-key (or $JIPAN_QUERY_KEY, "
-                      "$JIPAN_SERVER, $JIPAN_SERVER_KEY)");
     if (!users)
         return s_fail(W_USAGE, "usage", "needs --users FILE (or $JIPAN_WEB_USERS)");
     if (access(users, R_OK) != 0)
@@ -210,35 +204,24 @@ main(int argc, char **argv)
                       "no users file (add a user with `" W_PROG " user add NAME --users "
                       "FILE`)");
     uint8_t skey[32];
-    if (!jp_curve_parse(server_key, skey))
-        return s_fail(W_USAGE, "--server-key",
-                      "needs the server's Curve key (64 hex digits)");
     jp_curve_t k;
     jp_err_t err;
     jp_err_clear(&err);
-    int rc = jp_curve_load(&k, keyfile, &err);
+    dash_conf_t conf = {0};
+    int rc = jp_ask_setup(&conf.ask, keyfile, server, server_key, &k, skey, &err);
     if (rc)
-        return s_fail(rc == JP_ENOTFOUND ? W_USAGE : W_FAILED, keyfile, err.msg);
+        return s_fail(rc == JP_ENOTFOUND || rc == JP_EINVAL ? W_USAGE : W_FAILED, "usage",
+                      err.msg);
+    conf.ask.timeout_ms = (int)timeout_s * 1000;
     char *chart_js = s_read_chart(chart);
+    conf.chart_js = chart_js;
     if (!chart_js)
         fprintf(stderr,
                 W_PROG ": %s: cannot be read: the pages show no charts (apt-get install "
                        "libjs-chart.js)\n",
                 chart);
-    dash_conf_t conf = {.ask = {.endpoint = server,
-                                .server_key = skey,
-                                .key = &k,
-                                .timeout_ms = (int)timeout_s * 1000},
-                        .chart_js = chart_js};
-    /* SIGINT and SIGTERM blocked before any thread starts (ZeroMQ's, the
-     * web server's), so that they reach this thread's sigwait. */
-    sigset_t stop;
-    int sig;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    /* Before any thread starts (ZeroMQ's, the web server's). */
+    jp_web_signals_block();
     dash_t *d = NULL;
     jp_web_t *web = NULL;
     if ((rc = dash_new(&conf, &d, &err))) {
@@ -266,8 +249,7 @@ main(int argc, char **argv)
         fprintf(stderr,
                 W_PROG ": no zh_CN.UTF-8 locale on this machine: the figures' words "
                        "stay in English (deploy/README.md, \"Chinese\")\n");
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    jp_web_signals_wait();
     jp_web_stop(&web);
     dash_destroy(&d);
     free(chart_js);

@@ -25,6 +25,7 @@
 #define L(req, zh, en) (jp_web_en(req) ? (en) : (zh))
 #define S_SERIES_KEEP_MS (5 * 60 * 1000) /* a series is asked again after this */
 #define S_SERIES_CACHED 32               /* scopes whose series are kept */
+#define S_AT_RISK_SHOWN 500              /* owners the churn list's page shows */
 
 /* The figures the charts draw and the page's trend table lists. */
 static const char *const s_trend_keys[] = {"base.customers",
@@ -383,10 +384,10 @@ s_page_scope(dash_t *d, jp_web_req_t *req, jp_web_answer_t *ans)
         goto done;
     }
     rc |= jp_web_printf(b, "<h2>%s</h2>", dash_table_title(reg));
-    rc |= dash_table_html(reg, b, "regional");
+    rc |= dash_table_html(reg, b, "regional", 0);
     rc |= s_downloads(b, req, s, "regional", NULL);
     rc |= jp_web_printf(b, "<h2>%s</h2>", L(req, "各项指标", "Every figure"));
-    rc |= dash_table_html(fig, b, "figures");
+    rc |= dash_table_html(fig, b, "figures", 0);
     rc |= s_downloads(b, req, s, "figures", NULL);
     rc |= s_foot(b);
 done:
@@ -475,7 +476,7 @@ s_page_trends(dash_t *d, jp_web_req_t *req, jp_web_answer_t *ans)
     rc |= s_tabs(b, req, s, "trends");
     rc |= s_downloads(b, req, s, "series", NULL);
     rc |= jp_web_raw(b, "<div class=\"wide\">");
-    rc |= dash_table_html(t, b, "series");
+    rc |= dash_table_html(t, b, "series", 0);
     rc |= jp_web_raw(b, "</div>");
     rc |= s_foot(b);
     dash_table_destroy(&t);
@@ -511,8 +512,13 @@ s_page_at_risk(dash_t *d, jp_web_req_t *req, jp_web_answer_t *ans)
           "list of the store responsible (phones masked)."));
     rc |= s_tabs(b, req, s, "at-risk");
     rc |= s_downloads(b, req, s, "at_risk", NULL);
+    if (t && dash_table_rows(t) > S_AT_RISK_SHOWN)
+        rc |= jp_web_printf(
+            b, "<p class=\"note\" id=\"shown\">%s %d %s</p>",
+            L(req, "页面列出前", "The page lists the first"), S_AT_RISK_SHOWN,
+            L(req, "位；下载的文件包含全部。", "; the downloads hold them all."));
     if (t)
-        rc |= dash_table_html(t, b, "at-risk");
+        rc |= dash_table_html(t, b, "at-risk", S_AT_RISK_SHOWN);
     rc |= s_foot(b);
     dash_table_destroy(&t);
     json_decref(list);
@@ -662,7 +668,7 @@ s_page_cohort(dash_t *d, jp_web_req_t *req, jp_web_answer_t *ans)
                 (long long)json_integer_value(json_object_get(m, "num")),
                 (long long)json_integer_value(json_object_get(m, "den")), p);
             if (t)
-                rc |= dash_table_html(t, b, "cohort");
+                rc |= dash_table_html(t, b, "cohort", 0);
             rc |= s_downloads(b, req, s, "cohort", expr);
             dash_table_destroy(&t);
             json_decref(rep);
@@ -829,11 +835,7 @@ s_route(dash_t *d, jp_web_req_t *req, jp_web_answer_t *ans)
 int
 dash_page(void *app, jp_web_req_t *req, jp_web_answer_t *ans)
 {
-    jp_i18n_scope_t lang;
-    jp_i18n_enter(&lang, !jp_web_en(req));
-    int rc = s_route(app, req, ans);
-    jp_i18n_leave(&lang);
-    return rc;
+    return s_route(app, req, ans);
 }
 
 /* --- static files --- */

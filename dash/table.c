@@ -192,15 +192,16 @@ s_num_text(const s_cell_t *c, char *out, size_t cap)
 }
 
 int
-dash_table_html(const dash_table_t *t, jp_buf_t *out, const char *cls)
+dash_table_html(const dash_table_t *t, jp_buf_t *out, const char *cls, size_t max_rows)
 {
+    size_t rows = max_rows && max_rows < t->nrows ? max_rows : t->nrows;
     char num[48];
     int rc = jp_web_printf(out, "<table id=\"t-%s\" class=\"%s\"><thead><tr>", t->id,
                            cls ? cls : "");
     for (int c = 0; c < t->ncols && !rc; c++)
         rc = jp_web_printf(out, "<th>%s</th>", t->heads[c] ? t->heads[c] : "");
     rc |= jp_web_raw(out, "</tr></thead><tbody>");
-    for (size_t r = 0; r < t->nrows && !rc; r++) {
+    for (size_t r = 0; r < rows && !rc; r++) {
         const s_row_t *row = &t->rows[r];
         rc = row->key ? jp_web_printf(out, "<tr data-key=\"%s\">", row->key)
                       : jp_web_raw(out, "<tr>");

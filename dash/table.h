@@ -49,8 +49,10 @@ int dash_table_fixed(dash_table_t *t, int64_t v, bool na); /* hundredths */
 int dash_table_empty(dash_table_t *t);
 
 /* The table as HTML (<table id="t-ID" class="cls">, heads in <thead>,
- * numbers right-aligned with class num, rows with data-key). */
-int dash_table_html(const dash_table_t *t, jp_buf_t *out, const char *cls);
+ * numbers right-aligned with class num, rows with data-key); its first
+ * max_rows rows (0: all). */
+int dash_table_html(const dash_table_t *t, jp_buf_t *out, const char *cls,
+                    size_t max_rows);
 
 /* The table as CSV: a line of heads, then the rows; numbers as the page
  * writes them ("59.81"), empty cells empty.  UTF-8 with a byte-order mark

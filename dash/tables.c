@@ -74,13 +74,15 @@ s_value(dash_table_t *t, uint8_t type, const json_t *v)
     }
 }
 
-static int
-s_heads(dash_table_t *t, const char *const *heads, int n)
+/* A table of n columns with these heads; NULL when out of memory. */
+static dash_table_t *
+s_new(const char *id, const char *title, const char *const *heads, int n)
 {
-    int rc = 0;
-    for (int i = 0; i < n && !rc; i++)
-        rc = dash_table_head(t, i, heads[i]);
-    return rc;
+    dash_table_t *t = dash_table_new(id, title, n);
+    for (int i = 0; t && i < n; i++)
+        if (dash_table_head(t, i, heads[i]))
+            dash_table_destroy(&t);
+    return t;
 }
 
 dash_table_t *
@@ -91,8 +93,8 @@ dash_figures_table(const json_t *report, bool en)
                                  L(en, "数值", "Value")};
     const jp_figure_t *f;
     size_t n = s_figures(&f);
-    dash_table_t *t = dash_table_new("figures", L(en, "指标", "Figures"), 5);
-    int rc = t ? s_heads(t, heads, 5) : JP_ENOMEM;
+    dash_table_t *t = s_new("figures", L(en, "指标", "Figures"), heads, 5);
+    int rc = t ? 0 : JP_ENOMEM;
     char key[128];
     for (size_t i = 0; i < n && !rc; i++) {
         const json_t *v = dash_report_value(report, f[i].section, f[i].name);
@@ -136,8 +138,8 @@ dash_regional_table(const json_t *report, bool en)
                                  L(en, "潜力增减", "Potential change"),
                                  L(en, "一般增减", "General change")};
     dash_table_t *t =
-        dash_table_new("regional", L(en, "区域集中度", "Regional concentration"), 10);
-    int rc = t ? s_heads(t, heads, 10) : JP_ENOMEM;
+        s_new("regional", L(en, "区域集中度", "Regional concentration"), heads, 10);
+    int rc = t ? 0 : JP_ENOMEM;
     const json_t *a = json_object_get(report, "regional"), *d;
     int64_t total[2][3] = {{0}};
     size_t i;
@@ -282,8 +284,8 @@ dash_at_risk_table(const json_t *list, bool en)
                                  L(en, "最近购买", "Last purchase"),
                                  L(en, "最近回厂", "Last visit"),
                                  L(en, "客户编号", "Customer id")};
-    dash_table_t *t = dash_table_new("at_risk", L(en, "流失预警", "Churn warning"), 7);
-    int rc = t ? s_heads(t, heads, 7) : JP_ENOMEM;
+    dash_table_t *t = s_new("at_risk", L(en, "流失预警", "Churn warning"), heads, 7);
+    int rc = t ? 0 : JP_ENOMEM;
     const json_t *items = json_object_get(list, "items"), *it;
     size_t i;
     json_array_foreach(items, i, it)

@@ -40,29 +40,20 @@ import time
 import zipfile
 import xml.etree.ElementTree as ET
 
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import browser  # noqa: E402
+from browser import chromium  # noqa: E402
 
 gurl, rurl, user, password, shots = sys.argv[1:6]
 query = sys.argv[6:]
 downloads = os.path.join(shots, ".downloads")
 os.makedirs(downloads, exist_ok=True)
 
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-          "--window-size=1300,1000", "--lang=zh-CN", "--no-first-run",
-          "--user-data-dir=" + os.path.join(shots, ".profile")):
-    opts.add_argument(a)
-opts.add_experimental_option("prefs", {"download.default_directory": downloads,
-                                       "download.prompt_for_download": False})
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-driver.set_page_load_timeout(30)
-driver.execute_cdp_cmd("Page.setDownloadBehavior",
-                       {"behavior": "allow", "downloadPath": downloads})
+driver = chromium(shots, downloads)
 step = "start"
 T_START = time.time()
 
@@ -82,25 +73,14 @@ def fail(msg):
 def shot(name, full=False):
     if full:
         h = driver.execute_script("return document.documentElement.scrollHeight;")
-        driver.set_window_size(1300, min(h + 40, 6000))
+        driver.set_window_size(1200, min(h + 40, 6000))
     driver.save_screenshot(os.path.join(shots, name + ".png"))
     if full:
-        driver.set_window_size(1300, 1000)
+        driver.set_window_size(1200, 1000)
 
 
 def submit(el):
-    """Click el and wait until the page it asks for has replaced this one."""
-    driver.execute_script("window.__jpOld = true;")
-    el.click()
-
-    def replaced(d):
-        try:
-            return d.execute_script(
-                "return window.__jpOld !== true && document.readyState === 'complete';")
-        except WebDriverException:
-            return False
-
-    WebDriverWait(driver, 20).until(replaced)
+    browser.submit(driver, el)
 
 
 def text(css):
@@ -273,7 +253,7 @@ try:
     submit(driver.find_element(By.ID, "signin"))
     if text("#error") != "用户名或密码错误。":
         fail("no refusal: %r" % text("#error"))
-    shot("01-login")
+    shot("dash-01-login")
 
     step = "sign in: the group's page"
     driver.find_element(By.ID, "user").send_keys(user)
@@ -286,7 +266,7 @@ try:
     grp, n = check_figures("group")
     print("group: %d figures equal jipan-query's (first page %.0f ms after sign-in)" % (n, first_ms))
     wait_charts()
-    shot("11-group", full=True)
+    shot("dash-02-group", full=True)
 
     step = "drill-down to a region"
     links = driver.find_elements(By.CSS_SELECTOR, "#children a.region")
@@ -301,7 +281,7 @@ try:
         fail("the region's stores are the group's")
     print("region 惠州: %d figures equal" % n)
     wait_charts()
-    shot("12-region", full=True)
+    shot("dash-03-region")
 
     step = "drill-down to a store"
     stores = driver.find_elements(By.CSS_SELECTOR, "#children a.store")
@@ -314,7 +294,7 @@ try:
     print("store %s: %d figures equal" % (num, n))
     if driver.find_elements(By.ID, "crumb-region") == []:
         fail("no way back to the region from the store")
-    shot("13-store", full=True)
+    shot("dash-04-store")
 
     print("drill-down done at %s" % took())
     step = "trends: every figure month by month"
@@ -326,13 +306,13 @@ try:
     last = row.find_elements(By.TAG_NAME, "td")[-1].text
     if last != str(sto["base"]["customers"]):
         fail("the last month's customers %s, the report's %s" % (last, sto["base"]["customers"]))
-    shot("14-trends")
+    shot("dash-05-trends")
 
     step = "the churn warning list"
     submit(driver.find_element(By.ID, "tab-at-risk"))
     want = json.loads(jq("at-risk", "--scope", "store:" + num, "--format", "json"))
     rows = table_rows("t-at_risk")
-    if len(rows) != want["count"] or text("#count") != str(want["count"]):
+    if len(rows) != min(want["count"], 500) or text("#count") != str(want["count"]):
         fail("%d owners on the page, jipan-query %d" % (len(rows), want["count"]))
     for (key, tds), it in zip(rows, want["items"]):
         if key != it["customer"] or tds[1] != (it["phone"] or ""):
@@ -340,11 +320,11 @@ try:
         if it["phone"] and "****" not in tds[1]:
             fail("a phone is not masked: %r" % tds[1])
     print("at risk at store %s: %d owners equal" % (num, len(rows)))
-    shot("15-at-risk")
+    shot("dash-06-at-risk")
 
     step = "the cohort filter"
     driver.get(gurl + "/cohort?s=group")
-    shot("16-cohort-form")
+    shot("dash-07-cohort-form")
     v = driver.find_element(By.ID, "visits")
     v.clear()
     v.send_keys("2")
@@ -355,7 +335,7 @@ try:
     if got != [str(m["num"]), str(m["den"])] or m["num"] == 0:
         fail("cohort %r, jipan-query %r" % (got, m))
     print("cohort '%s': %s / %s, equal" % (expr, got[0], got[1]))
-    shot("17-cohort")
+    shot("dash-08-cohort")
     f = driver.find_element(By.ID, "filter")
     f.send_keys("speed >3")
     submit(driver.find_element(By.ID, "cohort-go"))
@@ -416,7 +396,7 @@ try:
                              "#t-figures tr[data-key='retention.first_maintenance_return'] td")
     if "first-maintenance return rate" not in th.text:
         fail("the figure's words: %r" % th.text)
-    shot("18-english")
+    shot("dash-09-english")
     submit(driver.find_element(By.LINK_TEXT, "简体中文"))
     submit(driver.find_element(By.ID, "logout"))
 
@@ -427,7 +407,7 @@ try:
     if driver.find_elements(By.ID, "crumb-group"):
         fail("a link to the group's page")
     check_figures("region:惠州")
-    shot("19-region-key")
+    shot("dash-10-region-key")
     for path, what in (("/scope?s=group", "the group"), ("/scope?s=region:深圳", "another region"),
                        ("/at-risk?s=group", "the group's list"),
                        ("/download?s=group&t=figures&f=csv", "the group's download")):
@@ -440,7 +420,7 @@ try:
     driver.get(rurl + "/scope?s=store:%d" % other)
     if "无权查看" not in (text("#error") or ""):
         fail("store %d of another region: %r" % (other, text("#error")))
-    shot("20-region-refused")
+    shot("dash-11-region-refused")
     print("region key: its region only (4 addresses and store %d refused)" % other)
     submit(driver.find_element(By.ID, "logout"))
 except WebDriverException as e:

@@ -87,9 +87,9 @@ rm -rf "$SHOTS"
     "$B/client/jipan-query" --key "$T/group.key" --server "tcp://127.0.0.1:$PORT" \
     --server-key "$KEY" >"$T/py.out" 2>&1 || { cat "$T/py.out" >&2; fail "the browser test failed"; }
 cat "$T/py.out"
-for p in 01-login 11-group 12-region 13-store 14-trends 15-at-risk 16-cohort-form 17-cohort \
-    18-english 19-region-key 20-region-refused; do
-    [ -s "$SHOTS/$p.png" ] || fail "no screenshot $p"
+for p in 01-login 02-group 03-region 04-store 05-trends 06-at-risk 07-cohort-form 08-cohort \
+    09-english 10-region-key 11-region-refused; do
+    [ -s "$SHOTS/dash-$p.png" ] || fail "no screenshot dash-$p"
 done
 grep -q "series group, 24 months" "$T/server.err" || fail "the charts did not ask the server for a series"
 for n in group region; do

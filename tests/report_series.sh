@@ -30,13 +30,6 @@ jp_group series 25000
 python3 - "$T/gen" <<'EOF'
 import sys
 g = sys.argv[1]
-def vin(body):  # ISO 3779 check digit in position 9
-    val = {c: i for i, c in enumerate("0123456789")}
-    val.update(dict(zip("ABCDEFGH", range(1, 9)), J=1, K=2, L=3, M=4, N=5, P=7, R=9,
-                    S=2, T=3, U=4, V=5, W=6, X=7, Y=8, Z=9))
-    w = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2]
-    r = sum(val[c] * w[i] for i, c in enumerate(body)) % 11
-    return body[:8] + ("X" if r == 10 else str(r)) + body[9:]
 def add(path, line):
     with open(path, "a", encoding="utf-8") as f:
         f.write(line + "\n")
@@ -46,8 +39,9 @@ add(f"{g}/{a}/customers.csv", "CJA,钟甲,16612340001,,,惠城区,walk_in,,2025-
 add(f"{g}/{a}/customers.csv", "CJB,钟乙,16612340002,44130219900101001X,,惠城区,walk_in,,2025-02-05T10:00:00+08:00,")
 add(f"{g}/{b}/customers.csv",
     "CJC,钟丙,16612340001,44130219900101001X,,福田区,walk_in,,2026-03-10T10:00:00+08:00,")
-add(f"{g}/{a}/vehicles.csv", f"{vin('LSVJA0000T2000001')},CJA,凯美瑞 2.0,粤L00001,2025-01-05,100000,new")
-add(f"{g}/{a}/vehicles.csv", f"{vin('LSVJB0000T2000002')},CJB,雅阁,粤L00002,2025-02-05,120000,new")
+# (the VINs' check digits, position 9, are right)
+add(f"{g}/{a}/vehicles.csv", "LSVJA0001T2000001,CJA,凯美瑞 2.0,粤L00001,2025-01-05,100000,new")
+add(f"{g}/{a}/vehicles.csv", "LSVJB0007T2000002,CJB,雅阁,粤L00002,2025-02-05,120000,new")
 EOF
 jp_gen_stores "$T/gen"
 R1=$(awk -F, 'NR==2 {print $4}' "$T/gen/stores.csv")

@@ -11,10 +11,13 @@
  */
 #include "web.h"
 #include "crypto.h"
+#include "i18n.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -530,8 +533,13 @@ s_dispatch(jp_web_req_t *req)
         return s_redirect(req, "/login",
                           "jp_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     }
+    /* The page in its reader's language: the catalog's words (po/) come
+     * out in it on this thread while the page is made. */
     jp_web_answer_t ans = {0};
+    jp_i18n_scope_t words;
+    jp_i18n_enter(&words, !jp_web_en(req));
     int rc = web->conf.page(web->conf.app, req, &ans);
+    jp_i18n_leave(&words);
     if (rc) {
         jp_buf_free(&ans.body);
         fprintf(stderr, "jipan web: %s %s: %s\n", req->method, req->path,
@@ -634,4 +642,24 @@ jp_web_stop(jp_web_t **self_p)
     sodium_memzero((*self_p)->sessions, sizeof(*self_p)->sessions);
     free(*self_p);
     *self_p = NULL;
+}
+
+static sigset_t s_stop_signals;
+
+void
+jp_web_signals_block(void)
+{
+    sigemptyset(&s_stop_signals);
+    sigaddset(&s_stop_signals, SIGINT);
+    sigaddset(&s_stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &s_stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void
+jp_web_signals_wait(void)
+{
+    int sig;
+    while (sigwait(&s_stop_signals, &sig) != 0)
+        ;
 }

@@ -118,7 +118,9 @@ typedef struct {
 } jp_web_answer_t;
 
 /* A page: fill ans; return 0, or a JP_E* code for a 500 (logged without
- * personal data: the handler must not put any in the code's sense). */
+ * personal data: the handler must not put any in the code's sense).  It
+ * runs in the reader's language (jp_i18n_enter, i18n.h): jp_tr gives the
+ * catalog's words in it. */
 typedef int (*jp_web_page_fn)(void *app, jp_web_req_t *req, jp_web_answer_t *ans);
 
 /* --- the server --- */
@@ -148,5 +150,12 @@ int jp_web_start(const jp_web_conf_t *conf, jp_web_t **self_p, jp_err_t *err);
 uint16_t jp_web_port(const jp_web_t *self);
 /* Stop and free; NULL-safe, nulls the pointer. */
 void jp_web_stop(jp_web_t **self_p);
+
+/* A program that serves until SIGINT or SIGTERM: jp_web_signals_block
+ * blocks both in the calling thread, so in every thread started after it
+ * (which inherit the mask), and ignores SIGPIPE; jp_web_signals_wait then
+ * returns when one of them comes. */
+void jp_web_signals_block(void);
+void jp_web_signals_wait(void);
 
 #endif
