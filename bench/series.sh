@@ -14,16 +14,7 @@ name=series
 . bench/lib.bash
 customers=${2:-100000}
 D=2026-10-31
-S() { "$B/client/jipan-store" -d "$W/$1" "${@:2}"; }
-"$B/tools/jipan-gen" --out "$W/gen" --stores 1 --customers "$customers" --seed 3
-jpb_store "$W/st" 1 HZ01 惠州 "$W/gen/HZ01"
-rm -rf "$W/gen"
-"$B/client/jipan-query" keygen "$W/group.key" >"$W/group.pub"
-SV enroll --role group --curve "$(cat "$W/group.pub")" >/dev/null
-jpb_server_start
-S st sync -q --push-only --server "tcp://127.0.0.1:$port" --server-key "$KEY"
-Q() { "$B/client/jipan-query" --key "$W/group.key" --server "tcp://127.0.0.1:$port" \
-    --server-key "$KEY" --timeout 600 "$@"; }
+jpb_one_store "$customers"
 ms() { echo "($(now) - $1) * 1000 / 1" | bc; }
 srv() { grep -o "$1 in [0-9]*" "$W/server.err" | tail -1 | awk '{print $NF}'; }
 
