@@ -876,6 +876,7 @@ static const char s_css[] =
     "font-size:9pt}main{padding:0}table{font-size:8pt;page-break-inside:auto}"
     "tr{page-break-inside:avoid}h2{page-break-after:avoid}"
     ".charts{grid-template-columns:1fr 1fr}.chart{height:12em;page-break-inside:avoid}"
+    ".chart canvas{width:100%!important;height:100%!important}"
     "ul.children{columns:4}table.series{font-size:6pt}}";
 
 /* The charts: drawn from /series.json once the page has shown (no inline
@@ -911,6 +912,9 @@ static const char s_js[] =
     "var "
     "p=document.getElementById('trends-status');if(p)p.textContent=box.dataset.failed+"
     "': '+e.message;});}\n"
+    "function fit(){Object.values(Chart.instances||{}).forEach(function(c){c.resize();});}\n"
+    "if(typeof Chart!=='undefined'){window.addEventListener('beforeprint',fit);"
+    "window.addEventListener('afterprint',fit);}\n"
     "var pr=document.getElementById('print');\n"
     "if(pr)pr.addEventListener('click',function(){window.print();});\n"
     "})();\n";

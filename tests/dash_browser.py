@@ -376,6 +376,13 @@ try:
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
     if driver.find_element(By.TAG_NAME, "header").is_displayed():
         fail("the navigation prints")
+    if driver.find_element(By.ID, "dl-figures-csv").is_displayed():
+        fail("the download links print")
+    driver.set_window_size(794, 1123)  # A4 at 96 dpi
+    driver.execute_script("window.scrollTo(0, 0);")
+    time.sleep(0.5)  # the charts follow the new width
+    driver.save_screenshot(os.path.join(shots, "dash-12-print.png"))
+    driver.set_window_size(1200, 1000)
     pdf = driver.execute_cdp_cmd("Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69,
                                                      "preferCSSPageSize": True})
     import base64

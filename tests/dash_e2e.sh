@@ -88,7 +88,7 @@ rm -rf "$SHOTS"
     --server-key "$KEY" >"$T/py.out" 2>&1 || { cat "$T/py.out" >&2; fail "the browser test failed"; }
 cat "$T/py.out"
 for p in 01-login 02-group 03-region 04-store 05-trends 06-at-risk 07-cohort-form 08-cohort \
-    09-english 10-region-key 11-region-refused; do
+    09-english 10-region-key 11-region-refused 12-print; do
     [ -s "$SHOTS/dash-$p.png" ] || fail "no screenshot dash-$p"
 done
 grep -q "series group, 24 months" "$T/server.err" || fail "the charts did not ask the server for a series"
