@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define S_SERIES_KEEP_MS (5 * 60 * 1000) /* a series is asked again after this */
+#define S_SERIES_KEPT 32                 /* scopes whose series are kept */
 
 struct dash {
     dash_conf_t conf;
@@ -17,6 +21,11 @@ struct dash {
     char own[DASH_SCOPE_MAX];             /* the key's own scope */
     dash_store_t stores[DASH_STORES_MAX]; /* in store order */
     size_t nstores;
+    struct {
+        char scope[DASH_SCOPE_MAX];
+        int64_t at_ms; /* when it was asked, monotonic */
+        json_t *j;     /* the answer; NULL: an empty slot */
+    } series[S_SERIES_KEPT];
 };
 
 static int
@@ -132,6 +141,8 @@ dash_destroy(dash_t **self_p)
     dash_t *d = *self_p;
     if (!d)
         return;
+    for (int i = 0; i < S_SERIES_KEPT; i++)
+        json_decref(d->series[i].j);
     jp_ask_close(&d->s);
     free(d);
     *self_p = NULL;
@@ -169,4 +180,43 @@ dash_store_get(const dash_t *d, uint16_t store)
         if (d->stores[i].store == store)
             return &d->stores[i];
     return NULL;
+}
+
+static int64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+dash_series(dash_t *d, const char *scope, const json_t **out, jp_err_t *err)
+{
+    int64_t now = s_now_ms();
+    int slot = 0;
+    for (int i = 0; i < S_SERIES_KEPT; i++) {
+        if (d->series[i].j && !strcmp(d->series[i].scope, scope) &&
+            now - d->series[i].at_ms < S_SERIES_KEEP_MS) {
+            *out = d->series[i].j;
+            return 0;
+        }
+        /* Where a new answer goes: this scope's old one, else an empty
+         * slot, else the oldest. */
+        if (d->series[slot].j && strcmp(d->series[slot].scope, scope) &&
+            (!d->series[i].j || !strcmp(d->series[i].scope, scope) ||
+             d->series[i].at_ms < d->series[slot].at_ms))
+            slot = i;
+    }
+    const char *args[] = {"scope", scope};
+    json_t *j;
+    int rc = dash_ask(d, "series", args, 1, &j, err);
+    if (rc)
+        return rc;
+    json_decref(d->series[slot].j);
+    snprintf(d->series[slot].scope, sizeof d->series[slot].scope, "%s", scope);
+    d->series[slot].at_ms = now;
+    d->series[slot].j = j;
+    *out = j;
+    return 0;
 }

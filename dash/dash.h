@@ -14,7 +14,8 @@
  * Three parts, each a file:
  *   ask.c     the session to the server (opened at start, opened again
  *             once when a question finds it dead), the answers as JSON,
- *             the group's stores and the key's own scope
+ *             the group's stores and the key's own scope, the series
+ *             kept a few minutes per scope
  *   tables.c  the server's JSON as the dashboard's tables (table.h): the
  *             figures with numerator, denominator and rate, the regional
  *             table, the months of a series, the churn warning list
@@ -78,6 +79,12 @@ const dash_store_t *dash_store_get(const dash_t *d, uint16_t store);
  * JP_EIO when it does not answer (the session is opened again once). */
 int dash_ask(dash_t *d, const char *what, const char *const *args, int n, json_t **out,
              jp_err_t *err);
+
+/* The 24-month series of scope (QUERY series), kept for 5 minutes per
+ * scope (32 scopes; then the oldest goes): the charts, the trend table
+ * and the downloads of a scope ask the server once in that time.
+ * Borrowed until the next question.  Errors as dash_ask. */
+int dash_series(dash_t *d, const char *scope, const json_t **out, jp_err_t *err);
 
 /* --- tables.c --- */
 

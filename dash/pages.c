@@ -23,9 +23,7 @@
 #include <time.h>
 
 #define L(req, zh, en) (jp_web_en(req) ? (en) : (zh))
-#define S_SERIES_KEEP_MS (5 * 60 * 1000) /* a series is asked again after this */
-#define S_SERIES_CACHED 32               /* scopes whose series are kept */
-#define S_AT_RISK_SHOWN 500              /* owners the churn list's page shows */
+#define S_AT_RISK_SHOWN 500 /* owners the churn list's page shows */
 
 /* The figures the charts draw and the page's trend table lists. */
 static const char *const s_trend_keys[] = {"base.customers",
@@ -45,27 +43,14 @@ static const char *const s_trend_keys[] = {"base.customers",
                                            "loyalty.repeat_purchase",
                                            NULL};
 
-/* Series answers kept per scope (pages run on one thread). */
-static struct {
-    char scope[DASH_SCOPE_MAX];
-    int64_t at_ms; /* when it was asked */
-    json_t *j;
-} s_series[S_SERIES_CACHED];
-
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- asking, and what a refusal looks like --- */
 
 typedef struct {
     int status;     /* HTTP status of the failure: 403, 400, 503 */
     char msg[1024]; /* in the reader's words, the server's after them */
 } s_fail_t;
+
+static void s_refusal(const jp_web_req_t *req, int rc, const jp_err_t *err, s_fail_t *f);
 
 static int
 s_ask(dash_t *d, const jp_web_req_t *req, const char *what, const char *const *args,
@@ -74,8 +59,15 @@ s_ask(dash_t *d, const jp_web_req_t *req, const char *what, const char *const *a
     jp_err_t err;
     jp_err_clear(&err);
     int rc = dash_ask(d, what, args, n, out, &err);
-    if (!rc)
-        return 0;
+    if (rc)
+        s_refusal(req, rc, &err, f);
+    return rc;
+}
+
+/* What the server's refusal rc (err) is, in the reader's words. */
+static void
+s_refusal(const jp_web_req_t *req, int rc, const jp_err_t *err, s_fail_t *f)
+{
     f->status = rc == JP_EPERM ? 403 : rc == JP_EINVAL ? 400 : 503;
     snprintf(f->msg, sizeof f->msg, "%s（%s）",
              rc == JP_EPERM
@@ -84,39 +76,21 @@ s_ask(dash_t *d, const jp_web_req_t *req, const char *what, const char *const *a
              : rc == JP_EINVAL
                  ? L(req, "请求无效", "Not a valid request")
                  : L(req, "集团服务器没有应答", "The group server did not answer"),
-             err.msg);
-    return rc;
+             err->msg);
 }
 
-/* A series of scope s, asked again when older than S_SERIES_KEEP_MS.
- * Borrowed: valid until the next call. */
+/* The series of scope s (kept by ask.c for a few minutes).  Borrowed:
+ * valid until the next question. */
 static int
 s_series_of(dash_t *d, const jp_web_req_t *req, const char *s, const json_t **out,
             s_fail_t *f)
 {
-    int64_t now = s_now_ms();
-    int slot = 0;
-    for (int i = 0; i < S_SERIES_CACHED; i++) {
-        if (s_series[i].j && !strcmp(s_series[i].scope, s) &&
-            now - s_series[i].at_ms < S_SERIES_KEEP_MS) {
-            *out = s_series[i].j;
-            return 0;
-        }
-        if (!s_series[i].j || s_series[i].at_ms < s_series[slot].at_ms ||
-            !strcmp(s_series[i].scope, s))
-            slot = i;
-    }
-    const char *args[] = {"scope", s};
-    json_t *j;
-    int rc = s_ask(d, req, "series", args, 1, &j, f);
+    jp_err_t err;
+    jp_err_clear(&err);
+    int rc = dash_series(d, s, out, &err);
     if (rc)
-        return rc;
-    json_decref(s_series[slot].j);
-    snprintf(s_series[slot].scope, sizeof s_series[slot].scope, "%s", s);
-    s_series[slot].at_ms = now;
-    s_series[slot].j = j;
-    *out = j;
-    return 0;
+        s_refusal(req, rc, &err, f);
+    return rc;
 }
 
 /* s percent-encoded for an address's query (all but A-Z a-z 0-9 - . _ ~
@@ -912,7 +886,8 @@ static const char s_js[] =
     "var "
     "p=document.getElementById('trends-status');if(p)p.textContent=box.dataset.failed+"
     "': '+e.message;});}\n"
-    "function fit(){Object.values(Chart.instances||{}).forEach(function(c){c.resize();});}\n"
+    "function "
+    "fit(){Object.values(Chart.instances||{}).forEach(function(c){c.resize();});}\n"
     "if(typeof Chart!=='undefined'){window.addEventListener('beforeprint',fit);"
     "window.addEventListener('afterprint',fit);}\n"
     "var pr=document.getElementById('print');\n"
