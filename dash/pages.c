@@ -301,6 +301,50 @@ s_children(dash_t *d, jp_buf_t *b, const jp_web_req_t *req, const char *s)
     return rc ? JP_ENOMEM : 0;
 }
 
+/* The figures a manager reads first, as cards over the report. */
+static int
+s_cards(jp_buf_t *b, const json_t *rep)
+{
+    static const char *const keys[][2] = {
+        {"base", "customers"},         {"base", "owners"},
+        {"base", "owner_class.loyal"}, {"retention", "first_maintenance_return"},
+        {"retention", "churn"},        {"retention", "at_risk"},
+        {"complaints", "contact_1h"},  {"loyalty", "loyalty_index.value"}};
+    int rc = jp_web_raw(b, "<div class=\"cards\" id=\"cards\">");
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !rc; i++) {
+        char key[96], value[48], of[64];
+        snprintf(key, sizeof key, "%s.%s", keys[i][0], keys[i][1]);
+        const json_t *v = dash_report_value(rep, keys[i][0], keys[i][1]);
+        const char *label = dash_figure_label(key);
+        while (label && *label == ' ')
+            label++;
+        of[0] = '\0';
+        if (json_is_object(v)) {
+            const json_t *pct = json_object_get(v, "pct");
+            if (json_is_number(pct))
+                snprintf(value, sizeof value, "%.2f%%", json_number_value(pct));
+            else
+                snprintf(value, sizeof value, "—");
+            snprintf(of, sizeof of, "%lld / %lld",
+                     (long long)json_integer_value(json_object_get(v, "num")),
+                     (long long)json_integer_value(json_object_get(v, "den")));
+        } else if (json_is_integer(v)) {
+            snprintf(value, sizeof value, "%lld", (long long)json_integer_value(v));
+        } else if (json_is_number(v)) {
+            snprintf(value, sizeof value, "%.2f", json_number_value(v));
+        } else {
+            snprintf(value, sizeof value, "—");
+        }
+        rc = jp_web_printf(
+            b,
+            "<div class=\"card\" data-key=\"%s\"><div class=\"label\">%s</div>"
+            "<div class=\"value\">%s</div><div class=\"of\">%s</div></div>",
+            key, label ? label : key, value, of);
+    }
+    rc |= jp_web_raw(b, "</div>");
+    return rc ? JP_ENOMEM : 0;
+}
+
 /* The scope in the address, or the key's own. */
 static const char *
 s_scope_param(const dash_t *d, const jp_web_req_t *req)
@@ -337,6 +381,7 @@ s_page_scope(dash_t *d, jp_web_req_t *req, jp_web_answer_t *ans)
         "<a href=\"/download?s=%s&t=all&f=xlsx\" id=\"dl-all-xlsx\">%s</a></p>",
         L(req, "打印（A4）", "Print (A4)"), s,
         L(req, "下载全部表格（Excel）", "Download every table (Excel)"));
+    rc |= s_cards(b, rep);
     rc |= s_children(d, b, req, s);
     /* The trends: drawn by dash.js from /series.json once the page shows. */
     rc |= jp_web_printf(
@@ -839,6 +884,11 @@ static const char s_css[] =
     ".chart{position:relative;height:16em;background:#fff;border:1px solid "
     "#ccd;padding:.3em}"
     "ul.children{columns:3}"
+    ".cards{display:flex;flex-wrap:wrap;gap:.6em;margin:.6em 0}"
+    ".card{background:#fff;border:1px solid #ccd;border-left:4px solid #1f3a5f;"
+    "padding:.4em .8em;min-width:9em}.card .label{color:#555;font-size:.9em}"
+    ".card .value{font-size:1.5em;font-weight:bold;font-variant-numeric:tabular-nums}"
+    ".card .of{color:#777;font-size:.85em;min-height:1.1em}"
     "form.cohort label{display:inline-block;margin:.3em 1em .3em 0}"
     ".result{font-size:1.2em}"
     ".error{color:#a00;background:#fee;border:1px solid #e99;padding:.5em}"

@@ -156,6 +156,20 @@ def check_figures(scope):
         want = money_fix(key, cells_of(value(rep, key)))
         if shown != want:
             fail("%s: page %r, jipan-query %r" % (key, shown, want))
+    cards = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#cards .card')).map(function(c){"
+        "return [c.getAttribute('data-key'), c.querySelector('.value').innerText,"
+        " c.querySelector('.of').innerText];});")
+    if len(cards) != 8:
+        fail("%d cards" % len(cards))
+    for key, shown, of in cards:
+        v = value(rep, key)
+        if isinstance(v, dict):
+            want = ("—" if v["pct"] is None else "%.2f%%" % v["pct"], "%d / %d" % (v["num"], v["den"]))
+        else:
+            want = ("—" if v is None else "%.2f" % v if isinstance(v, float) else str(v), "")
+        if (shown, of) != want:
+            fail("card %s: %r, jipan-query %r" % (key, (shown, of), want))
     regional = table_rows("t-regional")
     if len(regional) != len(rep["regional"]) + 1:
         fail("regional rows: page %d, jipan-query %d" % (len(regional), len(rep["regional"])))
