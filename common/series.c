@@ -104,6 +104,13 @@ s_remap_events(jp_base_t *n, const uint32_t *emap, const uint32_t *rmap)
     }
 }
 
+static int
+s_u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* The people of the rows kept: each old person's kept rows are one
  * person when all are kept, else resolved again among themselves; then
  * numbered by first row. */
@@ -146,12 +153,7 @@ s_people(const jp_base_t *b, jp_base_t *n, const uint32_t *rmap)
         for (uint32_t k = r0; k < r1; k++)
             if (rmap[b->prow[k]] != S_NONE)
                 sub[m++] = rmap[b->prow[k]];
-        for (uint32_t i = 1; i < m; i++) { /* insertion sort: runs are short */
-            uint32_t v = sub[i], j = i;
-            for (; j > 0 && sub[j - 1] > v; j--)
-                sub[j] = sub[j - 1];
-            sub[j] = v;
-        }
+        qsort(sub, m, sizeof *sub, s_u32_cmp);
         for (uint32_t i = 0; i < m; i++) {
             const s_row_t *r = &n->rows[sub[i]];
             snprintf(keys[i].phone, sizeof keys[i].phone, "%s", n->pool + r->phone);
