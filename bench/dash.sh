@@ -3,7 +3,7 @@
 # server: one store of CUSTOMERS generated customers pushed to a fresh
 # server, a group key's jipan-web, and curl on loopback signed in as a
 # browser would be.  Prints the time of each page (the whole request, 20
-# times each: p50 and max), the sign-in itself (Argon2id), the first ask
+# times each, 5 for a store's: p50 and max), the sign-in itself (Argon2id), the first ask
 # of the 24-month series (the charts' data, computed by the server) and
 # the next ones (kept by jipan-web), and the Excel download of every table.
 #
@@ -40,19 +40,21 @@ ms() {
 }
 pre=$(curl -s -c "$J" -b "$J" "$URL/login" | grep -o 'name="pre" value="[0-9a-f]*"' | grep -o '[0-9a-f]\{64\}')
 echo "sign-in (POST /login: Argon2id, a session)  $(ms --data "pre=$pre&user=ana&password=bench-pass-1234" "$URL/login") ms"
+# page PATH [N]: N requests (default 20), their median and maximum
 page() {
-    local t
-    t=$(for _ in $(seq 20); do ms "$URL$1"; done | sort -n)
-    printf '%-44s p50 %7s ms  max %7s ms\n' "$1" "$(echo "$t" | sed -n 10p)" "$(echo "$t" | tail -1)"
+    local t n=${2:-20}
+    t=$(for _ in $(seq "$n"); do ms "$URL$1"; done | sort -n)
+    printf '%-44s p50 %7s ms  max %7s ms  (%d)\n' "$1" "$(echo "$t" | sed -n "$(((n + 1) / 2))p")" \
+        "$(echo "$t" | tail -1)" "$n"
 }
 ms "$URL/scope?s=group" >/dev/null
 grep -q '集团 · 忠诚度月报' "$W/body" || { echo "bench/dash: not signed in" >&2; exit 1; }
 page "/scope?s=group"
 page "/scope?s=region:%E6%83%A0%E5%B7%9E"
-page "/scope?s=store:1"
-page "/at-risk?s=store:1"
+page "/scope?s=store:1" 5
+page "/at-risk?s=store:1" 5
 echo "/series.json?s=group, first (the server computes 24 months)  $(ms "$URL/series.json?s=group") ms"
 page "/series.json?s=group"
 page "/trends?s=group"
-echo "/download?s=group&t=all&f=xlsx (4 sheets)  $(ms "$URL/download?s=group&t=all&f=xlsx") ms"
+echo "/download?s=group&t=all&f=xlsx (4 sheets)  $(ms "$URL/download?s=group&t=all&f=xlsx") ms, $(stat -c %s "$W/body") bytes"
 grep -o 'series group, 24 months in [0-9]* ms[^"]*' "$W/server.err" | tail -1

@@ -5,6 +5,7 @@
  *   jipan-query keygen FILE
  *   jipan-query [--key FILE --server EP --server-key HEX] report [options]
  *   jipan-query [...] at-risk [--scope S] [--as-of D] [--format F]
+ *                             [--offset N] [--limit N]
  *   jipan-query [...] series [--scope S] [--as-of D] [--months N] [--filter F]
  *   jipan-query [...] status
  *
@@ -39,6 +40,7 @@ s_usage(FILE *out)
         "figures|regional]\n"
         "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] at-risk\n"
         "                  [--scope S] [--as-of DATE|INSTANT] [--format text|json|csv]\n"
+        "                  [--offset N] [--limit N]\n"
         "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] series\n"
         "                  [--scope S] [--as-of DATE|INSTANT] [--months N] [--filter "
         "EXPR]\n"
@@ -51,7 +53,8 @@ s_usage(FILE *out)
         "region its region's stores, a store itself.  The figures and their JSON\n"
         "schema are docs/REPORTS.md; filters are its cohort grammar.  at-risk\n"
         "lists the owners at risk of leaving (the churn warning) of every store\n"
-        "in scope, each with the store responsible, phones masked.  series gives\n"
+        "in scope, each with the store responsible, phones masked (--offset and\n"
+        "--limit: a part of it; an answer holds at most 4 MiB).  series gives\n"
         "every figure at the end of each of the last N months (default 24, at most\n"
         "36; the last one as of --as-of), as JSON (docs/REPORTS.md).\n"
         "\n"
@@ -170,6 +173,8 @@ main(int argc, char **argv)
                                        {"table", required_argument, NULL, 't'},
                                        {"timeout", required_argument, NULL, 'T'},
                                        {"months", required_argument, NULL, 'm'},
+                                       {"offset", required_argument, NULL, 'o'},
+                                       {"limit", required_argument, NULL, 'l'},
                                        {0}};
     const char *keyfile = getenv("JIPAN_QUERY_KEY"), *server = getenv("JIPAN_SERVER"),
                *server_key = getenv("JIPAN_SERVER_KEY");
@@ -212,6 +217,12 @@ main(int argc, char **argv)
         case 'm':
             args[2 * nargs] = "months", args[2 * nargs++ + 1] = optarg;
             break;
+        case 'o':
+            args[2 * nargs] = "offset", args[2 * nargs++ + 1] = optarg;
+            break;
+        case 'l':
+            args[2 * nargs] = "limit", args[2 * nargs++ + 1] = optarg;
+            break;
         case 'T':
             timeout_s = atoi(optarg);
             if (timeout_s < 1 || timeout_s > 3600)
@@ -240,9 +251,12 @@ main(int argc, char **argv)
         if (strcmp(table, "figures"))
             return s_fail(Q_USAGE, what, "takes no --table: the list is one table");
     }
-    for (int i = 0; i < nargs; i++)
+    for (int i = 0; i < nargs; i++) {
         if (!strcmp(args[2 * i], "months") && strcmp(what, "series"))
             return s_fail(Q_USAGE, what, "takes no --months (series does)");
+        if ((!strcmp(args[2 * i], "offset") || !strcmp(args[2 * i], "limit")) && !at_risk)
+            return s_fail(Q_USAGE, what, "takes no --offset or --limit (at-risk does)");
+    }
     if (!strcmp(what, "series")) {
         if (strcmp(table, "figures"))
             return s_fail(Q_USAGE, what, "takes no --table");

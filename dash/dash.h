@@ -106,8 +106,10 @@ dash_table_t *dash_regional_table(const json_t *report, bool en);
 dash_table_t *dash_series_table(const json_t *series, const char *const *keys, bool en);
 
 /* The churn warning list (jipan.at_risk/1): store, customer, phone
- * (masked by the server), first sale, last purchase, last visit. */
+ * (masked by the server), first sale, last purchase, last visit; and the
+ * rows of a further part of it (QUERY at_risk's offset) appended. */
 dash_table_t *dash_at_risk_table(const json_t *list, bool en);
+int dash_at_risk_rows(dash_table_t *t, const json_t *list);
 
 /* The words of figure key ("retention.churn"), translated; NULL if the
  * dashboard does not know it. */

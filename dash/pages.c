@@ -24,6 +24,9 @@
 
 #define L(req, zh, en) (jp_web_en(req) ? (en) : (zh))
 #define S_AT_RISK_SHOWN 500 /* owners the churn list's page shows */
+#define S_AT_RISK_PART                                                                   \
+    "5000" /* owners a download asks for at once (an answer is                           \
+              one frame of at most 4 MiB) */
 
 /* The figures the charts draw and the page's trend table lists. */
 static const char *const s_trend_keys[] = {"base.customers",
@@ -506,11 +509,13 @@ static int
 s_page_at_risk(dash_t *d, jp_web_req_t *req, jp_web_answer_t *ans)
 {
     const char *s = s_scope_param(d, req);
-    const char *args[] = {"scope", s};
+    char shown[16];
+    snprintf(shown, sizeof shown, "%d", S_AT_RISK_SHOWN);
+    const char *args[] = {"scope", s, "limit", shown};
     json_t *list;
     s_fail_t f;
     char name[256];
-    if (s_ask(d, req, "at_risk", args, 1, &list, &f))
+    if (s_ask(d, req, "at_risk", args, 2, &list, &f))
         return s_fail_page(d, req, &f, ans);
     dash_table_t *t = dash_at_risk_table(list, jp_web_en(req));
     jp_buf_t *b = &ans->body;
@@ -531,7 +536,7 @@ s_page_at_risk(dash_t *d, jp_web_req_t *req, jp_web_answer_t *ans)
           "list of the store responsible (phones masked)."));
     rc |= s_tabs(b, req, s, "at-risk");
     rc |= s_downloads(b, req, s, "at_risk", NULL);
-    if (t && dash_table_rows(t) > S_AT_RISK_SHOWN)
+    if (t && json_integer_value(json_object_get(list, "count")) > S_AT_RISK_SHOWN)
         rc |= jp_web_printf(
             b, "<p class=\"note\" id=\"shown\">%s %d %s</p>",
             L(req, "页面列出前", "The page lists the first"), S_AT_RISK_SHOWN,
@@ -726,10 +731,27 @@ s_tables_of(dash_t *d, const jp_web_req_t *req, const char *s, const char *t,
         out[(*n)++] = dash_series_table(series, NULL, en);
     }
     if (all || !strcmp(t, "at_risk")) {
-        if ((rc = s_ask(d, req, "at_risk", args, 1, &j, f)))
+        /* In parts: the whole list of a large scope does not fit an answer. */
+        char off[24] = "0";
+        const char *part[] = {"scope", s, "limit", S_AT_RISK_PART, "offset", off};
+        dash_table_t **at = &out[(*n)++];
+        for (json_int_t got = 0;;) {
+            if ((rc = s_ask(d, req, "at_risk", part, 3, &j, f)))
+                return rc;
+            size_t k = json_array_size(json_object_get(j, "items"));
+            if (!*at)
+                rc = (*at = dash_at_risk_table(j, en)) ? 0 : JP_ENOMEM;
+            else
+                rc = dash_at_risk_rows(*at, j);
+            got += (json_int_t)k;
+            bool more = k > 0 && got < json_integer_value(json_object_get(j, "count"));
+            json_decref(j);
+            if (rc || !more)
+                break;
+            snprintf(off, sizeof off, "%lld", (long long)got);
+        }
+        if (rc)
             return rc;
-        out[(*n)++] = dash_at_risk_table(j, en);
-        json_decref(j);
     }
     if (!strcmp(t, "cohort")) {
         if (!args[3] || !args[3][0]) {

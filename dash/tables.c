@@ -285,7 +285,15 @@ dash_at_risk_table(const json_t *list, bool en)
                                  L(en, "最近回厂", "Last visit"),
                                  L(en, "客户编号", "Customer id")};
     dash_table_t *t = s_new("at_risk", L(en, "流失预警", "Churn warning"), heads, 7);
-    int rc = t ? 0 : JP_ENOMEM;
+    if (t && dash_at_risk_rows(t, list))
+        dash_table_destroy(&t);
+    return t;
+}
+
+int
+dash_at_risk_rows(dash_table_t *t, const json_t *list)
+{
+    int rc = 0;
     const json_t *items = json_object_get(list, "items"), *it;
     size_t i;
     json_array_foreach(items, i, it)
@@ -310,7 +318,5 @@ dash_at_risk_table(const json_t *list, bool en)
              s_day(t, json_object_get(it, "last_visit")) ||
              dash_table_text(t, cid ? cid : "");
     }
-    if (rc)
-        dash_table_destroy(&t);
-    return t;
+    return rc ? JP_ENOMEM : 0;
 }

@@ -1141,7 +1141,8 @@ s_worker_stop(s_worker_t *w)
 /* The arguments each query takes (PROTOCOL.md 3): any other is refused. */
 static const char *const s_report_args[] = {"scope",  "as_of", "filter",
                                             "format", "table", NULL};
-static const char *const s_at_risk_args[] = {"scope", "as_of", "format", NULL};
+static const char *const s_at_risk_args[] = {"scope",  "as_of", "format",
+                                             "offset", "limit", NULL};
 static const char *const s_series_args[] = {"scope", "as_of", "filter", "months", NULL};
 static const char *const s_no_args[] = {NULL};
 
@@ -1176,7 +1177,7 @@ s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, zmq_msg_t *frame)
         if (!known[j]) {
             srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, m->query.id,
                       "%.*s takes %s; not '%.*s'", (int)w->n, w->p,
-                      at_risk  ? "scope, as_of, format"
+                      at_risk  ? "scope, as_of, format, offset, limit"
                       : series ? "scope, as_of, filter, months"
                       : report ? "scope, as_of, filter, format, table"
                                : "no argument",

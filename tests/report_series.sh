@@ -10,6 +10,8 @@
 #     row (phone of one, ID number of the other): two people in the months
 #     before that row and one after, in the series as in the reports (a
 #     series that kept the latest base's people would count one too few);
+#   - the churn warning list asked in parts (offset, limit) is that part of
+#     the whole list, its count the whole list's;
 #   - months out of 1..36, an argument series does not take, a scope the
 #     key may not read: refused with the reason.
 #
@@ -107,6 +109,23 @@ python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["scope"] =
     fail "a region key's series is not its region's, or has no cohort figure"
 reports "$T/region.key" "region:$R1" "$T/rf" "$T/sf.json" "$F"
 compare "$T/sf.json" "$T/rf" || fail "the filtered series differs from the reports"
+
+check "the churn warning list in parts (at_risk offset, limit)"
+Q --key "$T/group.key" at-risk --scope group --as-of $D --format json >"$T/risk.json"
+Q --key "$T/group.key" at-risk --scope group --as-of $D --format json --offset 2 --limit 3 >"$T/risk-part.json"
+Q --key "$T/group.key" at-risk --scope group --as-of $D --format csv --offset 2 --limit 3 >"$T/risk-part.csv"
+python3 - "$T/risk.json" "$T/risk-part.json" "$T/risk-part.csv" <<'EOF' || fail "a part of the list is not that part"
+import json, sys
+whole, part = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+lines = open(sys.argv[3], encoding="utf-8").read().splitlines()
+assert whole["count"] >= 5, whole["count"]
+assert part["count"] == whole["count"], (part["count"], whole["count"])
+assert part["items"] == whole["items"][2:5], part["items"]
+assert len(lines) == 4 and lines[1].split(",")[2] == whole["items"][2]["customer"], lines
+EOF
+rc=0
+Q --key "$T/group.key" report --limit 3 >"$T/out" 2>"$T/err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "takes no --offset or --limit" "$T/err" || fail "report took --limit (exit $rc)"
 
 check "refusals"
 rc=0
