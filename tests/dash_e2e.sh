@@ -92,7 +92,15 @@ for p in 01-login 02-group 03-region 04-store 05-trends 06-at-risk 07-cohort-for
     [ -s "$SHOTS/dash-$p.png" ] || fail "no screenshot dash-$p"
 done
 grep -q "series group, 24 months" "$T/server.err" || fail "the charts did not ask the server for a series"
+check "SIGTERM stops both, cleanly (no leak, nothing in their logs)"
+for p in "${WPIDS[@]}"; do
+    kill -TERM "$p"
+    rc=0
+    wait "$p" || rc=$?
+    [ "$rc" -eq 0 ] || fail "jipan-web $p exited $rc"
+done
+WPIDS=()
 for n in group region; do
-    grep -v '^jipan-web: .*chart' "$T/$n.err" | grep -q . && fail "$n's log: $(cat "$T/$n.err")"
+    grep -q . "$T/$n.err" && fail "$n's log: $(cat "$T/$n.err")"
 done
 echo "dash_e2e: OK"
