@@ -288,7 +288,7 @@ s_children(dash_t *d, jp_buf_t *b, const jp_web_req_t *req, const char *s)
                     "<li><a href=\"/scope?s=region:%s\" class=\"region\">%s "
                     "%s</a> (%zu %s)</li>",
                     st[i].region, L(req, "区域", "Region"), st[i].region, count,
-                    L(req, "家门店", "stores"));
+                    L(req, "家门店", count == 1 ? "store" : "stores"));
         }
         rc |= jp_web_raw(b, "</ul>");
     } else if (!strncmp(s, "region:", 7)) {
