@@ -47,3 +47,19 @@ jpb_server_start() {
     pid=$!
     for _ in $(seq 50); do grep -q listening "$W/server.out" 2>/dev/null && break; sleep 0.1; done
 }
+
+# jpb_one_store CUSTOMERS: one store of CUSTOMERS generated customers (seed
+# 3) pushed to the server, started; a group key in $W/group.key; Q asks
+# with it (jipan-query, answers waited for up to 10 minutes).
+jpb_one_store() {
+    "$B/tools/jipan-gen" --out "$W/gen" --stores 1 --customers "$1" --seed 3
+    jpb_store "$W/st" 1 HZ01 惠州 "$W/gen/HZ01"
+    rm -rf "$W/gen"
+    "$B/client/jipan-query" keygen "$W/group.key" >"$W/group.pub"
+    SV enroll --role group --curve "$(cat "$W/group.pub")" >/dev/null
+    jpb_server_start
+    "$B/client/jipan-store" -d "$W/st" sync -q --push-only --server "tcp://127.0.0.1:$port" \
+        --server-key "$KEY"
+}
+Q() { "$B/client/jipan-query" --key "$W/group.key" --server "tcp://127.0.0.1:$port" \
+    --server-key "$KEY" --timeout 600 "$@"; }

@@ -22,11 +22,8 @@
 
 #include <errno.h>
 #include <locale.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1017,16 +1014,11 @@ s_route(s_app_t *app, jp_web_req_t *req, jp_web_answer_t *ans)
     return jp_web_raw(&ans->body, L(req, "没有这个页面", "not found"));
 }
 
-/* Every page in its reader's language: the catalog's words (po/) come out
- * in it on this thread while the page is made. */
+/* The pages (web.c makes each in its reader's language). */
 static int
 s_page(void *cls, jp_web_req_t *req, jp_web_answer_t *ans)
 {
-    jp_i18n_scope_t lang;
-    jp_i18n_enter(&lang, !jp_web_en(req));
-    int rc = s_route(cls, req, ans);
-    jp_i18n_leave(&lang);
-    return rc;
+    return s_route(cls, req, ans);
 }
 
 static const char s_css[] =
@@ -1111,14 +1103,8 @@ cmd_web(cli_t *c, int argc, char **argv)
                           .statics = s_statics};
     jp_err_clear(&err);
     /* SIGINT and SIGTERM blocked before the server's thread starts (it
-     * inherits the mask), so that they reach this thread's sigwait. */
-    sigset_t stop;
-    int sig;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+     * inherits the mask), so that they reach this thread's wait. */
+    jp_web_signals_block();
     /* After the signal mask: the figures' thread must not take SIGTERM. */
     int rc = cli_ahead_start(&app.ahead, c->db, c->node.store, &err);
     if (!rc && (rc = jp_web_start(&conf, &web, &err)) != 0)
@@ -1132,37 +1118,9 @@ cmd_web(cli_t *c, int argc, char **argv)
                 CLI_PROG ": web: no zh_CN.UTF-8 locale on this machine: the "
                          "pages' figures and titles stay in English (deploy/README.md, "
                          "\"Chinese\")\n");
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    jp_web_signals_wait();
     jp_web_stop(&web);
     cli_ahead_stop(&app.ahead);
-    return CLI_OK;
-}
-
-/* The password from stdin: one line, not echoed on a terminal. */
-static int
-s_read_password(cli_t *c, char *out, size_t cap)
-{
-    struct termios old, quiet;
-    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-    if (tty) {
-        fprintf(stderr, "password: ");
-        quiet = old;
-        quiet.c_lflag &= ~(tcflag_t)ECHO;
-        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-    }
-    char *got = fgets(out, (int)cap, stdin);
-    if (tty) {
-        tcsetattr(STDIN_FILENO, TCSANOW, &old);
-        fputc('\n', stderr);
-    }
-    if (!got)
-        return cli_fail(c, CLI_REFUSED, "no password on standard input");
-    size_t n = strlen(out);
-    if (n && out[n - 1] == '\n')
-        out[--n] = '\0';
-    else if (n == cap - 1)
-        return cli_fail(c, CLI_REFUSED, "password longer than %d bytes", JP_WEB_PASS_MAX);
     return CLI_OK;
 }
 
@@ -1205,8 +1163,8 @@ cmd_web_user(cli_t *c, int argc, char **argv)
     if (strcmp(verb, "remove") == 0) {
         rc = jp_web_user_remove(users, name, &err);
     } else {
-        if ((ec = s_read_password(c, pass, sizeof pass)))
-            return ec;
+        if (jp_web_read_password(pass, sizeof pass, &err))
+            return cli_fail(c, CLI_REFUSED, "%s", err.msg);
         rc = strcmp(verb, "add") == 0 ? jp_web_user_add(users, name, role, pass, &err)
                                       : jp_web_user_passwd(users, name, pass, &err);
         explicit_bzero(pass, sizeof pass);

@@ -5,6 +5,8 @@
  *   jipan-query keygen FILE
  *   jipan-query [--key FILE --server EP --server-key HEX] report [options]
  *   jipan-query [...] at-risk [--scope S] [--as-of D] [--format F]
+ *                             [--offset N] [--limit N]
+ *   jipan-query [...] series [--scope S] [--as-of D] [--months N] [--filter F]
  *   jipan-query [...] status
  *
  * The key, server and server key may also come from $JIPAN_QUERY_KEY,
@@ -38,6 +40,10 @@ s_usage(FILE *out)
         "figures|regional]\n"
         "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] at-risk\n"
         "                  [--scope S] [--as-of DATE|INSTANT] [--format text|json|csv]\n"
+        "                  [--offset N] [--limit N]\n"
+        "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] series\n"
+        "                  [--scope S] [--as-of DATE|INSTANT] [--months N] [--filter "
+        "EXPR]\n"
         "       " Q_PROG " [--key FILE] [--server EP] [--server-key HEX] status\n"
         "\n"
         "Ask the group server for loyalty figures with an analyst's or auditor's\n"
@@ -47,7 +53,10 @@ s_usage(FILE *out)
         "region its region's stores, a store itself.  The figures and their JSON\n"
         "schema are docs/REPORTS.md; filters are its cohort grammar.  at-risk\n"
         "lists the owners at risk of leaving (the churn warning) of every store\n"
-        "in scope, each with the store responsible, phones masked.\n"
+        "in scope, each with the store responsible, phones masked (--offset and\n"
+        "--limit: a part of it; an answer holds at most 4 MiB).  series gives\n"
+        "every figure at the end of each of the last N months (default 24, at most\n"
+        "36; the last one as of --as-of), as JSON (docs/REPORTS.md).\n"
         "\n"
         "  --key FILE        the key pair ($JIPAN_QUERY_KEY)\n"
         "  --server EP       e.g. tcp://group.example.cn:7700 ($JIPAN_SERVER)\n"
@@ -163,10 +172,13 @@ main(int argc, char **argv)
                                        {"format", required_argument, NULL, 'F'},
                                        {"table", required_argument, NULL, 't'},
                                        {"timeout", required_argument, NULL, 'T'},
+                                       {"months", required_argument, NULL, 'm'},
+                                       {"offset", required_argument, NULL, 'o'},
+                                       {"limit", required_argument, NULL, 'l'},
                                        {0}};
     const char *keyfile = getenv("JIPAN_QUERY_KEY"), *server = getenv("JIPAN_SERVER"),
                *server_key = getenv("JIPAN_SERVER_KEY");
-    const char *args[2 * 5];
+    const char *args[2 * 6];
     int nargs = 0;
     const char *format = "text", *table = "figures";
     int timeout_s = 15;
@@ -202,6 +214,15 @@ main(int argc, char **argv)
         case 't':
             table = optarg;
             break;
+        case 'm':
+            args[2 * nargs] = "months", args[2 * nargs++ + 1] = optarg;
+            break;
+        case 'o':
+            args[2 * nargs] = "offset", args[2 * nargs++ + 1] = optarg;
+            break;
+        case 'l':
+            args[2 * nargs] = "limit", args[2 * nargs++ + 1] = optarg;
+            break;
         case 'T':
             timeout_s = atoi(optarg);
             if (timeout_s < 1 || timeout_s > 3600)
@@ -211,12 +232,12 @@ main(int argc, char **argv)
             s_usage(stderr);
             return Q_USAGE;
         }
-        if (nargs > 3)
+        if (nargs > 4)
             return s_fail(Q_USAGE, "usage", "give each option once");
     }
     if (optind != argc - 1 ||
         (strcmp(argv[optind], "report") && strcmp(argv[optind], "at-risk") &&
-         strcmp(argv[optind], "status"))) {
+         strcmp(argv[optind], "series") && strcmp(argv[optind], "status"))) {
         s_usage(stderr);
         return Q_USAGE;
     }
@@ -230,21 +251,27 @@ main(int argc, char **argv)
         if (strcmp(table, "figures"))
             return s_fail(Q_USAGE, what, "takes no --table: the list is one table");
     }
+    for (int i = 0; i < nargs; i++) {
+        if (!strcmp(args[2 * i], "months") && strcmp(what, "series"))
+            return s_fail(Q_USAGE, what, "takes no --months (series does)");
+        if ((!strcmp(args[2 * i], "offset") || !strcmp(args[2 * i], "limit")) && !at_risk)
+            return s_fail(Q_USAGE, what, "takes no --offset or --limit (at-risk does)");
+    }
+    if (!strcmp(what, "series")) {
+        if (strcmp(table, "figures"))
+            return s_fail(Q_USAGE, what, "takes no --table");
+        format = "json"; /* the series is JSON only */
+    }
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
         return s_fail(Q_USAGE, what, "--format must be text, json or csv");
-    if (!keyfile || !server || !server_key)
-        return s_fail(Q_USAGE, what,
-                      "needs --key, --server and --server-key (or $JIPAN_QUERY_KEY, "
-                      "$JIPAN_SERVER, $JIPAN_SERVER_KEY)");
     uint8_t skey[32];
-    if (!jp_curve_parse(server_key, skey))
-        return s_fail(Q_USAGE, what,
-                      "--server-key needs the server's Curve key (64 hex digits)");
     jp_curve_t k;
     jp_err_t err;
-    int rc = jp_curve_load(&k, keyfile, &err);
+    jp_ask_t a;
+    int rc = jp_ask_setup(&a, keyfile, server, server_key, &k, skey, &err);
     if (rc)
-        return s_fail(rc == JP_ENOTFOUND ? Q_USAGE : Q_FAILED, what, err.msg);
+        return s_fail(rc == JP_ENOTFOUND || rc == JP_EINVAL ? Q_USAGE : Q_FAILED, what,
+                      err.msg);
     if (tabular) {
         args[2 * nargs] = "format";
         args[2 * nargs++ + 1] = strcmp(format, "json") ? "csv" : "json";
@@ -253,10 +280,7 @@ main(int argc, char **argv)
         args[2 * nargs] = "table";
         args[2 * nargs++ + 1] = table;
     }
-    jp_ask_t a = {.endpoint = server,
-                  .server_key = skey,
-                  .key = &k,
-                  .timeout_ms = timeout_s * 1000};
+    a.timeout_ms = timeout_s * 1000;
     char *body = NULL;
     size_t n;
     rc = jp_ask(&a, at_risk ? "at_risk" : what, args, nargs, &body, &n, &err);

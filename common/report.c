@@ -301,8 +301,8 @@ s_json_hundredths(int64_t v)
     return json_real((double)v / 100.0);
 }
 
-static json_t *
-s_json_figure(const jp_figure_t *f)
+json_t *
+jp_figure_json(const jp_figure_t *f)
 {
     switch (f->type) {
     case JP_FIG_RATE:
@@ -390,7 +390,7 @@ jp_stats_json(const jp_stats_t *s, const char *scope, const jp_scope_t *stores,
         json_t *sec = json_object_get(root, f[i].section);
         if (!sec && json_object_set_new(root, f[i].section, sec = json_object()))
             goto fail;
-        if (s_json_set(sec, f[i].name, s_json_figure(&f[i])))
+        if (s_json_set(sec, f[i].name, jp_figure_json(&f[i])))
             goto fail;
     }
     if (filter && json_object_set_new(json_object_get(root, "cohort"), "filter",

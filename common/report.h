@@ -49,6 +49,11 @@ void jp_format_iso(int64_t ms, char *out, size_t cap);
 json_t *jp_stats_json(const jp_stats_t *s, const char *scope, const jp_scope_t *stores,
                       const jp_filter_t *filter);
 
+/* One figure's value as the report's JSON has it: an integer (count,
+ * money in fen), a number with two decimals or null (fixed), or
+ * {"num", "den", "pct"} (rate).  Caller owns; NULL when out of memory. */
+json_t *jp_figure_json(const jp_figure_t *f);
+
 /* Serialise as the tools print it: 2-space indent, reals with up to 15
  * significant digits.  Caller frees; NULL when out of memory. */
 char *jp_json_text(const json_t *j);

@@ -6,7 +6,8 @@
 # group log.  Everything it starts is stopped when it ends (or fails).
 # Files live under $JIPAN_DEMO_DIR (default /tmp/jipan-demo), removed at
 # the start of the next run.  `bash deploy/demo.sh --web` then keeps the
-# HZ01 store's counter screens (jipan-store web) open until Ctrl-C.
+# HZ01 store's counter screens (jipan-store web) and the group's dashboard
+# (jipan-web) open until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keep_web=false
@@ -158,18 +159,22 @@ if [ -x "$bin/audit/jipan-audit" ]; then
         --server-key "$(server keys | awk '$1 == "receipt" { print $2 }')"
 fi
 
-say "The store's counter in a browser (jipan-store web, HZ01): a user for it"
+say "The screens in a browser: HZ01's counter (jipan-store web) and the group's dashboard (jipan-web)"
 web_port=${JIPAN_DEMO_WEB_PORT:-8470}
+dash_port=${JIPAN_DEMO_DASH_PORT:-8480}
 web_pass=$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$web_pass" | store HZ01 web-user add demo --role manager
-echo "  the counter:  http://127.0.0.1:$web_port/   (user demo, password $web_pass)"
-echo "  the group's dashboard: not built yet; jipan-query above is the analysts' way in"
+printf '%s\n' "$web_pass" | "$bin/dash/jipan-web" user add demo --users "$demo/web-users"
+echo "  the counter:           http://127.0.0.1:$web_port/   (user demo, password $web_pass)"
+echo "  the group's dashboard: http://127.0.0.1:$dash_port/   (user demo, the same password; the group analyst's key)"
 if $keep_web; then
-    echo "  serving until Ctrl-C ..."
+    "$bin/dash/jipan-web" --key "$demo/group.key" --server "tcp://127.0.0.1:$port" \
+        --server-key "$server_key" --users "$demo/web-users" --port "$dash_port" &
+    pids+=($!)
+    echo "  serving both until Ctrl-C ..."
     store HZ01 web --port "$web_port"
 else
-    echo "  to open it: bash deploy/demo.sh --web, or"
-    echo "  $bin/client/jipan-store -d $demo/stores/HZ01 web --port $web_port"
+    echo "  to open them: bash deploy/demo.sh --web (both served, with the server, until Ctrl-C)"
 fi
 
 say "Done.  Everything started here is stopped now; the files stay in $demo"

@@ -13,6 +13,7 @@ packages=(
     clang libclang-rt-14-dev
     bc python3 procps systemd openssl
     gettext locales
+    libjs-chart.js libxlsxwriter-dev
 )
 
 missing=()

@@ -181,3 +181,21 @@ jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs,
     jp_ask_close(&s);
     return rc;
 }
+
+int
+jp_ask_setup(jp_ask_t *a, const char *keyfile, const char *server, const char *server_key,
+             jp_curve_t *k, uint8_t skey[32], jp_err_t *err)
+{
+    if (!keyfile || !server || !server_key)
+        return jp_err_set(err, JP_EINVAL,
+                          "needs --key, --server and --server-key (or $JIPAN_QUERY_KEY, "
+                          "$JIPAN_SERVER, $JIPAN_SERVER_KEY)");
+    if (!jp_curve_parse(server_key, skey))
+        return jp_err_set(err, JP_EINVAL,
+                          "--server-key needs the server's Curve key (64 hex digits)");
+    int rc = jp_curve_load(k, keyfile, err);
+    if (rc)
+        return rc;
+    *a = (jp_ask_t){.endpoint = server, .server_key = skey, .key = k};
+    return 0;
+}

@@ -20,6 +20,16 @@ typedef struct {
     int timeout_ms;            /* per answer; 0: 15 s */
 } jp_ask_t;
 
+/* An analyst's or auditor's tool's way to the server, as given on its
+ * command line or in the environment: the key pair from keyfile into *k,
+ * the server's key (64 hex digits or Z85) into skey, and a filled with
+ * them (borrowing k, skey and server).  JP_EINVAL when one of the three
+ * is missing or the server key is not a key, with err naming the options
+ * and their variables ($JIPAN_QUERY_KEY, $JIPAN_SERVER, $JIPAN_SERVER_KEY);
+ * JP_ENOTFOUND or JP_EIO from the key file. */
+int jp_ask_setup(jp_ask_t *a, const char *keyfile, const char *server,
+                 const char *server_key, jp_curve_t *k, uint8_t skey[32], jp_err_t *err);
+
 /* A session for several questions: jp_ask_open connects and says HELLO
  * (a refused key or a silent server fail here), jp_ask_query asks one
  * question and waits for its ANSWER, jp_ask_close says BYE. */

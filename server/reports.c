@@ -17,6 +17,7 @@
 
 #include "msg.h"
 #include "report.h"
+#include "series.h"
 #include "stats.h"
 #include "validate.h"
 
@@ -373,7 +374,8 @@ s_base_for(srv_reports_t *r, jp_txn_t *txn, bool live, int64_t *asof, bool *held
 /* A report query's arguments, defaults filled in. */
 typedef struct {
     char scope[JP_MSG_MAX_TEXT + 1], asof[JP_MSG_MAX_TEXT + 1];
-    char filter[JP_MSG_MAX_TEXT + 1], format[16], table[16];
+    char filter[JP_MSG_MAX_TEXT + 1], format[16], table[16], months[16];
+    char offset[24], limit[24];
 } s_rargs_t;
 
 static void
@@ -386,6 +388,9 @@ s_rargs(const jp_msg_t *m, const srv_key_t *k, s_rargs_t *a)
     s_arg(m, "filter", a->filter, sizeof a->filter);
     s_arg(m, "format", a->format, sizeof a->format);
     s_arg(m, "table", a->table, sizeof a->table);
+    s_arg(m, "months", a->months, sizeof a->months);
+    s_arg(m, "offset", a->offset, sizeof a->offset);
+    s_arg(m, "limit", a->limit, sizeof a->limit);
 }
 
 /* Whether the QUERY is `what`. */
@@ -476,22 +481,31 @@ s_code_of(void *arg, uint16_t store)
  * memory. */
 static char *
 s_at_risk_body(const srv_reports_t *r, const jp_scope_t *scope, s_codes_t *codes,
-               const char *label, const char *format, size_t *n, int *rc)
+               const char *label, const char *format, int64_t offset, int64_t limit,
+               size_t *n, int *rc)
 {
-    jp_at_risk_list_t l;
+    jp_at_risk_list_t l, part;
     char *body = NULL;
     *n = 0;
     if ((*rc = jp_at_risk_compute(r->base, scope, &l)))
         return NULL;
+    /* The part asked for (offset, limit); count stays the whole list's. */
+    part = l;
+    part.items += (size_t)offset < l.n ? (size_t)offset : l.n;
+    part.n = l.n - (size_t)(part.items - l.items);
+    if (limit >= 0 && (size_t)limit < part.n)
+        part.n = (size_t)limit;
     if (!strcmp(format, "json")) {
-        json_t *j = jp_at_risk_json(&l, label, s_code_of, codes);
+        json_t *j = jp_at_risk_json(&part, label, s_code_of, codes);
+        if (j && json_object_set_new(j, "count", json_integer((json_int_t)l.n)))
+            json_decref(j), j = NULL;
         body = j ? jp_json_text(j) : NULL;
         json_decref(j);
         *n = body ? strlen(body) : 0;
     } else {
         FILE *f = open_memstream(&body, n);
         if (f) {
-            jp_at_risk_csv(&l, s_code_of, codes, f);
+            jp_at_risk_csv(&part, s_code_of, codes, f);
             fclose(f);
         }
     }
@@ -500,7 +514,27 @@ s_at_risk_body(const srv_reports_t *r, const jp_scope_t *scope, s_codes_t *codes
     return body;
 }
 
-/* A report or a churn warning list computed from a base, on the
+/* The figures month by month from the held base (reporter thread): the
+ * body, or NULL with *rc. */
+static char *
+s_series_body(const srv_reports_t *r, const jp_scope_t *scope, const jp_filter_t *filter,
+              int months, const char *label, size_t *n, int *rc)
+{
+    static jp_series_t s; /* 36 reports' figures, reporter thread only */
+    char *body = NULL;
+    *n = 0;
+    if ((*rc = jp_series_compute(r->base, scope, filter, months, &s)))
+        return NULL;
+    json_t *j = jp_series_json(&s, label);
+    body = j ? jp_json_text(j) : NULL;
+    json_decref(j);
+    jp_series_free(&s);
+    *n = body ? strlen(body) : 0;
+    *rc = body ? 0 : JP_ENOMEM;
+    return body;
+}
+
+/* A report, a series or a churn warning list computed from a base, on the
  * reporter thread. */
 void
 srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
@@ -508,7 +542,7 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
     const uint64_t qid = m->query.id;
     static jp_scope_t scope, listed; /* 8 KiB each, reporter thread only */
     static s_codes_t codes;          /* 136 KiB, reporter thread only */
-    const bool at_risk = s_is(m, "at_risk");
+    const bool at_risk = s_is(m, "at_risk"), series = s_is(m, "series");
     s_rargs_t a;
     char label[JP_MSG_MAX_TEXT + 64];
     const char *why;
@@ -520,6 +554,22 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
     }
     if (strcmp(a.format, "json") && strcmp(a.format, "csv")) {
         srv_error(c, JP_PERR_MALFORMED, qid, "format must be json or csv");
+        return;
+    }
+    int64_t months = 24, offset = 0, limit = -1;
+    if (a.offset[0] &&
+        jp_parse_int(a.offset, strlen(a.offset), 0, INT32_MAX, &offset, &why)) {
+        srv_error(c, JP_PERR_MALFORMED, qid, "offset: %s", why);
+        return;
+    }
+    if (a.limit[0] &&
+        jp_parse_int(a.limit, strlen(a.limit), 1, INT32_MAX, &limit, &why)) {
+        srv_error(c, JP_PERR_MALFORMED, qid, "limit: %s", why);
+        return;
+    }
+    if (series && a.months[0] &&
+        jp_parse_int(a.months, strlen(a.months), 1, JP_SERIES_MAX, &months, &why)) {
+        srv_error(c, JP_PERR_MALFORMED, qid, "months: %s", why);
         return;
     }
     jp_err_t err = {0};
@@ -552,14 +602,31 @@ srv_report(srv_reports_t *r, srv_client_t *c, const jp_msg_t *m)
     srv_principal(c->k, who, sizeof who);
     if (at_risk) {
         size_t len = 0;
-        char *body =
-            rc ? NULL : s_at_risk_body(r, &scope, &codes, label, a.format, &len, &rc);
+        char *body = rc ? NULL
+                        : s_at_risk_body(r, &scope, &codes, label, a.format, offset,
+                                         limit, &len, &rc);
         if (rc) {
             srv_error(c, JP_PERR_INTERNAL, qid, "at_risk: %s",
                       err.msg[0] ? err.msg : jp_strerror(rc));
             return;
         }
         srv_log("%s: at_risk %s in %llu ms%s", who, label,
+                (unsigned long long)(jp_now_ms() - t0), cached ? " (base held)" : "");
+        srv_answer(c, qid, body, len);
+        free(body);
+        return;
+    }
+    if (series) {
+        size_t len = 0;
+        char *body =
+            rc ? NULL : s_series_body(r, &scope, filter, (int)months, label, &len, &rc);
+        jp_filter_destroy(&filter);
+        if (rc) {
+            srv_error(c, JP_PERR_INTERNAL, qid, "series: %s",
+                      err.msg[0] ? err.msg : jp_strerror(rc));
+            return;
+        }
+        srv_log("%s: series %s, %d months in %llu ms%s", who, label, (int)months,
                 (unsigned long long)(jp_now_ms() - t0), cached ? " (base held)" : "");
         srv_answer(c, qid, body, len);
         free(body);

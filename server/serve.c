@@ -1359,7 +1359,9 @@ s_worker_stop(s_worker_t *w)
 /* The arguments each query takes (PROTOCOL.md 3): any other is refused. */
 static const char *const s_report_args[] = {"scope",  "as_of", "filter",
                                             "format", "table", NULL};
-static const char *const s_at_risk_args[] = {"scope", "as_of", "format", NULL};
+static const char *const s_at_risk_args[] = {"scope",  "as_of", "format",
+                                             "offset", "limit", NULL};
+static const char *const s_series_args[] = {"scope", "as_of", "filter", "months", NULL};
 static const char *const s_no_args[] = {NULL};
 
 static void
@@ -1368,18 +1370,20 @@ s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, zmq_msg_t *frame)
     const jp_msg_str_t *w = &m->query.what;
     void (*fn)(s_srv_t *, s_sess_t *, const jp_msg_t *, jp_txn_t *) = NULL;
     bool at_risk = w->n == 7 && memcmp(w->p, "at_risk", 7) == 0;
-    bool report = at_risk || (w->n == 6 && memcmp(w->p, "report", 6) == 0);
+    bool series = w->n == 6 && memcmp(w->p, "series", 6) == 0;
+    bool report = at_risk || series || (w->n == 6 && memcmp(w->p, "report", 6) == 0);
     if (w->n == 6 && memcmp(w->p, "status", 6) == 0)
         fn = s_status;
     else if (w->n == 6 && memcmp(w->p, "stores", 6) == 0)
         fn = s_stores;
     if (!fn && !report) {
         srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, m->query.id,
-                  "unknown query '%.*s' (report, at_risk, status, stores)",
+                  "unknown query '%.*s' (report, series, at_risk, status, stores)",
                   (int)(w->n > 32 ? 32 : w->n), w->p);
         return;
     }
     const char *const *known = at_risk  ? s_at_risk_args
+                               : series ? s_series_args
                                : report ? s_report_args
                                         : s_no_args;
     for (uint32_t i = 0; i < m->query.args.n; i++) {
@@ -1391,7 +1395,8 @@ s_query(s_srv_t *s, s_sess_t *x, const jp_msg_t *m, zmq_msg_t *frame)
         if (!known[j]) {
             srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, m->query.id,
                       "%.*s takes %s; not '%.*s'", (int)w->n, w->p,
-                      at_risk  ? "scope, as_of, format"
+                      at_risk  ? "scope, as_of, format, offset, limit"
+                      : series ? "scope, as_of, filter, months"
                       : report ? "scope, as_of, filter, format, table"
                                : "no argument",
                       (int)(k->n > 32 ? 32 : k->n), k->p);

@@ -13,14 +13,15 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 command -v systemd-analyze >/dev/null || fail "systemd-analyze missing (deploy/install-deps.sh installs systemd)"
 # The units name /usr/local/bin; verify copies that name the build's programs.
-for unit in jipan-server.service jipan-store@.service; do
+for unit in jipan-server.service jipan-store@.service jipan-web.service; do
     sed -e "s#/usr/local/bin/jipan-server#$B/server/jipan-server#" \
         -e "s#/usr/local/bin/jipan-store#$B/client/jipan-store#" \
+        -e "s#/usr/local/bin/jipan-web#$B/dash/jipan-web#" \
         "$SRC/deploy/systemd/$unit" >"$T/$unit"
 done
 cp "$T/jipan-store@.service" "$T/jipan-store@HZ01.service"
 # verify warns about the unknown user on a build machine; errors fail it.
-for unit in jipan-server.service jipan-store@HZ01.service; do
+for unit in jipan-server.service jipan-store@HZ01.service jipan-web.service; do
     if ! SYSTEMD_LOG_LEVEL=err systemd-analyze verify --man=no "$T/$unit" 2>"$T/err"; then
         cat "$T/err" >&2
         fail "systemd-analyze verify $unit"

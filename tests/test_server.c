@@ -1006,7 +1006,8 @@ t_frame_limits(void **state)
  * (a CREDIT with no stream is ignored: the stream may just have ended);
  * only a store's key pulls the log; a second HELLO gets a fresh WELCOME; a
  * message after BYE is one before HELLO; an unknown query argument is
- * refused. */
+ * refused, and so is an argument of another query (series' months on a
+ * report, a report's format on a series) or months out of range. */
 static void
 t_edges_defined(void **state)
 {
@@ -1065,6 +1066,22 @@ t_edges_defined(void **state)
     s_refused(&F.analyst, 0, &m, JP_PERR_MALFORMED);
     m.query.what.p = "status";
     s_refused(&F.analyst, 0, &m, JP_PERR_MALFORMED);
+    /* series takes months, not format; report takes format, not months;
+     * months outside 1..36. */
+    m.query.what.p = "series";
+    m.query.args.v[0].key.p = "format";
+    m.query.args.v[0].key.n = 6;
+    m.query.args.v[0].val.p = "csv";
+    m.query.args.v[0].val.n = 3;
+    s_refused(&F.analyst, 0, &m, JP_PERR_MALFORMED);
+    m.query.what.p = "report";
+    m.query.args.v[0].key.p = "months";
+    m.query.args.v[0].val.p = "12";
+    m.query.args.v[0].val.n = 2;
+    s_refused(&F.analyst, 0, &m, JP_PERR_MALFORMED);
+    m.query.what.p = "series";
+    m.query.args.v[0].val.p = "37";
+    s_refused(&F.analyst, 0, &m, JP_PERR_MALFORMED);
     s_unchanged(&before);
 }
 
@@ -1087,8 +1104,8 @@ t_idle_session_kept(void **state)
     s_send(s, &m);
     assert_true(s_recv(s, &f, &m, 5000));
     if (m.type == JP_MSG_ERROR)
-        fprintf(stderr, "idle session refused: ERROR %lld %.*s\n", (long long)m.error.code,
-                (int)m.error.message.n, m.error.message.p);
+        fprintf(stderr, "idle session refused: ERROR %lld %.*s\n",
+                (long long)m.error.code, (int)m.error.message.n, m.error.message.p);
     assert_int_equal(m.type, JP_MSG_CHANGES);
     zmq_msg_close(&f);
     zmq_close(s);

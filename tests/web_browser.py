@@ -13,22 +13,17 @@ Exit 0 when every check passed; a failure names its step.
 import os
 import sys
 
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import browser  # noqa: E402
+from browser import chromium  # noqa: E402
 
 url, user, password, shots = sys.argv[1:5]
 os.makedirs(shots, exist_ok=True)
 
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-          "--window-size=1200,1000", "--lang=zh-CN", "--no-first-run",
-          "--user-data-dir=" + os.path.join(shots, ".profile")):
-    opts.add_argument(a)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+driver = chromium(shots)
 driver.set_page_load_timeout(20)
 step = "start"
 
@@ -46,24 +41,7 @@ def shot(name):
 
 
 def submit(el):
-    """Click el and wait until the page it asks for has replaced this one.
-
-    The old page is marked with a window property, which the new page
-    does not have.  While the browser is between the two, chromedriver
-    may answer with any of its errors (a stale element, or "Node with
-    given id does not belong to the document"): those mean "not yet".
-    """
-    driver.execute_script("window.__jpOld = true;")
-    el.click()
-
-    def replaced(d):
-        try:
-            return d.execute_script(
-                "return window.__jpOld !== true && document.readyState === 'complete';")
-        except WebDriverException:
-            return False
-
-    WebDriverWait(driver, 10).until(replaced)
+    browser.submit(driver, el, timeout=10)
 
 
 def text(css):

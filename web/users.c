@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define S_LINE_MAX 512 /* one line of the file, bytes */
@@ -297,4 +298,31 @@ fail:
         s_lines_free(l);
     free(l);
     return rc;
+}
+
+int
+jp_web_read_password(char *out, size_t cap, jp_err_t *err)
+{
+    struct termios old, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fprintf(stderr, "password: ");
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    char *got = fgets(out, (int)cap, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        fputc('\n', stderr);
+    }
+    if (!got)
+        return jp_err_set(err, JP_EINVAL, "no password on standard input");
+    size_t n = strlen(out);
+    if (n && out[n - 1] == '\n')
+        out[--n] = '\0';
+    else if (n == cap - 1)
+        return jp_err_set(err, JP_EINVAL, "password longer than %d bytes",
+                          JP_WEB_PASS_MAX);
+    return 0;
 }

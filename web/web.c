@@ -11,10 +11,13 @@
  */
 #include "web.h"
 #include "crypto.h"
+#include "i18n.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -342,7 +345,8 @@ s_session_new(jp_web_t *web, const char *user, const char *role)
 
 static enum MHD_Result
 s_send(jp_web_req_t *req, int status, const char *type, const void *data, size_t n,
-       enum MHD_ResponseMemoryMode mode, const char *location, const char *cookie)
+       enum MHD_ResponseMemoryMode mode, const char *location, const char *cookie,
+       const char *filename)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)data, mode);
     if (!r)
@@ -359,6 +363,11 @@ s_send(jp_web_req_t *req, int status, const char *type, const void *data, size_t
         MHD_add_response_header(r, "Location", location);
     if (cookie)
         MHD_add_response_header(r, "Set-Cookie", cookie);
+    if (filename && filename[0]) {
+        char disp[200];
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
+        MHD_add_response_header(r, "Content-Disposition", disp);
+    }
     enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return ok;
@@ -368,23 +377,23 @@ static enum MHD_Result
 s_redirect(jp_web_req_t *req, const char *to, const char *cookie)
 {
     return s_send(req, 303, "text/plain; charset=utf-8", "", 0, MHD_RESPMEM_PERSISTENT,
-                  to, cookie);
+                  to, cookie, NULL);
 }
 
 static enum MHD_Result
 s_plain(jp_web_req_t *req, int status, const char *text)
 {
     return s_send(req, status, "text/plain; charset=utf-8", text, strlen(text),
-                  MHD_RESPMEM_PERSISTENT, NULL, NULL);
+                  MHD_RESPMEM_PERSISTENT, NULL, NULL, NULL);
 }
 
 /* Send b (handed over to the server). */
 static enum MHD_Result
 s_send_buf(jp_web_req_t *req, int status, const char *type, jp_buf_t *b,
-           const char *cookie)
+           const char *cookie, const char *filename)
 {
     enum MHD_Result ok = s_send(req, status, type, b->data ? (void *)b->data : "", b->len,
-                                MHD_RESPMEM_MUST_COPY, NULL, cookie);
+                                MHD_RESPMEM_MUST_COPY, NULL, cookie, filename);
     jp_buf_free(b);
     return ok;
 }
@@ -441,7 +450,7 @@ s_login_page(jp_web_req_t *req, int status, const char *msg)
         jp_buf_free(&b);
         return s_plain(req, 500, "out of memory");
     }
-    return s_send_buf(req, status, NULL, &b, cookie);
+    return s_send_buf(req, status, NULL, &b, cookie, NULL);
 }
 
 static enum MHD_Result
@@ -471,7 +480,7 @@ s_static(jp_web_req_t *req)
     for (const struct jp_web_static *st = req->web->conf.statics; st && st->path; st++) {
         if (strcmp(st->path, req->path) == 0)
             return s_send(req, 200, st->type, st->data, strlen(st->data),
-                          MHD_RESPMEM_PERSISTENT, NULL, NULL);
+                          MHD_RESPMEM_PERSISTENT, NULL, NULL, NULL);
     }
     return s_plain(req, 404, "not found");
 }
@@ -524,8 +533,13 @@ s_dispatch(jp_web_req_t *req)
         return s_redirect(req, "/login",
                           "jp_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     }
+    /* The page in its reader's language: the catalog's words (po/) come
+     * out in it on this thread while the page is made. */
     jp_web_answer_t ans = {0};
+    jp_i18n_scope_t words;
+    jp_i18n_enter(&words, !jp_web_en(req));
     int rc = web->conf.page(web->conf.app, req, &ans);
+    jp_i18n_leave(&words);
     if (rc) {
         jp_buf_free(&ans.body);
         fprintf(stderr, "jipan web: %s %s: %s\n", req->method, req->path,
@@ -536,7 +550,8 @@ s_dispatch(jp_web_req_t *req)
         jp_buf_free(&ans.body);
         return s_redirect(req, ans.location[0] == '/' ? ans.location : "/", NULL);
     }
-    return s_send_buf(req, ans.status ? ans.status : 200, ans.type, &ans.body, NULL);
+    return s_send_buf(req, ans.status ? ans.status : 200, ans.type, &ans.body, NULL,
+                      ans.filename);
 }
 
 static enum MHD_Result
@@ -627,4 +642,24 @@ jp_web_stop(jp_web_t **self_p)
     sodium_memzero((*self_p)->sessions, sizeof(*self_p)->sessions);
     free(*self_p);
     *self_p = NULL;
+}
+
+static sigset_t s_stop_signals;
+
+void
+jp_web_signals_block(void)
+{
+    sigemptyset(&s_stop_signals);
+    sigaddset(&s_stop_signals, SIGINT);
+    sigaddset(&s_stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &s_stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void
+jp_web_signals_wait(void)
+{
+    int sig;
+    while (sigwait(&s_stop_signals, &sig) != 0)
+        ;
 }

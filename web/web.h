@@ -3,7 +3,8 @@
  * (libmicrohttpd) bound to loopback, the users file, sign-in, sessions,
  * CSRF tokens, HTML escaping and the security headers every answer
  * carries.  The pages themselves belong to the program that serves them
- * (the store's counter in client/cmd_web.c; later the group's dashboard):
+ * (the store's counter in client/cmd_web.c, the group's dashboard in
+ * web/dash.c):
  * they register one handler that gets a request and fills an answer.
  *
  * What the module guarantees, so that a page cannot forget it:
@@ -71,6 +72,12 @@ int jp_web_user_remove(const char *path, const char *name, jp_err_t *err);
 int jp_web_user_check(const char *path, const char *name, const char *password,
                       char *role);
 
+/* Read a password from standard input: one line, not echoed on a
+ * terminal (a "password: " prompt on stderr then), into out (cap bytes:
+ * JP_WEB_PASS_MAX + 2).  JP_EINVAL when there is none or it is too long.
+ * The caller checks its length and wipes out after use. */
+int jp_web_read_password(char *out, size_t cap, jp_err_t *err);
+
 /* --- a request, as a page handler sees it --- */
 
 typedef struct jp_web_req jp_web_req_t;
@@ -106,10 +113,14 @@ typedef struct {
     const char *type;   /* Content-Type; NULL means text/html; charset=utf-8 */
     jp_buf_t body;      /* the body; freed by the server */
     char location[512]; /* with status 303: where to go (a path of ours) */
+    char filename[128]; /* not "": a download of that name (Content-Disposition:
+                           attachment); [A-Za-z0-9._-] only */
 } jp_web_answer_t;
 
 /* A page: fill ans; return 0, or a JP_E* code for a 500 (logged without
- * personal data: the handler must not put any in the code's sense). */
+ * personal data: the handler must not put any in the code's sense).  It
+ * runs in the reader's language (jp_i18n_enter, i18n.h): jp_tr gives the
+ * catalog's words in it. */
 typedef int (*jp_web_page_fn)(void *app, jp_web_req_t *req, jp_web_answer_t *ans);
 
 /* --- the server --- */
@@ -139,5 +150,12 @@ int jp_web_start(const jp_web_conf_t *conf, jp_web_t **self_p, jp_err_t *err);
 uint16_t jp_web_port(const jp_web_t *self);
 /* Stop and free; NULL-safe, nulls the pointer. */
 void jp_web_stop(jp_web_t **self_p);
+
+/* A program that serves until SIGINT or SIGTERM: jp_web_signals_block
+ * blocks both in the calling thread, so in every thread started after it
+ * (which inherit the mask), and ignores SIGPIPE; jp_web_signals_wait then
+ * returns when one of them comes. */
+void jp_web_signals_block(void);
+void jp_web_signals_wait(void);
 
 #endif
