@@ -15,7 +15,10 @@
 #
 #   bash bench/share.sh [BUILD_DIR]      (default build-release)
 #
-# Environment: JIPAN_BENCH_SHARE_CUSTOMERS (default 20000 a store).
+# Environment: JIPAN_BENCH_SHARE_CUSTOMERS (default 20000 a store);
+# JIPAN_BENCH_SHARE_BASE, a build of an earlier commit (before the rules
+# were enforced): its merge of the same stores is run first and last, the
+# baseline of what enforcing them costs the merge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-release}
@@ -37,7 +40,8 @@ phone=$(awk -F, 'NR == 2 {print $3}' "$W/gen/${CODE[1]}/customers.csv")
 
 # run RULE TAG: a fresh server under RULE with copies of the four stores.
 run() {
-    local rule=$1 tag=$2 p=$((port + 1 + RANDOM % 50)) t0 t1 key
+    local rule=$1 tag=$2 p=$((port + 1 + RANDOM % 50)) t0 t1 key B=${3:-$B}
+    local STO="$B/client/jipan-store"
     local conf="$W/$tag.conf"
     printf '[server]\nendpoint = tcp://127.0.0.1:%s\ndata = %s/%s-srv\ngroup = 基准集团\ntimezone = Asia/Shanghai\n[sharing]\nrule = %s\n' \
         "$p" "$W" "$tag" "$rule" >"$conf"
@@ -66,6 +70,11 @@ run() {
     local changes
     changes=$("$B/server/jipan-server" -c "$conf" stores | awk '/^store/ {s += $6} END {print s}')
     printf '%s %s merge %d changes %.3f s\n' "$tag" "$rule" "$changes" "$(secs "$t0" "$t1")"
+    if [ -n "${3:-}" ]; then # the baseline: the merge only
+        kill "$spid"
+        wait "$spid" 2>/dev/null || true
+        return
+    fi
     for i in 1 2 3 4; do
         t0=$(now)
         local got
@@ -90,7 +99,10 @@ run() {
 }
 
 echo "bench/share.sh: 4 stores x $customers customers, $(nproc) cores, $(date -u +%F)"
+base=${JIPAN_BENCH_SHARE_BASE:-}
+[ -z "$base" ] || run group b1 "$(cd "$base" && pwd)"
 run group g1
 run linked l1
 run linked l2
 run group g2
+[ -z "$base" ] || run group b2 "$(cd "$base" && pwd)"
