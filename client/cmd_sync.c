@@ -886,7 +886,6 @@ s_round(s_sync_t *s)
     cli_view_t view = {0};
     uint64_t view_count = 0;
     uint8_t view_hash[JP_HASH_LEN];
-    (void)group_pos;
     /* The server merges PUSHes on their own thread and streams the log
      * meanwhile, so a stream may end before this round's batches are
      * merged, without the changes they caused there (links).  After the

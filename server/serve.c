@@ -843,7 +843,7 @@ internal_err:
 /* ---- PULL -------------------------------------------------------------------- */
 
 #define S_VIEW_WAIT_MS 10000 /* a stream's end waits this long for a newer view */
-#define S_VIEW_POLL_MS 20   /* and looks this often */
+#define S_VIEW_POLL_MS 20    /* and looks this often */
 #define S_MAX_PICK (JP_MSG_MAX_CHANGES / 16)
 
 typedef struct {
@@ -1031,9 +1031,12 @@ s_pump(s_srv_t *s, s_sess_t *x)
 static void
 s_view(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
 {
-    if (x->k.role != SRV_ROLE_STORE || !x->snap) {
-        srv_error(S_CLIENT(s, x), x->snap ? JP_PERR_FORBIDDEN : JP_PERR_MALFORMED, 0,
-                  x->snap ? "only a store has a view" : "VIEW comes after a PULL");
+    if (x->k.role != SRV_ROLE_STORE) {
+        srv_error(S_CLIENT(s, x), JP_PERR_FORBIDDEN, 0, "only a store has a view");
+        return;
+    }
+    if (!x->snap) {
+        srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, 0, "VIEW comes after a PULL");
         return;
     }
     const jp_id_t *ids;
@@ -1076,7 +1079,6 @@ typedef struct {
     s_sess_t *x;
     s_pick_t *pk;
     const uint8_t *fetch_hash;
-    int rc;
 } s_fetch_t;
 
 /* Send what the pick holds as a RECORDS (more: others follow). */
@@ -1119,14 +1121,17 @@ static void
 s_fetch(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
 {
     size_t n = m->fetch.ids.n / 16;
-    if (x->k.role != SRV_ROLE_STORE || !x->snap || n > JP_MSG_MAX_FETCH) {
-        srv_error(S_CLIENT(s, x), x->k.role != SRV_ROLE_STORE ? JP_PERR_FORBIDDEN
-                                                              : JP_PERR_MALFORMED,
-                  0,
-                  x->k.role != SRV_ROLE_STORE ? "only a store fetches records"
-                  : !x->snap                  ? "FETCH comes after a PULL"
-                                              : "FETCH of %zu ids: at most %u",
-                  n, JP_MSG_MAX_FETCH);
+    if (x->k.role != SRV_ROLE_STORE) {
+        srv_error(S_CLIENT(s, x), JP_PERR_FORBIDDEN, 0, "only a store fetches records");
+        return;
+    }
+    if (!x->snap) {
+        srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, 0, "FETCH comes after a PULL");
+        return;
+    }
+    if (n > JP_MSG_MAX_FETCH) {
+        srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, 0, "FETCH of %zu ids: at most %u", n,
+                  JP_MSG_MAX_FETCH);
         return;
     }
     uint8_t fh[JP_HASH_LEN];
@@ -1137,7 +1142,7 @@ s_fetch(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     pk.maxbytes = s->conf->max_batch;
     int rc = jp_db_begin(s->db, false, &txn, NULL);
     pk.txn = txn;
-    s_fetch_t f = {s, x, &pk, fh, 0};
+    s_fetch_t f = {s, x, &pk, fh};
     for (size_t i = 0; i < n && !rc; i++) {
         jp_id_t id;
         memcpy(id.b, m->fetch.ids.p + 16 * i, 16);
@@ -1761,7 +1766,8 @@ s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
         return rc;
     }
     if (added)
-        srv_log("indexed the group log by record: %llu entries", (unsigned long long)added);
+        srv_log("indexed the group log by record: %llu entries",
+                (unsigned long long)added);
     snprintf(path, sizeof path, "%s/%s", conf->data, SRV_KEY_FILE);
     if ((rc = jp_key_load(&s->key, path, err)))
         return rc;

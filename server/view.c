@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_VIEW_GAP_MS 200 /* between two loads, at least */
-#define S_VIEW_NICE 10    /* the viewer yields to the main thread and the merger */
+#define S_VIEW_GAP_MS 200   /* between two loads, at least */
+#define S_VIEW_NICE 10      /* the viewer yields to the main thread and the merger */
 #define S_VIEW_SLOW_MS 1000 /* a load this long is logged */
-#define S_MAX_STORES 4096 /* enrolled stores read into one snapshot */
+#define S_MAX_STORES 4096   /* enrolled stores read into one snapshot */
 
 typedef struct {
     uint16_t store;
@@ -268,7 +268,6 @@ typedef struct {
     s_cache_t *c;
     size_t cap;
     jp_sha_t *sha;
-    int rc;
 } s_collect_ids_t;
 
 static int
@@ -302,7 +301,7 @@ srv_snap_view(srv_snap_t *snap, uint16_t store, const jp_id_t **ids, size_t *n,
         if (!p)
             return JP_ENOMEM;
         snap->cache = p;
-        s_collect_ids_t x = {&p[snap->ncache], 0, NULL, 0};
+        s_collect_ids_t x = {&p[snap->ncache], 0, NULL};
         memset(x.c, 0, sizeof *x.c);
         x.c->store = store;
         int rc = jp_sha_new(&x.sha);

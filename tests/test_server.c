@@ -1053,6 +1053,24 @@ t_edges_defined(void **state)
     m = (jp_msg_t){.type = JP_MSG_PULL};
     m.pull.credit = 1;
     s_refused(&F.analyst, 0, &m, JP_PERR_FORBIDDEN);
+    /* The view (PROTOCOL.md 3, "The view"): a store's only, after a PULL,
+     * at most 1,024 ids a FETCH. */
+    m = (jp_msg_t){.type = JP_MSG_VIEW};
+    s_refused(&F.analyst, 0, &m, JP_PERR_FORBIDDEN);
+    s_refused(&F.curve, 1, &m, JP_PERR_MALFORMED);
+    static uint8_t ids[16 * (JP_MSG_MAX_FETCH + 1)];
+    m = (jp_msg_t){.type = JP_MSG_FETCH};
+    m.fetch.ids = (jp_msg_str_t){(const char *)ids, 16};
+    s_refused(&F.analyst, 0, &m, JP_PERR_FORBIDDEN);
+    s_refused(&F.curve, 1, &m, JP_PERR_MALFORMED);
+    s = s_connect(&F.curve);
+    s_hello(s, 1);
+    jp_msg_t pull = {.type = JP_MSG_PULL};
+    s_send(s, &pull); /* credit 0: a stream, and its view, with nothing sent */
+    m.fetch.ids.n = sizeof ids;
+    s_send(s, &m);
+    s_expect_error(s, JP_PERR_MALFORMED);
+    zmq_close(s);
     /* Unknown arguments. */
     m = (jp_msg_t){.type = JP_MSG_QUERY};
     m.query.id = 3;
