@@ -839,6 +839,7 @@ s_round(s_sync_t *s)
     cli_t *c = s->c;
     jp_msg_t m = {.type = JP_MSG_HELLO}, in;
     zmq_msg_t frame;
+    cli_view_t view = {0}; /* freed at done: every path goes there */
     m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
     m.hello.store = c->node.store;
     m.hello.agent.p = S_AGENT;
@@ -883,7 +884,6 @@ s_round(s_sync_t *s)
      * nothing new in the log (a rule, a region). */
     bool pulling = !s->no_pull || s->recovering;
     bool viewing = false; /* bringing the held records to the view */
-    cli_view_t view = {0};
     uint64_t view_count = 0;
     uint8_t view_hash[JP_HASH_LEN];
     /* The server merges PUSHes on their own thread and streams the log

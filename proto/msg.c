@@ -66,9 +66,10 @@ static const spec_t s_tab_receipt = {
     {U(receipt.batch, "batch"), U(receipt.store, "store"), U(receipt.seq, "seq"),
      H(receipt.head, JP_HASH_LEN, "head"), U(receipt.server_ms, "server_ms"),
      H(receipt.sig, JP_SIG_LEN, "sig")}};
-static const spec_t s_tab_pull = {
-    "PULL",
-    {U(pull.after_pos, "after_pos"), U(pull.credit, "credit"), F(E_BOOL, pull.own, 0, "own")}};
+static const spec_t s_tab_pull = {"PULL",
+                                  {U(pull.after_pos, "after_pos"),
+                                   U(pull.credit, "credit"),
+                                   F(E_BOOL, pull.own, 0, "own")}};
 static const spec_t s_tab_changes = {
     "CHANGES",
     {U(changes.from_pos, "from_pos"), U(changes.to_pos, "to_pos"),
@@ -78,13 +79,14 @@ static const spec_t s_tab_changes = {
 static const spec_t s_tab_view = {"VIEW", {H(view.after, 16, "after")}};
 static const spec_t s_tab_viewids = {
     "VIEWIDS",
-    {H(viewids.after, 16, "after"), I(viewids.ids, "ids"), F(E_BOOL, viewids.more, 0, "more"),
-     U(viewids.view_pos, "view_pos"), H(viewids.sig, JP_SIG_LEN, "sig")}};
+    {H(viewids.after, 16, "after"), I(viewids.ids, "ids"),
+     F(E_BOOL, viewids.more, 0, "more"), U(viewids.view_pos, "view_pos"),
+     H(viewids.sig, JP_SIG_LEN, "sig")}};
 static const spec_t s_tab_fetch = {"FETCH", {I(fetch.ids, "ids")}};
-static const spec_t s_tab_records = {
-    "RECORDS",
-    {F(E_ENTRIES, records.entries, 0, "entries"), F(E_BOOL, records.more, 0, "more"),
-     H(records.sig, JP_SIG_LEN, "sig")}};
+static const spec_t s_tab_records = {"RECORDS",
+                                     {F(E_ENTRIES, records.entries, 0, "entries"),
+                                      F(E_BOOL, records.more, 0, "more"),
+                                      H(records.sig, JP_SIG_LEN, "sig")}};
 static const spec_t s_tab_credit = {"CREDIT", {U(credit.credit, "credit")}};
 static const spec_t s_tab_ping = {"PING", {U(ping.ms, "ms")}};
 static const spec_t s_tab_pong = {"PONG", {U(pong.ms, "ms")}};
@@ -110,14 +112,14 @@ _Static_assert(JP_MSG_MAX_CHANGE == JP_MAX_CHANGE, "one change limit, in codec.h
 
 /* The table of each type, NULL for the types the protocol does not have. */
 static const spec_t *const s_specs[128] = {
-    [JP_MSG_HELLO] = &s_tab_hello,   [JP_MSG_WELCOME] = &s_tab_welcome,
-    [JP_MSG_PUSH] = &s_tab_push,     [JP_MSG_RECEIPT] = &s_tab_receipt,
-    [JP_MSG_PULL] = &s_tab_pull,     [JP_MSG_CHANGES] = &s_tab_changes,
-    [JP_MSG_CREDIT] = &s_tab_credit, [JP_MSG_VIEW] = &s_tab_view,
+    [JP_MSG_HELLO] = &s_tab_hello,     [JP_MSG_WELCOME] = &s_tab_welcome,
+    [JP_MSG_PUSH] = &s_tab_push,       [JP_MSG_RECEIPT] = &s_tab_receipt,
+    [JP_MSG_PULL] = &s_tab_pull,       [JP_MSG_CHANGES] = &s_tab_changes,
+    [JP_MSG_CREDIT] = &s_tab_credit,   [JP_MSG_VIEW] = &s_tab_view,
     [JP_MSG_VIEWIDS] = &s_tab_viewids, [JP_MSG_FETCH] = &s_tab_fetch,
     [JP_MSG_RECORDS] = &s_tab_records, [JP_MSG_PING] = &s_tab_ping,
-    [JP_MSG_PONG] = &s_tab_pong,     [JP_MSG_QUERY] = &s_tab_query,
-    [JP_MSG_ANSWER] = &s_tab_answer, [JP_MSG_BYE] = &s_tab_bye,
+    [JP_MSG_PONG] = &s_tab_pong,       [JP_MSG_QUERY] = &s_tab_query,
+    [JP_MSG_ANSWER] = &s_tab_answer,   [JP_MSG_BYE] = &s_tab_bye,
     [JP_MSG_ERROR] = &s_tab_error,
 };
 
@@ -394,6 +396,8 @@ s_entry(cur_t *c, uint64_t *store, uint64_t *pos, const uint8_t **p, size_t *n)
         return s_fail(c, JP_ECORRUPT, "entry is not [store, pos, change]");
     if ((rc = s_uint(c, store)) || (rc = s_uint(c, pos)))
         return rc;
+    if (*store > UINT16_MAX)
+        return s_fail(c, JP_ECORRUPT, "entry store above 65,535");
     return s_change(c, p, n);
 }
 
@@ -410,7 +414,8 @@ s_list(cur_t *c, int kind, jp_msg_list_t *l)
         const uint8_t *p;
         size_t len;
         uint64_t store, pos;
-        rc = kind == E_CHANGES ? s_change(c, &p, &len) : s_entry(c, &store, &pos, &p, &len);
+        rc = kind == E_CHANGES ? s_change(c, &p, &len)
+                               : s_entry(c, &store, &pos, &p, &len);
     }
     l->len = (size_t)(c->p - l->p);
     l->count = n;

@@ -201,7 +201,7 @@ s_nchanges(int v, const size_t **lens)
 static uint64_t
 s_estore(int v, unsigned i)
 {
-    return v == 0 ? UINT64_MAX : 3 + i;
+    return v == 0 ? UINT16_MAX : 3 + i; /* a store number: 16 bits */
 }
 
 typedef struct {
@@ -713,7 +713,7 @@ s_check_list(const sample_t *s, int v)
     uint64_t store, pos;
     int rc;
     bool push = s->m.type == JP_MSG_PUSH;
-    jp_msg_iter_init(&it, push                             ? &s->m.push.changes
+    jp_msg_iter_init(&it, push                          ? &s->m.push.changes
                           : s->m.type == JP_MSG_RECORDS ? &s->m.records.entries
                                                         : &s->m.changes.entries);
     while ((rc = push ? jp_msg_next_change(&it, &p, &n)
@@ -859,8 +859,12 @@ s_bad_frames(const bad_t *cases, size_t ncases)
 
 /* Runs of zero bytes in the vectors below (each with its leading space). */
 #define Z16 " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
-#define Z31 " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
-#define Z32 " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+#define Z31                                                                              \
+    " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 " \
+    "00 00 00 00"
+#define Z32                                                                              \
+    " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 " \
+    "00 00 00 00 00"
 
 static void
 test_malformed(void **state)
@@ -891,18 +895,23 @@ test_malformed(void **state)
         {"agent cut UTF-8", "95 01 01 01 00 a2 61 e2", JP_ECORRUPT},
         {"agent above U+10FFFF", "95 01 01 01 00 a4 f4 90 80 80", JP_ECORRUPT},
         {"agent valid 4-byte UTF-8", "95 01 01 01 00 a4 f0 9f 9a 97", 0},
-        {"CHANGES more as uint", "98 21 00 00 90 00 00 c4 20" Z32 " c4 40" Z32 Z32, JP_ECORRUPT},
-        {"CHANGES entry of 2", "98 21 00 00 91 92 01 c4 00 c2 00 c4 20" Z32 " c4 40" Z32 Z32,
+        {"CHANGES more as uint", "98 21 00 00 90 00 00 c4 20" Z32 " c4 40" Z32 Z32,
          JP_ECORRUPT},
+        {"CHANGES entry of 2",
+         "98 21 00 00 91 92 01 c4 00 c2 00 c4 20" Z32 " c4 40" Z32 Z32, JP_ECORRUPT},
         {"CHANGES entry store as str",
          "98 21 00 00 91 93 a0 00 c4 00 c2 00 c4 20" Z32 " c4 40" Z32 Z32, JP_ECORRUPT},
-        {"CHANGES change as str", "98 21 00 00 91 93 01 00 a0 c2 00 c4 20" Z32 " c4 40" Z32 Z32,
+        {"CHANGES change as str",
+         "98 21 00 00 91 93 01 00 a0 c2 00 c4 20" Z32 " c4 40" Z32 Z32, JP_ECORRUPT},
+        {"CHANGES valid",
+         "98 21 00 00 91 93 01 02 c4 00 c2 00 c4 20" Z32 " c4 40" Z32 Z32, 0},
+        {"CHANGES entry store 65,536",
+         "98 21 00 00 91 93 ce 00 01 00 00 02 c4 00 c2 00 c4 20" Z32 " c4 40" Z32 Z32,
          JP_ECORRUPT},
-        {"CHANGES valid", "98 21 00 00 91 93 01 02 c4 00 c2 00 c4 20" Z32 " c4 40" Z32 Z32, 0},
         {"CHANGES view_hash short", "98 21 00 00 90 c2 00 c4 1f" Z31 " c4 40" Z32 Z32,
          JP_ECORRUPT},
-        {"VIEWIDS ids of 17 bytes", "96 24 c4 10" Z16 " c4 11" Z16 " 00 c2 00 c4 40" Z32 Z32,
-         JP_ECORRUPT},
+        {"VIEWIDS ids of 17 bytes",
+         "96 24 c4 10" Z16 " c4 11" Z16 " 00 c2 00 c4 40" Z32 Z32, JP_ECORRUPT},
         {"VIEWIDS valid", "96 24 c4 10" Z16 " c4 10" Z16 " c2 00 c4 40" Z32 Z32, 0},
         {"FETCH ids as str", "92 25 a0", JP_ECORRUPT},
         {"FETCH valid", "92 25 c4 00", 0},
@@ -1267,7 +1276,8 @@ test_list_bytes(void **state)
     assert_int_equal(jp_msg_encode(&m, &out), 0);
     jp_buf_reset(&out);
     m = (jp_msg_t){.type = JP_MSG_CHANGES};
-    m.changes.entries = (jp_msg_list_t){two, sizeof two, 2}; /* not [store, pos, change] */
+    m.changes.entries =
+        (jp_msg_list_t){two, sizeof two, 2}; /* not [store, pos, change] */
     assert_int_equal(jp_msg_encode(&m, &out), JP_ECORRUPT);
     assert_int_equal(out.len, 0);
     jp_buf_free(&out);
