@@ -84,7 +84,7 @@ typedef struct {
     uint64_t pull_pos;    /* last group log position sent */
     uint64_t pull_credit; /* CHANGES still allowed */
     bool pull_own;        /* the stream includes the client store's own changes */
-    uint64_t pull_goal;   /* the group log's length at the PULL */
+    uint64_t pull_goal;   /* the stream's end waits for a view of this position */
     uint64_t pull_since;  /* when the stream began to wait for a newer view, 0 */
     srv_snap_t *snap;     /* what the store may see, from its PULL on (view.h) */
     uint32_t pushes;      /* PUSHes with the merger, not yet answered */
@@ -1518,6 +1518,41 @@ s_still_valid(s_srv_t *s, s_sess_t *x)
     return false;
 }
 
+typedef struct {
+    uint64_t last; /* position of the last link seen, 0 if none */
+    uint64_t end;
+} s_links_t;
+
+static int
+s_link_at(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    s_links_t *l = arg;
+    if (kn != 8 || vn != 10 || jp_be64_get(k) > l->end)
+        return 1;
+    if (jp_be16_get(v) == 0)
+        l->last = jp_be64_get(k);
+    return 0;
+}
+
+/* The position a stream's end must be judged at: the last link the
+ * server made in (from, len] -- a link a push of this round made gives
+ * the store the person's records, which a view older than it lacks --
+ * or from if there is none: other stores' changes past the view come
+ * with the next pull, and a stream need not wait for them. */
+static uint64_t
+s_links_after(s_srv_t *s, uint64_t from, uint64_t len)
+{
+    s_links_t l = {0, len};
+    jp_txn_t *txn;
+    if (from >= len || jp_db_begin(s->db, false, &txn, NULL))
+        return from;
+    uint8_t k[8];
+    jp_be64_put(k, from + 1);
+    jp_txn_tb_each(txn, JP_TB_GLOG, k, 8, s_link_at, &l);
+    jp_txn_abort(&txn);
+    return l.last > from ? l.last : from;
+}
+
 /* PULL: a store's stream of the group log (PROTOCOL.md 3). */
 static void
 s_pull(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
@@ -1554,10 +1589,10 @@ s_pull(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     x->pull_pos = m->pull.after_pos;
     x->pull_own = m->pull.own;
     x->pull_credit = m->pull.credit;
-    x->pull_goal = len;
     x->pull_since = 0;
     srv_snap_give(&x->snap);
     x->snap = srv_view_take(s->view);
+    x->pull_goal = s_links_after(s, srv_snap_pos(x->snap), len);
 }
 
 /* A message from the connection of routing id rid, whose socket is fd;
