@@ -1519,38 +1519,53 @@ s_still_valid(s_srv_t *s, s_sess_t *x)
 }
 
 typedef struct {
-    uint64_t last; /* position of the last link seen, 0 if none */
+    jp_txn_t *txn;
+    const srv_snap_t *snap;
+    uint16_t client;
     uint64_t end;
-} s_links_t;
+    uint64_t last; /* position of the last change that may concern client, 0 */
+} s_goal_t;
 
 static int
-s_link_at(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+s_goal_at(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
 {
-    s_links_t *l = arg;
-    if (kn != 8 || vn != 10 || jp_be64_get(k) > l->end)
+    s_goal_t *g = arg;
+    if (kn != 8 || vn != 10 || jp_be64_get(k) > g->end)
         return 1;
-    if (jp_be16_get(v) == 0)
-        l->last = jp_be64_get(k);
+    uint16_t store = jp_be16_get(v);
+    const uint8_t *p;
+    size_t n;
+    jp_chead_t h;
+    if (store == 0 || jp_txn_log_get(g->txn, store, jp_be64_get(v + 2), &p, &n) ||
+        jp_change_peek(p, n, &h))
+        g->last = jp_be64_get(k);
+    else if (store == g->client
+                 ? h.kind == JP_K_LINK || h.kind == JP_K_VEHICLE || h.kind == JP_K_SERVICE
+                 : srv_snap_may_see(g->snap, g->client, &h.id))
+        g->last = jp_be64_get(k);
     return 0;
 }
 
-/* The position a stream's end must be judged at: the last link the
- * server made in (from, len] -- a link a push of this round made gives
- * the store the person's records, which a view older than it lacks --
- * or from if there is none: other stores' changes past the view come
- * with the next pull, and a stream need not wait for them. */
+/* The position a stream's end must be judged at: the last change in
+ * (the view's position, len] that may change what the store sees or
+ * holds -- a link (a push of this round may have made it, and it gives
+ * the store a person's records), a change of a record it sees or of one
+ * the view does not know yet, its own unlink, sale or visit (a person
+ * parted, a VIN opened) -- or the view's own position if there is none
+ * (its other own changes, changes of records it does not see): then the
+ * stream need not wait for a newer view. */
 static uint64_t
-s_links_after(s_srv_t *s, uint64_t from, uint64_t len)
+s_goal(s_srv_t *s, const s_sess_t *x, uint64_t len)
 {
-    s_links_t l = {0, len};
-    jp_txn_t *txn;
-    if (from >= len || jp_db_begin(s->db, false, &txn, NULL))
+    s_goal_t g = {NULL, x->snap, x->k.store, len, 0};
+    uint64_t from = srv_snap_pos(x->snap);
+    if (from >= len || jp_db_begin(s->db, false, &g.txn, NULL))
         return from;
     uint8_t k[8];
     jp_be64_put(k, from + 1);
-    jp_txn_tb_each(txn, JP_TB_GLOG, k, 8, s_link_at, &l);
-    jp_txn_abort(&txn);
-    return l.last > from ? l.last : from;
+    jp_txn_tb_each(g.txn, JP_TB_GLOG, k, 8, s_goal_at, &g);
+    jp_txn_abort(&g.txn);
+    return g.last > from ? g.last : from;
 }
 
 /* PULL: a store's stream of the group log (PROTOCOL.md 3). */
@@ -1592,7 +1607,8 @@ s_pull(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     x->pull_since = 0;
     srv_snap_give(&x->snap);
     x->snap = srv_view_take(s->view);
-    x->pull_goal = s_links_after(s, srv_snap_pos(x->snap), len);
+    x->pull_goal =
+        srv_snap_rule(x->snap, x->k.store) == JP_SHARE_GROUP ? 0 : s_goal(s, x, len);
 }
 
 /* A message from the connection of routing id rid, whose socket is fd;

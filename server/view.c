@@ -264,6 +264,14 @@ srv_snap_visible(const srv_snap_t *snap, uint16_t store, const jp_id_t *id)
     return jp_share_visible(snap->share, store, id, &yes) == 0 && yes;
 }
 
+bool
+srv_snap_may_see(const srv_snap_t *snap, uint16_t store, const jp_id_t *id)
+{
+    bool yes = false;
+    int rc = jp_share_visible(snap->share, store, id, &yes);
+    return rc == JP_ENOTFOUND || (rc == 0 && yes);
+}
+
 typedef struct {
     s_cache_t *c;
     size_t cap;

@@ -4,12 +4,12 @@
  *
  * The viewer thread loads a jp_share_t snapshot of the group base when a
  * stream waits for one newer than the last (at most every S_VIEW_GAP_MS,
- * at nice 10 like the refresher), as of one group log position, with the enrolled stores and their regions
- * read in the same transaction.  The main thread takes the newest one for
- * a store's PULL and keeps it (a reference) for the whole stream and the
- * VIEW and FETCH that follow it, so that every answer of one pull is
- * judged by one snapshot: a stream ends at the snapshot's position, and
- * what comes after waits for the next pull (PROTOCOL.md, PULL).
+ * at nice 10 like the refresher), as of one group log position, with the enrolled stores
+ * and their regions read in the same transaction.  The main thread takes the newest one
+ * for a store's PULL and keeps it (a reference) for the whole stream and the VIEW and
+ * FETCH that follow it, so that every answer of one pull is judged by one snapshot: a
+ * stream ends at the snapshot's position, and what comes after waits for the next pull
+ * (PROTOCOL.md, PULL).
  *
  * A store's view as the protocol tells it (CHANGES view_count and
  * view_hash, VIEWIDS) is the ids of the view that are not the store's
@@ -59,6 +59,9 @@ jp_share_rule_t srv_snap_rule(const srv_snap_t *snap, uint16_t store);
 /* Whether store may see record id (false for a record the snapshot does
  * not know: one created after it). */
 bool srv_snap_visible(const srv_snap_t *snap, uint16_t store, const jp_id_t *id);
+/* Whether a change of record id may concern store: the record is visible
+ * to it, or the snapshot does not know it yet (a newer view may give it). */
+bool srv_snap_may_see(const srv_snap_t *snap, uint16_t store, const jp_id_t *id);
 
 /* store's view as the protocol tells it: *ids (n of them, borrowed from
  * the snapshot), their SHA-256 in *hash.  JP_ENOMEM. */
