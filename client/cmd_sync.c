@@ -581,7 +581,7 @@ fail:
 
 /* A CHANGES: every entry merged, and the cursor, in one transaction. */
 static int
-s_changes(s_sync_t *s, const jp_msg_t *m, uint64_t *cursor)
+s_changes(s_sync_t *s, const jp_msg_t *m, uint64_t *cursor, cli_view_t *v)
 {
     cli_t *c = s->c;
     jp_err_t verr;
@@ -604,6 +604,10 @@ s_changes(s_sync_t *s, const jp_msg_t *m, uint64_t *cursor)
     uint64_t store, pos;
     while ((rc = jp_msg_next_entry(&it, &store, &pos, &p, &n)) > 0) {
         /* Its own chain stays whole; the others' come in part, vouched. */
+        if (store != c->node.store && (rc = cli_view_seen(c, v, txn, p, n))) {
+            jp_txn_abort(&txn);
+            return rc;
+        }
         rc = store == c->node.store ? jp_txn_apply(txn, p, n, &err)
                                     : jp_txn_apply_vouched(txn, p, n, &err);
         if (rc == JP_EDUP)
@@ -761,14 +765,18 @@ s_view_begin(s_sync_t *s, const jp_msg_t *last, cli_view_t *v, uint64_t *cursor,
             *pulling = true;
             return s_pull(s, 0);
         }
+        v->npartial = 0; /* the whole log came in order */
         return CLI_OK;
     }
     if ((ec = cli_view_matches(c, last->changes.view_count, last->changes.view_hash,
                                &match)))
         return ec;
-    if (match)
-        return CLI_OK;
-    cli_view_free(v);
+    jp_msg_t f;
+    if (match) {
+        *viewing = cli_view_fetch_partial(v, &f);
+        return *viewing ? s_send(s, &f) : CLI_OK;
+    }
+    cli_view_restart(v);
     *viewing = true;
     static const uint8_t zero[16];
     return s_view_ask(s, zero);
@@ -916,7 +924,7 @@ s_round(s_sync_t *s)
             acked = in.receipt.seq;
             inflight--;
         } else if (in.type == JP_MSG_CHANGES) {
-            if ((ec = s_changes(s, &in, &cursor)))
+            if ((ec = s_changes(s, &in, &cursor, &view)))
                 goto done;
             pulling = in.changes.more;
             if (pulling) {

@@ -3,7 +3,9 @@
  */
 #include "view.h"
 
+#include "codec.h"
 #include "crypto.h"
+#include "export.h"
 #include "id.h"
 
 #include <stdlib.h>
@@ -68,6 +70,53 @@ cli_view_matches(cli_t *c, uint64_t count, const uint8_t hash[JP_HASH_LEN], bool
         return cli_fail_rc(c, rc, "reading what this store holds");
     *match = have == count && memcmp(h, hash, JP_HASH_LEN) == 0;
     return CLI_OK;
+}
+
+/* Whether ch created its record: it carries the field every create of its
+ * kind carries and no later change sets (a customer's created_at, a
+ * link's link_a, a vehicle's or an event's customer). */
+static bool
+s_creates(const jp_change_t *ch)
+{
+    unsigned f = ch->kind == JP_K_CUSTOMER ? JP_F_CREATED_AT
+                 : ch->kind == JP_K_LINK   ? JP_F_LINK_A
+                                           : JP_F_CUSTOMER;
+    return jp_change_get(ch, f) != NULL;
+}
+
+int
+cli_view_seen(cli_t *c, cli_view_t *v, jp_txn_t *txn, const uint8_t *p, size_t n)
+{
+    jp_chead_t h;
+    jp_record_t r;
+    if (jp_change_peek(p, n, &h) || jp_txn_get(txn, &h.id, &r) != JP_ENOTFOUND)
+        return CLI_OK; /* held (or malformed: the apply says so) */
+    static jp_change_t ch;
+    if (jp_change_decode(p, n, &ch, NULL) || s_creates(&ch))
+        return CLI_OK;
+    if (v->npartial == v->cappartial) {
+        size_t cap = v->cappartial ? 2 * v->cappartial : 64;
+        jp_id_t *q = realloc(v->partial, cap * sizeof *q);
+        if (!q)
+            return cli_fail(c, CLI_INTERNAL, "out of memory");
+        v->partial = q;
+        v->cappartial = cap;
+    }
+    v->partial[v->npartial++] = h.id;
+    return CLI_OK;
+}
+
+bool
+cli_view_fetch_partial(cli_view_t *v, jp_msg_t *fetch)
+{
+    if (!v->npartial)
+        return false;
+    free(v->missing);
+    v->missing = v->partial;
+    v->nmissing = v->npartial;
+    v->partial = NULL;
+    v->npartial = v->cappartial = v->next = 0;
+    return cli_view_next_fetch(v, fetch);
 }
 
 int
@@ -135,7 +184,7 @@ cli_view_settle(cli_t *c, cli_view_t *v)
     /* Both in id order: a merge.  Extras are compacted into w.ids. */
     size_t i = 0, j = 0, extra = 0;
     free(v->missing);
-    v->missing = malloc((v->n ? v->n : 1) * sizeof *v->missing);
+    v->missing = malloc((v->n + v->npartial + 1) * sizeof *v->missing);
     v->nmissing = v->next = 0;
     if (!v->missing) {
         jp_txn_abort(&txn);
@@ -151,6 +200,11 @@ cli_view_settle(cli_t *c, cli_view_t *v)
         else
             i++, j++;
     }
+    /* The partial records the view still has: their earlier changes. */
+    for (size_t k = 0; k < v->npartial; k++)
+        if (jp_id_find(v->ids, v->n, sizeof *v->ids, &v->partial[k]) != UINT32_MAX)
+            v->missing[v->nmissing++] = v->partial[k];
+    v->npartial = 0;
     uint64_t changes = 0;
     if (extra && !(rc = jp_txn_forget(txn, w.ids, extra, c->node.store, &changes, &err)))
         rc = s_note_removal(txn, extra);
@@ -239,9 +293,20 @@ cli_view_note_rule(cli_t *c, bool group, bool *was_group, bool *noted)
 }
 
 void
+cli_view_restart(cli_view_t *v)
+{
+    free(v->ids);
+    free(v->missing);
+    v->ids = v->missing = NULL;
+    v->n = v->cap = v->nmissing = v->next = 0;
+    v->pos = 0;
+}
+
+void
 cli_view_free(cli_view_t *v)
 {
     free(v->ids);
     free(v->missing);
+    free(v->partial);
     memset(v, 0, sizeof *v);
 }

@@ -108,6 +108,20 @@ for rule in linked region group; do
     S st2 status | grep -q '^holds ' || fail "store 2's status does not say what it holds"
     [ "$(S st2 digest)" = "$(view "${NUM[1]}")" ] || fail "store 2 is not its view after the link"
 
+    check "linked: a record that becomes visible with its later change in the stream comes whole"
+    # The change of store 1's row comes after store 2's cursor and before
+    # the link its walk-in makes: store 2 first sees that row by the change.
+    c2=$(S st1 add customer --name 韩梅梅 --phone 13912340000 --created-at 2026-01-07)
+    S st1 sync -q
+    S st2 sync -q
+    S st1 update "$c2" --district 惠阳区 >/dev/null
+    S st1 sync -q
+    S st2 add customer --name 韩梅梅 --phone 13912340000 --created-at 2026-03-02 >/dev/null
+    S st2 sync -q
+    [ "$(S st2 digest)" = "$(view "${NUM[1]}")" ] ||
+        fail "store 2 holds store 1's row without its creation"
+    S st2 show "$c2" | grep -q 韩梅梅 || fail "store 2's copy of store 1's row lacks its name"
+
     check "linked: a CHANGES altered on the way is refused with nothing applied"
     pp=$((PORT + 500))
     cursor() { S st2 status | awk '/^pulled/ {print $NF}'; }
