@@ -844,6 +844,7 @@ internal_err:
 
 #define S_VIEW_WAIT_MS 10000 /* a stream's end waits this long for a newer view */
 #define S_VIEW_POLL_MS 20    /* and looks this often */
+#define S_GOAL_SCAN 4096     /* entries past its view a PULL judges, at most */
 #define S_MAX_PICK (JP_MSG_MAX_CHANGES / 16)
 
 typedef struct {
@@ -1524,6 +1525,7 @@ typedef struct {
     uint16_t client;
     uint64_t end;
     uint64_t last; /* position of the last change that may concern client, 0 */
+    uint32_t left; /* entries the scan may still read */
 } s_goal_t;
 
 static int
@@ -1532,6 +1534,10 @@ s_goal_at(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
     s_goal_t *g = arg;
     if (kn != 8 || vn != 10 || jp_be64_get(k) > g->end)
         return 1;
+    if (g->left-- == 0) { /* too far behind to judge: wait for it all */
+        g->last = g->end;
+        return 1;
+    }
     uint16_t store = jp_be16_get(v);
     const uint8_t *p;
     size_t n;
@@ -1553,14 +1559,21 @@ s_goal_at(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
  * the view does not know yet, its own unlink, sale or visit (a person
  * parted, a VIN opened) -- or the view's own position if there is none
  * (its other own changes, changes of records it does not see): then the
- * stream need not wait for a newer view. */
+ * stream need not wait for a newer view.  The viewer is asked for a view
+ * of the log as it is, so that the next pull's range is short; past
+ * S_GOAL_SCAN entries the stream waits for that view rather than read on
+ * (the main thread must not scan the log). */
 static uint64_t
 s_goal(s_srv_t *s, const s_sess_t *x, uint64_t len)
 {
-    s_goal_t g = {NULL, x->snap, x->k.store, len, 0};
+    s_goal_t g = {NULL, x->snap, x->k.store, len, 0, S_GOAL_SCAN};
     uint64_t from = srv_snap_pos(x->snap);
-    if (from >= len || jp_db_begin(s->db, false, &g.txn, NULL))
+    if (from >= len)
         return from;
+    /* The next pull finds a view of the log as it is now. */
+    srv_view_want(s->view, len);
+    if (jp_db_begin(s->db, false, &g.txn, NULL))
+        return len;
     uint8_t k[8];
     jp_be64_put(k, from + 1);
     jp_txn_tb_each(g.txn, JP_TB_GLOG, k, 8, s_goal_at, &g);
