@@ -15,6 +15,10 @@
 #
 #   bash bench/share.sh [BUILD_DIR]      (default build-release)
 #
+# Then JIPAN_BENCH_SHARE_PAIRS (default 5) more merges under each rule,
+# alternating, merge only: the medians of group and of linked, and their
+# ratio (one pair is within the machine's noise; five show the cost).
+#
 # Environment: JIPAN_BENCH_SHARE_CUSTOMERS (default 20000 a store);
 # JIPAN_BENCH_SHARE_BASE, a build of an earlier commit (before the rules
 # were enforced): its merge of the same stores is run first and last, the
@@ -41,6 +45,7 @@ phone=$(awk -F, 'NR == 2 {print $3}' "$W/gen/${CODE[1]}/customers.csv")
 # run RULE TAG: a fresh server under RULE with copies of the four stores.
 run() {
     local rule=$1 tag=$2 p=$((port + 1 + RANDOM % 50)) t0 t1 key B=${3:-$B}
+    rm -rf "$W/$tag-srv" "$W"/"$tag"-st?
     local STO="$B/client/jipan-store"
     local conf="$W/$tag.conf"
     printf '[server]\nendpoint = tcp://127.0.0.1:%s\ndata = %s/%s-srv\ngroup = 基准集团\ntimezone = Asia/Shanghai\n[sharing]\nrule = %s\n' \
@@ -70,7 +75,8 @@ run() {
     local changes
     changes=$("$B/server/jipan-server" -c "$conf" stores | awk '/^store/ {s += $6} END {print s}')
     printf '%s %s merge %d changes %.3f s\n' "$tag" "$rule" "$changes" "$(secs "$t0" "$t1")"
-    if [ -n "${3:-}" ]; then # the baseline: the merge only
+    echo "$rule $(secs "$t0" "$t1")" >>"$W/merges"
+    if [ -n "${3:-}" ]; then # merge only (a baseline build, or the pairs)
         kill "$spid"
         wait "$spid" 2>/dev/null || true
         return
@@ -106,3 +112,21 @@ run linked l1
 run linked l2
 run group g2
 [ -z "$base" ] || run group b2 "$(cd "$base" && pwd)"
+
+# The pairs: merge only, alternating which rule goes first.
+: >"$W/merges"
+pairs=${JIPAN_BENCH_SHARE_PAIRS:-5}
+for n in $(seq "$pairs"); do
+    if [ $((n % 2)) = 1 ]; then
+        run group "pg$n" "$B"
+        run linked "pl$n" "$B"
+    else
+        run linked "pl$n" "$B"
+        run group "pg$n" "$B"
+    fi
+    rm -rf "$W/pg$n-"* "$W/pl$n-"*
+done
+median() { awk -v r="$1" '$1 == r {print $2}' "$W/merges" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+g=$(median group) l=$(median linked)
+printf 'merge, %d pairs: median group %.3f s, linked %.3f s; linked/group %.3f\n' \
+    "$pairs" "$g" "$l" "$(echo "$l / $g" | bc -l)"
