@@ -1185,6 +1185,10 @@ t_sessions_per_key(void **state)
 /* ---- misbehaving peers ---------------------------------------------------------- */
 
 #define S_SLOW 2000 /* ms: a round trip not answered by then counts as this */
+/* ms: a new connection's WELCOME during a storm of handshakes, which it
+ * waits behind in arrival order (up to 2 s seen on 2 cores, old code and
+ * new alike); the lock-out this guards against lasted 60 s. */
+#define S_SLOW_STORM 10000
 
 /* A good store's round trips, ms. */
 typedef struct {
@@ -1217,11 +1221,17 @@ s_p99(lat_t *l)
 /* The next message within S_SLOW; its round trip since t0 into l.  False
  * (and S_SLOW into l) if none came or it is not of type `type`. */
 static bool
+s_timed_in(void *s, lat_t *l, uint64_t t0, int type, jp_msg_t *m, zmq_msg_t *f, int slow)
+{
+    bool ok = s_recv(s, f, m, slow) && m->type == type;
+    s_lat_add(l, ok ? (double)(s_ms() - t0) : slow);
+    return ok;
+}
+
+static bool
 s_timed(void *s, lat_t *l, uint64_t t0, int type, jp_msg_t *m, zmq_msg_t *f)
 {
-    bool ok = s_recv(s, f, m, S_SLOW) && m->type == type;
-    s_lat_add(l, ok ? (double)(s_ms() - t0) : S_SLOW);
-    return ok;
+    return s_timed_in(s, l, t0, type, m, f, S_SLOW);
 }
 
 /* The good store (store 1) while the server is attacked. */
@@ -1255,7 +1265,8 @@ s_good_sync(good_t *g)
         m.hello.store = 1;
         t0 = s_ms();
         s_send(g->sock, &m);
-        if (!s_timed(g->sock, &g->hello, t0, JP_MSG_WELCOME, &m, &f))
+        if (!s_timed_in(g->sock, &g->hello, t0, JP_MSG_WELCOME, &m, &f,
+                        g->now ? S_SLOW_STORM : S_SLOW))
             goto fail;
         g->pos = m.welcome.group_pos;
     }
@@ -1504,7 +1515,7 @@ s_connector(const jp_curve_t *k, int n, int *done_fd, int *go_fd)
  * syncs meanwhile with p99 under 250 ms and after under 100 ms (on 2 cores
  * under ASan its round trips share them with the handshakes: p99 15-147 ms
  * over 9 runs; its new connections wait their turn behind the handshakes:
- * under 2 s), the session table
+ * up to 2 s, bounded at S_SLOW_STORM), the session table
  * holds a few of them, and none once they are closed. */
 static void
 t_storm_connections(void **state)
@@ -1568,7 +1579,7 @@ t_storm_connections(void **state)
     assert_int_equal(nover, KIDS);
     assert_int_equal(total, KIDS * PER);
     assert_true(storm.n > 0 && p99_storm < 250);
-    assert_true(storm_hello < S_SLOW);
+    assert_true(storm_hello < S_SLOW_STORM);
     assert_true(p99 < 100);
     assert_true(hello < 100);
     /* The key's 8 (the asking one among them), and the good store's last
