@@ -53,6 +53,7 @@ typedef struct {
     uint8_t receipt_key[JP_PUB_LEN];
     /* counters of one round, for the summary line */
     uint64_t pushed, pulled;
+    uint64_t returned; /* the server's own changes given back to it (RETURN) */
     int perr; /* protocol error the server answered, 0 if none */
     bool quiet;
     bool no_push, no_pull; /* --pull-only, --push-only */
@@ -534,6 +535,121 @@ fail:
                     (unsigned long long)*next, jp_strerror(rc));
 }
 
+/* RETURN the server's own changes this store holds from seq *seq on, up to
+ * max_batch bytes (none for *seq 0: the question whether it recovers);
+ * done: none, the last RETURN. */
+static int
+s_return_send(s_sync_t *s, uint64_t *seq, uint64_t max_batch, bool done)
+{
+    cli_t *c = s->c;
+    jp_txn_t *txn;
+    jp_err_t err;
+    jp_head_t h;
+    int rc = jp_db_begin(c->db, false, &txn, &err);
+    if (rc)
+        return cli_fail_err(c, rc, &err);
+    if (!s->chp && !(s->chp = malloc(JP_MSG_MAX_CHANGES * sizeof *s->chp))) {
+        jp_txn_abort(&txn);
+        return cli_fail(c, CLI_INTERNAL, "out of memory");
+    }
+    uint32_t k = 0;
+    uint64_t bytes = 0;
+    if ((rc = jp_txn_head(txn, 0, &h)))
+        goto fail;
+    for (; !done && *seq > 0 && *seq <= h.seq && k < JP_MSG_MAX_CHANGES; ++*seq) {
+        const uint8_t *p;
+        size_t n;
+        if ((rc = jp_txn_log_get(txn, 0, *seq, &p, &n)) == JP_ENOTFOUND)
+            continue; /* a part of the server's log: another store holds it */
+        if (rc)
+            goto fail;
+        if (k && bytes + n + 5 > max_batch)
+            break;
+        s->chp[k].p = p;
+        s->chp[k++].n = n;
+        bytes += n + 5;
+    }
+    jp_msg_t m = {.type = JP_MSG_RETURN};
+    m.ret.done = done;
+    jp_msg_builder_t b;
+    jp_buf_reset(&s->out);
+    jp_msg_begin(&b, &s->out, &m, k);
+    for (uint32_t i = 0; i < k; i++)
+        jp_msg_add_change(&b, s->chp[i].p, s->chp[i].n);
+    if ((rc = jp_msg_end(&b, &m)))
+        goto fail;
+    jp_txn_abort(&txn);
+    if (zmq_send(s->sock, s->out.data, s->out.len, 0) < 0)
+        return cli_fail(c, CLI_INTERNAL, "cannot send a RETURN: %s", zmq_strerror(errno));
+    s->returned += k;
+    return 0;
+fail:
+    jp_txn_abort(&txn);
+    return cli_fail(c, cli_exit_for(rc), "returning the server's changes: %s",
+                    jp_strerror(rc));
+}
+
+/* Wait for the RETURNED that answers a RETURN (PINGs answered meanwhile). */
+static int
+s_returned(s_sync_t *s, zmq_msg_t *frame, jp_msg_t *in)
+{
+    for (;;) {
+        zmq_msg_close(frame);
+        zmq_msg_init(frame);
+        int ec = s_recv(s, frame, in);
+        if (ec)
+            return ec;
+        if (in->type == JP_MSG_RETURNED)
+            return 0;
+        if (in->type != JP_MSG_PING)
+            return cli_fail(s->c, CLI_REFUSED, "the server answered RETURN with %s",
+                            jp_msg_type_name(in->type));
+        jp_msg_t m = {.type = JP_MSG_PONG};
+        m.pong.ms = in->ping.ms;
+        if ((ec = s_send(s, &m)))
+            return ec;
+    }
+}
+
+/* A server restored from a backup takes back the changes it wrote itself
+ * after it (its links), which this store holds (PROTOCOL.md, RETURN): ask
+ * whether it is recovering, give it what it lacks, say it is done. */
+static int
+s_give_back(s_sync_t *s, uint64_t max_batch)
+{
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    jp_msg_t in;
+    uint64_t seq = 0;
+    int ec = s_return_send(s, &seq, max_batch, false); /* seq 0: an empty question */
+    if (!ec)
+        ec = s_returned(s, &frame, &in);
+    if (!ec && in.returned.recovering) {
+        seq = in.returned.own_seq + 1;
+        jp_txn_t *txn;
+        jp_head_t h = {0};
+        if (jp_db_begin(s->c->db, false, &txn, NULL) == 0) {
+            jp_txn_head(txn, 0, &h);
+            jp_txn_abort(&txn);
+        }
+        while (!ec && seq <= h.seq) {
+            ec = s_return_send(s, &seq, max_batch, false);
+            if (!ec)
+                ec = s_returned(s, &frame, &in);
+        }
+        if (!ec)
+            ec = s_return_send(s, &seq, max_batch, true);
+        if (!ec)
+            ec = s_returned(s, &frame, &in);
+        if (!ec)
+            s_tell(s, "the server was restored from a backup: returned %llu of the "
+                      "changes it had made (its log now reaches seq %llu)\n",
+                   (unsigned long long)s->returned, (unsigned long long)in.returned.own_seq);
+    }
+    zmq_msg_close(&frame);
+    return ec;
+}
+
 /* A RECEIPT: it must be signed by the pinned key and name our own hash. */
 static int
 s_receipt(s_sync_t *s, const jp_msg_t *m)
@@ -873,6 +989,10 @@ s_round(s_sync_t *s)
     if (max_batch > JP_MSG_MAX_BATCH || max_batch < JP_MSG_MAX_CHANGE + 64)
         max_batch = JP_MSG_MAX_BATCH;
     if ((ec = s_welcome(s, &in, &own, &cursor)))
+        goto done;
+    /* A group log shorter than what this store pulled, or empty: the
+     * server may be restored from a backup, and taking its own log back. */
+    if ((cursor > group_pos || group_pos == 0) && (ec = s_give_back(s, max_batch)))
         goto done;
     if (cursor > group_pos) {
         /* The server's group log is shorter than what this store pulled:

@@ -87,6 +87,11 @@ static const spec_t s_tab_records = {"RECORDS",
                                      {F(E_ENTRIES, records.entries, 0, "entries"),
                                       F(E_BOOL, records.more, 0, "more"),
                                       H(records.sig, JP_SIG_LEN, "sig")}};
+static const spec_t s_tab_return = {
+    "RETURN", {F(E_CHANGES, ret.changes, 0, "changes"), F(E_BOOL, ret.done, 0, "done")}};
+static const spec_t s_tab_returned = {
+    "RETURNED",
+    {U(returned.own_seq, "own_seq"), F(E_BOOL, returned.recovering, 0, "recovering")}};
 static const spec_t s_tab_credit = {"CREDIT", {U(credit.credit, "credit")}};
 static const spec_t s_tab_ping = {"PING", {U(ping.ms, "ms")}};
 static const spec_t s_tab_pong = {"PONG", {U(pong.ms, "ms")}};
@@ -117,7 +122,8 @@ static const spec_t *const s_specs[128] = {
     [JP_MSG_PULL] = &s_tab_pull,       [JP_MSG_CHANGES] = &s_tab_changes,
     [JP_MSG_CREDIT] = &s_tab_credit,   [JP_MSG_VIEW] = &s_tab_view,
     [JP_MSG_VIEWIDS] = &s_tab_viewids, [JP_MSG_FETCH] = &s_tab_fetch,
-    [JP_MSG_RECORDS] = &s_tab_records, [JP_MSG_PING] = &s_tab_ping,
+    [JP_MSG_RECORDS] = &s_tab_records, [JP_MSG_RETURN] = &s_tab_return,
+    [JP_MSG_RETURNED] = &s_tab_returned, [JP_MSG_PING] = &s_tab_ping,
     [JP_MSG_PONG] = &s_tab_pong,       [JP_MSG_QUERY] = &s_tab_query,
     [JP_MSG_ANSWER] = &s_tab_answer,   [JP_MSG_BYE] = &s_tab_bye,
     [JP_MSG_ERROR] = &s_tab_error,
@@ -754,7 +760,8 @@ jp_msg_begin(jp_msg_builder_t *b, jp_buf_t *out, const jp_msg_t *m, uint32_t cou
     b->start = out->len;
     b->type = m->type;
     b->count = count;
-    if (m->type != JP_MSG_PUSH && m->type != JP_MSG_CHANGES && m->type != JP_MSG_RECORDS)
+    if (m->type != JP_MSG_PUSH && m->type != JP_MSG_RETURN && m->type != JP_MSG_CHANGES &&
+        m->type != JP_MSG_RECORDS)
         return s_bfail(b, JP_EINVAL);
     if (count > JP_MSG_MAX_CHANGES)
         return s_bfail(b, JP_ETOOBIG);
@@ -775,7 +782,8 @@ s_add(jp_msg_builder_t *b, bool entry, uint64_t store, uint64_t pos, const uint8
 {
     if (b->rc)
         return b->rc;
-    if ((b->type == JP_MSG_PUSH) == entry || b->added >= b->count || (n && !p))
+    bool bare = b->type == JP_MSG_PUSH || b->type == JP_MSG_RETURN; /* no [store, pos] */
+    if (bare == entry || b->added >= b->count || (n && !p))
         return s_bfail(b, JP_EINVAL);
     if (n > JP_MSG_MAX_CHANGE)
         return s_bfail(b, JP_ETOOBIG);

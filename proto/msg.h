@@ -73,6 +73,8 @@ typedef enum {
     JP_MSG_VIEWIDS = 36,
     JP_MSG_FETCH = 37,
     JP_MSG_RECORDS = 38,
+    JP_MSG_RETURN = 39,
+    JP_MSG_RETURNED = 40,
     JP_MSG_PING = 48,
     JP_MSG_PONG = 49,
     JP_MSG_QUERY = 64,
@@ -189,6 +191,14 @@ typedef struct {
             uint8_t sig[JP_SIG_LEN]; /* server's signature (vouch.h) */
         } records;
         struct {
+            jp_msg_list_t changes; /* each a bin: one of the server's own changes */
+            bool done;             /* the store has returned all it holds */
+        } ret;
+        struct {
+            uint64_t own_seq; /* the server's own log: held or returned, gapless */
+            bool recovering;  /* the server is restored and taking its log back */
+        } returned;
+        struct {
             uint64_t credit; /* CHANGES messages added */
         } credit;
         struct {
@@ -247,13 +257,14 @@ int jp_msg_decode(const uint8_t *p, size_t n, jp_msg_t *out, jp_err_t *err);
  * repeated args keys; JP_ENOMEM.  On failure out is as it was. */
 int jp_msg_encode(const jp_msg_t *m, jp_buf_t *out);
 
-/* Incremental PUSH / CHANGES / RECORDS: the changes are appended one by
- * one, as the caller reads them, without building a list first.
+/* Incremental PUSH / RETURN / CHANGES / RECORDS: the changes are appended
+ * one by one, as the caller reads them, without building a list first.
  *
- *     jp_msg_begin(&b, out, &m, count);   m.type PUSH, CHANGES or RECORDS;
+ *     jp_msg_begin(&b, out, &m, count);   m.type PUSH, RETURN, CHANGES or
+ *                                         RECORDS;
  *                                         the elements before the list
  *                                         are taken from m, the list ignored
- *     jp_msg_add_change(&b, p, n);        count times (PUSH), or
+ *     jp_msg_add_change(&b, p, n);        count times (PUSH, RETURN), or
  *     jp_msg_add_entry(&b, store, pos, p, n);  count times (the others)
  *     jp_msg_end(&b, &m);                 the elements after the list
  *                                         (PUSH sig, CHANGES more...)
@@ -266,7 +277,7 @@ int jp_msg_encode(const jp_msg_t *m, jp_buf_t *out);
 typedef struct {
     jp_buf_t *out;  /* the buffer the message is appended to */
     size_t start;   /* out->len before the message: where to roll back to */
-    int type;       /* JP_MSG_PUSH, JP_MSG_CHANGES or JP_MSG_RECORDS */
+    int type;       /* JP_MSG_PUSH, _RETURN, _CHANGES or _RECORDS */
     uint32_t count; /* changes announced in the list header */
     uint32_t added; /* changes appended so far */
     int rc;         /* first failure, then returned by every call */
@@ -293,7 +304,7 @@ typedef struct {
 } jp_msg_iter_t;
 
 void jp_msg_iter_init(jp_msg_iter_t *it, const jp_msg_list_t *list);
-/* PUSH changes: one change's bytes. */
+/* PUSH and RETURN changes: one change's bytes. */
 int jp_msg_next_change(jp_msg_iter_t *it, const uint8_t **p, size_t *n);
 /* CHANGES and RECORDS entries: the store that wrote it, its group log
  * position, and the change's bytes. */

@@ -15,6 +15,7 @@
  * /etc/jipan/jipan-server.conf).  Exit codes: 0 done, 1 refused or bad
  * input, 2 usage, 3 internal or I/O error.
  */
+#include "recover.h"
 #include "server.h"
 #include "view.h"
 
@@ -22,11 +23,13 @@
 #include "validate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define S_DEFAULT_CONF "/etc/jipan/jipan-server.conf"
 
@@ -589,6 +592,15 @@ done:
     return rc ? s_fail(r, rc, &err) : S_OK;
 }
 
+/* status, recovering: the stores that have not returned. */
+static int
+s_list_waiting(void *arg, const srv_peer_t *p)
+{
+    if (!srv_recover_returned(arg, p->store))
+        printf(" %s", p->code);
+    return 0;
+}
+
 static int
 cmd_status(s_run_t *r, int argc, char **argv)
 {
@@ -630,6 +642,18 @@ cmd_status(s_run_t *r, int argc, char **argv)
         jp_hex(d, sizeof d, hex);
         printf("digest      %s\n", hex);
     }
+    srv_recover_t rm;
+    if (srv_recover_get(txn, &rm) == 0) {
+        char since[17];
+        jp_format_instant((int64_t)rm.since_ms, since);
+        printf("recovering  restored %s from a backup of group log %llu changes, own "
+               "seq %llu:\n            no links made until every store has synced; "
+               "not yet:",
+               since, (unsigned long long)rm.glog_len, (unsigned long long)rm.own_seq);
+        if ((rc = srv_peers_each(txn, s_list_waiting, txn)))
+            goto done;
+        printf("\n");
+    }
     printf("stores:\n");
     s_list_t l = {txn, jp_now_ms()};
     rc = srv_peers_each(txn, s_list_peer, &l);
@@ -645,8 +669,8 @@ cmd_backup(s_run_t *r, int argc, char **argv)
     if (argc != 2 || !strcmp(argv[1], "--help")) {
         puts("usage: " SRV_PROG " backup DIR\n\nA consistent hot copy of the group's "
              "environment into DIR (created; must\nnot hold one already), taken while "
-             "the server runs.  Restore: stop the\nserver, put DIR/data.mdb in place of "
-             "the data directory's, start it.");
+             "the server runs.  Restore: stop the\nserver, `" SRV_PROG " restore DIR`, start "
+             "it (deploy/README.md).");
         return argc == 2 ? S_OK : S_USAGE;
     }
     jp_err_t err = {0};
@@ -662,6 +686,152 @@ cmd_backup(s_run_t *r, int argc, char **argv)
     if (rc)
         return s_fail(r, rc, &err);
     printf("copied to %s/data.mdb\n", argv[1]);
+    return S_OK;
+}
+
+/* Refuse while another process has the environment open: LMDB's lock
+ * file is locked by every process using it (a write lock on its first
+ * byte succeeds only when none does).  *fd: the file, held until done. */
+static int
+s_lock_alone(s_run_t *r, int *fd, jp_err_t *err)
+{
+    char path[1100];
+    s_path(path, sizeof path, r, "lock.mdb");
+    *fd = open(path, O_RDWR | O_CLOEXEC);
+    if (*fd < 0)
+        return errno == ENOENT ? 0 : jp_err_set(err, JP_EIO, "%s: %s", path, strerror(errno));
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(*fd, F_SETLK, &l) != 0)
+        return jp_err_set(err, JP_EPERM,
+                          "the server (or another " SRV_PROG " command) has %s open: "
+                          "stop it first",
+                          r->conf.data);
+    return 0;
+}
+
+/* Copy from to to (created, synced). */
+static int
+s_copy_file(const char *from, const char *to, jp_err_t *err)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    if (in < 0)
+        return jp_err_set(err, JP_ENOTFOUND, "%s: %s", from, strerror(errno));
+    out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0)
+        rc = jp_err_set(err, JP_EIO, "%s: %s", to, strerror(errno));
+    static char buf[1 << 16];
+    for (ssize_t n; rc == 0 && (n = read(in, buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = jp_err_set(err, JP_EIO, "reading %s: %s", from, strerror(errno));
+        for (ssize_t done = 0; rc == 0 && done < n;) {
+            ssize_t w = write(out, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                rc = jp_err_set(err, errno == ENOSPC ? JP_EFULL : JP_EIO, "writing %s: %s",
+                                to, strerror(errno));
+            else
+                done += w;
+        }
+    }
+    if (rc == 0 && fsync(out) != 0)
+        rc = jp_err_set(err, JP_EIO, "syncing %s: %s", to, strerror(errno));
+    if (out >= 0)
+        close(out);
+    close(in);
+    if (rc && out >= 0)
+        unlink(to);
+    return rc;
+}
+
+static int
+cmd_restore(s_run_t *r, int argc, char **argv)
+{
+    if (argc != 2 || !strcmp(argv[1], "--help")) {
+        puts("usage: " SRV_PROG " restore DIR\n\nPut the backup DIR/data.mdb (`" SRV_PROG
+             " backup DIR`) in place of the data\ndirectory's, the server stopped.  The "
+             "restored server takes back from the\nstores the changes it wrote itself "
+             "after the backup (the links), and makes\nno new ones until every enrolled "
+             "store has synced once (`status` says\nwhich have; `recovered` ends it "
+             "without the others).  deploy/README.md.");
+        return argc == 2 ? S_OK : S_USAGE;
+    }
+    jp_err_t err = {0};
+    char from[1100], tmp[1100], to[1100];
+    snprintf(from, sizeof from, "%s/data.mdb", argv[1]);
+    s_path(tmp, sizeof tmp, r, "data.mdb.restore");
+    s_path(to, sizeof to, r, "data.mdb");
+    int fd = -1;
+    int rc = jp_file_check_regular(from, "backup", &err);
+    if (rc == 0)
+        rc = s_lock_alone(r, &fd, &err);
+    if (rc == 0)
+        rc = s_copy_file(from, tmp, &err);
+    if (rc == 0 && rename(tmp, to) != 0)
+        rc = jp_err_set(&err, JP_EIO, "%s: %s", to, strerror(errno));
+    if (fd >= 0)
+        close(fd); /* the copy is in place: LMDB may open it */
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    srv_recover_t m = {0};
+    if (rc == 0 && (rc = s_open(r, &db, &err)) == 0 &&
+        (rc = jp_db_begin(db, true, &txn, &err)) == 0 &&
+        (rc = srv_recover_begin(txn, jp_now_ms(), &err)) == 0 &&
+        (rc = srv_recover_get(txn, &m)) == 0)
+        rc = jp_txn_commit(&txn, &err);
+    jp_txn_abort(&txn);
+    jp_db_close(&db);
+    if (rc)
+        return s_fail(r, rc, &err);
+    printf("restored from %s: group log %llu changes, the server's own log seq %llu.\n"
+           "Start the server: as the stores sync, it takes back its own later changes "
+           "from them\nand makes no links until every store has (`" SRV_PROG
+           " status`).\n",
+           from, (unsigned long long)m.glog_len, (unsigned long long)m.own_seq);
+    return S_OK;
+}
+
+static int
+cmd_recovered(s_run_t *r, int argc, char **argv)
+{
+    if (s_help(argc, argv,
+               "usage: " SRV_PROG " recovered\n\nEnd a restored server's recovery now, "
+               "without the stores that have not\nsynced since the restore: it applies "
+               "what the others returned and links\nwhat was merged since.  A store that "
+               "held later links of the server's\nthen refuses the new ones (a chain "
+               "fault of store 0): deploy/README.md.\n"))
+        return S_OK;
+    jp_err_t err = {0};
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    jp_key_t *key = NULL;
+    char path[1100];
+    srv_recover_stat_t st = {0};
+    s_path(path, sizeof path, r, SRV_KEY_FILE);
+    int rc = s_open(r, &db, &err);
+    if (rc == 0)
+        rc = jp_key_load(&key, path, &err);
+    if (rc == 0)
+        rc = jp_db_begin(db, true, &txn, &err);
+    srv_recover_t m;
+    if (rc == 0 && srv_recover_get(txn, &m) == JP_ENOTFOUND)
+        rc = jp_err_set(&err, JP_ENOTFOUND, "the server is not recovering from a restore");
+    if (rc == 0)
+        rc = srv_recover_try(txn, key, true, &st, &err);
+    if (rc == 0)
+        rc = jp_txn_commit(&txn, &err);
+    jp_txn_abort(&txn);
+    jp_key_destroy(&key);
+    jp_db_close(&db);
+    if (rc)
+        return s_fail(r, rc, &err);
+    printf("recovered: %llu of the server's own changes returned, %llu dropped%s%s%s; "
+           "%llu links made;\n%u stores had not synced since the restore\n",
+           (unsigned long long)st.applied, (unsigned long long)st.dropped,
+           st.why[0] ? " (" : "", st.why, st.why[0] ? ")" : "", (unsigned long long)st.links,
+           st.waiting);
     return S_OK;
 }
 
@@ -777,6 +947,8 @@ static const s_cmd_t s_cmds[] = {
     {"stores", cmd_stores, "the enrolled stores and keys"},
     {"status", cmd_status, "group log position, stores' last sync, disk use"},
     {"backup", cmd_backup, "hot copy of the environment while the server runs"},
+    {"restore", cmd_restore, "put a backup in place; take the server's links back"},
+    {"recovered", cmd_recovered, "end a restore's recovery without the stores left"},
     {"run", cmd_run, "serve (the daemon)"},
     {"export", cmd_export, "the group log as a signed file for the auditors"},
     {"view-digest", cmd_view_digest, "the state digest of what one store may see"},

@@ -37,6 +37,7 @@
 #include "export.h"
 #include "msg.h"
 #include "record.h"
+#include "recover.h"
 #include "validate.h"
 #include "view.h"
 #include "vouch.h"
@@ -643,11 +644,73 @@ s_check_create(const jp_change_t *ch, jp_err_t *err)
     return 0;
 }
 
+/* Restored: finish taking the server's own log back if every store has
+ * returned (recover.h), in the merger's transaction. */
+static int
+s_recover_try(s_srv_t *s, jp_txn_t *txn, jp_err_t *err)
+{
+    srv_recover_stat_t st;
+    int rc = srv_recover_try(txn, s->key, false, &st, err);
+    if (rc == 0 && st.finished)
+        srv_log("recovered: %llu of the server's own changes returned by the stores, "
+                "%llu dropped%s%s, %llu links made for what was merged since the backup",
+                (unsigned long long)st.applied, (unsigned long long)st.dropped,
+                st.why[0] ? ": " : "", st.why, (unsigned long long)st.links);
+    return rc;
+}
+
+/* RETURN, on the merger thread: a store gives a restored server back the
+ * server's own changes it holds (PROTOCOL.md 3, recover.h). */
+static void
+s_return(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
+{
+    if (c->k->role != SRV_ROLE_STORE) {
+        srv_error(c, JP_PERR_IDENTITY, 0, "only a store returns the server's changes");
+        return;
+    }
+    jp_txn_t *txn;
+    jp_err_t err;
+    uint64_t own = 0, glen = 0;
+    bool recovering = false;
+    unsigned conflicts = 0;
+    int rc = jp_db_begin(s->db, true, &txn, &err);
+    if (rc == 0)
+        rc = srv_recover_keep(txn, c->k->store, &m->ret.changes, m->ret.done, &own,
+                              &recovering, &conflicts, &err);
+    if (rc == 0 && recovering && m->ret.done)
+        rc = s_recover_try(s, txn, &err);
+    if (rc == 0)
+        rc = jp_txn_glog_len(txn, &glen);
+    if (rc == 0)
+        rc = jp_txn_commit(&txn, &err);
+    jp_txn_abort(&txn);
+    if (rc) {
+        srv_error(c, s_perr_for(rc), 0, "return: %s", err.msg);
+        return;
+    }
+    if (conflicts)
+        srv_log("store %u returned %u of the server's changes unlike another store's "
+                "(the first one returned is kept)",
+                c->k->store, conflicts);
+    if (recovering) {
+        srv_reports_merged(s->reports, glen);
+        srv_view_merged(s->view, glen);
+    }
+    jp_msg_t a = {.type = JP_MSG_RETURNED};
+    a.returned.own_seq = own;
+    a.returned.recovering = recovering;
+    srv_send(c, &a);
+}
+
 /* A PUSH, on the merger thread (s_worker): batches are merged one at a
  * time, in the order they arrived. */
 static void
 s_push(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
 {
+    if (m->type == JP_MSG_RETURN) { /* the merger's other job */
+        s_return(s, c, m);
+        return;
+    }
     const uint64_t bno = m->push.batch;
     if (c->k->role != SRV_ROLE_STORE) {
         srv_error(c, JP_PERR_IDENTITY, bno, "only a store's key may push");
@@ -783,14 +846,20 @@ s_push(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
         memcpy(b.pub, c->k->sign, JP_PUB_LEN);
         if ((rc = jp_txn_batch_put(txn, &b)))
             goto internal;
-        /* One customer across stores: link the rows this batch changed. */
+        /* One customer across stores: link the rows this batch changed --
+         * unless the server is restored and has not its own log back yet
+         * (recover.h: it links them when it has). */
         jp_head_t own;
         unsigned wrote = 0;
+        srv_recover_t rm;
+        bool recovering = srv_recover_get(txn, &rm) == 0;
         if ((rc = jp_txn_head(txn, 0, &own)))
             goto internal;
-        for (size_t i = 0; i < s->ntouched; i++)
+        for (size_t i = 0; !recovering && i < s->ntouched; i++)
             if ((rc = srv_link_customer(txn, &s->touched[i], &wrote, &err)))
                 goto internal_err;
+        if (recovering && (rc = s_recover_try(s, txn, &err)))
+            goto internal_err;
         if (wrote && (rc = srv_sign_own(txn, s->key, own.seq + 1, own.seq + wrote, &err)))
             goto internal_err;
         srv_peer_t peer;
@@ -1460,6 +1529,10 @@ s_hello(s_srv_t *s, s_sess_t *c, bool live, const jp_msg_t *m, int fd)
             rc = jp_txn_head(txn, c->k.store, &h);
         if (rc == 0)
             rc = jp_txn_glog_len(txn, &len);
+        /* Restored and taking its own log back (recover.h): a store that
+         * has not returned what it holds is told 0, so that it does. */
+        if (rc == 0 && is_store && !srv_recover_returned(txn, c->k.store))
+            len = 0;
         jp_txn_abort(&txn);
     }
     if (rc) {
@@ -1690,6 +1763,18 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
             srv_error(S_CLIENT(s, x), JP_PERR_BUSY, m.push.batch,
                       "%u batches in flight already: wait for their receipts", x->pushes);
         else if (s_hand(s, &s->merger, x, m.push.batch, frame) == 0)
+            x->pushes++;
+        break;
+    case JP_MSG_RETURN:
+        /* As a PUSH: at most max_batch bytes, within the credit, merged in order. */
+        if (m.ret.changes.len > s->conf->max_batch)
+            srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, 0,
+                      "RETURN of %zu bytes of changes: max_batch is %u",
+                      m.ret.changes.len, s->conf->max_batch);
+        else if (x->pushes >= s->conf->credit)
+            srv_error(S_CLIENT(s, x), JP_PERR_BUSY, 0,
+                      "%u batches in flight already: wait for their answers", x->pushes);
+        else if (s_hand(s, &s->merger, x, 0, frame) == 0)
             x->pushes++;
         break;
     case JP_MSG_PULL:

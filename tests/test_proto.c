@@ -254,7 +254,12 @@ s_sample(int t, int v, sample_t *s)
         PU(UV(1)), PB(h, 32), PU(UV(2)), PB(h + 1, 32), PU(UV(3)), PU(UV(4));
         PU(UV(5)), PU(UV(6));
         break;
+    case JP_MSG_RETURNED:
+        m->returned.own_seq = UV(1), m->returned.recovering = v % 2;
+        PU(UV(1)), v % 2 ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+        break;
     case JP_MSG_PUSH:
+    case JP_MSG_RETURN:
     case JP_MSG_CHANGES:
     case JP_MSG_RECORDS:
         if (t == JP_MSG_PUSH)
@@ -266,7 +271,7 @@ s_sample(int t, int v, sample_t *s)
             uint8_t *c = malloc(lens[i] + 1);
             for (size_t j = 0; j < lens[i]; j++)
                 c[j] = s_cbyte(i, j);
-            if (t != JP_MSG_PUSH)
+            if (t != JP_MSG_PUSH && t != JP_MSG_RETURN)
                 msgpack_pack_array(&pk, 3), PU(s_estore(v, i)), PU(s_estore(v, i) * 5);
             PB(c, lens[i]);
             free(c);
@@ -275,7 +280,8 @@ s_sample(int t, int v, sample_t *s)
             v == 1 ? msgpack_pack_false(&pk) : msgpack_pack_true(&pk);
         if (t == JP_MSG_CHANGES)
             PU(UV(3)), PB(h + 1, 32);
-        PB(h, 64);
+        if (t != JP_MSG_RETURN)
+            PB(h, 64);
         /* the list's bytes come from the frame: decode it to point at them */
         assert_int_equal(jp_msg_decode(s->wire.data, s->wire.len, m, NULL), 0);
         break;
@@ -398,6 +404,11 @@ s_equal(const jp_msg_t *a, const jp_msg_t *b)
                a->push.last_seq == b->push.last_seq &&
                s_list_eq(&a->push.changes, &b->push.changes) &&
                memcmp(a->push.sig, b->push.sig, JP_SIG_LEN) == 0;
+    case JP_MSG_RETURN:
+        return s_list_eq(&a->ret.changes, &b->ret.changes) && a->ret.done == b->ret.done;
+    case JP_MSG_RETURNED:
+        return a->returned.own_seq == b->returned.own_seq &&
+               a->returned.recovering == b->returned.recovering;
     case JP_MSG_RECEIPT:
         return memcmp(&a->receipt, &b->receipt, sizeof a->receipt) == 0;
     case JP_MSG_PULL:
