@@ -49,6 +49,7 @@ struct jp_asker {
     zmq_msg_t frame;
     int ms;
     uint64_t next_id;
+    jp_msg_t welcome; /* its byte strings copied: fixed-size fields only */
 };
 
 void
@@ -117,6 +118,7 @@ jp_ask_open(const jp_ask_t *a, jp_asker_t **sp, jp_err_t *err)
                         jp_msg_type_name(in.type));
         goto fail;
     }
+    s->welcome = in;
     s->next_id = 1;
     *sp = s;
     return 0;
@@ -198,4 +200,27 @@ jp_ask_setup(jp_ask_t *a, const char *keyfile, const char *server, const char *s
         return rc;
     *a = (jp_ask_t){.endpoint = server, .server_key = skey, .key = k};
     return 0;
+}
+
+int
+jp_ask_send(jp_asker_t *s, const jp_msg_t *m, jp_err_t *err)
+{
+    if (jp_msg_send(s->sock, m, &s->out, 0))
+        return jp_err_set(err, JP_EIO, "send %s: %s", jp_msg_type_name(m->type),
+                          zmq_strerror(errno));
+    return 0;
+}
+
+int
+jp_ask_recv(jp_asker_t *s, jp_msg_t *m, jp_err_t *err)
+{
+    zmq_msg_close(&s->frame);
+    zmq_msg_init(&s->frame);
+    return s_recv(s->sock, s->mon, &s->frame, m, s->ms, err);
+}
+
+const jp_msg_t *
+jp_ask_welcome(const jp_asker_t *s)
+{
+    return &s->welcome;
 }

@@ -9,6 +9,7 @@
 
 #include "curve.h"
 #include "err.h"
+#include "msg.h"
 
 #include <stdint.h>
 
@@ -38,6 +39,15 @@ int jp_ask_open(const jp_ask_t *a, jp_asker_t **s, jp_err_t *err);
 int jp_ask_query(jp_asker_t *s, const char *what, const char *const *args, int nargs,
                  char **body, size_t *n, jp_err_t *err);
 void jp_ask_close(jp_asker_t **s);
+
+/* The session's messages themselves, for a client that streams (the
+ * standby's follower, server/standby.h): jp_ask_send sends m;
+ * jp_ask_recv waits for the next message into m (borrowing from the
+ * session until the next receive), an ERROR turned into err as above;
+ * jp_ask_welcome is the WELCOME that opened the session. */
+int jp_ask_send(jp_asker_t *s, const jp_msg_t *m, jp_err_t *err);
+int jp_ask_recv(jp_asker_t *s, jp_msg_t *m, jp_err_t *err);
+const jp_msg_t *jp_ask_welcome(const jp_asker_t *s);
 
 /* One question in a session of its own: ask what with args (n pairs of
  * key, value) and return the ANSWER body (malloc'd, NUL-terminated, *n

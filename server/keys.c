@@ -111,6 +111,9 @@ srv_principal(const srv_key_t *k, char *out, size_t cap)
     case SRV_ROLE_AUDITOR:
         snprintf(out, cap, "auditor");
         break;
+    case SRV_ROLE_STANDBY:
+        snprintf(out, cap, "standby");
+        break;
     default:
         snprintf(out, cap, "unknown");
     }
@@ -241,6 +244,24 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
         snprintf(x->why, sizeof x->why, "[sharing] %s: %s", name, why);
         return 0;
     }
+    if (!strcmp(section, "standby")) {
+        if (!strcmp(name, "primary"))
+            return s_copy(x, name, c->standby.primary, sizeof c->standby.primary, val);
+        if (!strcmp(name, "primary_key")) {
+            uint8_t raw[32];
+            if (!jp_curve_parse(val, raw)) {
+                snprintf(x->why, sizeof x->why,
+                         "[standby] primary_key: not a Curve key (64 hex digits, from "
+                         "the primary's `jipan-server keys`)");
+                return 0;
+            }
+            return s_copy(x, name, c->standby.primary_key, sizeof c->standby.primary_key,
+                          val);
+        }
+        snprintf(x->why, sizeof x->why,
+                 "unknown setting '%s' in [standby] (primary, primary_key)", name);
+        return 0;
+    }
     if (strcmp(section, "server") != 0) {
         snprintf(x->why, sizeof x->why, "unknown section [%s]", section);
         return 0;
@@ -289,6 +310,9 @@ srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err)
     if (!conf->group[0])
         return jp_err_set(err, JP_EINVAL,
                           "%s: 'group' (the dealer group's name) is required", path);
+    if (!conf->standby.primary[0] != !conf->standby.primary_key[0])
+        return jp_err_set(err, JP_EINVAL,
+                          "%s: [standby] needs both primary and primary_key", path);
     if (jp_tz_set(conf->tz))
         return jp_err_set(err, JP_EINVAL, "%s: timezone '%s' is not a known time zone",
                           path, conf->tz);

@@ -17,6 +17,7 @@
  */
 #include "recover.h"
 #include "server.h"
+#include "standby.h"
 #include "view.h"
 
 #include "file.h"
@@ -116,6 +117,14 @@ s_print_keys(s_run_t *r)
         printf("receipt %s   (signs receipts and the server's own changes)\n", hex);
         jp_key_destroy(&k);
     }
+    s_path(path, sizeof path, r, SRV_FOLLOW_FILE);
+    if (jp_curve_load(&c, path, NULL) == 0) {
+        char hex[2 * 32 + 1];
+        jp_curve_hex(c.pub, hex);
+        printf("standby %s   (as a standby it follows with this: `enroll --role standby` "
+               "at the primary)\n",
+               hex);
+    }
     memset(&c, 0, sizeof c);
 }
 
@@ -163,7 +172,8 @@ cmd_init(s_run_t *r, int argc, char **argv)
                "Create the group's data directory (the configuration's `data`, mode\n"
                "0700): its LMDB environment with the group's identity and time zone,\n"
                "the server's Ed25519 key (server.key) and Curve key pair (curve.key),\n"
-               "both mode 0600.  Prints the public keys.  Refuses a directory that\n"
+               "and the Curve key it follows a primary with as a standby (standby.key),\n"
+               "all mode 0600.  Prints the public keys.  Refuses a directory that\n"
                "holds a group already.\n"))
         return S_OK;
     jp_err_t err = {0};
@@ -205,6 +215,10 @@ cmd_init(s_run_t *r, int argc, char **argv)
         goto done;
     jp_curve_t c;
     s_path(path, sizeof path, r, SRV_CURVE_FILE);
+    if ((rc = jp_curve_generate(&c, &err)) || (rc = jp_curve_save(&c, path, &err)))
+        goto done;
+    /* Its own key to follow a primary with, should it be a standby. */
+    s_path(path, sizeof path, r, SRV_FOLLOW_FILE);
     if ((rc = jp_curve_generate(&c, &err)) || (rc = jp_curve_save(&c, path, &err)))
         goto done;
     memset(&c, 0, sizeof c);
@@ -279,13 +293,14 @@ s_store_keys(jp_txn_t *txn, uint16_t store, const uint8_t *keep, uint8_t (*out)[
 static const char s_enroll_usage[] =
     "usage: " SRV_PROG " enroll --store N --code CODE --name NAME --region REGION\n"
     "                    --curve KEY --sign HEX [--rotate]\n"
-    "       " SRV_PROG " enroll --role group|auditor|region:NAME --curve KEY\n"
+    "       " SRV_PROG " enroll --role group|auditor|region:NAME|standby --curve KEY\n"
     "\n"
     "Admit a key.  A store's two public keys are what `jipan-store keys` prints\n"
     "at the store: --curve (the Curve key it connects with, 64 hex digits; Z85\n"
     "is accepted too) and --sign (the Ed25519 key it signs its batches with,\n"
     "64 hex digits).  Analysts and auditors are not stores: they get a role\n"
-    "and a Curve key only.\n"
+    "and a Curve key only.  A standby server follows the group log with the\n"
+    "key `jipan-server keys` prints as `standby` on it (deploy/README.md).\n"
     "\n"
     "  --rotate   the store already has a key: the old keys stay valid for the\n"
     "             configured overlap window (overlap_days), then expire\n";
@@ -367,13 +382,15 @@ cmd_enroll(s_run_t *r, int argc, char **argv)
         k.role = SRV_ROLE_GROUP;
     } else if (role && !strcmp(role, "auditor")) {
         k.role = SRV_ROLE_AUDITOR;
+    } else if (role && !strcmp(role, "standby")) {
+        k.role = SRV_ROLE_STANDBY;
     } else if (role && !strncmp(role, "region:", 7) && role[7] &&
                strlen(role + 7) < sizeof k.region) {
         k.role = SRV_ROLE_REGION;
         strcpy(k.region, role + 7);
     } else {
         return s_usage_error(
-            r, "give --store N (a store) or --role group|auditor|region:NAME");
+            r, "give --store N (a store) or --role group|auditor|region:NAME|standby");
     }
 
     jp_err_t err = {0};
@@ -629,6 +646,21 @@ cmd_status(s_run_t *r, int argc, char **argv)
             events += counts[k];
     printf("group       %s (time zone %s)\n", node.group, node.tz);
     printf("group log   %llu changes\n", (unsigned long long)len);
+    if (r->conf.standby.primary[0] && !srv_promoted(txn)) {
+        srv_follow_pos_t fp;
+        if (srv_follow_pos(txn, &fp) == 0) {
+            char seen[17];
+            jp_format_instant((int64_t)fp.seen_ms, seen);
+            printf("role        standby of %s: the primary's log had %llu changes at %s "
+                   "(lag %llu)\n",
+                   r->conf.standby.primary, (unsigned long long)fp.primary_len, seen,
+                   (unsigned long long)(fp.primary_len > len ? fp.primary_len - len : 0));
+        } else {
+            printf("role        standby of %s: not reached yet\n", r->conf.standby.primary);
+        }
+    } else {
+        printf("role        primary%s\n", r->conf.standby.primary[0] ? " (promoted standby)" : "");
+    }
     printf("records     %llu customers, %llu vehicles, %llu events, %llu links\n",
            (unsigned long long)people, (unsigned long long)counts[JP_K_VEHICLE],
            (unsigned long long)events, (unsigned long long)counts[JP_K_LINK]);
@@ -836,6 +868,46 @@ cmd_recovered(s_run_t *r, int argc, char **argv)
 }
 
 static int
+cmd_promote(s_run_t *r, int argc, char **argv)
+{
+    if (s_help(argc, argv,
+               "usage: " SRV_PROG " promote\n\nMake this standby the group's primary: "
+               "it stops following and serves\nthe stores (a running server within "
+               "a quarter of a second).  Do it only\nwhen the old primary is down and "
+               "fenced: deploy/README.md, failover.\n"))
+        return S_OK;
+    jp_err_t err = {0};
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    int rc = 0;
+    if (!r->conf.standby.primary[0])
+        rc = jp_err_set(&err, JP_EINVAL,
+                        "this server is not a standby (no [standby] in %s)", r->conf_path);
+    if (rc == 0)
+        rc = s_open(r, &db, &err);
+    if (rc == 0)
+        rc = jp_db_begin(db, true, &txn, &err);
+    if (rc == 0 && srv_promoted(txn))
+        rc = jp_err_set(&err, JP_EEXIST, "this standby is promoted already");
+    /* Links the old primary made that this standby had not followed yet
+     * may be at stores: take them back before making any (recover.h). */
+    if (rc == 0)
+        rc = srv_recover_begin(txn, jp_now_ms(), &err);
+    if (rc == 0)
+        rc = srv_promote(txn, jp_now_ms());
+    if (rc == 0)
+        rc = jp_txn_commit(&txn, &err);
+    jp_txn_abort(&txn);
+    jp_db_close(&db);
+    if (rc)
+        return s_fail(r, rc, &err);
+    puts("promoted: this server is the group's primary now; it takes back from the "
+         "stores\nthe links the old primary made that it had not followed, as after "
+         "a restore\n(`status`)");
+    return S_OK;
+}
+
+static int
 cmd_run(s_run_t *r, int argc, char **argv)
 {
     if (s_help(argc, argv,
@@ -949,6 +1021,7 @@ static const s_cmd_t s_cmds[] = {
     {"backup", cmd_backup, "hot copy of the environment while the server runs"},
     {"restore", cmd_restore, "put a backup in place; take the server's links back"},
     {"recovered", cmd_recovered, "end a restore's recovery without the stores left"},
+    {"promote", cmd_promote, "make this standby the group's primary"},
     {"run", cmd_run, "serve (the daemon)"},
     {"export", cmd_export, "the group log as a signed file for the auditors"},
     {"view-digest", cmd_view_digest, "the state digest of what one store may see"},

@@ -38,6 +38,7 @@
 #include "msg.h"
 #include "record.h"
 #include "recover.h"
+#include "standby.h"
 #include "validate.h"
 #include "view.h"
 #include "vouch.h"
@@ -144,6 +145,8 @@ struct s_srv {
     size_t ntouched, captouched;
     srv_reports_t *reports; /* the held and live bases, reports ahead */
     srv_view_t *view;       /* what each store may see (view.h) */
+    srv_follow_t *follow;   /* a standby's follower of the primary (standby.h) */
+    atomic_bool standby;    /* a standby, not promoted: stores are refused */
 };
 
 static volatile sig_atomic_t s_stop;
@@ -1026,7 +1029,8 @@ s_pump(s_srv_t *s, s_sess_t *x)
 {
     if (!x->pulling || x->pull_credit == 0 || x->revoked || x->end)
         return false;
-    bool group = srv_snap_rule(x->snap, x->k.store) == JP_SHARE_GROUP;
+    bool group = x->k.role == SRV_ROLE_STANDBY ||
+                 srv_snap_rule(x->snap, x->k.store) == JP_SHARE_GROUP;
     jp_txn_t *txn;
     jp_err_t err;
     if (jp_db_begin(s->db, false, &txn, &err)) {
@@ -1658,7 +1662,8 @@ s_goal(s_srv_t *s, const s_sess_t *x, uint64_t len)
 static void
 s_pull(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
 {
-    if (x->k.role != SRV_ROLE_STORE) {
+    bool standby = x->k.role == SRV_ROLE_STANDBY; /* it follows all of it */
+    if (x->k.role != SRV_ROLE_STORE && !standby) {
         srv_error(S_CLIENT(s, x), JP_PERR_FORBIDDEN, 0,
                   "only a store's key may pull the group log (%s reads by QUERY)",
                   x->who);
@@ -1688,13 +1693,14 @@ s_pull(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     }
     x->pulling = true;
     x->pull_pos = m->pull.after_pos;
-    x->pull_own = m->pull.own;
+    x->pull_own = m->pull.own || standby;
     x->pull_credit = m->pull.credit;
     x->pull_since = 0;
     srv_snap_give(&x->snap);
     x->snap = srv_view_take(s->view);
-    x->pull_goal =
-        srv_snap_rule(x->snap, x->k.store) == JP_SHARE_GROUP ? 0 : s_goal(s, x, len);
+    x->pull_goal = standby || srv_snap_rule(x->snap, x->k.store) == JP_SHARE_GROUP
+                       ? 0
+                       : s_goal(s, x, len);
 }
 
 /* A message from the connection of routing id rid, whose socket is fd;
@@ -1749,6 +1755,13 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
         srv_error(S_CLIENT(s, x), JP_PERR_NO_HELLO, 0, "send HELLO first");
         if (x->end == SRV_END_SLOW)
             s_mute(s, rid, ridn);
+        return;
+    }
+    if (atomic_load(&s->standby) && x->k.role == SRV_ROLE_STORE &&
+        (m.type == JP_MSG_PUSH || m.type == JP_MSG_RETURN || m.type == JP_MSG_PULL ||
+         m.type == JP_MSG_VIEW || m.type == JP_MSG_FETCH || m.type == JP_MSG_CREDIT)) {
+        srv_error(S_CLIENT(s, x), JP_PERR_FORBIDDEN, m.type == JP_MSG_PUSH ? m.push.batch : 0,
+                  "this server is the group's standby (read-only): sync with the primary");
         return;
     }
     switch (m.type) {
@@ -1807,7 +1820,11 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
     case JP_MSG_PONG:
         break;
     case JP_MSG_QUERY:
-        s_query(s, x, &m, frame);
+        if (x->k.role == SRV_ROLE_STANDBY)
+            srv_error(S_CLIENT(s, x), JP_PERR_FORBIDDEN, m.query.id,
+                      "a standby's key follows the group log; it does not ask");
+        else
+            s_query(s, x, &m, frame);
         break;
     case JP_MSG_BYE:
         x->end = SRV_END_BYE;
@@ -1882,10 +1899,50 @@ s_closed(s_srv_t *s)
     }
 }
 
+/* A standby's follower tells what it applied, as the merger does. */
+static void
+s_followed(void *arg, uint64_t glen)
+{
+    s_srv_t *s = arg;
+    srv_reports_merged(s->reports, glen);
+    srv_view_merged(s->view, glen);
+}
+
+static int
+s_follow_start(s_srv_t *s, jp_err_t *err)
+{
+    char path[1100];
+    jp_curve_t key;
+    snprintf(path, sizeof path, "%s/%s", s->conf->data, SRV_FOLLOW_FILE);
+    int rc = jp_curve_load(&key, path, err);
+    if (rc == 0)
+        rc = srv_follow_start(&s->follow, s->db, s->conf, &key, s_followed, s, err);
+    memset(&key, 0, sizeof key);
+    return rc;
+}
+
+/* A standby promoted (jipan-server promote, another process): it stops
+ * following and serves the stores. */
+static void
+s_check_promoted(s_srv_t *s)
+{
+    jp_txn_t *txn;
+    if (!atomic_load(&s->standby) || jp_db_begin(s->db, false, &txn, NULL))
+        return;
+    bool promoted = srv_promoted(txn);
+    jp_txn_abort(&txn);
+    if (!promoted)
+        return;
+    srv_follow_halt(s->follow); /* joined when the server stops */
+    atomic_store(&s->standby, false);
+    srv_log("promoted: this server is the group's primary now, and serves the stores");
+}
+
 /* Tell the revoked sessions at once. */
 static void
 s_sweep(s_srv_t *s)
 {
+    s_check_promoted(s);
     for (int i = s->nsess - 1; i >= 0; i--) {
         s_sess_t *x = &s->sess[i];
         if (!x->revoked && !x->end)
@@ -1917,6 +1974,14 @@ s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
     if (added)
         srv_log("indexed the group log by record: %llu entries",
                 (unsigned long long)added);
+    /* A standby until promoted (standby.h). */
+    if (conf->standby.primary[0] && jp_db_begin(s->db, false, &txn, NULL) == 0) {
+        atomic_store(&s->standby, !srv_promoted(txn));
+        jp_txn_abort(&txn);
+        if (atomic_load(&s->standby))
+            srv_log("a standby: following the primary %s, read-only for the stores",
+                    conf->standby.primary);
+    }
     snprintf(path, sizeof path, "%s/%s", conf->data, SRV_KEY_FILE);
     if ((rc = jp_key_load(&s->key, path, err)))
         return rc;
@@ -2017,6 +2082,8 @@ s_threads_start(s_srv_t *s, jp_err_t *err)
         rc = s_worker_start(s, &s->merger, "merger", s_push, err);
     if (!rc)
         rc = s_worker_start(s, &s->reporter, "reporter", s_report, err);
+    if (!rc && atomic_load(&s->standby))
+        rc = s_follow_start(s, err);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
@@ -2025,6 +2092,7 @@ static void
 s_threads_stop(s_srv_t *s)
 {
     atomic_store(&s->stopping, true);
+    srv_follow_stop(&s->follow);
     s_worker_stop(&s->merger);
     s_worker_stop(&s->reporter);
     srv_reports_stop(&s->reports);

@@ -29,6 +29,7 @@
 #define SRV_PROG "jipan-server"
 #define SRV_KEY_FILE "server.key"  /* Ed25519: receipts and the server's own batches */
 #define SRV_CURVE_FILE "curve.key" /* Curve key pair of the ROUTER socket */
+#define SRV_FOLLOW_FILE "standby.key" /* a standby's own Curve key, to follow with */
 
 /* The configuration file (deploy/jipan-server.conf documents it). */
 typedef struct {
@@ -41,6 +42,10 @@ typedef struct {
     uint32_t overlap_days;   /* key rotation: days the old key stays valid */
     uint32_t map_mib;        /* LMDB map size, MiB (0: the default, 64 GiB) */
     jp_share_conf_t sharing; /* [sharing]: what each store may see (share.h) */
+    struct {                 /* [standby]: this server follows a primary (standby.h) */
+        char primary[256];   /* the primary's endpoint; "" for a primary */
+        char primary_key[128]; /* the primary's Curve public key (hex or Z85) */
+    } standby;
 } srv_conf_t;
 
 int srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err);
@@ -51,6 +56,7 @@ typedef enum {
     SRV_ROLE_REGION = 2,  /* region:<name>: reads its region's figures */
     SRV_ROLE_GROUP = 3,   /* group: reads everything */
     SRV_ROLE_AUDITOR = 4, /* auditor: reads everything, writes nothing */
+    SRV_ROLE_STANDBY = 5, /* standby: follows the whole group log (standby.h) */
 } srv_role_t;
 
 /* An enrolled Curve key (keys table, keyed by the 32-byte public key).
