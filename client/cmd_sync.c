@@ -55,6 +55,9 @@ typedef struct {
     uint64_t pushed, pulled;
     uint64_t returned; /* the server's own changes given back to it (RETURN) */
     int perr; /* protocol error the server answered, 0 if none */
+    int wait_ms;  /* silence that ends a round: S_TIMEOUT_MS, or less for a HELLO */
+    int hello_ms; /* the HELLO's: less when another endpoint may answer */
+    bool silent;  /* the last receive timed out */
     bool quiet;
     bool no_push, no_pull; /* --pull-only, --push-only */
     bool recovering;       /* restored from a backup: own changes come back first */
@@ -424,15 +427,17 @@ static int
 s_recv(s_sync_t *s, zmq_msg_t *frame, jp_msg_t *m)
 {
     zmq_pollitem_t it[2] = {{s->sock, 0, ZMQ_POLLIN, 0}, {s->mon, 0, ZMQ_POLLIN, 0}};
-    uint64_t until = jp_now_ms() + S_TIMEOUT_MS;
+    int wait = s->wait_ms ? s->wait_ms : S_TIMEOUT_MS;
+    uint64_t until = jp_now_ms() + (uint64_t)wait;
     for (;;) {
         if (s_stop)
             return cli_fail(s->c, CLI_REFUSED, "interrupted");
         int64_t left = (int64_t)(until - jp_now_ms());
-        if (left <= 0)
-            return cli_fail(s->c, CLI_REFUSED,
-                            "no answer from the server in %d s (offline?)",
-                            S_TIMEOUT_MS / 1000);
+        if (left <= 0) {
+            s->silent = true;
+            return cli_fail(s->c, CLI_REFUSED, "no answer from the server in %d s (offline?)",
+                            wait / 1000);
+        }
         int n = zmq_poll(it, s->mon ? 2 : 1, left > 500 ? 500 : (long)left);
         if (n < 0 && errno != EINTR)
             return cli_fail(s->c, CLI_INTERNAL, "poll: %s", zmq_strerror(errno));
@@ -970,11 +975,15 @@ s_round(s_sync_t *s)
     m.hello.agent.n = strlen(S_AGENT);
     s->pushed = s->pulled = 0;
     s->perr = 0;
+    s->silent = false;
     int ec = s_send(s, &m);
     if (ec)
         return ec;
     zmq_msg_init(&frame);
-    if ((ec = s_recv(s, &frame, &in)))
+    s->wait_ms = s->hello_ms;
+    ec = s_recv(s, &frame, &in);
+    s->wait_ms = 0;
+    if (ec)
         goto done;
     if (in.type != JP_MSG_WELCOME) {
         ec = cli_fail(c, CLI_REFUSED, "the server answered HELLO with %s",
@@ -1179,6 +1188,75 @@ s_target(cli_t *c, const char *ep_opt, const char *key_opt, char *ep, size_t epc
     return ec;
 }
 
+/* The endpoints a store syncs with: the pinned text, one or several
+ * separated by commas (the primary's and the standby's, in the order
+ * tried), and the one that answered last (sync table "endpoint.at"). */
+#define S_MAX_EPS 4
+typedef struct {
+    char ep[S_MAX_EPS][512];
+    int n, at;
+} s_eps_t;
+
+static int
+s_eps(cli_t *c, const char *text, s_eps_t *e)
+{
+    memset(e, 0, sizeof *e);
+    for (const char *p = text; *p;) {
+        const char *q = strchr(p, ',');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (e->n == S_MAX_EPS || n == 0 || n >= sizeof e->ep[0])
+            return cli_usage_error(c, "--server: at most 4 endpoints, separated by commas");
+        memcpy(e->ep[e->n++], p, n);
+        p += n + (q != NULL);
+    }
+    if (e->n == 0)
+        return cli_usage_error(c, "--server: no endpoint");
+    jp_txn_t *txn;
+    const void *v;
+    size_t vn;
+    if (jp_db_begin(c->db, false, &txn, NULL) == 0) {
+        if (jp_txn_tb_get(txn, JP_TB_SYNC, "endpoint.at", 11, &v, &vn) == 0 && vn == 1 &&
+            *(const uint8_t *)v < e->n)
+            e->at = *(const uint8_t *)v;
+        jp_txn_abort(&txn);
+    }
+    return 0;
+}
+
+/* One round with the first endpoint that serves this store: from the one
+ * that answered last, moving on when one is silent at HELLO or refuses as
+ * the group's standby (PROTOCOL.md, PULL: a standby). */
+static int
+s_round_at(s_sync_t *s, s_eps_t *e, const uint8_t key[32], const jp_curve_t *k)
+{
+    int ec = CLI_OK;
+    for (int tries = 0; tries < e->n && !s_stop; tries++) {
+        int i = (e->at + tries) % e->n;
+        s->hello_ms = e->n > 1 ? 5000 : 0;
+        if (!s->sock && (ec = s_connect(s, e->ep[i], key, k)))
+            return ec;
+        ec = s_round(s);
+        bool moved = e->n > 1 && ec != CLI_OK &&
+                     (s->perr == JP_PERR_FORBIDDEN || (s->silent && s->pushed == 0));
+        if (ec == CLI_OK && i != e->at) {
+            jp_txn_t *txn;
+            uint8_t at = (uint8_t)i;
+            if (jp_db_begin(s->c->db, true, &txn, NULL) == 0) {
+                if (jp_txn_tb_put(txn, JP_TB_SYNC, "endpoint.at", 11, &at, 1) ||
+                    jp_txn_commit(&txn, NULL))
+                    jp_txn_abort(&txn);
+            }
+            e->at = i;
+        }
+        if (!moved)
+            return ec;
+        s_disconnect(s);
+        s_tell(s, "%s does not serve this store now: trying %s\n", e->ep[i],
+               e->ep[(i + 1) % e->n]);
+    }
+    return ec;
+}
+
 static const char s_sync_usage[] =
     "usage: " CLI_PROG " sync [--server ENDPOINT] [--server-key KEY]\n"
     "       " CLI_PROG
@@ -1269,18 +1347,20 @@ s_sync_main(cli_t *c, int argc, char **argv, bool daemon)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    s_eps_t eps;
+    if ((ec = s_eps(c, ep, &eps)))
+        goto done;
     if (!daemon) {
-        if ((ec = s_connect(&s, ep, key, &k)) == 0)
-            ec = s_round(&s);
+        ec = s_round_at(&s, &eps, key, &k);
         goto done;
     }
     /* The daemon: rounds for ever, backing off while they fail. */
     unsigned backoff = 1000;
     srand((unsigned)(jp_now_ms() ^ (uint64_t)getpid()));
     while (!s_stop) {
-        if (!s.sock && (ec = s_connect(&s, ep, key, &k)))
+        ec = s_round_at(&s, &eps, key, &k);
+        if (ec == CLI_USAGE)
             goto done;
-        ec = s_round(&s);
         if (s.perr == JP_PERR_REVOKED || s.perr == JP_PERR_IDENTITY ||
             s.perr == JP_PERR_CHAIN || s.perr == JP_PERR_SIGNATURE ||
             s.perr == JP_PERR_VERSION)

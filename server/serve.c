@@ -1747,6 +1747,16 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
         srv_error(S_CLIENT(s, x), jp_msg_perr(rc), 0, "%s", err.msg);
         return;
     }
+    /* A standby serves no store (standby.h): its HELLO is refused, so that
+     * a store with both endpoints moves on to the other; a session begun
+     * before a promotion's end cannot be, but is refused the same. */
+    if (atomic_load(&s->standby) && x->k.role == SRV_ROLE_STORE &&
+        m.type != JP_MSG_PING && m.type != JP_MSG_PONG && m.type != JP_MSG_BYE &&
+        m.type != JP_MSG_QUERY) {
+        srv_error(S_CLIENT(s, x), JP_PERR_FORBIDDEN, m.type == JP_MSG_PUSH ? m.push.batch : 0,
+                  "this server is the group's standby (read-only): sync with the primary");
+        return;
+    }
     if (m.type == JP_MSG_HELLO) {
         s_hello(s, x, live, &m, zmq_msg_get(frame, ZMQ_SRCFD));
         return;
@@ -1755,13 +1765,6 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
         srv_error(S_CLIENT(s, x), JP_PERR_NO_HELLO, 0, "send HELLO first");
         if (x->end == SRV_END_SLOW)
             s_mute(s, rid, ridn);
-        return;
-    }
-    if (atomic_load(&s->standby) && x->k.role == SRV_ROLE_STORE &&
-        (m.type == JP_MSG_PUSH || m.type == JP_MSG_RETURN || m.type == JP_MSG_PULL ||
-         m.type == JP_MSG_VIEW || m.type == JP_MSG_FETCH || m.type == JP_MSG_CREDIT)) {
-        srv_error(S_CLIENT(s, x), JP_PERR_FORBIDDEN, m.type == JP_MSG_PUSH ? m.push.batch : 0,
-                  "this server is the group's standby (read-only): sync with the primary");
         return;
     }
     switch (m.type) {

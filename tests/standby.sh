@@ -10,9 +10,10 @@
 #     says standby and the lag; an analyst's report from the standby
 #     equals the primary's; a store's push to the standby is refused.
 #  2. The primary is killed (-9) while the stores push; `promote` on the
-#     standby; the stores sync with it (their server key is the group's):
-#     they push what it lacks, and every store's log, the links and the
-#     digests agree; it links new walk-ins as the primary did.
+#     standby; the stores, configured with both endpoints, move to it by
+#     themselves (their server key is the group's): they push what it
+#     lacks, and every store's log, the links and the digests agree; it
+#     links new walk-ins as the primary did.
 #
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
@@ -76,7 +77,9 @@ caught_up() { # caught_up: wait until the standby holds the primary's log
 check "the standby follows three stores pushing at once"
 pids=()
 for i in 1 2 3; do
-    S "st$i" sync -q --server "tcp://127.0.0.1:$PORT" --server-key "$KEY" &
+    # Both endpoints, the primary's first: a store moves over by itself.
+    S "st$i" sync -q --server "tcp://127.0.0.1:$PORT,tcp://127.0.0.1:$SBPORT" \
+        --server-key "$KEY" &
     pids+=($!)
 done
 wait "${pids[@]}"
@@ -93,7 +96,7 @@ Q --server "tcp://127.0.0.1:$SBPORT" report --scope group --as-of 2026-06-30 --f
 cmp -s "$T/p.json" "$T/s.json" || fail "the standby's group report differs from the primary's"
 cp -a "$T/st1" "$T/st1-copy"
 S st1-copy add customer --name 错投 --phone 13900000001 >/dev/null
-if S st1-copy sync --server "tcp://127.0.0.1:$SBPORT" >"$T/out" 2>&1; then
+if S st1-copy sync --server "tcp://127.0.0.1:$SBPORT" >"$T/out" 2>&1; then # the standby alone
     fail "the standby took a store's push"
 fi
 grep -q "standby (read-only)" "$T/out" || { cat "$T/out" >&2; fail "the refusal does not say why"; }
@@ -119,11 +122,19 @@ SB promote >/dev/null || fail "promote failed"
 for _ in $(seq 20); do grep -q "promoted:" "$T/sb.err" && break; sleep 0.1; done
 grep -q "promoted:" "$T/sb.err" || fail "the running standby did not take the promotion"
 SB status | grep -q "^role  *primary (promoted standby)" || fail "status does not say promoted"
-for r in 1 2; do
-    for i in 1 2 3; do
-        S "st$i" sync -q --server "tcp://127.0.0.1:$SBPORT" ||
-            fail "st$i does not sync with the promoted standby (round $r)"
-    done
+# No operator action at the stores: their next syncs find the new primary
+# (the first waits 5 s for the lost one's WELCOME; later ones go straight).
+pids=()
+for i in 1 2 3; do S "st$i" sync >"$T/st$i.out" 2>&1 & pids+=($!); done
+for i in 1 2 3; do
+    wait "${pids[$((i - 1))]}" || { cat "$T/st$i.out" >&2; fail "st$i does not sync with the promoted standby"; }
+    grep -q "tcp://127.0.0.1:$PORT does not serve this store now: trying tcp://127.0.0.1:$SBPORT" "$T/st$i.out" ||
+        { cat "$T/st$i.out" >&2; fail "st$i did not say it moved over"; }
+done
+for i in 1 2 3; do
+    t0=$(date +%s%N)
+    S "st$i" sync -q || fail "st$i: the round after moving"
+    [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 4000 ] || fail "st$i tried the lost primary again"
 done
 grep -q "recovered:" "$T/sb.err" || fail "the new primary did not take the old one's links back"
 for i in 1 2 3; do
