@@ -280,6 +280,16 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
         return s_number(x, name, &c->credit, val, 1, JP_MSG_MAX_CREDIT);
     if (!strcmp(name, "overlap_days"))
         return s_number(x, name, &c->overlap_days, val, 0, 365);
+    if (!strcmp(name, "sync_standby")) {
+        if (!strcmp(val, "on") || !strcmp(val, "off")) {
+            c->sync_standby = !strcmp(val, "on");
+            return 1;
+        }
+        snprintf(x->why, sizeof x->why, "sync_standby: on or off, not '%.32s'", val);
+        return 0;
+    }
+    if (!strcmp(name, "sync_wait_ms"))
+        return s_number(x, name, &c->sync_wait_ms, val, 10, 60000);
     if (!strcmp(name, "map_mib"))
         return s_number(x, name, &c->map_mib, val, 1, 16 * 1024 * 1024);
     snprintf(x->why, sizeof x->why, "unknown setting '%s'", name);
@@ -296,6 +306,7 @@ srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err)
     conf->max_batch = JP_MSG_MAX_BATCH;
     conf->credit = 16;
     conf->overlap_days = 7;
+    conf->sync_wait_ms = 1000;
     jp_share_conf_init(&conf->sharing);
     FILE *f = fopen(path, "r");
     if (!f)

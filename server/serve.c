@@ -39,6 +39,7 @@
 #include "record.h"
 #include "recover.h"
 #include "standby.h"
+#include "hold.h"
 #include "validate.h"
 #include "view.h"
 #include "vouch.h"
@@ -90,6 +91,11 @@ typedef struct {
     uint64_t pull_since;  /* when the stream began to wait for a newer view, 0 */
     srv_snap_t *snap;     /* what the store may see, from its PULL on (view.h) */
     uint32_t pushes;      /* PUSHes with the merger, not yet answered */
+    /* A standby's stream (standby.h): it never ends; each CHANGES sent is
+     * acknowledged by a CREDIT once the standby has committed it. */
+    uint64_t sent[JP_MSG_MAX_CREDIT]; /* to_pos of the CHANGES not acknowledged */
+    uint32_t nsent, sent_head;
+    uint64_t acked_pos; /* the standby holds the group log up to here */
 } s_sess_t;
 
 /* A connection whose queue was full: what it sends is discarded unread
@@ -147,6 +153,9 @@ struct s_srv {
     srv_view_t *view;       /* what each store may see (view.h) */
     srv_follow_t *follow;   /* a standby's follower of the primary (standby.h) */
     atomic_bool standby;    /* a standby, not promoted: stores are refused */
+    _Atomic uint64_t log_len; /* group log length, as the merger last committed it */
+    srv_hold_t *hold;         /* answers waiting for a synchronous standby (hold.h) */
+    bool sync_degraded;       /* the standby did not acknowledge in time: not waited for */
 };
 
 static volatile sig_atomic_t s_stop;
@@ -696,6 +705,7 @@ s_return(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
                 "(the first one returned is kept)",
                 c->k->store, conflicts);
     if (recovering) {
+        atomic_store(&s->log_len, glen);
         srv_reports_merged(s->reports, glen);
         srv_view_merged(s->view, glen);
     }
@@ -891,6 +901,7 @@ s_push(s_srv_t *s, srv_client_t *c, const jp_msg_t *m)
     s->batches += fresh > 0;
     s->changes += fresh;
     if (fresh) {
+        atomic_store(&s->log_len, glen); /* before the answer: hold.h's need */
         srv_reports_merged(s->reports, glen);
         srv_view_merged(s->view, glen);
     }
@@ -1029,6 +1040,8 @@ s_pump(s_srv_t *s, s_sess_t *x)
 {
     if (!x->pulling || x->pull_credit == 0 || x->revoked || x->end)
         return false;
+    if (x->k.role == SRV_ROLE_STANDBY && x->pull_pos >= atomic_load(&s->log_len))
+        return false; /* caught up: its stream waits for the log to grow */
     bool group = x->k.role == SRV_ROLE_STANDBY ||
                  srv_snap_rule(x->snap, x->k.store) == JP_SHARE_GROUP;
     jp_txn_t *txn;
@@ -1061,6 +1074,14 @@ s_pump(s_srv_t *s, s_sess_t *x)
     m.changes.from_pos = x->pull_pos + 1;
     m.changes.to_pos = pk.pos;
     m.changes.more = pk.pos < pk.end;
+    bool standby = x->k.role == SRV_ROLE_STANDBY;
+    if (standby && rc == 0) { /* its stream never ends: nothing new, nothing sent */
+        if (pk.count == 0) {
+            jp_txn_abort(&txn);
+            return false;
+        }
+        m.changes.more = true;
+    }
     /* The end waits for the view of the log as it was at the PULL; when a
      * newer view comes, the stream goes on to its position. */
     if (rc == 0 && !m.changes.more && !group) {
@@ -1096,6 +1117,10 @@ s_pump(s_srv_t *s, s_sess_t *x)
         return false;
     x->pull_pos = pk.pos;
     x->pull_credit--;
+    if (standby && x->nsent < JP_MSG_MAX_CREDIT) {
+        x->sent[(x->sent_head + x->nsent) % JP_MSG_MAX_CREDIT] = pk.pos;
+        x->nsent++;
+    }
     if (!m.changes.more)
         x->pulling = false;
     return true;
@@ -1353,6 +1378,92 @@ s_hand(s_srv_t *s, s_worker_t *w, s_sess_t *x, uint64_t ref, zmq_msg_t *frame)
     return 0;
 }
 
+/* ---- a synchronous standby (hold.h) ------------------------------------------ */
+
+#define S_HOLD_CAP 65536 /* answers held at most: past that, the standby is not waited for */
+
+/* Send the held answers the standby now holds (all: every one). */
+static void
+s_release(s_srv_t *s, uint64_t acked, bool all)
+{
+    srv_held_t h;
+    while (srv_hold_take(s->hold, acked, all, &h)) {
+        s_sess_t *x = s_sess_find(s, h.rid, h.rid_n);
+        if (x && x->pushes > 0)
+            x->pushes--;
+        srv_client_t c = {s->router, NULL, h.rid, h.rid_n, NULL, NULL, x ? &x->end : NULL};
+        s_send_frames(&c, h.body, h.n);
+        srv_held_done(&h);
+    }
+}
+
+/* Whether a merger's answer waits for the standby (then it is held).
+ * Answers keep their order: once one is held, the later ones are too. */
+static bool
+s_hold(s_srv_t *s, zmq_msg_t *rid, zmq_msg_t *body)
+{
+    if (!s->conf->sync_standby || atomic_load(&s->standby))
+        return false;
+    if (s->sync_degraded) {
+        s_release(s, 0, true);
+        return false;
+    }
+    int rc = srv_hold_put(s->hold, zmq_msg_data(rid), zmq_msg_size(rid), zmq_msg_data(body),
+                          zmq_msg_size(body), atomic_load(&s->log_len), jp_now_ms(),
+                          S_HOLD_CAP);
+    if (rc) {
+        s->sync_degraded = true;
+        srv_log("synchronous standby: %s: receipts no longer wait for it",
+                rc == JP_EFULL ? "too far behind" : "out of memory");
+        s_release(s, 0, true);
+        return false;
+    }
+    return true;
+}
+
+/* Every sweep: held answers older than sync_wait_ms go out without the
+ * standby (it is down or slow: the configured degradation), and a standby
+ * that has caught up is waited for again. */
+static void
+s_hold_sweep(s_srv_t *s)
+{
+    if (!s->conf->sync_standby)
+        return;
+    uint64_t oldest = srv_hold_oldest_ms(s->hold), len = atomic_load(&s->log_len);
+    if (oldest && jp_now_ms() - oldest >= s->conf->sync_wait_ms) {
+        s->sync_degraded = true;
+        srv_log("synchronous standby: no acknowledgement in %u ms: receipts no longer wait "
+                "for it until it has caught up",
+                s->conf->sync_wait_ms);
+        s_release(s, 0, true);
+    }
+    if (!s->sync_degraded)
+        return;
+    for (int i = 0; i < s->nsess; i++)
+        if (s->sess[i].k.role == SRV_ROLE_STANDBY && !s->sess[i].end &&
+            s->sess[i].pulling && s->sess[i].acked_pos >= len) {
+            s->sync_degraded = false;
+            srv_log("synchronous standby: caught up at %llu: receipts wait for it again",
+                    (unsigned long long)len);
+            return;
+        }
+}
+
+/* A standby's CREDIT: it has committed its oldest CHANGES not acknowledged. */
+static void
+s_standby_ack(s_srv_t *s, s_sess_t *x)
+{
+    if (x->nsent == 0)
+        return;
+    uint64_t to = x->sent[x->sent_head];
+    x->sent_head = (x->sent_head + 1) % JP_MSG_MAX_CREDIT;
+    x->nsent--;
+    if (to > x->acked_pos)
+        x->acked_pos = to;
+    if (s->conf->sync_standby && !s->sync_degraded)
+        s_release(s, x->acked_pos, false);
+}
+
 /* Send on to the clients what worker w answered; count the jobs done.  A
  * merger's answer (RECEIPT or ERROR: one a PUSH) gives its client a credit
  * back before the client can see it. */
@@ -1373,6 +1484,11 @@ s_forward(s_srv_t *s, s_worker_t *w)
         }
         zmq_msg_init(&body);
         zmq_msg_recv(&body, w->pipe, 0); /* the pair arrives whole */
+        if (w == &s->merger && s_hold(s, &rid, &body)) {
+            zmq_msg_close(&rid);
+            zmq_msg_close(&body);
+            continue;
+        }
         s_sess_t *x = s_sess_find(s, zmq_msg_data(&rid), zmq_msg_size(&rid));
         if (w == &s->merger && x && x->pushes > 0)
             x->pushes--;
@@ -1694,6 +1810,9 @@ s_pull(s_srv_t *s, s_sess_t *x, const jp_msg_t *m)
     x->pulling = true;
     x->pull_pos = m->pull.after_pos;
     x->pull_own = m->pull.own || standby;
+    x->nsent = x->sent_head = 0;
+    if (standby)
+        x->acked_pos = m->pull.after_pos; /* it holds what it pulls after */
     x->pull_credit = m->pull.credit;
     x->pull_since = 0;
     srv_snap_give(&x->snap);
@@ -1807,6 +1926,9 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
                       (unsigned long long)m.credit.credit, JP_MSG_MAX_CREDIT);
         else
             x->pull_credit += m.credit.credit;
+        if (x->k.role == SRV_ROLE_STANDBY)
+            for (uint64_t i = 0; i < m.credit.credit; i++)
+                s_standby_ack(s, x);
         break;
     case JP_MSG_VIEW:
         s_view(s, x, &m);
@@ -1977,6 +2099,14 @@ s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
     if (added)
         srv_log("indexed the group log by record: %llu entries",
                 (unsigned long long)added);
+    uint64_t len0 = 0;
+    if (jp_db_begin(s->db, false, &txn, err) == 0) {
+        jp_txn_glog_len(txn, &len0);
+        jp_txn_abort(&txn);
+    }
+    atomic_store(&s->log_len, len0);
+    if ((rc = srv_hold_new(&s->hold)))
+        return jp_err_set(err, rc, "out of memory");
     /* A standby until promoted (standby.h). */
     if (conf->standby.primary[0] && jp_db_begin(s->db, false, &txn, NULL) == 0) {
         atomic_store(&s->standby, !srv_promoted(txn));
@@ -2057,6 +2187,7 @@ s_close(s_srv_t *s)
     jp_key_destroy(&s->key);
     jp_db_close(&s->db);
     jp_buf_free(&s->out);
+    srv_hold_free(&s->hold);
     free(s->sess);
     free(s->touched);
 }
@@ -2132,8 +2263,12 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
     while (!s_stop) {
         /* Streams with credit keep the loop from sleeping. */
         bool busy = false, waiting = false;
+        uint64_t log_len = atomic_load(&s.log_len);
         for (int i = 0; i < s.nsess; i++) {
             bool on = s.sess[i].pulling && s.sess[i].pull_credit > 0;
+            /* a standby's stream waits for the log to grow */
+            if (s.sess[i].k.role == SRV_ROLE_STANDBY && s.sess[i].pull_pos >= log_len)
+                on = false;
             busy |= on && !s.sess[i].pull_since;
             waiting |= on && s.sess[i].pull_since; /* for a newer view */
         }
@@ -2168,6 +2303,7 @@ srv_serve(const srv_conf_t *conf, jp_err_t *err)
         uint64_t now = jp_now_ms();
         if (now - last_sweep >= S_SWEEP_MS) {
             s_sweep(&s);
+            s_hold_sweep(&s);
             last_sweep = now;
         }
         s_reap(&s);

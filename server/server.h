@@ -41,6 +41,8 @@ typedef struct {
     uint32_t credit;         /* PUSH batches a client may have unanswered */
     uint32_t overlap_days;   /* key rotation: days the old key stays valid */
     uint32_t map_mib;        /* LMDB map size, MiB (0: the default, 64 GiB) */
+    uint32_t sync_standby;   /* 1: a RECEIPT waits for the standby (hold.h) */
+    uint32_t sync_wait_ms;   /* ... this long at most, then receipts go without it */
     jp_share_conf_t sharing; /* [sharing]: what each store may see (share.h) */
     struct {                 /* [standby]: this server follows a primary (standby.h) */
         char primary[256];   /* the primary's endpoint; "" for a primary */

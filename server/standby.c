@@ -170,7 +170,7 @@ s_apply(srv_follow_t *f, const jp_msg_t *m, const uint8_t pub[JP_PUB_LEN], uint6
         out = s_fault(err, "a CHANGES whose entries do not walk%s", "");
     if (out == 0 && m->changes.to_pos != at)
         out = s_fault(err, "the primary skipped positions of its log to a standby%s", "");
-    if (out == 0 && !m->changes.more && s_pos_put(txn, m->changes.to_pos))
+    if (out == 0 && s_pos_put(txn, m->changes.to_pos))
         out = S_LOST;
     if (out == 0 && jp_txn_commit(&txn, err))
         out = S_LOST;
@@ -207,10 +207,25 @@ s_session(srv_follow_t *f, jp_asker_t *as, jp_err_t *err)
         m.pull.own = true;
         if (jp_ask_send(as, &m, err))
             return S_LOST;
+        /* The primary keeps a standby's stream open: new entries come as
+         * they are merged.  Silence is asked about with a PING; three
+         * silences running, and the primary is lost. */
+        int silent = 0;
         for (bool more = true; more && !atomic_load(&f->stop);) {
             jp_msg_t in;
-            if ((rc = jp_ask_recv(as, &in, err)))
+            if ((rc = jp_ask_recv(as, &in, err))) {
+                if (rc == JP_EIO && ++silent < 3) {
+                    jp_msg_t ping = {.type = JP_MSG_PING};
+                    ping.ping.ms = jp_now_ms();
+                    if (jp_ask_send(as, &ping, err))
+                        return S_LOST;
+                    continue;
+                }
                 return rc == JP_EPERM ? S_FAULT : S_LOST;
+            }
+            silent = 0;
+            if (in.type == JP_MSG_PONG)
+                continue;
             if (in.type == JP_MSG_PING) {
                 jp_msg_t pong = {.type = JP_MSG_PONG};
                 pong.pong.ms = in.ping.ms;
@@ -223,13 +238,15 @@ s_session(srv_follow_t *f, jp_asker_t *as, jp_err_t *err)
                                jp_msg_type_name(in.type));
             if ((rc = s_apply(f, &in, pub, &len, err)))
                 return rc;
+            if (atomic_load(&f->stop))
+                break;
             more = in.changes.more;
-            if (more) {
-                jp_msg_t c = {.type = JP_MSG_CREDIT};
-                c.credit.credit = 1;
-                if (jp_ask_send(as, &c, err))
-                    return S_LOST;
-            }
+            /* Committed: the CREDIT is also the acknowledgement a
+             * synchronous primary waits for before its RECEIPTs. */
+            jp_msg_t c = {.type = JP_MSG_CREDIT};
+            c.credit.credit = 1;
+            if (more && jp_ask_send(as, &c, err))
+                return S_LOST;
         }
         s_nap(f, S_IDLE_MS);
     }

@@ -9,7 +9,9 @@
 #     at once: it reaches the primary's group log and digest; `status`
 #     says standby and the lag; an analyst's report from the standby
 #     equals the primary's; a store's push to the standby is refused.
-#  2. The primary is killed (-9) while the stores push; `promote` on the
+#  2. The primary is killed (-9) while the stores push and the standby is
+#     frozen: every receipt a store holds is at the standby (a synchronous
+#     standby; with sync_standby off this fails); `promote` on the
 #     standby; the stores, configured with both endpoints, move to it by
 #     themselves (their server key is the group's): they push what it
 #     lacks, and every store's log, the links and the digests agree; it
@@ -21,6 +23,8 @@ source "$(dirname "$0")/lib/group.bash"
 
 check setup
 jp_group standby 24000
+# A synchronous standby: a RECEIPT waits until the standby holds the batch.
+jp_conf sync_standby=on sync_wait_ms=3000
 printf '[sharing]\nrule = group\n' >>"$T/server.conf"
 SBPORT=$((PORT + 1))
 SBPID=
@@ -102,6 +106,21 @@ fi
 grep -q "standby (read-only)" "$T/out" || { cat "$T/out" >&2; fail "the refusal does not say why"; }
 rm -rf "$T/st1-copy"
 
+check "the standby down: receipts go without it after sync_wait_ms, and wait again once it is back"
+kill "$SBPID"
+wait "$SBPID" 2>/dev/null || true
+S st1 add customer --name 备用停机 --phone 13900000002 >/dev/null
+t0=$(date +%s%N)
+S st1 sync -q || fail "no receipt with the standby down"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$ms" -lt 8000 ] || fail "the receipt waited $ms ms for a standby that is down"
+grep -q "synchronous standby: no acknowledgement in 3000 ms" "$T/server.err" ||
+    fail "the primary did not say it stopped waiting for the standby"
+sb_start
+caught_up
+for _ in $(seq 30); do grep -q "synchronous standby: caught up" "$T/server.err" && break; sleep 0.1; done
+grep -q "synchronous standby: caught up" "$T/server.err" || fail "the primary does not wait for the standby again"
+
 check "the primary is lost while the stores push; the standby is promoted"
 "$B/tools/jipan-gen" --out "$T/gen2" --stores 3 --customers 300 --seed 42 >/dev/null
 i=1
@@ -111,12 +130,25 @@ while IFS=, read -r store code _ _; do # store i's files at the next store: othe
     S "st$i" import --customers "$T/gen2/$code/customers.csv" --vehicles "$T/gen2/$code/vehicles.csv" \
         --events "$T/gen2/$code/events.csv" >"$T/out" 2>&1 || { tail -3 "$T/out" >&2; fail "st$i: second import"; }
 done <"$T/gen2/stores.csv"
+# The standby frozen meanwhile (SIGSTOP): what the primary merges is not
+# at the standby, so no store may hold a receipt for it (within
+# sync_wait_ms; with sync_standby off this check fails).
+kill -STOP "$SBPID"
 pids=()
 for i in 1 2 3; do S "st$i" sync -q >/dev/null 2>&1 & pids+=($!); done
-sleep 0.4
+sleep 0.5
+for i in 1 2 3; do # no acknowledged change the standby lacks
+    acked=$(S "st$i" status | awk '/^acked/ && $2 == "seq" {print $3}')
+    num=$(S "st$i" status | awk '/^store/ {print $2; exit}')
+    held=$(SB stores | awk -v s="$num" '$1 == "store" && $2 == s {print $6}')
+    [ "${held:-0}" -ge "${acked:-0}" ] ||
+        fail "st$i holds a receipt for seq $acked, the standby only seq $held"
+    echo "    st$i: receipted seq ${acked:-0}, held by the standby ${held:-0}"
+done
 kill -9 "$SPID"
 wait "$SPID" 2>/dev/null || true
 SPID=
+kill -CONT "$SBPID"
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 SB promote >/dev/null || fail "promote failed"
 for _ in $(seq 20); do grep -q "promoted:" "$T/sb.err" && break; sleep 0.1; done
