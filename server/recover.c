@@ -128,14 +128,21 @@ srv_recover_returned(jp_txn_t *txn, uint16_t store)
     return jp_txn_tb_get(txn, JP_TB_SYNC, k, s_key(k, S_DONE, store, 2), &v, &n) == 0;
 }
 
+/* The returned change kept at seq (JP_ENOTFOUND: none). */
+static int
+s_kept(jp_txn_t *txn, uint64_t seq, const void **v, size_t *n)
+{
+    uint8_t k[S_TAG_LEN + 8];
+    return jp_txn_tb_get(txn, JP_TB_SYNC, k, s_key(k, S_KEPT, seq, 8), v, n);
+}
+
 /* The server's own head with the kept changes that follow it gaplessly. */
 static uint64_t
 s_own_reach(jp_txn_t *txn, uint64_t seq)
 {
-    uint8_t k[S_TAG_LEN + 8];
     const void *v;
     size_t n;
-    while (jp_txn_tb_get(txn, JP_TB_SYNC, k, s_key(k, S_KEPT, seq + 1, 8), &v, &n) == 0)
+    while (s_kept(txn, seq + 1, &v, &n) == 0)
         seq++;
     return seq;
 }
@@ -341,10 +348,9 @@ srv_recover_try(jp_txn_t *txn, const jp_key_t *key, bool force, srv_recover_stat
     uint64_t first = own.seq + 1, seq = first, applied = 0;
     bool wrong = false, wait = false;
     for (;; seq++) {
-        uint8_t k[S_TAG_LEN + 8];
         const void *v;
         size_t n;
-        if (jp_txn_tb_get(txn, JP_TB_SYNC, k, s_key(k, S_KEPT, seq, 8), &v, &n))
+        if (s_kept(txn, seq, &v, &n))
             break;
         /* Copy: applying writes to the same environment. */
         uint8_t *c = malloc(n ? n : 1);
@@ -381,16 +387,10 @@ srv_recover_try(jp_txn_t *txn, const jp_key_t *key, bool force, srv_recover_stat
     st->applied = first + applied - 1 - m.own_seq; /* by this call and earlier ones */
     if (wait)
         return 0;
-    if (wrong) { /* count what is dropped */
-        for (;; seq++) {
-            uint8_t k[S_TAG_LEN + 8];
-            const void *v;
-            size_t n;
-            if (jp_txn_tb_get(txn, JP_TB_SYNC, k, s_key(k, S_KEPT, seq, 8), &v, &n))
-                break;
-            st->dropped++;
-        }
-    }
+    const void *v;
+    size_t n;
+    for (; wrong && s_kept(txn, seq, &v, &n) == 0; seq++) /* count what is dropped */
+        st->dropped++;
     if ((rc = s_relink(txn, key, m.glog_len, &st->links, err)))
         return rc;
     if ((rc = s_clear(txn)))
