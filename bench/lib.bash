@@ -15,6 +15,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 
 now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l; } # seconds from instant $1 to $2 (now)
 SV() { "$B/server/jipan-server" -c "$W/server.conf" "$@"; }
 
 cat >"$W/server.conf" <<EOC
@@ -39,6 +40,31 @@ jpb_store() {
     curve=$("$sto" -d "$1" keys | awk '/^curve/ {print $2}')
     sign=$("$sto" -d "$1" keys | awk '/^sign/ {print $2}')
     SV enroll --store "$2" --code "$3" --name "$3" --region "$4" --curve "$curve" --sign "$sign" >/dev/null
+}
+
+# jpb_bases STORES CUSTOMERS SEED: jipan-gen's group imported into stores
+# $W/base1..STORES (enrolled at this file's server too); NUM, CODE and REG
+# hold each one's number, code and region, for benches that make servers
+# of their own (jpb_enroll_at).
+jpb_bases() {
+    "$B/tools/jipan-gen" --out "$W/gen" --stores "$1" --customers "$2" --seed "$3" >/dev/null
+    local i=0 s code region
+    while IFS=, read -r s code _ region; do
+        [ "$s" = store ] && continue
+        i=$((i + 1))
+        jpb_store "$W/base$i" "$s" "$code" "$region" "$W/gen/$code" >/dev/null
+        NUM[$i]=$s CODE[$i]=$code REG[$i]=$region
+    done <"$W/gen/stores.csv"
+}
+
+# jpb_enroll_at CONF DIR I: enrol the store in DIR (a copy of base I) at the
+# server configured by CONF.
+jpb_enroll_at() {
+    local sto="$B/client/jipan-store"
+    "$B/server/jipan-server" -c "$1" enroll --store "${NUM[$3]}" --code "${CODE[$3]}" \
+        --name "${CODE[$3]}" --region "${REG[$3]}" \
+        --curve "$("$sto" -d "$2" keys | awk '/^curve/ {print $2}')" \
+        --sign "$("$sto" -d "$2" keys | awk '/^sign/ {print $2}')" >/dev/null
 }
 
 # Start the server (its pid in pid) and wait up to 5 s for it to listen.

@@ -29,17 +29,9 @@ build=${1:-build-release}
 name=share
 . bench/lib.bash
 customers=${JIPAN_BENCH_SHARE_CUSTOMERS:-20000}
-secs() { echo "$2 - $1" | bc -l; }
 STO="$B/client/jipan-store"
 
-"$B/tools/jipan-gen" --out "$W/gen" --stores 4 --customers "$customers" --seed 21 >/dev/null
-i=0
-while IFS=, read -r s code _ region; do
-    [ "$s" = store ] && continue
-    i=$((i + 1))
-    jpb_store "$W/base$i" "$s" "$code" "$region" "$W/gen/$code" >/dev/null
-    NUM[$i]=$s CODE[$i]=$code REG[$i]=$region
-done <"$W/gen/stores.csv"
+jpb_bases 4 "$customers" 21
 phone=$(awk -F, 'NR == 2 {print $3}' "$W/gen/${CODE[1]}/customers.csv")
 
 # run RULE TAG: a fresh server under RULE with copies of the four stores.
@@ -55,10 +47,7 @@ run() {
     for i in 1 2 3 4; do
         rm -rf "$W/$tag-st$i"
         cp -a "$W/base$i" "$W/$tag-st$i"
-        "$B/server/jipan-server" -c "$conf" enroll --store "${NUM[$i]}" --code "${CODE[$i]}" \
-            --name "${CODE[$i]}" --region "${REG[$i]}" \
-            --curve "$("$STO" -d "$W/$tag-st$i" keys | awk '/^curve/ {print $2}')" \
-            --sign "$("$STO" -d "$W/$tag-st$i" keys | awk '/^sign/ {print $2}')" >/dev/null
+        jpb_enroll_at "$conf" "$W/$tag-st$i" "$i"
     done
     "$B/server/jipan-server" -c "$conf" run >"$W/$tag.out" 2>"$W/$tag.err" &
     local spid=$!

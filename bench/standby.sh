@@ -23,18 +23,9 @@ name=standby
 customers=${JIPAN_BENCH_STANDBY_CUSTOMERS:-10000}
 pairs=${JIPAN_BENCH_STANDBY_PAIRS:-3}
 STO="$B/client/jipan-store"
-secs() { echo "$2 - $1" | bc -l; }
 
-"$B/tools/jipan-gen" --out "$W/gen" --stores 3 --customers "$customers" --seed 51 >/dev/null
-i=0
-while IFS=, read -r s code _ region; do
-    [ "$s" = store ] && continue
-    i=$((i + 1))
-    jpb_store "$W/base$i" "$s" "$code" "$region" "$W/gen/$code" >/dev/null
-    NUM[$i]=$s CODE[$i]=$code REG[$i]=$region
-done <"$W/gen/stores.csv"
+jpb_bases 3 "$customers" 51
 
-SPIDS=()
 # run MODE TAG [failover]: MODE alone or standby.
 run() {
     local mode=$1 tag=$2 p=$((port + 1 + RANDOM % 40)) t0 t1 key
@@ -55,10 +46,7 @@ run() {
         rm -rf "$W/$tag-st$i"
         cp -a "$W/base$i" "$W/$tag-st$i"
         for c in "$pc" $([ "$mode" = standby ] && echo "$sc"); do
-            "$B/server/jipan-server" -c "$c" enroll --store "${NUM[$i]}" --code "${CODE[$i]}" \
-                --name "${CODE[$i]}" --region "${REG[$i]}" \
-                --curve "$("$STO" -d "$W/$tag-st$i" keys | awk '/^curve/ {print $2}')" \
-                --sign "$("$STO" -d "$W/$tag-st$i" keys | awk '/^sign/ {print $2}')" >/dev/null
+            jpb_enroll_at "$c" "$W/$tag-st$i" "$i"
         done
     done
     "$B/server/jipan-server" -c "$pc" run >"$W/$tag-p.out" 2>"$W/$tag-p.err" &

@@ -33,7 +33,6 @@ name=sync
 . bench/lib.bash
 customers=${JIPAN_BENCH_SYNC_CUSTOMERS:-30000}
 catchup=${JIPAN_BENCH_CATCHUP_CUSTOMERS:-10500}
-secs() { echo "$2 - $1" | bc -l; }
 S() { "$B/client/jipan-store" -d "$W/st$1" "${@:2}"; }
 seq_of() { S "$1" status | awk '/^log/ {gsub(",", "", $3); print $3}'; }
 

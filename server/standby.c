@@ -32,9 +32,6 @@ struct srv_follow {
     void *arg;
     pthread_t thread;
     atomic_bool stop;
-    pthread_mutex_t mu;
-    bool failed; /* under mu */
-    char why[512];
 };
 
 /* Faults in what the primary sent stop the follower; a lost connection
@@ -49,9 +46,9 @@ s_nap(srv_follow_t *f, int ms)
 }
 
 static int
-s_fault(jp_err_t *err, const char *fmt, const char *detail)
+s_fault(jp_err_t *err, const char *why)
 {
-    jp_err_set(err, JP_ECHAIN, fmt, detail);
+    jp_err_set(err, JP_ECHAIN, "%s", why);
     return S_FAULT;
 }
 
@@ -111,8 +108,7 @@ s_pin(srv_follow_t *f, const uint8_t pub[JP_PUB_LEN], jp_err_t *err)
     if (rc == 0 && (n != JP_PUB_LEN || memcmp(v, pub, JP_PUB_LEN) != 0)) {
         jp_txn_abort(&txn);
         return s_fault(err, "the primary's receipt key is not the one pinned at the "
-                            "first WELCOME%s",
-                       "");
+                            "first WELCOME");
     }
     if (rc == JP_ENOTFOUND)
         rc = jp_txn_tb_put(txn, JP_TB_SYNC, S_PUB_KEY, strlen(S_PUB_KEY), pub, JP_PUB_LEN);
@@ -132,8 +128,7 @@ s_apply(srv_follow_t *f, const jp_msg_t *m, const uint8_t pub[JP_PUB_LEN], uint6
         return S_FAULT;
     if (m->changes.from_pos != *len + 1)
         return s_fault(err, "the primary's stream does not start after this standby's "
-                            "group log%s",
-                       "");
+                            "group log");
     jp_txn_t *txn;
     if (jp_db_begin(f->db, true, &txn, err))
         return S_LOST;
@@ -155,21 +150,21 @@ s_apply(srv_follow_t *f, const jp_msg_t *m, const uint8_t pub[JP_PUB_LEN], uint6
         if (pos != at + 1 || jp_change_peek(p, n, &h) || h.store != store) {
             snprintf(what, sizeof what, "entry at position %llu is not the next one (%llu)",
                      (unsigned long long)pos, (unsigned long long)at + 1);
-            out = s_fault(err, "%s", what);
+            out = s_fault(err, what);
         } else if ((rc = jp_txn_apply(txn, p, n, &e))) {
             snprintf(what, sizeof what, "position %llu, store %u seq %llu: %s",
                      (unsigned long long)pos, h.store, (unsigned long long)h.seq, e.msg);
-            out = rc == JP_EFULL ? S_LOST : s_fault(err, "%s", what);
+            out = rc == JP_EFULL ? S_LOST : s_fault(err, what);
         } else if ((rc = jp_txn_glog_append(txn, h.store, h.seq, &h.id, &got)) ||
                    got != pos) {
-            out = rc ? S_LOST : s_fault(err, "the group log here is not the primary's%s", "");
+            out = rc ? S_LOST : s_fault(err, "the group log here is not the primary's");
         }
         at++;
     }
     if (out == 0 && rc < 0)
-        out = s_fault(err, "a CHANGES whose entries do not walk%s", "");
+        out = s_fault(err, "a CHANGES whose entries do not walk");
     if (out == 0 && m->changes.to_pos != at)
-        out = s_fault(err, "the primary skipped positions of its log to a standby%s", "");
+        out = s_fault(err, "the primary skipped positions of its log to a standby");
     if (out == 0 && s_pos_put(txn, m->changes.to_pos))
         out = S_LOST;
     if (out == 0 && jp_txn_commit(&txn, err))
@@ -233,9 +228,11 @@ s_session(srv_follow_t *f, jp_asker_t *as, jp_err_t *err)
                     return S_LOST;
                 continue;
             }
-            if (in.type != JP_MSG_CHANGES)
-                return s_fault(err, "the primary sent %s to its standby",
-                               jp_msg_type_name(in.type));
+            if (in.type != JP_MSG_CHANGES) {
+                jp_err_set(err, JP_ECHAIN, "the primary sent %s to its standby",
+                           jp_msg_type_name(in.type));
+                return S_FAULT;
+            }
             if ((rc = s_apply(f, &in, pub, &len, err)))
                 return rc;
             if (atomic_load(&f->stop))
@@ -273,10 +270,6 @@ s_follow(void *arg)
             rc = s_session(f, as, &err);
             jp_ask_close(&as);
             if (rc == S_FAULT) {
-                pthread_mutex_lock(&f->mu);
-                f->failed = true;
-                snprintf(f->why, sizeof f->why, "%s", err.msg);
-                pthread_mutex_unlock(&f->mu);
                 srv_log("standby: stopped following: %s", err.msg);
                 return NULL;
             }
@@ -306,9 +299,7 @@ srv_follow_start(srv_follow_t **self, jp_db_t *db, const srv_conf_t *conf,
     f->merged = merged;
     f->arg = arg;
     atomic_init(&f->stop, false);
-    pthread_mutex_init(&f->mu, NULL);
     if (pthread_create(&f->thread, NULL, s_follow, f)) {
-        pthread_mutex_destroy(&f->mu);
         free(f);
         return jp_err_set(err, JP_ENOMEM, "cannot start the standby's follower thread");
     }
@@ -331,19 +322,7 @@ srv_follow_stop(srv_follow_t **self)
         return;
     atomic_store(&f->stop, true);
     pthread_join(f->thread, NULL);
-    pthread_mutex_destroy(&f->mu);
     memset(&f->key, 0, sizeof f->key);
     free(f);
     *self = NULL;
-}
-
-bool
-srv_follow_failed(srv_follow_t *f, char *why, size_t cap)
-{
-    pthread_mutex_lock(&f->mu);
-    bool failed = f->failed;
-    if (failed)
-        snprintf(why, cap, "%s", f->why);
-    pthread_mutex_unlock(&f->mu);
-    return failed;
 }

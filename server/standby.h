@@ -49,7 +49,8 @@ typedef void (*srv_follow_cb)(void *arg, uint64_t glog_len);
 
 /* Start following conf's primary with key (the standby's own), writing
  * to db.  Connection failures are retried (logged once while they last);
- * a fault in what the primary sends stops the follower (logged). */
+ * a fault in what the primary sends stops the follower (logged; the
+ * server serves analysts on from what it holds). */
 int srv_follow_start(srv_follow_t **self, jp_db_t *db, const srv_conf_t *conf,
                      const jp_curve_t *key, srv_follow_cb merged, void *arg, jp_err_t *err);
 void srv_follow_stop(srv_follow_t **self); /* NULL-safe; waits for the thread */
@@ -57,9 +58,6 @@ void srv_follow_stop(srv_follow_t **self); /* NULL-safe; waits for the thread */
  * (a CHANGES it is applying at that moment is committed or dropped
  * whole); srv_follow_stop then joins it. */
 void srv_follow_halt(srv_follow_t *self);
-
-/* Whether the follower has stopped on a fault (then why). */
-bool srv_follow_failed(srv_follow_t *self, char *why, size_t cap);
 
 /* What the standby knows of the primary (JP_ENOTFOUND: never reached). */
 typedef struct {
