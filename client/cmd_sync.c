@@ -15,6 +15,8 @@
  *   "server_key"  the server's Curve key, pinned at the first sync (text)
  *   "receipt_key" the server's receipt key, pinned at the first WELCOME
  *   "cursor"      the group log position pulled up to (be64)
+ *   "term"        the highest term a WELCOME gave (be64; PROTOCOL.md,
+ *                 "Terms"): a server with a lower one is superseded
  */
 #include "store.h"
 
@@ -58,6 +60,7 @@ typedef struct {
     int wait_ms;  /* silence that ends a round: S_TIMEOUT_MS, or less for a HELLO */
     int hello_ms; /* the HELLO's: less when another endpoint may answer */
     bool silent;  /* the last receive timed out */
+    bool superseded; /* the server's term is below one this store has seen */
     bool quiet;
     bool no_push, no_pull; /* --pull-only, --push-only */
     bool recovering;       /* restored from a backup: own changes come back first */
@@ -762,6 +765,27 @@ s_welcome(s_sync_t *s, const jp_msg_t *w, jp_head_t *own, uint64_t *cursor)
     *cursor = s_cursor(txn);
     if ((rc = jp_txn_head(txn, c->node.store, own)))
         goto fail;
+    /* A primary whose standby was promoted while it was away: this store
+     * has synced with the new one, and gives the old one nothing. */
+    const void *v;
+    size_t n;
+    uint64_t seen = jp_txn_tb_get(txn, JP_TB_SYNC, "term", 4, &v, &n) == 0 && n == 8
+                        ? jp_be64_get(v)
+                        : 0;
+    if (w->welcome.term < seen) {
+        jp_txn_abort(&txn);
+        s->superseded = true;
+        return cli_fail(c, CLI_REFUSED,
+                        "the server is a superseded primary (its term %llu; this store has "
+                        "synced with term %llu): deploy/README.md, failover",
+                        (unsigned long long)w->welcome.term, (unsigned long long)seen);
+    }
+    if (w->welcome.term > seen) {
+        uint8_t t[8];
+        jp_be64_put(t, w->welcome.term);
+        if ((rc = s_put_text(txn, "term", t, 8)))
+            goto fail;
+    }
     /* Restored from a backup older than what the server holds: the round
      * pulls this store's own lost changes back (PULL own) before anything
      * else; they must continue its chain, or jp_txn_apply refuses them. */
@@ -773,11 +797,11 @@ s_welcome(s_sync_t *s, const jp_msg_t *w, jp_head_t *own, uint64_t *cursor)
               (unsigned long long)w->welcome.acked_seq, (unsigned long long)own->seq);
     if (w->welcome.acked_seq && !s->recovering) {
         const uint8_t *p;
-        size_t n;
+        size_t pn;
         uint8_t h[JP_HASH_LEN];
-        if ((rc = jp_txn_log_get(txn, c->node.store, w->welcome.acked_seq, &p, &n)))
+        if ((rc = jp_txn_log_get(txn, c->node.store, w->welcome.acked_seq, &p, &pn)))
             goto fail;
-        jp_sha256(p, n, h);
+        jp_sha256(p, pn, h);
         if (memcmp(h, w->welcome.acked_head, JP_HASH_LEN) != 0) {
             jp_txn_abort(&txn);
             return cli_fail(
@@ -786,8 +810,6 @@ s_welcome(s_sync_t *s, const jp_msg_t *w, jp_head_t *own, uint64_t *cursor)
                 (unsigned long long)w->welcome.acked_seq);
         }
     }
-    const void *v;
-    size_t n;
     rc = jp_txn_tb_get(txn, JP_TB_SYNC, "receipt_key", 11, &v, &n);
     if (rc == 0 &&
         (n != JP_PUB_LEN || memcmp(v, w->welcome.server_pub, JP_PUB_LEN) != 0)) {
@@ -976,6 +998,7 @@ s_round(s_sync_t *s)
     s->pushed = s->pulled = 0;
     s->perr = 0;
     s->silent = false;
+    s->superseded = false;
     int ec = s_send(s, &m);
     if (ec)
         return ec;
@@ -1237,7 +1260,8 @@ s_round_at(s_sync_t *s, s_eps_t *e, const uint8_t key[32], const jp_curve_t *k)
             return ec;
         ec = s_round(s);
         bool moved = e->n > 1 && ec != CLI_OK &&
-                     (s->perr == JP_PERR_FORBIDDEN || (s->silent && s->pushed == 0));
+                     (s->perr == JP_PERR_FORBIDDEN || s->superseded ||
+                      (s->silent && s->pushed == 0));
         if (ec == CLI_OK && i != e->at) {
             jp_txn_t *txn;
             uint8_t at = (uint8_t)i;

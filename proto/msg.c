@@ -24,7 +24,7 @@
 /* Kinds of element. */
 enum { E_UINT = 1, E_INT, E_BOOL, E_STR, E_FIXED, E_IDS, E_CHANGES, E_ENTRIES, E_ARGS };
 
-#define MAX_ELEMS 8 /* elements after the type in the longest message (WELCOME) */
+#define MAX_ELEMS 9 /* elements after the type in the longest message (WELCOME) */
 
 typedef struct {
     uint8_t kind;     /* E_* */
@@ -55,7 +55,8 @@ static const spec_t s_tab_welcome = {
     {U(welcome.version, "version"), H(welcome.server_pub, JP_PUB_LEN, "server_pub"),
      U(welcome.acked_seq, "acked_seq"), H(welcome.acked_head, JP_HASH_LEN, "acked_head"),
      U(welcome.group_pos, "group_pos"), U(welcome.server_ms, "server_ms"),
-     U(welcome.credit, "credit"), U(welcome.max_batch, "max_batch")}};
+     U(welcome.credit, "credit"), U(welcome.max_batch, "max_batch"),
+     U(welcome.term, "term")}};
 static const spec_t s_tab_push = {
     "PUSH",
     {U(push.batch, "batch"), U(push.store, "store"), U(push.first_seq, "first_seq"),

@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JP_PROTO_VERSION 2 /* the version this code speaks (and the only one) */
+#define JP_PROTO_VERSION 3 /* the version this code speaks (and the only one) */
 
 /* Limits (PROTOCOL.md section 6). */
 #define JP_MSG_MAX_FRAME (4u * 1024 * 1024) /* bytes in one frame */
@@ -141,6 +141,7 @@ typedef struct {
             uint64_t server_ms;              /* server clock, unix ms */
             uint64_t credit;                 /* PUSH batches allowed unanswered */
             uint64_t max_batch;              /* bytes of changes in one PUSH */
+            uint64_t term; /* the primary's generation: one more at each promotion */
         } welcome;
         struct {
             uint64_t batch;          /* the client's batch counter */

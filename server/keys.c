@@ -247,6 +247,8 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
     if (!strcmp(section, "standby")) {
         if (!strcmp(name, "primary"))
             return s_copy(x, name, c->standby.primary, sizeof c->standby.primary, val);
+        if (!strcmp(name, "peer"))
+            return s_copy(x, name, c->standby.peer, sizeof c->standby.peer, val);
         if (!strcmp(name, "primary_key")) {
             uint8_t raw[32];
             if (!jp_curve_parse(val, raw)) {
@@ -259,7 +261,7 @@ s_on_ini(void *arg, const char *section, const char *name, const char *val)
                           val);
         }
         snprintf(x->why, sizeof x->why,
-                 "unknown setting '%s' in [standby] (primary, primary_key)", name);
+                 "unknown setting '%s' in [standby] (primary, primary_key, peer)", name);
         return 0;
     }
     if (strcmp(section, "server") != 0) {
@@ -324,6 +326,11 @@ srv_conf_load(srv_conf_t *conf, const char *path, jp_err_t *err)
     if (!conf->standby.primary[0] != !conf->standby.primary_key[0])
         return jp_err_set(err, JP_EINVAL,
                           "%s: [standby] needs both primary and primary_key", path);
+    if (conf->standby.primary[0] && conf->standby.peer[0])
+        return jp_err_set(err, JP_EINVAL,
+                          "%s: [standby] has primary (this server is the standby) and peer "
+                          "(this server is the primary): give one",
+                          path);
     if (jp_tz_set(conf->tz))
         return jp_err_set(err, JP_EINVAL, "%s: timezone '%s' is not a known time zone",
                           path, conf->tz);

@@ -646,20 +646,29 @@ cmd_status(s_run_t *r, int argc, char **argv)
             events += counts[k];
     printf("group       %s (time zone %s)\n", node.group, node.tz);
     printf("group log   %llu changes\n", (unsigned long long)len);
-    if (r->conf.standby.primary[0] && !srv_promoted(txn)) {
-        srv_follow_pos_t fp;
-        if (srv_follow_pos(txn, &fp) == 0) {
-            char seen[17];
-            jp_format_instant((int64_t)fp.seen_ms, seen);
-            printf("role        standby of %s: the primary's log had %llu changes at %s "
-                   "(lag %llu)\n",
-                   r->conf.standby.primary, (unsigned long long)fp.primary_len, seen,
-                   (unsigned long long)(fp.primary_len > len ? fp.primary_len - len : 0));
-        } else {
-            printf("role        standby of %s: not reached yet\n", r->conf.standby.primary);
-        }
+    srv_as_t as = srv_as(txn, &r->conf);
+    const char *partner = srv_partner(&r->conf);
+    unsigned long long term = (unsigned long long)srv_term(txn);
+    srv_follow_pos_t fp;
+    srv_fence_t fence;
+    char seen[17];
+    if (as == SRV_AS_STANDBY && srv_follow_pos(txn, &fp) == 0) {
+        jp_format_instant((int64_t)fp.seen_ms, seen);
+        printf("role        standby of %s: the primary's log had %llu changes at %s "
+               "(lag %llu), term %llu\n",
+               partner, (unsigned long long)fp.primary_len, seen,
+               (unsigned long long)(fp.primary_len > len ? fp.primary_len - len : 0), term);
+    } else if (as == SRV_AS_STANDBY) {
+        printf("role        standby of %s: not reached yet\n", partner);
+    } else if (as == SRV_AS_FENCED && srv_fence_get(txn, &fence) == 0) {
+        jp_format_instant((int64_t)fence.ms, seen);
+        printf("role        fenced: a superseded primary (term %llu); %s has term %llu "
+               "since %s: `" SRV_PROG " rejoin` makes this server its standby\n",
+               term, partner ? partner : "the partner", (unsigned long long)fence.term, seen);
     } else {
-        printf("role        primary%s\n", r->conf.standby.primary[0] ? " (promoted standby)" : "");
+        printf("role        primary%s, term %llu%s%s\n",
+               srv_promoted(txn) ? " (promoted standby)" : "", term,
+               partner ? "; its standby: " : "", partner ? partner : "");
     }
     printf("records     %llu customers, %llu vehicles, %llu events, %llu links\n",
            (unsigned long long)people, (unsigned long long)counts[JP_K_VEHICLE],
@@ -880,15 +889,17 @@ cmd_promote(s_run_t *r, int argc, char **argv)
     jp_db_t *db = NULL;
     jp_txn_t *txn = NULL;
     int rc = 0;
-    if (!r->conf.standby.primary[0])
-        rc = jp_err_set(&err, JP_EINVAL,
-                        "this server is not a standby (no [standby] in %s)", r->conf_path);
     if (rc == 0)
         rc = s_open(r, &db, &err);
     if (rc == 0)
         rc = jp_db_begin(db, true, &txn, &err);
     if (rc == 0 && srv_promoted(txn))
         rc = jp_err_set(&err, JP_EEXIST, "this standby is promoted already");
+    if (rc == 0 && srv_as(txn, &r->conf) != SRV_AS_STANDBY)
+        rc = jp_err_set(&err, JP_EINVAL,
+                        "this server is not a standby (no [standby] primary in %s, and "
+                        "not rejoined)",
+                        r->conf_path);
     /* Links the old primary made that this standby had not followed yet
      * may be at stores: take them back before making any (recover.h). */
     if (rc == 0)
@@ -904,6 +915,34 @@ cmd_promote(s_run_t *r, int argc, char **argv)
     puts("promoted: this server is the group's primary now; it takes back from the "
          "stores\nthe links the old primary made that it had not followed, as after "
          "a restore\n(`status`)");
+    return S_OK;
+}
+
+static int
+cmd_rejoin(s_run_t *r, int argc, char **argv)
+{
+    if (s_help(argc, argv,
+               "usage: " SRV_PROG " rejoin\n\nMake this superseded primary (`status`: "
+               "fenced) the standby of its\npartner, the group's primary now.  The server "
+               "stopped: its base is set\naside as DATA/superseded-<time>.mdb (for the "
+               "auditor; its later changes\nare at the stores, which push them to the new "
+               "primary), and a new base,\nwith the same enrolled keys and stores, "
+               "follows the primary's group log\nfrom the start when it runs.  "
+               "deploy/README.md, failover.\n"))
+        return S_OK;
+    jp_err_t err = {0};
+    char aside[1200];
+    int fd = -1;
+    int rc = s_lock_alone(r, &fd, &err);
+    if (fd >= 0)
+        close(fd); /* before LMDB opens it: closing drops this process's locks */
+    if (rc == 0)
+        rc = srv_rejoin(&r->conf, aside, sizeof aside, &err);
+    if (rc)
+        return s_fail(r, rc, &err);
+    printf("rejoined: this server is the standby of %s now; run it and it follows the\n"
+           "group log from the start (`status`).  The old base: %s\n",
+           srv_partner(&r->conf), aside);
     return S_OK;
 }
 
@@ -1022,6 +1061,7 @@ static const s_cmd_t s_cmds[] = {
     {"restore", cmd_restore, "put a backup in place; take the server's links back"},
     {"recovered", cmd_recovered, "end a restore's recovery without the stores left"},
     {"promote", cmd_promote, "make this standby the group's primary"},
+    {"rejoin", cmd_rejoin, "make this superseded primary the new one's standby"},
     {"run", cmd_run, "serve (the daemon)"},
     {"export", cmd_export, "the group log as a signed file for the auditors"},
     {"view-digest", cmd_view_digest, "the state digest of what one store may see"},

@@ -152,7 +152,11 @@ struct s_srv {
     srv_reports_t *reports; /* the held and live bases, reports ahead */
     srv_view_t *view;       /* what each store may see (view.h) */
     srv_follow_t *follow;   /* a standby's follower of the primary (standby.h) */
+    srv_watch_t *watch;     /* a primary's look at its partner's term (standby.h) */
     atomic_bool standby;    /* a standby, not promoted: stores are refused */
+    atomic_bool fenced;     /* a superseded primary: stores are refused */
+    _Atomic uint64_t term;  /* this base's (PROTOCOL.md, "Terms") */
+    uint8_t partner_pub[32]; /* the partner's Curve key (the group's) */
     _Atomic uint64_t log_len; /* group log length, as the merger last committed it */
     srv_hold_t *hold;         /* answers waiting for a synchronous standby (hold.h) */
     bool sync_degraded;       /* the standby did not acknowledge in time: not waited for */
@@ -1683,6 +1687,7 @@ s_hello(s_srv_t *s, s_sess_t *c, bool live, const jp_msg_t *m, int fd)
     a.welcome.server_ms = jp_now_ms();
     a.welcome.credit = s->conf->credit;
     a.welcome.max_batch = s->conf->max_batch;
+    a.welcome.term = atomic_load(&s->term);
     x->pulling = false;
     srv_log_peer("%s: session %s (acked seq %llu, group log %llu)", x->who,
                  live ? "begun again" : "opened", (unsigned long long)h.seq,
@@ -1869,11 +1874,15 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
     /* A standby serves no store (standby.h): its HELLO is refused, so that
      * a store with both endpoints moves on to the other; a session begun
      * before a promotion's end cannot be, but is refused the same. */
-    if (atomic_load(&s->standby) && x->k.role == SRV_ROLE_STORE &&
+    bool standby = atomic_load(&s->standby);
+    if ((standby || atomic_load(&s->fenced)) && x->k.role == SRV_ROLE_STORE &&
         m.type != JP_MSG_PING && m.type != JP_MSG_PONG && m.type != JP_MSG_BYE &&
         m.type != JP_MSG_QUERY) {
         srv_error(S_CLIENT(s, x), JP_PERR_FORBIDDEN, m.type == JP_MSG_PUSH ? m.push.batch : 0,
-                  "this server is the group's standby (read-only): sync with the primary");
+                  standby ? "this server is the group's standby (read-only): sync with the "
+                            "primary"
+                          : "this server is a superseded primary (read-only): sync with the "
+                            "group's primary");
         return;
     }
     if (m.type == JP_MSG_HELLO) {
@@ -2033,21 +2042,93 @@ s_followed(void *arg, uint64_t glen)
     srv_view_merged(s->view, glen);
 }
 
+/* The key this server asks its partner with (standby.key). */
+static int
+s_own_follow_key(const s_srv_t *s, jp_curve_t *key, jp_err_t *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", s->conf->data, SRV_FOLLOW_FILE);
+    return jp_curve_load(key, path, err);
+}
+
 static int
 s_follow_start(s_srv_t *s, jp_err_t *err)
 {
-    char path[1100];
     jp_curve_t key;
-    snprintf(path, sizeof path, "%s/%s", s->conf->data, SRV_FOLLOW_FILE);
-    int rc = jp_curve_load(&key, path, err);
+    int rc = s_own_follow_key(s, &key, err);
     if (rc == 0)
-        rc = srv_follow_start(&s->follow, s->db, s->conf, &key, s_followed, s, err);
+        rc = srv_follow_start(&s->follow, s->db, srv_partner(s->conf), s->partner_pub, &key,
+                              s_followed, s, err);
     memset(&key, 0, sizeof key);
     return rc;
 }
 
+/* The watch's word: a partner with a higher term fenced this server. */
+static void
+s_fenced(void *arg, uint64_t term)
+{
+    (void)term;
+    s_srv_t *s = arg;
+    atomic_store(&s->fenced, true);
+}
+
+/* A primary with a partner watches its term (standby.h), in a thread
+ * with SIGINT and SIGTERM blocked: the main thread's poll must get them. */
+static int
+s_watch_start(s_srv_t *s, jp_err_t *err)
+{
+    if (!srv_partner(s->conf) || s->watch)
+        return 0;
+    jp_curve_t key;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int rc = s_own_follow_key(s, &key, err);
+    if (rc == 0)
+        rc = srv_watch_start(&s->watch, s->db, srv_partner(s->conf), s->partner_pub, &key,
+                             s_fenced, s, err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    memset(&key, 0, sizeof key);
+    return rc;
+}
+
+/* A primary with a partner looks at its term before it serves anyone: a
+ * machine that comes back after its standby was promoted fences itself
+ * here.  A partner it cannot reach is no reason not to serve (the stores
+ * that synced with a promoted one refuse this server by its term). */
+static void
+s_first_look(s_srv_t *s)
+{
+    const char *ep = srv_partner(s->conf);
+    jp_curve_t key;
+    jp_err_t err = {0};
+    uint64_t theirs = 0;
+    int rc = s_own_follow_key(s, &key, &err);
+    if (rc == 0)
+        rc = srv_partner_term(ep, s->partner_pub, &key, 2000, &theirs, &err);
+    memset(&key, 0, sizeof key);
+    if (rc) {
+        srv_log("partner %s not reached: %s: serving as the group's primary (term %llu)", ep,
+                err.msg, (unsigned long long)atomic_load(&s->term));
+        return;
+    }
+    jp_txn_t *txn;
+    if (theirs <= atomic_load(&s->term) || jp_db_begin(s->db, true, &txn, NULL))
+        return;
+    if (srv_fence_put(txn, theirs, jp_now_ms()) == 0 && jp_txn_commit(&txn, NULL) == 0) {
+        atomic_store(&s->fenced, true);
+        srv_log("fenced: the partner %s is the group's primary (term %llu, this server's "
+                "%llu): this server serves no store; `" SRV_PROG
+                " rejoin` makes it that primary's standby",
+                ep, (unsigned long long)theirs, (unsigned long long)atomic_load(&s->term));
+    }
+    jp_txn_abort(&txn);
+}
+
 /* A standby promoted (jipan-server promote, another process): it stops
- * following and serves the stores. */
+ * following, serves the stores, and watches its partner. */
 static void
 s_check_promoted(s_srv_t *s)
 {
@@ -2055,12 +2136,19 @@ s_check_promoted(s_srv_t *s)
     if (!atomic_load(&s->standby) || jp_db_begin(s->db, false, &txn, NULL))
         return;
     bool promoted = srv_promoted(txn);
+    uint64_t term = srv_term(txn);
     jp_txn_abort(&txn);
     if (!promoted)
         return;
     srv_follow_halt(s->follow); /* joined when the server stops */
+    atomic_store(&s->term, term);
     atomic_store(&s->standby, false);
-    srv_log("promoted: this server is the group's primary now, and serves the stores");
+    srv_log("promoted: this server is the group's primary now (term %llu), and serves the "
+            "stores",
+            (unsigned long long)term);
+    jp_err_t err = {0};
+    if (s_watch_start(s, &err))
+        srv_log("the partner's watch did not start: %s", err.msg);
 }
 
 /* Tell the revoked sessions at once. */
@@ -2107,14 +2195,20 @@ s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
     atomic_store(&s->log_len, len0);
     if ((rc = srv_hold_new(&s->hold)))
         return jp_err_set(err, rc, "out of memory");
-    /* A standby until promoted (standby.h). */
-    if (conf->standby.primary[0] && jp_db_begin(s->db, false, &txn, NULL) == 0) {
-        atomic_store(&s->standby, !srv_promoted(txn));
-        jp_txn_abort(&txn);
-        if (atomic_load(&s->standby))
-            srv_log("a standby: following the primary %s, read-only for the stores",
-                    conf->standby.primary);
-    }
+    /* A standby until promoted, a primary until fenced (standby.h). */
+    if ((rc = jp_db_begin(s->db, false, &txn, err)))
+        return rc;
+    srv_as_t as = srv_as(txn, conf);
+    atomic_store(&s->term, srv_term(txn));
+    jp_txn_abort(&txn);
+    atomic_store(&s->standby, as == SRV_AS_STANDBY);
+    atomic_store(&s->fenced, as == SRV_AS_FENCED);
+    if (as == SRV_AS_STANDBY)
+        srv_log("a standby: following the primary %s, read-only for the stores",
+                srv_partner(conf));
+    if (as == SRV_AS_FENCED)
+        srv_log("fenced: a superseded primary, read-only for the stores (`" SRV_PROG
+                " rejoin`)");
     snprintf(path, sizeof path, "%s/%s", conf->data, SRV_KEY_FILE);
     if ((rc = jp_key_load(&s->key, path, err)))
         return rc;
@@ -2122,6 +2216,11 @@ s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
     snprintf(path, sizeof path, "%s/%s", conf->data, SRV_CURVE_FILE);
     if ((rc = jp_curve_load(&curve, path, err)))
         return rc;
+    uint8_t own[32];
+    jp_curve_parse(curve.pub, own);
+    srv_partner_key(conf, own, s->partner_pub);
+    if (as == SRV_AS_PRIMARY && srv_partner(conf))
+        s_first_look(s);
     if (!(s->sess = calloc(S_MAX_SESSIONS, sizeof *s->sess)))
         return jp_err_set(err, JP_ENOMEM, "out of memory");
 
@@ -2219,6 +2318,8 @@ s_threads_start(s_srv_t *s, jp_err_t *err)
     if (!rc && atomic_load(&s->standby))
         rc = s_follow_start(s, err);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!rc && !atomic_load(&s->standby) && !atomic_load(&s->fenced))
+        rc = s_watch_start(s, err);
     return rc;
 }
 
@@ -2227,6 +2328,7 @@ s_threads_stop(s_srv_t *s)
 {
     atomic_store(&s->stopping, true);
     srv_follow_stop(&s->follow);
+    srv_watch_stop(&s->watch);
     s_worker_stop(&s->merger);
     s_worker_stop(&s->reporter);
     srv_reports_stop(&s->reports);

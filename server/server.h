@@ -44,9 +44,10 @@ typedef struct {
     uint32_t sync_standby;   /* 1: a RECEIPT waits for the standby (hold.h) */
     uint32_t sync_wait_ms;   /* ... this long at most, then receipts go without it */
     jp_share_conf_t sharing; /* [sharing]: what each store may see (share.h) */
-    struct {                 /* [standby]: this server follows a primary (standby.h) */
+    struct {                 /* [standby]: the pair of servers (standby.h) */
         char primary[256];   /* the primary's endpoint; "" for a primary */
         char primary_key[128]; /* the primary's Curve public key (hex or Z85) */
+        char peer[256];        /* on a primary: its standby's endpoint (the fence) */
     } standby;
 } srv_conf_t;
 

@@ -9,6 +9,7 @@
 #include "export.h"
 #include "vouch.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,13 +20,18 @@
 #define S_POS_KEY "standby"
 #define S_PUB_KEY "standby.pub" /* the primary's receipt key, pinned */
 #define S_PROMOTED_KEY "promoted"
+#define S_TERM_KEY "term"
+#define S_FENCE_KEY "fenced"
+#define S_REJOIN_KEY "rejoined"
+#define S_WATCH_MS 5000 /* between two looks at the partner */
+#define S_LOOK_MS 2000  /* a look's wait for the partner's WELCOME */
 #define S_IDLE_MS 200   /* between two PULLs once caught up */
 #define S_RETRY_MS 1000 /* between two tries to reach the primary */
 #define S_CREDIT 4      /* CHANGES the primary may send ahead */
 
 struct srv_follow {
     jp_db_t *db;
-    const srv_conf_t *conf;
+    const char *endpoint; /* the primary's */
     jp_curve_t key;
     uint8_t primary[32]; /* its Curve key */
     srv_follow_cb merged;
@@ -76,27 +82,115 @@ s_pos_put(jp_txn_t *txn, uint64_t primary_len)
     return jp_txn_tb_put(txn, JP_TB_SYNC, S_POS_KEY, strlen(S_POS_KEY), v, sizeof v);
 }
 
-bool
-srv_promoted(jp_txn_t *txn)
+static bool
+s_has(jp_txn_t *txn, const char *key)
 {
     const void *v;
     size_t n;
-    return jp_txn_tb_get(txn, JP_TB_SYNC, S_PROMOTED_KEY, strlen(S_PROMOTED_KEY), &v, &n) ==
-           0;
+    return jp_txn_tb_get(txn, JP_TB_SYNC, key, strlen(key), &v, &n) == 0;
+}
+
+bool
+srv_promoted(jp_txn_t *txn)
+{
+    return s_has(txn, S_PROMOTED_KEY);
+}
+
+bool
+srv_rejoined(jp_txn_t *txn)
+{
+    return s_has(txn, S_REJOIN_KEY);
+}
+
+/* A mark of two be64: a and b. */
+static int
+s_mark(jp_txn_t *txn, const char *key, uint64_t a, uint64_t b)
+{
+    uint8_t v[16];
+    jp_be64_put(v, a);
+    jp_be64_put(v + 8, b);
+    return jp_txn_tb_put(txn, JP_TB_SYNC, key, strlen(key), v, sizeof v);
+}
+
+uint64_t
+srv_term(jp_txn_t *txn)
+{
+    const void *v;
+    size_t n;
+    if (jp_txn_tb_get(txn, JP_TB_SYNC, S_TERM_KEY, strlen(S_TERM_KEY), &v, &n) || n != 8)
+        return 1;
+    return jp_be64_get(v);
+}
+
+int
+srv_term_put(jp_txn_t *txn, uint64_t term)
+{
+    uint8_t v[8];
+    jp_be64_put(v, term);
+    return jp_txn_tb_put(txn, JP_TB_SYNC, S_TERM_KEY, strlen(S_TERM_KEY), v, sizeof v);
 }
 
 int
 srv_promote(jp_txn_t *txn, uint64_t now_ms)
 {
-    uint8_t v[8];
-    jp_be64_put(v, now_ms);
-    return jp_txn_tb_put(txn, JP_TB_SYNC, S_PROMOTED_KEY, strlen(S_PROMOTED_KEY), v,
-                         sizeof v);
+    int rc = srv_term_put(txn, srv_term(txn) + 1);
+    if (rc == 0 && srv_rejoined(txn))
+        rc = jp_txn_tb_del(txn, JP_TB_SYNC, S_REJOIN_KEY, strlen(S_REJOIN_KEY));
+    return rc ? rc : s_mark(txn, S_PROMOTED_KEY, now_ms, srv_term(txn));
 }
 
-/* Pin the primary's receipt key at the first WELCOME; refuse another. */
+int
+srv_fence_get(jp_txn_t *txn, srv_fence_t *out)
+{
+    const void *v;
+    size_t n;
+    int rc = jp_txn_tb_get(txn, JP_TB_SYNC, S_FENCE_KEY, strlen(S_FENCE_KEY), &v, &n);
+    if (rc)
+        return rc;
+    if (n != 16)
+        return JP_ECORRUPT;
+    out->term = jp_be64_get(v);
+    out->ms = jp_be64_get((const uint8_t *)v + 8);
+    return 0;
+}
+
+int
+srv_fence_put(jp_txn_t *txn, uint64_t term, uint64_t now_ms)
+{
+    return s_mark(txn, S_FENCE_KEY, term, now_ms);
+}
+
+srv_as_t
+srv_as(jp_txn_t *txn, const srv_conf_t *conf)
+{
+    srv_fence_t f;
+    if (srv_fence_get(txn, &f) == 0)
+        return SRV_AS_FENCED;
+    if (srv_promoted(txn))
+        return SRV_AS_PRIMARY;
+    return conf->standby.primary[0] || srv_rejoined(txn) ? SRV_AS_STANDBY : SRV_AS_PRIMARY;
+}
+
+const char *
+srv_partner(const srv_conf_t *conf)
+{
+    if (conf->standby.primary[0])
+        return conf->standby.primary;
+    return conf->standby.peer[0] ? conf->standby.peer : NULL;
+}
+
+void
+srv_partner_key(const srv_conf_t *conf, const uint8_t own[32], uint8_t out[32])
+{
+    if (!conf->standby.primary_key[0] || !jp_curve_parse(conf->standby.primary_key, out))
+        memcpy(out, own, 32);
+}
+
+/* Pin the primary's receipt key at the first WELCOME; refuse another.
+ * Take its term; refuse a primary whose term is below this base's (a
+ * superseded one). */
 static int
-s_pin(srv_follow_t *f, const uint8_t pub[JP_PUB_LEN], jp_err_t *err)
+s_pin(srv_follow_t *f, const uint8_t pub[JP_PUB_LEN], uint64_t term, jp_err_t *err)
 {
     jp_txn_t *txn;
     int rc = jp_db_begin(f->db, true, &txn, err);
@@ -110,8 +204,18 @@ s_pin(srv_follow_t *f, const uint8_t pub[JP_PUB_LEN], jp_err_t *err)
         return s_fault(err, "the primary's receipt key is not the one pinned at the "
                             "first WELCOME");
     }
+    uint64_t mine = srv_term(txn);
+    if (term < mine) {
+        jp_txn_abort(&txn);
+        jp_err_set(err, JP_ECHAIN,
+                   "the primary %s has term %llu, this standby %llu: a superseded primary",
+                   f->endpoint, (unsigned long long)term, (unsigned long long)mine);
+        return S_FAULT;
+    }
     if (rc == JP_ENOTFOUND)
         rc = jp_txn_tb_put(txn, JP_TB_SYNC, S_PUB_KEY, strlen(S_PUB_KEY), pub, JP_PUB_LEN);
+    if (rc == 0 && term > mine)
+        rc = srv_term_put(txn, term);
     if (rc == 0)
         rc = jp_txn_commit(&txn, err);
     jp_txn_abort(&txn);
@@ -183,8 +287,9 @@ static int
 s_session(srv_follow_t *f, jp_asker_t *as, jp_err_t *err)
 {
     uint8_t pub[JP_PUB_LEN];
-    memcpy(pub, jp_ask_welcome(as)->welcome.server_pub, JP_PUB_LEN);
-    int rc = s_pin(f, pub, err);
+    const jp_msg_t *w = jp_ask_welcome(as);
+    memcpy(pub, w->welcome.server_pub, JP_PUB_LEN);
+    int rc = s_pin(f, pub, w->welcome.term, err);
     if (rc)
         return rc;
     while (!atomic_load(&f->stop)) {
@@ -254,12 +359,10 @@ static void *
 s_follow(void *arg)
 {
     srv_follow_t *f = arg;
-    uint8_t skey[32];
-    jp_curve_parse(f->conf->standby.primary_key, skey);
     bool unreached = false;
     while (!atomic_load(&f->stop)) {
         /* Short waits: a stop (promotion, shutdown) is seen within them. */
-        jp_ask_t a = {f->conf->standby.primary, skey, &f->key, 0, 2000};
+        jp_ask_t a = {f->endpoint, f->primary, &f->key, 0, S_LOOK_MS};
         jp_asker_t *as = NULL;
         jp_err_t err = {0};
         int rc = jp_ask_open(&a, &as, &err);
@@ -287,14 +390,16 @@ s_follow(void *arg)
 }
 
 int
-srv_follow_start(srv_follow_t **self, jp_db_t *db, const srv_conf_t *conf,
-                 const jp_curve_t *key, srv_follow_cb merged, void *arg, jp_err_t *err)
+srv_follow_start(srv_follow_t **self, jp_db_t *db, const char *endpoint,
+                 const uint8_t pub[32], const jp_curve_t *key, srv_follow_cb merged,
+                 void *arg, jp_err_t *err)
 {
     srv_follow_t *f = calloc(1, sizeof *f);
     if (!f)
         return jp_err_set(err, JP_ENOMEM, "out of memory");
     f->db = db;
-    f->conf = conf;
+    f->endpoint = endpoint;
+    memcpy(f->primary, pub, 32);
     f->key = *key;
     f->merged = merged;
     f->arg = arg;
@@ -325,4 +430,194 @@ srv_follow_stop(srv_follow_t **self)
     memset(&f->key, 0, sizeof f->key);
     free(f);
     *self = NULL;
+}
+
+/* ---- the partner's term, the watch, rejoining --------------------------------- */
+
+int
+srv_partner_term(const char *endpoint, const uint8_t pub[32], const jp_curve_t *key,
+                 int timeout_ms, uint64_t *term, jp_err_t *err)
+{
+    jp_ask_t a = {endpoint, pub, key, 0, timeout_ms};
+    jp_asker_t *as = NULL;
+    int rc = jp_ask_open(&a, &as, err);
+    if (rc == 0)
+        *term = jp_ask_welcome(as)->welcome.term;
+    jp_ask_close(&as);
+    return rc;
+}
+
+struct srv_watch {
+    jp_db_t *db;
+    const char *endpoint;
+    uint8_t pub[32];
+    jp_curve_t key;
+    srv_fenced_cb fenced;
+    void *arg;
+    pthread_t thread;
+    atomic_bool stop;
+};
+
+/* The partner's term seen: fence db if it is above its own.  True if so. */
+static bool
+s_fence_if_above(srv_watch_t *w, uint64_t theirs)
+{
+    jp_txn_t *txn;
+    if (jp_db_begin(w->db, true, &txn, NULL))
+        return false;
+    uint64_t mine = srv_term(txn);
+    srv_fence_t fc;
+    bool above = theirs > mine && srv_fence_get(txn, &fc) == JP_ENOTFOUND;
+    if (above && (srv_fence_put(txn, theirs, jp_now_ms()) || jp_txn_commit(&txn, NULL)))
+        above = false;
+    jp_txn_abort(&txn);
+    if (above) {
+        srv_log("fenced: the partner %s is the group's primary (term %llu, this server's "
+                "%llu): this server serves no store any more; `" SRV_PROG
+                " rejoin` makes it that primary's standby",
+                w->endpoint, (unsigned long long)theirs, (unsigned long long)mine);
+        w->fenced(w->arg, theirs);
+    }
+    return above;
+}
+
+static void *
+s_watch(void *arg)
+{
+    srv_watch_t *w = arg;
+    bool unreached = false;
+    while (!atomic_load(&w->stop)) {
+        uint64_t term = 0;
+        jp_err_t err = {0};
+        if (srv_partner_term(w->endpoint, w->pub, &w->key, S_LOOK_MS, &term, &err) == 0) {
+            unreached = false;
+            if (s_fence_if_above(w, term))
+                return NULL;
+        } else if (!unreached) {
+            srv_log("partner %s not reached: %s (looking every %d s)", w->endpoint, err.msg,
+                    S_WATCH_MS / 1000);
+            unreached = true;
+        }
+        for (int t = 0; t < S_WATCH_MS && !atomic_load(&w->stop); t += 50)
+            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+    }
+    return NULL;
+}
+
+int
+srv_watch_start(srv_watch_t **self, jp_db_t *db, const char *endpoint, const uint8_t pub[32],
+                const jp_curve_t *key, srv_fenced_cb fenced, void *arg, jp_err_t *err)
+{
+    srv_watch_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return jp_err_set(err, JP_ENOMEM, "out of memory");
+    *w = (srv_watch_t){.db = db, .endpoint = endpoint, .key = *key, .fenced = fenced,
+                       .arg = arg};
+    memcpy(w->pub, pub, 32);
+    atomic_init(&w->stop, false);
+    if (pthread_create(&w->thread, NULL, s_watch, w)) {
+        free(w);
+        return jp_err_set(err, JP_ENOMEM, "cannot start the watch of the partner");
+    }
+    *self = w;
+    return 0;
+}
+
+void
+srv_watch_stop(srv_watch_t **self)
+{
+    srv_watch_t *w = *self;
+    if (!w)
+        return;
+    atomic_store(&w->stop, true);
+    pthread_join(w->thread, NULL);
+    memset(&w->key, 0, sizeof w->key);
+    free(w);
+    *self = NULL;
+}
+
+/* The tables a base holds outside the group log: its enrolled keys and
+ * stores, kept as key | value pairs (their lengths before them, be64). */
+typedef struct {
+    jp_buf_t *out;
+    int rc;
+} s_keep_t;
+
+static int
+s_keep_kv(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    s_keep_t *x = arg;
+    uint8_t len[16];
+    jp_be64_put(len, kn);
+    jp_be64_put(len + 8, vn);
+    if (jp_buf_append(x->out, len, 16) || jp_buf_append(x->out, k, kn) ||
+        jp_buf_append(x->out, v, vn))
+        return x->rc = JP_ENOMEM, 1;
+    return 0;
+}
+
+static int
+s_put_kvs(jp_txn_t *txn, jp_table_t tb, const jp_buf_t *b)
+{
+    for (size_t at = 0; at + 16 <= b->len;) {
+        uint64_t kn = jp_be64_get(b->data + at), vn = jp_be64_get(b->data + at + 8);
+        const uint8_t *k = b->data + at + 16;
+        int rc = jp_txn_tb_put(txn, tb, k, kn, k + kn, vn);
+        if (rc)
+            return rc;
+        at += 16 + kn + vn;
+    }
+    return 0;
+}
+
+int
+srv_rejoin(const srv_conf_t *conf, char *aside, size_t cap, jp_err_t *err)
+{
+    jp_db_t *db = NULL;
+    jp_txn_t *txn = NULL;
+    jp_node_t node;
+    srv_fence_t fence = {0};
+    jp_buf_t keys = {0}, peers = {0};
+    s_keep_t kk = {&keys, 0}, kp = {&peers, 0};
+    int rc = jp_db_open(&db, conf->data, conf->map_mib, err);
+    if (rc == 0 && (rc = jp_db_begin(db, false, &txn, err)) == 0) {
+        if (srv_as(txn, conf) != SRV_AS_FENCED)
+            rc = jp_err_set(err, JP_EINVAL,
+                            "this server is not fenced (`status`): only a primary "
+                            "superseded by its partner rejoins");
+        else if (!srv_partner(conf))
+            rc = jp_err_set(err, JP_EINVAL, "no partner in [standby] (peer or primary)");
+        else if ((rc = jp_txn_node_get(txn, &node)) || (rc = srv_fence_get(txn, &fence)))
+            jp_err_set(err, rc, "reading the base: %s", jp_strerror(rc));
+        else if (jp_txn_tb_each(txn, JP_TB_KEYS, NULL, 0, s_keep_kv, &kk) < 0 || kk.rc ||
+                 jp_txn_tb_each(txn, JP_TB_PEERS, NULL, 0, s_keep_kv, &kp) < 0 || kp.rc)
+            rc = jp_err_set(err, JP_ENOMEM, "reading the enrolled keys and stores");
+    }
+    jp_txn_abort(&txn);
+    jp_db_close(&db);
+    char from[1100], stamp[32];
+    time_t now = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime(&now));
+    snprintf(from, sizeof from, "%s/data.mdb", conf->data);
+    snprintf(aside, cap, "%s/superseded-%s.mdb", conf->data, stamp);
+    if (rc == 0 && rename(from, aside) != 0)
+        rc = jp_err_set(err, JP_EIO, "%s: %s", aside, strerror(errno));
+    /* A new base: the same identity, keys and stores; the partner's term;
+     * a standby that follows from the start. */
+    if (rc == 0 && (rc = jp_db_open(&db, conf->data, conf->map_mib, err)) == 0 &&
+        (rc = jp_db_begin(db, true, &txn, err)) == 0) {
+        if ((rc = jp_txn_node_set(txn, &node)) == 0 && (rc = jp_txn_set_lean(txn, err)) == 0 &&
+            (rc = s_put_kvs(txn, JP_TB_KEYS, &keys)) == 0 &&
+            (rc = s_put_kvs(txn, JP_TB_PEERS, &peers)) == 0 &&
+            (rc = srv_term_put(txn, fence.term)) == 0 &&
+            (rc = s_mark(txn, S_REJOIN_KEY, jp_now_ms(), fence.term)) == 0)
+            rc = jp_txn_commit(&txn, err);
+        else if (!err->msg[0])
+            jp_err_set(err, rc, "writing the new base: %s", jp_strerror(rc));
+    }
+    jp_txn_abort(&txn);
+    jp_db_close(&db);
+    jp_buf_free(&keys);
+    jp_buf_free(&peers);
+    return rc;
 }

@@ -29,6 +29,30 @@
  *
  * Position and lag are kept in the sync table ("standby": the primary's
  * group log length as last seen, be64; when, ms be64) for `status`.
+ *
+ * Terms, fencing and rejoining (PROTOCOL.md, "Terms: a primary
+ * superseded").  Every base has a term (sync table "term", be64; absent:
+ * 1).  The follower takes its primary's from each WELCOME; promotion makes
+ * it one more.  A server's *partner* is the other of the pair: the
+ * primary a standby follows ([standby] primary), or the standby of a
+ * primary ([standby] peer); it is asked with the server's own standby.key
+ * (enrolled at the partner with `--role standby`) under the group's Curve
+ * key, which both hold.  A primary with a partner asks its term before it
+ * serves (srv_partner_term) and every 5 s while it runs (srv_watch_*); a
+ * higher term fences it for good ("fenced": the partner's term, be64;
+ * when, ms be64): it then serves analysts only, as a standby does.
+ * `jipan-server rejoin` (srv_rejoin) sets a fenced base aside and starts a
+ * new one that follows the partner from the start ("rejoined": a standby
+ * whatever the configuration says, until promoted).
+ *
+ * The split-brain rule (deploy/README.md, failover): promotion is an
+ * operator's act, done only when the primary is known down.  Should it
+ * come back, it fences itself at its first look at the promoted partner
+ * (at its start, or within 5 s), and every store that has synced with the
+ * new primary refuses it by its lower term.  While the two cannot reach
+ * each other and both run, a store that never reached the new primary may
+ * still push to the old one: what it pushed stays in its own log, and the
+ * new primary's WELCOME (a lower acked seq) has it pushed again there.
  */
 #ifndef SRV_STANDBY_H
 #define SRV_STANDBY_H
@@ -47,12 +71,14 @@ typedef struct srv_follow srv_follow_t;
  * group log's new length. */
 typedef void (*srv_follow_cb)(void *arg, uint64_t glog_len);
 
-/* Start following conf's primary with key (the standby's own), writing
- * to db.  Connection failures are retried (logged once while they last);
- * a fault in what the primary sends stops the follower (logged; the
- * server serves analysts on from what it holds). */
-int srv_follow_start(srv_follow_t **self, jp_db_t *db, const srv_conf_t *conf,
-                     const jp_curve_t *key, srv_follow_cb merged, void *arg, jp_err_t *err);
+/* Start following the primary at endpoint (pub: its Curve key) with key
+ * (the standby's own), writing to db.  Connection failures are retried
+ * (logged once while they last); a fault in what the primary sends stops
+ * the follower (logged; the server serves analysts on from what it
+ * holds).  endpoint is borrowed for the follower's life. */
+int srv_follow_start(srv_follow_t **self, jp_db_t *db, const char *endpoint,
+                     const uint8_t pub[32], const jp_curve_t *key, srv_follow_cb merged,
+                     void *arg, jp_err_t *err);
 void srv_follow_stop(srv_follow_t **self); /* NULL-safe; waits for the thread */
 /* Tell the follower to stop, without waiting: it applies nothing more
  * (a CHANGES it is applying at that moment is committed or dropped
@@ -67,8 +93,54 @@ typedef struct {
 int srv_follow_pos(jp_txn_t *txn, srv_follow_pos_t *out);
 
 /* The promotion mark (jipan-server promote): a promoted base is a primary
- * whatever its configuration says. */
+ * whatever its configuration says, its term one more than its primary's. */
 bool srv_promoted(jp_txn_t *txn);
 int srv_promote(jp_txn_t *txn, uint64_t now_ms);
+
+/* The base's term (1 if never set). */
+uint64_t srv_term(jp_txn_t *txn);
+int srv_term_put(jp_txn_t *txn, uint64_t term);
+
+/* The fence, if a partner with a higher term was seen (else JP_ENOTFOUND). */
+typedef struct {
+    uint64_t term; /* the partner's */
+    uint64_t ms;   /* when it was seen */
+} srv_fence_t;
+int srv_fence_get(jp_txn_t *txn, srv_fence_t *out);
+int srv_fence_put(jp_txn_t *txn, uint64_t term, uint64_t now_ms);
+
+/* What a base is, by its marks and its configuration. */
+typedef enum {
+    SRV_AS_PRIMARY, /* serves the stores */
+    SRV_AS_STANDBY, /* follows its partner; analysts only */
+    SRV_AS_FENCED,  /* a superseded primary; analysts only */
+} srv_as_t;
+srv_as_t srv_as(jp_txn_t *txn, const srv_conf_t *conf);
+bool srv_rejoined(jp_txn_t *txn);
+
+/* The partner's endpoint (NULL: none), and its Curve key: [standby]
+ * primary_key if given, else own (the group's, which both hold). */
+const char *srv_partner(const srv_conf_t *conf);
+void srv_partner_key(const srv_conf_t *conf, const uint8_t own[32], uint8_t out[32]);
+
+/* One look at the partner: its term, from the WELCOME it gives key. */
+int srv_partner_term(const char *endpoint, const uint8_t pub[32], const jp_curve_t *key,
+                     int timeout_ms, uint64_t *term, jp_err_t *err);
+
+/* The watch of a primary with a partner: every 5 s, its term; one above
+ * db's writes the fence (logged) and calls fenced, then the watch ends.
+ * endpoint is borrowed for the watch's life. */
+typedef struct srv_watch srv_watch_t;
+typedef void (*srv_fenced_cb)(void *arg, uint64_t term);
+int srv_watch_start(srv_watch_t **self, jp_db_t *db, const char *endpoint,
+                    const uint8_t pub[32], const jp_curve_t *key, srv_fenced_cb fenced,
+                    void *arg, jp_err_t *err);
+void srv_watch_stop(srv_watch_t **self); /* NULL-safe; waits for the thread */
+
+/* jipan-server rejoin, the server stopped: move conf's fenced base to
+ * DATA/superseded-<UTC time>.mdb (named in aside) and make a new one with
+ * its identity, its enrolled keys and stores, the fence's term and the
+ * rejoined mark: a standby of the partner that follows from position 0. */
+int srv_rejoin(const srv_conf_t *conf, char *aside, size_t cap, jp_err_t *err);
 
 #endif

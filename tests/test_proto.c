@@ -33,13 +33,14 @@
 /* ---- The document ------------------------------------------------------ */
 
 #define DOC_MAX 64
+#define DOC_ELEMS 9 /* elements after the type in the longest row (WELCOME) */
 
 typedef struct {
     int type;       /* the type column */
     char name[32];  /* the name column */
     unsigned n;     /* elements after the type */
-    char el[8][32]; /* element names */
-    char ty[8][64]; /* element types as written ("array of change") */
+    char el[DOC_ELEMS][32]; /* element names */
+    char ty[DOC_ELEMS][64]; /* element types as written ("array of change") */
 } doc_msg_t;
 
 typedef struct {
@@ -100,7 +101,7 @@ s_elements(doc_msg_t *m, const char *cell)
         char *sp = strchr(span, ' ');
         assert_non_null(sp);
         *sp = '\0';
-        assert_true(m->n < 8);
+        assert_true(m->n < DOC_ELEMS);
         snprintf(m->el[m->n], sizeof m->el[0], "%.31s", span);
         snprintf(m->ty[m->n], sizeof m->ty[0], "%.63s", sp + 1);
         m->n++;
@@ -249,10 +250,10 @@ s_sample(int t, int v, sample_t *s)
     case JP_MSG_WELCOME:
         m->welcome.version = UV(1), m->welcome.acked_seq = UV(2);
         m->welcome.group_pos = UV(3), m->welcome.server_ms = UV(4);
-        m->welcome.credit = UV(5), m->welcome.max_batch = UV(6);
+        m->welcome.credit = UV(5), m->welcome.max_batch = UV(6), m->welcome.term = UV(7);
         memcpy(m->welcome.server_pub, h, 32), memcpy(m->welcome.acked_head, h + 1, 32);
         PU(UV(1)), PB(h, 32), PU(UV(2)), PB(h + 1, 32), PU(UV(3)), PU(UV(4));
-        PU(UV(5)), PU(UV(6));
+        PU(UV(5)), PU(UV(6)), PU(UV(7));
         break;
     case JP_MSG_RETURNED:
         m->returned.own_seq = UV(1), m->returned.recovering = v % 2;
