@@ -6,6 +6,7 @@
 #include "msg.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -75,8 +76,11 @@ jp_ask_close(jp_asker_t **sp)
     *sp = NULL;
 }
 
-int
-jp_ask_open(const jp_ask_t *a, jp_asker_t **sp, jp_err_t *err)
+/* A session with the one server at endpoint, its WELCOME awaited
+ * hello_ms. */
+static int
+s_open_one(const jp_ask_t *a, const char *endpoint, int hello_ms, jp_asker_t **sp,
+           jp_err_t *err)
 {
     jp_asker_t *s = calloc(1, sizeof *s);
     *sp = NULL;
@@ -98,8 +102,8 @@ jp_ask_open(const jp_ask_t *a, jp_asker_t **sp, jp_err_t *err)
     if (zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, a->server_key, 32) ||
         zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, a->key->pub, JP_Z85_KEY_LEN) ||
         zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, a->key->sec, JP_Z85_KEY_LEN) ||
-        zmq_connect(s->sock, a->endpoint)) {
-        rc = jp_err_set(err, JP_EINVAL, "cannot connect to '%s': %s", a->endpoint,
+        zmq_connect(s->sock, endpoint)) {
+        rc = jp_err_set(err, JP_EINVAL, "cannot connect to '%s': %s", endpoint,
                         zmq_strerror(errno));
         goto fail;
     }
@@ -111,7 +115,7 @@ jp_ask_open(const jp_ask_t *a, jp_asker_t **sp, jp_err_t *err)
         rc = jp_err_set(err, JP_EIO, "send: %s", zmq_strerror(errno));
         goto fail;
     }
-    if ((rc = s_recv(s->sock, s->mon, &s->frame, &in, s->ms, err)))
+    if ((rc = s_recv(s->sock, s->mon, &s->frame, &in, hello_ms ? hello_ms : s->ms, err)))
         goto fail;
     if (in.type != JP_MSG_WELCOME) {
         rc = jp_err_set(err, JP_EIO, "the server answered HELLO with %s",
@@ -124,6 +128,46 @@ jp_ask_open(const jp_ask_t *a, jp_asker_t **sp, jp_err_t *err)
     return 0;
 fail:
     jp_ask_close(&s);
+    return rc;
+}
+
+/* The endpoints of a->endpoint, separated by commas (at most
+ * JP_ASK_MAX_EPS): their count, 0 if one is empty or too long. */
+static int
+s_endpoints(const char *text, char ep[][512])
+{
+    int n = 0;
+    for (const char *p = text; *p;) {
+        const char *q = strchr(p, ',');
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        if (n == JP_ASK_MAX_EPS || len == 0 || len >= 512)
+            return 0;
+        memcpy(ep[n], p, len);
+        ep[n++][len] = '\0';
+        p += len + (q != NULL);
+    }
+    return n;
+}
+
+int
+jp_ask_open(const jp_ask_t *a, jp_asker_t **sp, jp_err_t *err)
+{
+    char ep[JP_ASK_MAX_EPS][512];
+    int n = s_endpoints(a->endpoint, ep), rc = 0;
+    *sp = NULL;
+    if (n == 0)
+        return jp_err_set(err, JP_EINVAL,
+                          "'%s': not an endpoint, or more than %d separated by commas",
+                          a->endpoint, JP_ASK_MAX_EPS);
+    if (n == 1)
+        return s_open_one(a, ep[0], 0, sp, err);
+    /* The primary's and the standby's: the first that welcomes. */
+    for (int i = 0; i < n; i++) {
+        int ms = a->timeout_ms && a->timeout_ms < JP_ASK_HELLO_MS ? a->timeout_ms
+                                                                  : JP_ASK_HELLO_MS;
+        if ((rc = s_open_one(a, ep[i], ms, sp, err)) == 0)
+            return 0;
+    }
     return rc;
 }
 
@@ -177,10 +221,29 @@ jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs,
     jp_asker_t *s;
     *body = NULL;
     *n = 0;
-    int rc = jp_ask_open(a, &s, err);
-    if (rc == 0)
-        rc = jp_ask_query(s, what, args, nargs, body, n, err);
-    jp_ask_close(&s);
+    char ep[JP_ASK_MAX_EPS][512];
+    int neps = s_endpoints(a->endpoint, ep), rc = 0;
+    if (neps <= 1) {
+        rc = jp_ask_open(a, &s, err);
+        if (rc == 0)
+            rc = jp_ask_query(s, what, args, nargs, body, n, err);
+        jp_ask_close(&s);
+        return rc;
+    }
+    /* Several: one that does not answer (lost in the middle of the
+     * question) gives way to the next. */
+    for (int i = 0; i < neps; i++) {
+        jp_ask_t one = *a;
+        one.endpoint = ep[i];
+        rc = s_open_one(&one, ep[i], JP_ASK_HELLO_MS, &s, err);
+        if (rc == 0)
+            rc = jp_ask_query(s, what, args, nargs, body, n, err);
+        jp_ask_close(&s);
+        bool unheard =
+            rc == JP_EIO || (rc == JP_EPERM && !strcmp(err->msg, JP_AUTH_REFUSED_TEXT));
+        if (!unheard)
+            break;
+    }
     return rc;
 }
 

@@ -13,8 +13,12 @@
 
 #include <stdint.h>
 
+#define JP_ASK_MAX_EPS 4     /* endpoints in one jp_ask_t */
+#define JP_ASK_HELLO_MS 5000 /* a WELCOME awaited when another endpoint may answer */
+
 typedef struct {
-    const char *endpoint;      /* tcp://host:port */
+    const char *endpoint;      /* tcp://host:port, or up to 4 separated by commas:
+                                * the primary's and its standby's, tried in order */
     const uint8_t *server_key; /* the server's Curve public key, 32 bytes (pinned) */
     const jp_curve_t *key;     /* the client's Curve key pair */
     uint16_t store;            /* the client's store, 0 if not a store */
@@ -32,8 +36,9 @@ int jp_ask_setup(jp_ask_t *a, const char *keyfile, const char *server,
                  const char *server_key, jp_curve_t *k, uint8_t skey[32], jp_err_t *err);
 
 /* A session for several questions: jp_ask_open connects and says HELLO
- * (a refused key or a silent server fail here), jp_ask_query asks one
- * question and waits for its ANSWER, jp_ask_close says BYE. */
+ * (a refused key or a silent server fail here; with several endpoints,
+ * the first that welcomes within 5 s), jp_ask_query asks one question and
+ * waits for its ANSWER, jp_ask_close says BYE. */
 typedef struct jp_asker jp_asker_t;
 int jp_ask_open(const jp_ask_t *a, jp_asker_t **s, jp_err_t *err);
 int jp_ask_query(jp_asker_t *s, const char *what, const char *const *args, int nargs,
@@ -51,10 +56,12 @@ const jp_msg_t *jp_ask_welcome(const jp_asker_t *s);
 
 /* One question in a session of its own: ask what with args (n pairs of
  * key, value) and return the ANSWER body (malloc'd, NUL-terminated, *n
- * bytes). Refusals come back as the server's error: JP_EPERM (forbidden,
- * identity, revoked) or JP_EINVAL (malformed), with the server's words in
- * err; JP_EIO when the server does not answer in time (not running, or the
- * key is not admitted: CURVE refusals are silent on the wire). */
+ * bytes); with several endpoints, one that does not answer (or does not
+ * admit the key) gives way to the next.  Refusals come back as the
+ * server's error: JP_EPERM (forbidden, identity, revoked) or JP_EINVAL
+ * (malformed), with the server's words in err; JP_EIO when the server does
+ * not answer in time (not running, or the key is not admitted: CURVE
+ * refusals are silent on the wire). */
 int jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs,
            char **body, size_t *n, jp_err_t *err);
 
