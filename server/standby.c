@@ -486,7 +486,11 @@ s_watch(void *arg)
 {
     srv_watch_t *w = arg;
     bool unreached = false;
-    while (!atomic_load(&w->stop)) {
+    while (!atomic_load(&w->stop)) { /* the first look was the server's, at its start */
+        for (int t = 0; t < S_WATCH_MS && !atomic_load(&w->stop); t += 50)
+            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+        if (atomic_load(&w->stop))
+            break;
         uint64_t term = 0;
         jp_err_t err = {0};
         if (srv_partner_term(w->endpoint, w->pub, &w->key, S_LOOK_MS, &term, &err) == 0) {
@@ -498,8 +502,6 @@ s_watch(void *arg)
                     S_WATCH_MS / 1000);
             unreached = true;
         }
-        for (int t = 0; t < S_WATCH_MS && !atomic_load(&w->stop); t += 50)
-            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
     }
     return NULL;
 }

@@ -16,6 +16,17 @@
 #     themselves (their server key is the group's): they push what it
 #     lacks, and every store's log, the links and the digests agree; it
 #     links new walk-ins as the primary did.
+#  3. The old primary comes back while the new one cannot answer it: it
+#     starts as the primary it was, and the stores refuse it by its lower
+#     term; once it reaches the new one it fences itself (stores refused,
+#     analysts served).  `rejoin` makes it the new primary's standby: it
+#     follows from the start and reaches the same digest.
+#  4. Twice more, the other way round each time: the primary is killed
+#     (-9) at a random moment while the stores push and an analyst asks
+#     with both endpoints; every receipt a store holds is at the standby;
+#     the standby is promoted; the stores move by themselves; the
+#     analyst's every question is answered; the killed one comes back
+#     fenced and rejoins.
 #
 # Environment (set by ctest): JP_BIN = build dir, JP_SRC = source dir.
 set -euo pipefail
@@ -25,15 +36,20 @@ check setup
 jp_group standby 24000
 # A synchronous standby: a RECEIPT waits until the standby holds the batch.
 jp_conf sync_standby=on sync_wait_ms=3000
-printf '[sharing]\nrule = group\n' >>"$T/server.conf"
 SBPORT=$((PORT + 1))
 SBPID=
+# Each knows the other: the primary its standby (peer: the fence), the
+# standby its primary.
+printf '[sharing]\nrule = group\n[standby]\npeer = tcp://127.0.0.1:%s\n' "$SBPORT" \
+    >>"$T/server.conf"
 cat >"$T/sb.conf" <<EOC
 [server]
 endpoint = tcp://127.0.0.1:$SBPORT
 data = $T/sb
 group = 测试集团
 timezone = Asia/Shanghai
+sync_standby = on
+sync_wait_ms = 3000
 [sharing]
 rule = group
 [standby]
@@ -47,10 +63,15 @@ sb_start() {
     for _ in $(seq 50); do grep -q listening "$T/sb.out" 2>/dev/null && return; sleep 0.1; done
     fail "the standby did not start"
 }
-trap 'jp_server_stop; [ -n "$SBPID" ] && kill "$SBPID" 2>/dev/null; pkill -f "jipan-store -d $T/" 2>/dev/null || true; rm -rf "$T"' EXIT
+declare -A PIDS
+QPID=
+trap '[ -n "$QPID" ] && kill "$QPID" 2>/dev/null; jp_server_stop; [ -n "$SBPID" ] && kill -CONT "$SBPID" 2>/dev/null && kill "$SBPID" 2>/dev/null
+      for p in "${PIDS[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+      pkill -f "jipan-store -d $T/" 2>/dev/null || true; rm -rf "$T"' EXIT
 SB init >/dev/null
 cp "$T/srv/server.key" "$T/srv/curve.key" "$T/sb/" # the group's keys
 SV enroll --role standby --curve "$(SB keys | awk '/^standby/ {print $2}')" >/dev/null
+SB enroll --role standby --curve "$(SV keys | awk '/^standby/ {print $2}')" >/dev/null
 "$B/tools/jipan-gen" --out "$T/gen" --stores 3 --customers 600 --seed 41 >/dev/null
 jp_gen_stores "$T/gen"
 # Keys are not in the group log: the operator enrols each at both.
@@ -188,4 +209,152 @@ for i in 2 1 2 3; do S "st$i" sync -q || fail "st$i after the failover"; done
 [ "$(links)" -eq $((before + 1)) ] || fail "the walk-in was not linked by the new primary"
 d=$(SB status --digest | awk '/^digest/ {print $2}')
 for i in 1 2 3; do [ "$(S "st$i" digest)" = "$d" ] || fail "st$i differs after the new link"; done
+# From here on the two servers by name: a (the first primary), b.
+declare -A CONF=([a]="$T/server.conf" [b]="$T/sb.conf") LOG=([a]="$T/server.err" [b]="$T/sb.err")
+declare -A EP=([a]="tcp://127.0.0.1:$PORT" [b]="tcp://127.0.0.1:$SBPORT")
+PIDS[b]=$SBPID
+SBPID=
+X() { "$B/server/jipan-server" -c "${CONF[$1]}" "${@:2}"; }
+x_start() {
+    : >"$T/$1.out"
+    "$B/server/jipan-server" -c "${CONF[$1]}" run >"$T/$1.out" 2>>"${LOG[$1]}" &
+    PIDS[$1]=$!
+    for _ in $(seq 80); do grep -q listening "$T/$1.out" 2>/dev/null && return; sleep 0.1; done
+    fail "server $1 did not start"
+}
+x_stop() {
+    kill "${PIDS[$1]}" 2>/dev/null || true
+    wait "${PIDS[$1]}" 2>/dev/null || true
+    PIDS[$1]=
+}
+x_len() { X "$1" status | awk '/^group log/ {print $3}'; }
+x_digest() { X "$1" status --digest | awk '/^digest/ {print $2}'; }
+x_held() { X "$1" stores | awk -v s="$2" '$1 == "store" && $2 == s {print $6}'; }
+store_num() { S "$1" status | awk '/^store/ {print $2; exit}'; }
+# x_wait_log NAME PATTERN BEFORE: until NAME's log has more than BEFORE such lines.
+x_wait_log() {
+    for _ in $(seq 150); do [ "$(grep -c "$2" "${LOG[$1]}")" -gt "$3" ] && return 0; sleep 0.1; done
+    fail "server $1 never logged '$2'"
+}
+# x_follows STANDBY PRIMARY: the standby holds the primary's whole log.
+x_follows() {
+    local want
+    want=$(x_len "$2")
+    for _ in $(seq 150); do [ "$(x_len "$1")" = "$want" ] && break; sleep 0.1; done
+    [ "$(x_len "$1")" = "$want" ] || fail "$1 holds $(x_len "$1") of $2's $want changes"
+    [ "$(x_digest "$1")" = "$(x_digest "$2")" ] || fail "$1's digest is not $2's"
+}
+# refused NAME: a store's change pushed to NAME alone is refused, and why.
+refused() {
+    rm -rf "$T/st1-copy"
+    cp -a "$T/st1" "$T/st1-copy"
+    S st1-copy add customer --name 错投 --phone 13900000003 >/dev/null
+    if S st1-copy sync --server "${EP[$1]}" >"$T/out" 2>&1; then fail "$1 took a store's push"; fi
+    grep -q "$2" "$T/out" || { cat "$T/out" >&2; fail "$1's refusal does not say '$2'"; }
+    rm -rf "$T/st1-copy"
+}
+
+check "the old primary comes back: the stores refuse it by its term; it fences itself"
+# The new primary frozen: the old one's first look at it goes unanswered,
+# so it starts as the primary it was (term 1).
+kill -STOP "${PIDS[b]}"
+x_start a
+grep -q "partner ${EP[b]} not reached: .*serving as the group's primary (term 1)" "${LOG[a]}" ||
+    fail "the old primary did not say it could not reach its partner"
+refused a "a superseded primary (its term 1; this store has synced with term 2)"
+kill -CONT "${PIDS[b]}"
+# Within 5 s it looks again, and fences itself for good.
+x_wait_log a "fenced: the partner ${EP[b]} is the group's primary (term 2" 0
+X a status | grep -q "^role  *fenced: a superseded primary (term 1); ${EP[b]} has term 2" ||
+    { X a status >&2; fail "status does not say fenced"; }
+refused a "this server is a superseded primary (read-only)"
+Q --server "${EP[a]}" report --scope group --as-of 2026-06-30 --format json >/dev/null ||
+    fail "the fenced server does not answer the analyst"
+x_stop a
+x_start a # fenced across a restart, without asking
+refused a "superseded primary (read-only)"
+
+check "the old primary rejoins as the new one's standby"
+x_stop a
+X a rejoin >"$T/out" || { cat "$T/out" >&2; fail "rejoin failed"; }
+ls "$T/srv"/superseded-*.mdb >/dev/null || fail "the old base was not kept aside"
+if X a rejoin >"$T/out" 2>&1; then fail "a standby (not fenced) rejoined"; fi
+grep -q "this server is not fenced" "$T/out" || fail "the refusal of rejoin does not say why"
+if X b rejoin >"$T/out" 2>&1; then fail "a running primary rejoined"; fi
+grep -q "stop it first" "$T/out" || fail "the refusal of rejoin while running does not say why"
+x_start a
+x_follows a b
+X a status | grep -q "^role  *standby of ${EP[b]}:.*(lag 0), term 2" ||
+    { X a status >&2; fail "status does not say standby of the new primary"; }
+X a stores | grep -q "^store" || fail "the rejoined base lost the enrolled stores"
+
+# cycle OLD NEW SEED: OLD (the primary, NEW its standby) lost at a random
+# moment while the stores push and an analyst asks; NEW promoted.
+cycle() {
+    local old=$1 new=$2 i
+    check "$old lost at a random moment while the stores push and an analyst asks; $new promoted"
+    "$B/tools/jipan-gen" --out "$T/gen$3" --stores 3 --customers 150 --seed "$3" >/dev/null
+    i=0
+    while IFS=, read -r store code _ _; do # each store's own, its ids made new
+        [ "$store" = store ] && continue
+        i=$((i + 1))
+        local d="$T/gen$3/$code" f
+        for f in customers vehicles events; do
+            sed -i -E "s/\b([CEV])$code-/\1${code}x$3-/g" "$d/$f.csv"
+        done
+        S "st$i" import --customers "$d/customers.csv" --vehicles "$d/vehicles.csv" \
+            --events "$d/events.csv" >"$T/out" 2>&1 ||
+            { tail -3 "$T/out" >&2; fail "st$i: import of seed $3"; }
+    done <"$T/gen$3/stores.csv"
+    : >"$T/q.fail"
+    rm -f "$T/q.stop"
+    ( # the analyst, configured with both, the first primary's first
+        for _ in $(seq 200); do
+            [ -e "$T/q.stop" ] && break
+            Q --server "${EP[a]},${EP[b]}" report --scope group --format json >/dev/null \
+                2>>"$T/q.err" || echo x >>"$T/q.fail"
+        done
+    ) &
+    QPID=$!
+    local pids=() promoted fenced
+    for i in 1 2 3; do S "st$i" sync -q >/dev/null 2>&1 & pids+=($!); done
+    sleep "0.$((RANDOM % 9 + 1))"
+    kill -9 "${PIDS[$old]}"
+    wait "${PIDS[$old]}" 2>/dev/null || true
+    PIDS[$old]=
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    for i in 1 2 3; do # every receipt a store holds is at the standby
+        local acked held
+        acked=$(S "st$i" status | awk '/^acked/ && $2 == "seq" {print $3}')
+        held=$(x_held "$new" "$(store_num "st$i")")
+        [ "${held:-0}" -ge "${acked:-0}" ] ||
+            fail "st$i holds a receipt for seq $acked, $new only seq $held"
+        echo "    st$i: receipted seq ${acked:-0}, held by $new ${held:-0}"
+    done
+    promoted=$(grep -c "promoted:" "${LOG[$new]}" || true)
+    X "$new" promote >/dev/null || fail "promote $new failed"
+    x_wait_log "$new" "promoted:" "$promoted"
+    for i in 1 2 3 1 2 3; do
+        S "st$i" sync >"$T/out" 2>&1 || { cat "$T/out" >&2; fail "st$i does not sync with $new"; }
+    done
+    for i in 1 2 3; do
+        [ "$(x_held "$new" "$(store_num "st$i")")" = "$(seq_of "st$i")" ] ||
+            fail "$new does not hold st$i's whole log"
+        [ "$(S "st$i" digest)" = "$(x_digest "$new")" ] || fail "st$i differs from $new"
+    done
+    touch "$T/q.stop"
+    wait "$QPID"
+    QPID=
+    [ ! -s "$T/q.fail" ] || { tail -3 "$T/q.err" >&2; fail "$(wc -l <"$T/q.fail") of the analyst's questions failed"; }
+    fenced=$(grep -c "fenced: the partner ${EP[$new]}" "${LOG[$old]}" || true)
+    x_start "$old"
+    x_wait_log "$old" "fenced: the partner ${EP[$new]}" "$fenced"
+    refused "$old" "superseded primary (read-only)"
+    x_stop "$old"
+    X "$old" rejoin >/dev/null || fail "$old: rejoin failed"
+    x_start "$old"
+    x_follows "$old" "$new"
+}
+cycle b a 51
+cycle a b 52
 echo "standby: ok"
