@@ -882,8 +882,9 @@ cmd_promote(s_run_t *r, int argc, char **argv)
     if (s_help(argc, argv,
                "usage: " SRV_PROG " promote\n\nMake this standby the group's primary: "
                "it stops following and serves\nthe stores (a running server within "
-               "a quarter of a second).  Do it only\nwhen the old primary is down and "
-               "fenced: deploy/README.md, failover.\n"))
+               "a quarter of a second), its term one more than\nthe old primary's, which "
+               "fences itself when it sees it.  Do it only when\nthe old primary is down: "
+               "deploy/README.md, failover.\n"))
         return S_OK;
     jp_err_t err = {0};
     jp_db_t *db = NULL;
