@@ -9,7 +9,9 @@
 #   2. with the standby: its lag when the pushes end (changes it lacks);
 #   3. once: the primary killed (-9) and the standby promoted; the time
 #      from the kill to a store's first merged push at the new primary
-#      (the store has both endpoints: it waits 5 s for the lost one).
+#      (the store has both endpoints: it waits 5 s for the lost one);
+#      then the old primary restarted (it fences itself), `rejoin`ed, and
+#      timed until it has followed the new primary's whole log again.
 #
 #   bash bench/standby.sh [BUILD_DIR]       (default build-release)
 #
@@ -41,6 +43,9 @@ run() {
         cp "$W/$tag-p/server.key" "$W/$tag-p/curve.key" "$W/$tag-s/"
         "$B/server/jipan-server" -c "$pc" enroll --role standby \
             --curve "$("$B/server/jipan-server" -c "$sc" keys | awk '/^standby/ {print $2}')" >/dev/null
+        "$B/server/jipan-server" -c "$sc" enroll --role standby \
+            --curve "$("$B/server/jipan-server" -c "$pc" keys | awk '/^standby/ {print $2}')" >/dev/null
+        printf '[standby]\npeer = tcp://127.0.0.1:%s\n' "$((p + 50))" >>"$pc"
     fi
     for i in 1 2 3; do
         rm -rf "$W/$tag-st$i"
@@ -85,6 +90,28 @@ run() {
         t1=$(now)
         printf '%s failover: kill -9, promote, a store'"'"'s first merged push at the new primary: %.3f s\n' \
             "$tag" "$(secs "$t0" "$t1")"
+        # The old primary back: fenced at its first look, then rejoined.
+        "$B/server/jipan-server" -c "$pc" run >"$W/$tag-p.out" 2>>"$W/$tag-p.err" &
+        ppid=$!
+        for _ in $(seq 50); do grep -q listening "$W/$tag-p.out" 2>/dev/null && break; sleep 0.1; done
+        grep -q "fenced: the partner" "$W/$tag-p.err" || { echo "the old primary did not fence itself" >&2; exit 1; }
+        kill "$ppid"
+        wait "$ppid" 2>/dev/null || true
+        "$B/server/jipan-server" -c "$pc" rejoin >/dev/null
+        local want
+        want=$("$B/server/jipan-server" -c "$sc" status | awk '/^group log/ {print $3}')
+        t0=$(now)
+        "$B/server/jipan-server" -c "$pc" run >"$W/$tag-p.out" 2>>"$W/$tag-p.err" &
+        ppid=$!
+        for _ in $(seq 6000); do
+            [ "$("$B/server/jipan-server" -c "$pc" status | awk '/^group log/ {print $3}')" = "$want" ] && break
+            sleep 0.05
+        done
+        t1=$(now)
+        printf '%s rejoin: the old primary follows the new one'"'"'s %d changes from the start in %.3f s, %.0f changes/s\n' \
+            "$tag" "$want" "$(secs "$t0" "$t1")" "$(echo "$want / ($t1 - $t0)" | bc -l)"
+        kill "$ppid"
+        wait "$ppid" 2>/dev/null || true
     else
         kill "$ppid"
         wait "$ppid" 2>/dev/null || true

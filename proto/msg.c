@@ -29,8 +29,9 @@ enum { E_UINT = 1, E_INT, E_BOOL, E_STR, E_FIXED, E_IDS, E_CHANGES, E_ENTRIES, E
 typedef struct {
     uint8_t kind;     /* E_* */
     uint16_t off;     /* offset of the member in jp_msg_t */
-    uint32_t size;    /* E_STR: most bytes; E_FIXED: exact bytes */
+    uint32_t size;    /* E_STR, E_IDS: most bytes; E_FIXED: exact bytes */
     const char *name; /* as PROTOCOL.md spells it; NULL ends the list */
+    uint32_t rec;     /* E_IDS: the bytes of one record (a bin of whole ones) */
 } elem_t;
 
 typedef struct {
@@ -39,12 +40,13 @@ typedef struct {
 } spec_t;
 
 /* clang-format off */
-#define F(kind, member, size, name) {kind, offsetof(jp_msg_t, member), size, name}
+#define F(kind, member, size, name) {kind, offsetof(jp_msg_t, member), size, name, 0}
+#define R(member, rec, max, name) {E_IDS, offsetof(jp_msg_t, member), (max) * (rec), name, rec}
 /* clang-format on */
 #define U(member, name) F(E_UINT, member, 0, name)
 #define S(member, max, name) F(E_STR, member, max, name)
 #define H(member, len, name) F(E_FIXED, member, len, name)
-#define I(member, name) F(E_IDS, member, JP_MSG_MAX_IDS * 16u, name)
+#define I(member, name) R(member, 16u, JP_MSG_MAX_IDS, name)
 
 static const spec_t s_tab_hello = {
     "HELLO",
@@ -93,6 +95,10 @@ static const spec_t s_tab_return = {
 static const spec_t s_tab_returned = {
     "RETURNED",
     {U(returned.own_seq, "own_seq"), F(E_BOOL, returned.recovering, 0, "recovering")}};
+static const spec_t s_tab_sigs = {
+    "SIGNED",
+    {R(sigs.batches, JP_MSG_SIGNED_BATCH, JP_MSG_MAX_CHANGES, "batches"),
+     R(sigs.receipts, JP_MSG_SIGNED_RECEIPT, JP_MSG_MAX_CHANGES, "receipts")}};
 static const spec_t s_tab_credit = {"CREDIT", {U(credit.credit, "credit")}};
 static const spec_t s_tab_ping = {"PING", {U(ping.ms, "ms")}};
 static const spec_t s_tab_pong = {"PONG", {U(pong.ms, "ms")}};
@@ -112,6 +118,7 @@ static const spec_t s_tab_error = {"ERROR",
 #undef S
 #undef H
 #undef I
+#undef R
 
 _Static_assert(JP_MSG_MAX_CHANGES <= UINT32_MAX, "list counts are uint32_t");
 _Static_assert(JP_MSG_MAX_CHANGE == JP_MAX_CHANGE, "one change limit, in codec.h too");
@@ -124,7 +131,8 @@ static const spec_t *const s_specs[128] = {
     [JP_MSG_CREDIT] = &s_tab_credit,   [JP_MSG_VIEW] = &s_tab_view,
     [JP_MSG_VIEWIDS] = &s_tab_viewids, [JP_MSG_FETCH] = &s_tab_fetch,
     [JP_MSG_RECORDS] = &s_tab_records, [JP_MSG_RETURN] = &s_tab_return,
-    [JP_MSG_RETURNED] = &s_tab_returned, [JP_MSG_PING] = &s_tab_ping,
+    [JP_MSG_RETURNED] = &s_tab_returned, [JP_MSG_SIGNED] = &s_tab_sigs,
+    [JP_MSG_PING] = &s_tab_ping,
     [JP_MSG_PONG] = &s_tab_pong,       [JP_MSG_QUERY] = &s_tab_query,
     [JP_MSG_ANSWER] = &s_tab_answer,   [JP_MSG_BYE] = &s_tab_bye,
     [JP_MSG_ERROR] = &s_tab_error,
@@ -481,8 +489,10 @@ s_get(cur_t *c, const elem_t *e, jp_msg_t *m)
     case E_IDS:
         if ((rc = s_raw(c, false, e->size, &p, &n)))
             return rc;
-        if (n % 16)
-            return s_fail(c, JP_ECORRUPT, "not a whole number of 16-byte ids");
+        if (n % e->rec)
+            return s_fail(c, JP_ECORRUPT,
+                          e->rec == 16 ? "not a whole number of 16-byte ids"
+                                       : "not a whole number of records");
         *(jp_msg_str_t *)f = (jp_msg_str_t){(const char *)p, n};
         return 0;
     case E_CHANGES:
@@ -665,7 +675,7 @@ s_put(msgpack_packer *pk, const elem_t *e, const jp_msg_t *m)
     case E_IDS:
         if (s->n > e->size)
             return JP_ETOOBIG;
-        if (s->n % 16 || (s->n && !s->p))
+        if (s->n % e->rec || (s->n && !s->p))
             return JP_EINVAL;
         msgpack_pack_bin_with_body(pk, s->p, s->n);
         return 0;

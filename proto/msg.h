@@ -49,6 +49,11 @@
 #define JP_MSG_MAX_CHANGES 65536u           /* changes in one PUSH or CHANGES */
 #define JP_MSG_MAX_CREDIT 64u               /* credit (checked by the server, not here) */
 #define JP_MSG_MAX_IDS 65536u /* record ids in one VIEWIDS or FETCH */
+/* SIGNED (to a standby): a batch signature is store be16 | first be64 |
+ * last be64 | accepted ms be64 | pub 32 | sig 64; a receipt is store be16
+ * | seq be64 | server ms be64 | sig 64. */
+#define JP_MSG_SIGNED_BATCH 122u
+#define JP_MSG_SIGNED_RECEIPT 82u
 #define JP_MSG_MAX_FETCH 1024u /* ids the server answers in one FETCH (checked by it) */
 #define JP_MSG_MAX_TEXT 256u /* bytes of agent, what, args, reason, error message */
 #define JP_MSG_MAX_ARGS 16u  /* key/value pairs in QUERY args */
@@ -75,6 +80,7 @@ typedef enum {
     JP_MSG_RECORDS = 38,
     JP_MSG_RETURN = 39,
     JP_MSG_RETURNED = 40,
+    JP_MSG_SIGNED = 41,
     JP_MSG_PING = 48,
     JP_MSG_PONG = 49,
     JP_MSG_QUERY = 64,
@@ -199,6 +205,10 @@ typedef struct {
             uint64_t own_seq; /* the server's own log: held or returned, gapless */
             bool recovering;  /* the server is restored and taking its log back */
         } returned;
+        struct {
+            jp_msg_str_t batches;  /* JP_MSG_SIGNED_BATCH bytes each */
+            jp_msg_str_t receipts; /* JP_MSG_SIGNED_RECEIPT bytes each */
+        } sigs;
         struct {
             uint64_t credit; /* CHANGES messages added */
         } credit;

@@ -1038,6 +1038,51 @@ s_view_ready(s_srv_t *s, s_sess_t *x)
     return now - x->pull_since >= S_VIEW_WAIT_MS;
 }
 
+/* A standby's SIGNED before its CHANGES: the batch signatures that end
+ * at, and the receipts given at, the entries picked (PROTOCOL.md, PULL).
+ * Nothing is sent when there are none; -1 if the send failed. */
+static int
+s_send_sigs(s_srv_t *s, s_sess_t *x, jp_txn_t *txn, const s_pick_t *pk)
+{
+    static uint8_t bs[S_MAX_PICK * JP_MSG_SIGNED_BATCH], rs[S_MAX_PICK * JP_MSG_SIGNED_RECEIPT];
+    size_t nb = 0, nr = 0;
+    for (uint32_t i = 0; i < pk->count; i++) {
+        jp_chead_t h;
+        jp_batch_t b;
+        const void *v;
+        size_t vn;
+        uint8_t k[10];
+        if (jp_change_peek(pk->p[i], pk->n[i], &h))
+            continue;
+        if (jp_txn_batch_find(txn, h.store, h.seq, &b) == 0 && b.last == h.seq) {
+            uint8_t *q = bs + nb++ * JP_MSG_SIGNED_BATCH;
+            jp_be16_put(q, b.store);
+            jp_be64_put(q + 2, b.first);
+            jp_be64_put(q + 10, b.last);
+            jp_be64_put(q + 18, b.ms);
+            memcpy(q + 26, b.pub, JP_PUB_LEN);
+            memcpy(q + 58, b.sig, JP_SIG_LEN);
+        }
+        jp_be16_put(k, h.store);
+        jp_be64_put(k + 2, h.seq);
+        jp_receipt_t r;
+        if (jp_txn_tb_get(txn, JP_TB_RCPT, k, sizeof k, &v, &vn) == 0 &&
+            jp_receipt_decode(k, sizeof k, v, vn, &r) == 0) {
+            uint8_t *q = rs + nr++ * JP_MSG_SIGNED_RECEIPT;
+            jp_be16_put(q, r.store);
+            jp_be64_put(q + 2, r.seq);
+            jp_be64_put(q + 10, r.ms);
+            memcpy(q + 18, r.sig, JP_SIG_LEN);
+        }
+    }
+    if (nb == 0 && nr == 0)
+        return 0;
+    jp_msg_t m = {.type = JP_MSG_SIGNED};
+    m.sigs.batches = (jp_msg_str_t){(const char *)bs, nb * JP_MSG_SIGNED_BATCH};
+    m.sigs.receipts = (jp_msg_str_t){(const char *)rs, nr * JP_MSG_SIGNED_RECEIPT};
+    return srv_send(S_CLIENT(s, x), &m);
+}
+
 /* Send x the next CHANGES of its stream; false if it has nothing to send. */
 static bool
 s_pump(s_srv_t *s, s_sess_t *x)
@@ -1108,6 +1153,10 @@ s_pump(s_srv_t *s, s_sess_t *x)
             rc = srv_snap_view(x->snap, x->k.store, &ids, &n, m.changes.view_hash);
             m.changes.view_count = n;
         }
+    }
+    if (rc == 0 && standby && s_send_sigs(s, x, txn, &pk) < 0) {
+        jp_txn_abort(&txn);
+        return false;
     }
     if (rc == 0)
         rc = s_pick_encode(s, &pk, &m, x->k.store, NULL);

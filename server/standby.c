@@ -34,6 +34,13 @@ struct srv_follow {
     const char *endpoint; /* the primary's */
     jp_curve_t key;
     uint8_t primary[32]; /* its Curve key */
+    jp_buf_t sigs;       /* the SIGNED before the next CHANGES: batches | receipts */
+    size_t nbatch;       /* bytes of batches at the start of sigs */
+    struct {             /* store keys found enrolled, for the batches */
+        uint16_t store;
+        uint8_t pub[JP_PUB_LEN];
+    } known[16];
+    unsigned nknown;
     srv_follow_cb merged;
     void *arg;
     pthread_t thread;
@@ -222,8 +229,118 @@ s_pin(srv_follow_t *f, const uint8_t pub[JP_PUB_LEN], uint64_t term, jp_err_t *e
     return rc ? S_LOST : 0;
 }
 
+/* Keep a SIGNED for the CHANGES that follows it. */
+static int
+s_keep_sigs(srv_follow_t *f, const jp_msg_t *m)
+{
+    jp_buf_reset(&f->sigs);
+    f->nbatch = m->sigs.batches.n;
+    if (jp_buf_append(&f->sigs, m->sigs.batches.p, m->sigs.batches.n) ||
+        jp_buf_append(&f->sigs, m->sigs.receipts.p, m->sigs.receipts.n))
+        return JP_ENOMEM;
+    return 0;
+}
+
+typedef struct {
+    jp_txn_t *txn;
+    uint16_t store;
+    const uint8_t *pub;
+    bool found;
+} s_keyfind_t;
+
+static int
+s_keyfind(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
+{
+    (void)v, (void)vn;
+    s_keyfind_t *x = arg;
+    srv_key_t key;
+    if (kn == 32 && srv_key_get(x->txn, k, &key) == 0 && key.role == SRV_ROLE_STORE &&
+        key.store == x->store && memcmp(key.sign, x->pub, JP_PUB_LEN) == 0)
+        return x->found = true, 1;
+    return 0;
+}
+
+/* Whether pub signs store's batches: the server's (store 0), or a key
+ * enrolled here for the store, revoked since or not (old batches). */
+static bool
+s_signs_for(srv_follow_t *f, jp_txn_t *txn, uint16_t store, const uint8_t *pub,
+            const uint8_t server[JP_PUB_LEN])
+{
+    if (store == 0)
+        return memcmp(pub, server, JP_PUB_LEN) == 0;
+    for (unsigned i = 0; i < f->nknown; i++)
+        if (f->known[i].store == store && !memcmp(f->known[i].pub, pub, JP_PUB_LEN))
+            return true;
+    s_keyfind_t x = {txn, store, pub, false};
+    if (jp_txn_tb_each(txn, JP_TB_KEYS, NULL, 0, s_keyfind, &x) < 0 || !x.found)
+        return false;
+    unsigned at = f->nknown < 16 ? f->nknown++ : (unsigned)(store % 16);
+    f->known[at].store = store;
+    memcpy(f->known[at].pub, pub, JP_PUB_LEN);
+    return true;
+}
+
+/* The hash of store's change seq, as this base holds it. */
+static int
+s_hash_at(jp_txn_t *txn, uint16_t store, uint64_t seq, uint8_t out[JP_HASH_LEN])
+{
+    const uint8_t *p;
+    size_t n;
+    int rc = jp_txn_log_get(txn, store, seq, &p, &n);
+    return rc ? rc : jp_sha256(p, n, out);
+}
+
+/* The kept SIGNED, checked against the changes just applied, and kept
+ * with them: the auditors' export of this base then verifies. */
+static int
+s_apply_sigs(srv_follow_t *f, jp_txn_t *txn, const uint8_t server[JP_PUB_LEN],
+             jp_err_t *err)
+{
+    uint8_t head[JP_HASH_LEN], msg[JP_BATCH_MSG_LEN];
+    char what[200];
+    for (size_t at = 0; at < f->nbatch; at += JP_MSG_SIGNED_BATCH) {
+        const uint8_t *q = f->sigs.data + at;
+        jp_batch_t b = {.store = jp_be16_get(q)};
+        b.first = jp_be64_get(q + 2);
+        b.last = jp_be64_get(q + 10);
+        b.ms = jp_be64_get(q + 18);
+        memcpy(b.pub, q + 26, JP_PUB_LEN);
+        memcpy(b.sig, q + 58, JP_SIG_LEN);
+        snprintf(what, sizeof what, "the batch signature of store %u seq %llu..%llu", b.store,
+                 (unsigned long long)b.first, (unsigned long long)b.last);
+        if (b.first < 1 || b.first > b.last || s_hash_at(txn, b.store, b.last, head))
+            return s_fault(err, strcat(what, " names a change this standby lacks"));
+        jp_batch_msg(b.store, b.first, b.last, head, msg);
+        if (!s_signs_for(f, txn, b.store, b.pub, server) ||
+            jp_sig_verify(b.pub, msg, sizeof msg, b.sig))
+            return s_fault(err, strcat(what, " does not verify by an enrolled key"));
+        if (jp_txn_batch_put(txn, &b))
+            return S_LOST;
+    }
+    for (size_t at = f->nbatch; at < f->sigs.len; at += JP_MSG_SIGNED_RECEIPT) {
+        const uint8_t *q = f->sigs.data + at;
+        jp_receipt_t r = {.store = jp_be16_get(q)};
+        r.seq = jp_be64_get(q + 2);
+        r.ms = jp_be64_get(q + 10);
+        memcpy(r.sig, q + 18, JP_SIG_LEN);
+        snprintf(what, sizeof what, "the receipt of store %u seq %llu", r.store,
+                 (unsigned long long)r.seq);
+        if (s_hash_at(txn, r.store, r.seq, head))
+            return s_fault(err, strcat(what, " names a change this standby lacks"));
+        jp_receipt_msg(r.store, r.seq, r.ms, head, msg);
+        if (jp_sig_verify(server, msg, sizeof msg, r.sig))
+            return s_fault(err, strcat(what, " does not verify by the primary's key"));
+        if (jp_txn_receipt_put(txn, &r))
+            return S_LOST;
+    }
+    jp_buf_reset(&f->sigs);
+    f->nbatch = 0;
+    return 0;
+}
+
 /* Apply one CHANGES: every entry at the next position, its store's chain
- * continued.  *len: the group log's length, moved on. */
+ * continued, with the SIGNED kept before it.  *len: the group log's
+ * length, moved on. */
 static int
 s_apply(srv_follow_t *f, const jp_msg_t *m, const uint8_t pub[JP_PUB_LEN], uint64_t *len,
         jp_err_t *err)
@@ -269,6 +386,8 @@ s_apply(srv_follow_t *f, const jp_msg_t *m, const uint8_t pub[JP_PUB_LEN], uint6
         out = s_fault(err, "a CHANGES whose entries do not walk");
     if (out == 0 && m->changes.to_pos != at)
         out = s_fault(err, "the primary skipped positions of its log to a standby");
+    if (out == 0)
+        out = s_apply_sigs(f, txn, pub, err);
     if (out == 0 && s_pos_put(txn, m->changes.to_pos))
         out = S_LOST;
     if (out == 0 && jp_txn_commit(&txn, err))
@@ -289,6 +408,8 @@ s_session(srv_follow_t *f, jp_asker_t *as, jp_err_t *err)
     uint8_t pub[JP_PUB_LEN];
     const jp_msg_t *w = jp_ask_welcome(as);
     memcpy(pub, w->welcome.server_pub, JP_PUB_LEN);
+    jp_buf_reset(&f->sigs); /* a SIGNED of a session lost is sent again */
+    f->nbatch = 0;
     int rc = s_pin(f, pub, w->welcome.term, err);
     if (rc)
         return rc;
@@ -330,6 +451,11 @@ s_session(srv_follow_t *f, jp_asker_t *as, jp_err_t *err)
                 jp_msg_t pong = {.type = JP_MSG_PONG};
                 pong.pong.ms = in.ping.ms;
                 if (jp_ask_send(as, &pong, err))
+                    return S_LOST;
+                continue;
+            }
+            if (in.type == JP_MSG_SIGNED) {
+                if (s_keep_sigs(f, &in))
                     return S_LOST;
                 continue;
             }
@@ -428,6 +554,7 @@ srv_follow_stop(srv_follow_t **self)
     atomic_store(&f->stop, true);
     pthread_join(f->thread, NULL);
     memset(&f->key, 0, sizeof f->key);
+    jp_buf_free(&f->sigs);
     free(f);
     *self = NULL;
 }

@@ -19,11 +19,15 @@
  *     position the primary gave it, so positions are the primary's;
  *   - one transaction a CHANGES; the reports computed ahead are told.
  *
- * What it does not hold: the stores' batch signatures and the server's
- * receipts (an auditor's export is taken at the primary).  While a
- * standby, the server answers analysts' questions (QUERY) from its own
- * base and refuses every store's PUSH, RETURN and PULL ("a standby:
- * sync with the primary").  `jipan-server promote` marks its base
+ *   - before each CHANGES, a SIGNED brings the batch signatures that end
+ *     at its entries and the receipts given at them: each is checked
+ *     against the change it names (a batch by one of its store's enrolled
+ *     keys, a receipt by the primary's) and kept in the same transaction,
+ *     so that an auditor's export taken here verifies as the primary's.
+ *
+ * While a standby, the server answers analysts' questions (QUERY) from
+ * its own base and refuses every store's PUSH, RETURN and PULL ("a
+ * standby: sync with the primary").  `jipan-server promote` marks its base
  * promoted: the follower stops and the server serves stores, as the
  * primary did (deploy/README.md: failover).
  *

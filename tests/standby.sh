@@ -357,4 +357,18 @@ cycle() {
 }
 cycle b a 51
 cycle a b 52
+
+check "the auditors' export of either server verifies, after three failovers"
+# b's base was followed from a, then merged by b; a's was followed from b
+# from the start: both hold every batch signature and receipt (SIGNED).
+RKEY=$(X b keys | awk '$1 == "receipt" { print $2 }')
+for n in b a; do
+    X "$n" export -o "$T/$n.jpx" >/dev/null || fail "export at $n"
+    "$B/audit/jipan-audit" verify "$T/$n.jpx" --server-key "$RKEY" >"$T/out" 2>&1 ||
+        { head -5 "$T/out" >&2; fail "the export of $n does not verify"; }
+    grep -q "^VERIFIED" "$T/out" || { head -5 "$T/out" >&2; fail "$n: not VERIFIED"; }
+    "$B/audit/jipan-audit" replay "$T/$n.jpx" --at-pos "$(x_len b)" >"$T/out" 2>&1 ||
+        { tail -3 "$T/out" >&2; fail "replay of $n"; }
+    grep -q "digest $(x_digest b)" "$T/out" || { tail -3 "$T/out" >&2; fail "the replay of $n is not the digest"; }
+done
 echo "standby: ok"

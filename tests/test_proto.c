@@ -323,6 +323,16 @@ s_sample(int t, int v, sample_t *s)
         PU(UV(1)), PB(h, 64);
         break;
     }
+    case JP_MSG_SIGNED: { /* none, one or two of each */
+        static uint8_t bs[3][2 * JP_MSG_SIGNED_BATCH], rs[3][2 * JP_MSG_SIGNED_RECEIPT];
+        memset(bs[v], 0x40 + v, sizeof bs[v]);
+        memset(rs[v], 0x50 + v, sizeof rs[v]);
+        unsigned k = v == 1 ? 0 : v == 0 ? 2 : 1;
+        m->sigs.batches = (jp_msg_str_t){(const char *)bs[v], k * JP_MSG_SIGNED_BATCH};
+        m->sigs.receipts = (jp_msg_str_t){(const char *)rs[v], (2 - k) * JP_MSG_SIGNED_RECEIPT};
+        PB(m->sigs.batches.p, m->sigs.batches.n), PB(m->sigs.receipts.p, m->sigs.receipts.n);
+        break;
+    }
     case JP_MSG_PING:
     case JP_MSG_PONG:
         m->ping.ms = UV(1);
@@ -436,6 +446,9 @@ s_equal(const jp_msg_t *a, const jp_msg_t *b)
                memcmp(a->viewids.sig, b->viewids.sig, JP_SIG_LEN) == 0;
     case JP_MSG_FETCH:
         return s_str_eq(a->fetch.ids, b->fetch.ids);
+    case JP_MSG_SIGNED:
+        return s_str_eq(a->sigs.batches, b->sigs.batches) &&
+               s_str_eq(a->sigs.receipts, b->sigs.receipts);
     case JP_MSG_CREDIT:
         return a->credit.credit == b->credit.credit;
     case JP_MSG_PING:
