@@ -65,28 +65,42 @@ s_fault(jp_err_t *err, const char *why)
     return S_FAULT;
 }
 
-int
-srv_follow_pos(jp_txn_t *txn, srv_follow_pos_t *out)
+/* A mark of two be64 in the sync table: *a and *b. */
+static int
+s_mark_get(jp_txn_t *txn, const char *key, uint64_t *a, uint64_t *b)
 {
     const void *v;
     size_t n;
-    int rc = jp_txn_tb_get(txn, JP_TB_SYNC, S_POS_KEY, strlen(S_POS_KEY), &v, &n);
+    int rc = jp_txn_tb_get(txn, JP_TB_SYNC, key, strlen(key), &v, &n);
     if (rc)
         return rc;
     if (n != 16)
         return JP_ECORRUPT;
-    out->primary_len = jp_be64_get(v);
-    out->seen_ms = jp_be64_get((const uint8_t *)v + 8);
+    *a = jp_be64_get(v);
+    *b = jp_be64_get((const uint8_t *)v + 8);
     return 0;
+}
+
+int
+srv_follow_pos(jp_txn_t *txn, srv_follow_pos_t *out)
+{
+    return s_mark_get(txn, S_POS_KEY, &out->primary_len, &out->seen_ms);
+}
+
+/* A mark of two be64: a and b. */
+static int
+s_mark(jp_txn_t *txn, const char *key, uint64_t a, uint64_t b)
+{
+    uint8_t v[16];
+    jp_be64_put(v, a);
+    jp_be64_put(v + 8, b);
+    return jp_txn_tb_put(txn, JP_TB_SYNC, key, strlen(key), v, sizeof v);
 }
 
 static int
 s_pos_put(jp_txn_t *txn, uint64_t primary_len)
 {
-    uint8_t v[16];
-    jp_be64_put(v, primary_len);
-    jp_be64_put(v + 8, jp_now_ms());
-    return jp_txn_tb_put(txn, JP_TB_SYNC, S_POS_KEY, strlen(S_POS_KEY), v, sizeof v);
+    return s_mark(txn, S_POS_KEY, primary_len, jp_now_ms());
 }
 
 static bool
@@ -107,16 +121,6 @@ bool
 srv_rejoined(jp_txn_t *txn)
 {
     return s_has(txn, S_REJOIN_KEY);
-}
-
-/* A mark of two be64: a and b. */
-static int
-s_mark(jp_txn_t *txn, const char *key, uint64_t a, uint64_t b)
-{
-    uint8_t v[16];
-    jp_be64_put(v, a);
-    jp_be64_put(v + 8, b);
-    return jp_txn_tb_put(txn, JP_TB_SYNC, key, strlen(key), v, sizeof v);
 }
 
 uint64_t
@@ -149,16 +153,7 @@ srv_promote(jp_txn_t *txn, uint64_t now_ms)
 int
 srv_fence_get(jp_txn_t *txn, srv_fence_t *out)
 {
-    const void *v;
-    size_t n;
-    int rc = jp_txn_tb_get(txn, JP_TB_SYNC, S_FENCE_KEY, strlen(S_FENCE_KEY), &v, &n);
-    if (rc)
-        return rc;
-    if (n != 16)
-        return JP_ECORRUPT;
-    out->term = jp_be64_get(v);
-    out->ms = jp_be64_get((const uint8_t *)v + 8);
-    return 0;
+    return s_mark_get(txn, S_FENCE_KEY, &out->term, &out->ms);
 }
 
 int
