@@ -126,7 +126,6 @@ struct jp_db {
     bool lean;           /* meta "lean": only the phone and ID number indexes */
     jp_idgen_t idgen;    /* ids of this node, seeded with node.store */
     jp_hlc_t last_hlc;   /* greatest hlc made or seen here */
-    bool writing;        /* a write transaction is open */
     jp_buf_t chbuf;      /* write path: the encoded change */
     jp_buf_t recbuf;     /* write path: the encoded record state */
     jp_record_t old;     /* write path: state before the change */
@@ -144,10 +143,16 @@ typedef struct {
     uint8_t k[64]; /* last key (rec: 16 bytes, log: 10, ix_cust: 40, ix_ext: 3+) */
 } s_last_t;
 
+/* The base this thread has a write transaction open on: threads write one
+ * at a time (LMDB's writer lock), but a second writer in the same thread
+ * would wait on that lock for ever. */
+static _Thread_local const jp_db_t *s_writer;
+
 struct jp_txn {
     jp_db_t *db;         /* owner */
     MDB_txn *t;          /* the LMDB transaction */
     bool write;          /* a write transaction */
+    bool meta;           /* it set the node or the index set (undone by an abort) */
     int broken;          /* 0, or the JP_E* of a write that failed half-way */
     s_last_t rec_last;   /* last key of rec, to use MDB_APPEND */
     s_last_t log_last;   /* last key of log, to use MDB_APPEND */
@@ -419,6 +424,7 @@ jp_txn_node_set(jp_txn_t *txn, const jp_node_t *node)
     }
     db->node = *node;
     db->node_ok = true; /* until this transaction aborts */
+    txn->meta = true;
     if (db->idgen.store != node->store)
         jp_idgen_init(&db->idgen, node->store);
 fail:
@@ -600,7 +606,7 @@ jp_db_close(jp_db_t **self_p)
     jp_db_t *self = *self_p;
     if (!self)
         return;
-    assert(!self->writing); /* end the write transaction first */
+    assert(s_writer != self); /* end the write transaction first */
     if (self->env)
         mdb_env_close(self->env);
     jp_buf_free(&self->chbuf);
@@ -613,9 +619,9 @@ int
 jp_db_begin(jp_db_t *self, bool write, jp_txn_t **txn_p, jp_err_t *err)
 {
     assert(self && txn_p);
-    /* A second writer in the same process would wait on LMDB's lock for
+    /* A second writer in the same thread would wait on LMDB's lock for
      * ever; that is a programming error, not a runtime one. */
-    assert(!(write && self->writing));
+    assert(!(write && s_writer == self));
     jp_txn_t *txn = calloc(1, sizeof *txn);
     if (!txn)
         return jp_err_set(err, JP_ENOMEM, "begin: out of memory");
@@ -627,7 +633,7 @@ jp_db_begin(jp_db_t *self, bool write, jp_txn_t **txn_p, jp_err_t *err)
         return s_mdb(rc, err, "begin transaction");
     }
     if (write)
-        self->writing = true;
+        s_writer = self;
     *txn_p = txn;
     return 0;
 }
@@ -651,8 +657,10 @@ static void
 s_txn_end(jp_txn_t *txn, bool committed)
 {
     if (txn->write) {
-        txn->db->writing = false;
-        if (!committed) {
+        s_writer = NULL;
+        /* Only such a transaction writes to the jp_db_t after LMDB's
+         * writer lock is let go (another thread may be writing then). */
+        if (!committed && txn->meta) {
             txn->db->node_ok = false; /* a node_set in it is undone: reread */
             s_lean_reread(txn);       /* and a set_lean */
         }
@@ -2168,6 +2176,7 @@ jp_txn_set_lean(jp_txn_t *txn, jp_err_t *err)
     if ((rc = mdb_put(txn->t, s_dbi(txn, S_META), &k, &v, 0)))
         return txn->broken = s_mdb(rc, err, "meta lean");
     txn->db->lean = true; /* a commit keeps it; see s_txn_end for an abort */
+    txn->meta = true;
     return 0;
 }
 
