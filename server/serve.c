@@ -1738,9 +1738,11 @@ s_hello(s_srv_t *s, s_sess_t *c, bool live, const jp_msg_t *m, int fd)
     a.welcome.max_batch = s->conf->max_batch;
     a.welcome.term = atomic_load(&s->term);
     x->pulling = false;
-    srv_log_peer("%s: session %s (acked seq %llu, group log %llu)", x->who,
-                 live ? "begun again" : "opened", (unsigned long long)h.seq,
-                 (unsigned long long)len);
+    /* A partner's watch says HELLO again every 5 s (standby.h): not a line each. */
+    if (!live || x->k.role != SRV_ROLE_STANDBY)
+        srv_log_peer("%s: session %s (acked seq %llu, group log %llu)", x->who,
+                     live ? "begun again" : "opened", (unsigned long long)h.seq,
+                     (unsigned long long)len);
     srv_send(S_CLIENT(s, x), &a);
 }
 

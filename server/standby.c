@@ -571,6 +571,7 @@ srv_partner_term(const char *endpoint, const uint8_t pub[32], const jp_curve_t *
 
 struct srv_watch {
     jp_db_t *db;
+    jp_asker_t *as; /* the session with the partner, kept between looks */
     const char *endpoint;
     uint8_t pub[32];
     jp_curve_t key;
@@ -579,6 +580,35 @@ struct srv_watch {
     pthread_t thread;
     atomic_bool stop;
 };
+
+/* One look at the partner: a fresh WELCOME on the session kept open (a
+ * HELLO again, PROTOCOL.md), or on a new one if there is none.  One
+ * session for the watch's life keeps the partner's log to a line. */
+static int
+s_look(srv_watch_t *w, uint64_t *term, jp_err_t *err)
+{
+    if (!w->as) {
+        jp_ask_t a = {w->endpoint, w->pub, &w->key, 0, S_LOOK_MS};
+        int rc = jp_ask_open(&a, &w->as, err);
+        if (rc == 0)
+            *term = jp_ask_welcome(w->as)->welcome.term;
+        return rc;
+    }
+    jp_msg_t m = {.type = JP_MSG_HELLO}, in;
+    m.hello.min_version = m.hello.max_version = JP_PROTO_VERSION;
+    m.hello.agent.p = "jipan-server/watch";
+    m.hello.agent.n = strlen(m.hello.agent.p);
+    int rc = jp_ask_send(w->as, &m, err);
+    while (rc == 0 && (rc = jp_ask_recv(w->as, &in, err)) == 0 && in.type != JP_MSG_WELCOME)
+        if (in.type != JP_MSG_PING && in.type != JP_MSG_PONG)
+            rc = jp_err_set(err, JP_EIO, "the partner answered HELLO with %s",
+                            jp_msg_type_name(in.type));
+    if (rc == 0)
+        *term = in.welcome.term;
+    else
+        jp_ask_close(&w->as); /* the next look opens a new one */
+    return rc;
+}
 
 /* The partner's term seen: fence db if it is above its own.  True if so. */
 static bool
@@ -615,16 +645,17 @@ s_watch(void *arg)
             break;
         uint64_t term = 0;
         jp_err_t err = {0};
-        if (srv_partner_term(w->endpoint, w->pub, &w->key, S_LOOK_MS, &term, &err) == 0) {
+        if (s_look(w, &term, &err) == 0) {
             unreached = false;
             if (s_fence_if_above(w, term))
-                return NULL;
+                break;
         } else if (!unreached) {
             srv_log("partner %s not reached: %s (looking every %d s)", w->endpoint, err.msg,
                     S_WATCH_MS / 1000);
             unreached = true;
         }
     }
+    jp_ask_close(&w->as);
     return NULL;
 }
 

@@ -119,6 +119,13 @@ Q --server "tcp://127.0.0.1:$PORT" report --scope group --as-of 2026-06-30 --for
 Q --server "tcp://127.0.0.1:$SBPORT" report --scope group --as-of 2026-06-30 --format json >"$T/s.json" ||
     fail "the standby does not answer the analyst"
 cmp -s "$T/p.json" "$T/s.json" || fail "the standby's group report differs from the primary's"
+# The primary looks at its standby's term every 5 s on one session: the
+# standby's log gets a line when it opens (perhaps in these 11 s), not
+# two a look.
+n0=$(grep -c "standby: session" "$T/sb.err" || true)
+sleep 11
+[ "$(grep -c "standby: session" "$T/sb.err" || true)" -le $((n0 + 1)) ] ||
+    { grep "standby: session" "$T/sb.err" >&2; fail "the primary's looks at its standby write lines in the standby's log"; }
 cp -a "$T/st1" "$T/st1-copy"
 S st1-copy add customer --name 错投 --phone 13900000001 >/dev/null
 if S st1-copy sync --server "tcp://127.0.0.1:$SBPORT" >"$T/out" 2>&1; then # the standby alone
