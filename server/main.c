@@ -618,6 +618,32 @@ s_list_waiting(void *arg, const srv_peer_t *p)
     return 0;
 }
 
+/* A primary's standby as the running server last wrote it (serve.c). */
+static void
+s_print_standby(s_run_t *r, uint64_t len)
+{
+    char path[1100], at[17];
+    unsigned long long pos, ms;
+    int on, degraded;
+    s_path(path, sizeof path, r, SRV_STANDBY_STATE);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    int got = fscanf(f, "jipan-standby-1 %llu %llu %d %d", &pos, &ms, &on, &degraded);
+    fclose(f);
+    if (got != 4)
+        return;
+    jp_format_instant((int64_t)ms, at);
+    if (on)
+        printf("standby     holds the group log to %llu at %s (lag %llu)%s\n", pos, at,
+               len > pos ? (unsigned long long)(len - pos) : 0ULL,
+               degraded ? "; receipts do not wait for it until it has caught up"
+                        : r->conf.sync_standby ? "; receipts wait for it" : "");
+    else
+        printf("standby     not connected since %s (it held the group log to %llu)\n", at,
+               pos);
+}
+
 static int
 cmd_status(s_run_t *r, int argc, char **argv)
 {
@@ -669,6 +695,7 @@ cmd_status(s_run_t *r, int argc, char **argv)
         printf("role        primary%s, term %llu%s%s\n",
                srv_promoted(txn) ? " (promoted standby)" : "", term,
                partner ? "; its standby: " : "", partner ? partner : "");
+        s_print_standby(r, len);
     }
     printf("records     %llu customers, %llu vehicles, %llu events, %llu links\n",
            (unsigned long long)people, (unsigned long long)counts[JP_K_VEHICLE],

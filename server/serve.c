@@ -160,6 +160,10 @@ struct s_srv {
     _Atomic uint64_t log_len; /* group log length, as the merger last committed it */
     srv_hold_t *hold;         /* answers waiting for a synchronous standby (hold.h) */
     bool sync_degraded;       /* the standby did not acknowledge in time: not waited for */
+    struct {                  /* what SRV_STANDBY_STATE last said (main thread) */
+        bool seen, on, degraded;
+        uint64_t pos, ms;
+    } sb;
 };
 
 static volatile sig_atomic_t s_stop;
@@ -2202,11 +2206,52 @@ s_check_promoted(s_srv_t *s)
         srv_log("the partner's watch did not start: %s", err.msg);
 }
 
+/* What `status` tells of the standby, for a primary that has had one:
+ * SRV_STANDBY_STATE rewritten (whole, by a rename) when the standby comes
+ * or goes or its degradation changes, and when its position moves, at
+ * most once a second.  A small file rather than the base: the main thread
+ * never waits for the merger's write lock. */
+static void
+s_note_standby(s_srv_t *s)
+{
+    bool on = false;
+    uint64_t pos = 0, now = jp_now_ms();
+    for (int i = 0; i < s->nsess; i++) {
+        const s_sess_t *x = &s->sess[i];
+        if (x->k.role == SRV_ROLE_STANDBY && x->pulling && !x->end) {
+            on = true;
+            pos = x->acked_pos > pos ? x->acked_pos : pos;
+        }
+    }
+    if (!on && !s->sb.seen)
+        return;
+    bool flip = !s->sb.seen || on != s->sb.on || s->sync_degraded != s->sb.degraded;
+    if (!flip && (pos == s->sb.pos || now - s->sb.ms < 1000))
+        return;
+    char path[1100], tmp[1110];
+    snprintf(path, sizeof path, "%s/%s", s->conf->data, SRV_STANDBY_STATE);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "jipan-standby-1 %llu %llu %d %d\n", (unsigned long long)pos,
+            (unsigned long long)now, on, s->conf->sync_standby && s->sync_degraded);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return;
+    s->sb.seen = true;
+    s->sb.on = on;
+    s->sb.degraded = s->sync_degraded;
+    s->sb.pos = pos;
+    s->sb.ms = now;
+}
+
 /* Tell the revoked sessions at once. */
 static void
 s_sweep(s_srv_t *s)
 {
     s_check_promoted(s);
+    if (!atomic_load(&s->standby))
+        s_note_standby(s);
     for (int i = s->nsess - 1; i >= 0; i--) {
         s_sess_t *x = &s->sess[i];
         if (!x->revoked && !x->end)
@@ -2254,6 +2299,8 @@ s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
     jp_txn_abort(&txn);
     atomic_store(&s->standby, as == SRV_AS_STANDBY);
     atomic_store(&s->fenced, as == SRV_AS_FENCED);
+    snprintf(path, sizeof path, "%s/%s", conf->data, SRV_STANDBY_STATE);
+    unlink(path); /* a past run's word on a standby: this run writes its own */
     if (as == SRV_AS_STANDBY)
         srv_log("a standby: following the primary %s, read-only for the stores",
                 srv_partner(conf));

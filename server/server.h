@@ -30,6 +30,9 @@
 #define SRV_KEY_FILE "server.key"  /* Ed25519: receipts and the server's own batches */
 #define SRV_CURVE_FILE "curve.key" /* Curve key pair of the ROUTER socket */
 #define SRV_FOLLOW_FILE "standby.key" /* a standby's own Curve key, to follow with */
+/* A primary's word on its standby, for `status`: "jipan-standby-1 POS MS
+ * CONNECTED DEGRADED" (serve.c, s_note_standby). */
+#define SRV_STANDBY_STATE "standby.state"
 
 /* The configuration file (deploy/jipan-server.conf documents it). */
 typedef struct {

@@ -115,6 +115,11 @@ caught_up
 SB status >"$T/out"
 grep -q "^role  *standby of tcp://127.0.0.1:$PORT.*(lag 0)" "$T/out" ||
     { cat "$T/out" >&2; fail "status does not say standby, lag 0"; }
+# and the primary's status says where its standby is
+for _ in $(seq 30); do SV status | grep -q "^standby  *holds the group log to $(sb_len) .*(lag 0); receipts wait for it" && break; sleep 0.1; done
+SV status >"$T/out"
+grep -q "^standby  *holds the group log to $(sb_len) .*(lag 0); receipts wait for it" "$T/out" ||
+    { cat "$T/out" >&2; fail "the primary's status does not say where its standby is"; }
 Q --server "tcp://127.0.0.1:$PORT" report --scope group --as-of 2026-06-30 --format json >"$T/p.json"
 Q --server "tcp://127.0.0.1:$SBPORT" report --scope group --as-of 2026-06-30 --format json >"$T/s.json" ||
     fail "the standby does not answer the analyst"
@@ -144,6 +149,7 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$ms" -lt 8000 ] || fail "the receipt waited $ms ms for a standby that is down"
 grep -q "synchronous standby: no acknowledgement in 3000 ms" "$T/server.err" ||
     fail "the primary did not say it stopped waiting for the standby"
+SV status | grep -q "^standby  *not connected since" || { SV status >&2; fail "the primary's status does not say its standby is gone"; }
 sb_start
 caught_up
 for _ in $(seq 30); do grep -q "synchronous standby: caught up" "$T/server.err" && break; sleep 0.1; done
