@@ -755,7 +755,8 @@ srv_rejoin(const srv_conf_t *conf, char *aside, size_t cap, jp_err_t *err)
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime(&now));
     snprintf(from, sizeof from, "%s/data.mdb", conf->data);
     snprintf(aside, cap, "%s/superseded-%s.mdb", conf->data, stamp);
-    if (rc == 0 && rename(from, aside) != 0)
+    bool moved = false;
+    if (rc == 0 && !(moved = rename(from, aside) == 0))
         rc = jp_err_set(err, JP_EIO, "%s: %s", aside, strerror(errno));
     /* A new base: the same identity, keys and stores; the partner's term;
      * a standby that follows from the start. */
@@ -774,5 +775,11 @@ srv_rejoin(const srv_conf_t *conf, char *aside, size_t cap, jp_err_t *err)
     jp_db_close(&db);
     jp_buf_free(&keys);
     jp_buf_free(&peers);
+    /* No new base: the old one goes back where it was, fenced as before. */
+    if (rc && moved && rename(aside, from) != 0) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        jp_err_set(err, rc, "%s; the old base is %s (put it back as %s)", why, aside, from);
+    }
     return rc;
 }
