@@ -1984,15 +1984,16 @@ s_message(s_srv_t *s, const uint8_t *rid, size_t ridn, zmq_msg_t *frame, int fra
          * false) while this CREDIT was on the wire. */
         if (!x->pulling)
             break;
-        if (m.credit.credit > JP_MSG_MAX_CREDIT - x->pull_credit)
+        if (m.credit.credit > JP_MSG_MAX_CREDIT - x->pull_credit) {
             srv_error(S_CLIENT(s, x), JP_PERR_MALFORMED, 0,
                       "CREDIT %llu: the stream would have more than %u",
                       (unsigned long long)m.credit.credit, JP_MSG_MAX_CREDIT);
-        else
-            x->pull_credit += m.credit.credit;
-        if (x->k.role == SRV_ROLE_STANDBY)
-            for (uint64_t i = 0; i < m.credit.credit; i++)
-                s_standby_ack(s, x);
+            break;
+        }
+        x->pull_credit += m.credit.credit;
+        /* A standby's is also its acknowledgement, one a CHANGES sent. */
+        for (uint64_t i = 0; x->k.role == SRV_ROLE_STANDBY && i < m.credit.credit; i++)
+            s_standby_ack(s, x);
         break;
     case JP_MSG_VIEW:
         s_view(s, x, &m);

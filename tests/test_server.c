@@ -52,6 +52,7 @@ typedef struct {
     jp_curve_t curve;       /* store 1's Curve key */
     uint8_t server_key[32]; /* the server's Curve key */
     jp_curve_t analyst;     /* an analyst's key (principal group): the attacker */
+    jp_curve_t standby;     /* a standby server's key (role standby) */
     char log[128];          /* the server's stderr */
     void *ctx;
     jp_buf_t buf;
@@ -199,6 +200,13 @@ s_setup(void **state)
         return -1;
     jp_curve_hex(F.analyst.pub, curve_hex);
     if (s_sh(SERVER " -c %s enroll --role group --curve %s >/dev/null", F.conf,
+             curve_hex))
+        return -1;
+
+    if (jp_curve_generate(&F.standby, NULL))
+        return -1;
+    jp_curve_hex(F.standby.pub, curve_hex);
+    if (s_sh(SERVER " -c %s enroll --role standby --curve %s >/dev/null", F.conf,
              curve_hex))
         return -1;
 
@@ -1594,6 +1602,27 @@ t_storm_connections(void **state)
     assert_int_equal(sessions, 1);
 }
 
+/* A standby's CREDIT is also its acknowledgement (PROTOCOL.md, PULL): a
+ * CREDIT of 2^64-1 is refused as too much, and acknowledges nothing -- the
+ * server answers the next question at once (it once counted that many
+ * acknowledgements on its main thread, and stopped). */
+static void
+t_standby_huge_credit(void **state)
+{
+    (void)state;
+    void *s = s_connect(&F.standby);
+    s_hello(s, 0);
+    jp_msg_t m = {.type = JP_MSG_PULL};
+    m.pull.credit = 1;
+    s_send(s, &m);
+    m = (jp_msg_t){.type = JP_MSG_CREDIT};
+    m.credit.credit = UINT64_MAX;
+    s_send(s, &m);
+    s_expect_error(s, JP_PERR_MALFORMED);
+    assert_true(s_status_num("sessions") >= 1); /* answered: the main thread goes on */
+    zmq_close(s);
+}
+
 /* SIGTERM stops the server while a peer that never reads is connected. */
 static void
 t_sigterm_while_flooded(void **state)
@@ -1651,6 +1680,7 @@ main(void)
         cmocka_unit_test(t_enroll_help_says_hex),
         cmocka_unit_test(t_sessions_per_key),
         cmocka_unit_test(t_revoked_live_session),
+        cmocka_unit_test(t_standby_huge_credit),
         cmocka_unit_test(t_storm_never_reads),
         cmocka_unit_test(t_storm_connections),
         cmocka_unit_test(t_sigterm_while_flooded),
