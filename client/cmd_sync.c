@@ -1214,9 +1214,8 @@ s_target(cli_t *c, const char *ep_opt, const char *key_opt, char *ep, size_t epc
 /* The endpoints a store syncs with: the pinned text, one or several
  * separated by commas (the primary's and the standby's, in the order
  * tried), and the one that answered last (sync table "endpoint.at"). */
-#define S_MAX_EPS 4
 typedef struct {
-    char ep[S_MAX_EPS][512];
+    char ep[JP_ASK_MAX_EPS][JP_ASK_EP_LEN];
     int n, at;
 } s_eps_t;
 
@@ -1224,16 +1223,10 @@ static int
 s_eps(cli_t *c, const char *text, s_eps_t *e)
 {
     memset(e, 0, sizeof *e);
-    for (const char *p = text; *p;) {
-        const char *q = strchr(p, ',');
-        size_t n = q ? (size_t)(q - p) : strlen(p);
-        if (e->n == S_MAX_EPS || n == 0 || n >= sizeof e->ep[0])
-            return cli_usage_error(c, "--server: at most 4 endpoints, separated by commas");
-        memcpy(e->ep[e->n++], p, n);
-        p += n + (q != NULL);
-    }
-    if (e->n == 0)
+    if (!text[0])
         return cli_usage_error(c, "--server: no endpoint");
+    if ((e->n = jp_ask_endpoints(text, e->ep)) == 0)
+        return cli_usage_error(c, "--server: at most 4 endpoints, separated by commas");
     jp_txn_t *txn;
     const void *v;
     size_t vn;

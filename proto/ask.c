@@ -6,7 +6,6 @@
 #include "msg.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -131,16 +130,14 @@ fail:
     return rc;
 }
 
-/* The endpoints of a->endpoint, separated by commas (at most
- * JP_ASK_MAX_EPS): their count, 0 if one is empty or too long. */
-static int
-s_endpoints(const char *text, char ep[][512])
+int
+jp_ask_endpoints(const char *text, char ep[JP_ASK_MAX_EPS][JP_ASK_EP_LEN])
 {
     int n = 0;
     for (const char *p = text; *p;) {
         const char *q = strchr(p, ',');
         size_t len = q ? (size_t)(q - p) : strlen(p);
-        if (n == JP_ASK_MAX_EPS || len == 0 || len >= 512)
+        if (n == JP_ASK_MAX_EPS || len == 0 || len >= JP_ASK_EP_LEN)
             return 0;
         memcpy(ep[n], p, len);
         ep[n++][len] = '\0';
@@ -149,25 +146,33 @@ s_endpoints(const char *text, char ep[][512])
     return n;
 }
 
+/* a's endpoints into ep: their count, 0 (err set) if they do not read as
+ * such; *hello_ms: how long each waits for its WELCOME (0, the answer
+ * timeout, when there is only one). */
+static int
+s_endpoints(const jp_ask_t *a, char ep[JP_ASK_MAX_EPS][JP_ASK_EP_LEN], int *hello_ms,
+            jp_err_t *err)
+{
+    int n = jp_ask_endpoints(a->endpoint, ep);
+    if (n == 0)
+        jp_err_set(err, JP_EINVAL, "'%s': not an endpoint, or more than %d separated by commas",
+                   a->endpoint, JP_ASK_MAX_EPS);
+    *hello_ms = n <= 1 ? 0
+                : a->timeout_ms && a->timeout_ms < JP_ASK_HELLO_MS ? a->timeout_ms
+                                                                   : JP_ASK_HELLO_MS;
+    return n;
+}
+
 int
 jp_ask_open(const jp_ask_t *a, jp_asker_t **sp, jp_err_t *err)
 {
-    char ep[JP_ASK_MAX_EPS][512];
-    int n = s_endpoints(a->endpoint, ep), rc = 0;
+    char ep[JP_ASK_MAX_EPS][JP_ASK_EP_LEN];
+    int ms, n = s_endpoints(a, ep, &ms, err), rc = JP_EINVAL;
     *sp = NULL;
-    if (n == 0)
-        return jp_err_set(err, JP_EINVAL,
-                          "'%s': not an endpoint, or more than %d separated by commas",
-                          a->endpoint, JP_ASK_MAX_EPS);
-    if (n == 1)
-        return s_open_one(a, ep[0], 0, sp, err);
     /* The primary's and the standby's: the first that welcomes. */
-    for (int i = 0; i < n; i++) {
-        int ms = a->timeout_ms && a->timeout_ms < JP_ASK_HELLO_MS ? a->timeout_ms
-                                                                  : JP_ASK_HELLO_MS;
+    for (int i = 0; i < n; i++)
         if ((rc = s_open_one(a, ep[i], ms, sp, err)) == 0)
-            return 0;
-    }
+            break;
     return rc;
 }
 
@@ -221,27 +226,16 @@ jp_ask(const jp_ask_t *a, const char *what, const char *const *args, int nargs,
     jp_asker_t *s;
     *body = NULL;
     *n = 0;
-    char ep[JP_ASK_MAX_EPS][512];
-    int neps = s_endpoints(a->endpoint, ep), rc = 0;
-    if (neps <= 1) {
-        rc = jp_ask_open(a, &s, err);
-        if (rc == 0)
-            rc = jp_ask_query(s, what, args, nargs, body, n, err);
-        jp_ask_close(&s);
-        return rc;
-    }
-    /* Several: one that does not answer (lost in the middle of the
-     * question) gives way to the next. */
+    char ep[JP_ASK_MAX_EPS][JP_ASK_EP_LEN];
+    int ms, neps = s_endpoints(a, ep, &ms, err), rc = JP_EINVAL;
+    /* One that does not answer, or does not admit the key, gives way to
+     * the next (a primary lost in the middle of the question). */
     for (int i = 0; i < neps; i++) {
-        jp_ask_t one = *a;
-        one.endpoint = ep[i];
-        rc = s_open_one(&one, ep[i], JP_ASK_HELLO_MS, &s, err);
+        rc = s_open_one(a, ep[i], ms, &s, err);
         if (rc == 0)
             rc = jp_ask_query(s, what, args, nargs, body, n, err);
         jp_ask_close(&s);
-        bool unheard =
-            rc == JP_EIO || (rc == JP_EPERM && !strcmp(err->msg, JP_AUTH_REFUSED_TEXT));
-        if (!unheard)
+        if (rc != JP_EIO && !(rc == JP_EPERM && !strcmp(err->msg, JP_AUTH_REFUSED_TEXT)))
             break;
     }
     return rc;

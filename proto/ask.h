@@ -14,7 +14,13 @@
 #include <stdint.h>
 
 #define JP_ASK_MAX_EPS 4     /* endpoints in one jp_ask_t */
+#define JP_ASK_EP_LEN 512    /* bytes of one, its NUL included */
 #define JP_ASK_HELLO_MS 5000 /* a WELCOME awaited when another endpoint may answer */
+
+/* Split text, endpoints separated by commas, into ep: their count, or 0
+ * if one is empty or too long or there are more than JP_ASK_MAX_EPS.
+ * What jp_ask_t's endpoint and a store's --server take. */
+int jp_ask_endpoints(const char *text, char ep[JP_ASK_MAX_EPS][JP_ASK_EP_LEN]);
 
 typedef struct {
     const char *endpoint;      /* tcp://host:port, or up to 4 separated by commas:

@@ -73,12 +73,6 @@ srv_hold_put(srv_hold_t *h, const void *rid, size_t rid_n, const void *body, siz
     return 0;
 }
 
-size_t
-srv_hold_count(const srv_hold_t *h)
-{
-    return h->n;
-}
-
 uint64_t
 srv_hold_oldest_ms(const srv_hold_t *h)
 {

@@ -40,7 +40,6 @@ void srv_hold_free(srv_hold_t **self); /* NULL-safe; drops what is held */
 int srv_hold_put(srv_hold_t *self, const void *rid, size_t rid_n, const void *body,
                  size_t n, uint64_t need, uint64_t now_ms, size_t cap);
 
-size_t srv_hold_count(const srv_hold_t *self);
 /* When the oldest was held; 0 when none is. */
 uint64_t srv_hold_oldest_ms(const srv_hold_t *self);
 

@@ -916,9 +916,7 @@ cmd_promote(s_run_t *r, int argc, char **argv)
     jp_err_t err = {0};
     jp_db_t *db = NULL;
     jp_txn_t *txn = NULL;
-    int rc = 0;
-    if (rc == 0)
-        rc = s_open(r, &db, &err);
+    int rc = s_open(r, &db, &err);
     if (rc == 0)
         rc = jp_db_begin(db, true, &txn, &err);
     if (rc == 0 && srv_promoted(txn))

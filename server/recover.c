@@ -50,7 +50,10 @@ srv_recover_get(jp_txn_t *txn, srv_recover_t *out)
 
 /* Collect the keys under tag, so that they can be deleted after the walk. */
 typedef struct {
-    uint8_t (*k)[S_TAG_LEN + 8];
+    struct {
+        uint8_t k[S_TAG_LEN + 8];
+        size_t n;
+    } *k;
     size_t n, cap;
 } s_keys_t;
 
@@ -69,8 +72,8 @@ s_collect(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
         ks->k = p;
         ks->cap = cap;
     }
-    memset(ks->k[ks->n], 0, sizeof ks->k[0]);
-    memcpy(ks->k[ks->n], k, kn < sizeof ks->k[0] ? kn : sizeof ks->k[0]);
+    ks->k[ks->n].n = kn < sizeof ks->k[0].k ? kn : sizeof ks->k[0].k;
+    memcpy(ks->k[ks->n].k, k, ks->k[ks->n].n);
     ks->n++;
     return 0;
 }
@@ -84,8 +87,7 @@ s_clear(jp_txn_t *txn)
     if (rc == 1)
         rc = 0;
     for (size_t i = 0; rc == 0 && i < ks.n; i++) {
-        size_t kn = memcmp(ks.k[i], S_DONE, S_TAG_LEN) == 0 ? S_TAG_LEN + 2 : S_TAG_LEN + 8;
-        rc = jp_txn_tb_del(txn, JP_TB_SYNC, ks.k[i], kn);
+        rc = jp_txn_tb_del(txn, JP_TB_SYNC, ks.k[i].k, ks.k[i].n);
         if (rc == JP_ENOTFOUND)
             rc = 0;
     }
@@ -176,12 +178,11 @@ srv_recover_keep(jp_txn_t *txn, uint16_t store, const jp_msg_list_t *changes, bo
         uint8_t k[S_TAG_LEN + 8];
         const void *v;
         size_t vn;
-        size_t kn = s_key(k, S_KEPT, h.seq, 8);
-        if (jp_txn_tb_get(txn, JP_TB_SYNC, k, kn, &v, &vn) == 0) {
+        if (s_kept(txn, h.seq, &v, &vn) == 0) {
             *conflicts += vn != n || memcmp(v, p, n) != 0;
             continue;
         }
-        if ((rc = jp_txn_tb_put(txn, JP_TB_SYNC, k, kn, p, n)))
+        if ((rc = jp_txn_tb_put(txn, JP_TB_SYNC, k, s_key(k, S_KEPT, h.seq, 8), p, n)))
             return jp_err_set(err, rc, "keeping a returned change failed");
     }
     if (rc < 0)

@@ -1093,10 +1093,10 @@ s_pump(s_srv_t *s, s_sess_t *x)
 {
     if (!x->pulling || x->pull_credit == 0 || x->revoked || x->end)
         return false;
-    if (x->k.role == SRV_ROLE_STANDBY && x->pull_pos >= atomic_load(&s->log_len))
+    bool standby = x->k.role == SRV_ROLE_STANDBY;
+    if (standby && x->pull_pos >= atomic_load(&s->log_len))
         return false; /* caught up: its stream waits for the log to grow */
-    bool group = x->k.role == SRV_ROLE_STANDBY ||
-                 srv_snap_rule(x->snap, x->k.store) == JP_SHARE_GROUP;
+    bool group = standby || srv_snap_rule(x->snap, x->k.store) == JP_SHARE_GROUP;
     jp_txn_t *txn;
     jp_err_t err;
     if (jp_db_begin(s->db, false, &txn, &err)) {
@@ -1127,7 +1127,6 @@ s_pump(s_srv_t *s, s_sess_t *x)
     m.changes.from_pos = x->pull_pos + 1;
     m.changes.to_pos = pk.pos;
     m.changes.more = pk.pos < pk.end;
-    bool standby = x->k.role == SRV_ROLE_STANDBY;
     if (standby && rc == 0) { /* its stream never ends: nothing new, nothing sent */
         if (pk.count == 0) {
             jp_txn_abort(&txn);
@@ -2121,9 +2120,8 @@ s_follow_start(s_srv_t *s, jp_err_t *err)
 
 /* The watch's word: a partner with a higher term fenced this server. */
 static void
-s_fenced(void *arg, uint64_t term)
+s_fenced(void *arg)
 {
-    (void)term;
     s_srv_t *s = arg;
     atomic_store(&s->fenced, true);
 }
@@ -2165,22 +2163,11 @@ s_first_look(s_srv_t *s)
     if (rc == 0)
         rc = srv_partner_term(ep, s->partner_pub, &key, 2000, &theirs, &err);
     memset(&key, 0, sizeof key);
-    if (rc) {
+    if (rc)
         srv_log("partner %s not reached: %s: serving as the group's primary (term %llu)", ep,
                 err.msg, (unsigned long long)atomic_load(&s->term));
-        return;
-    }
-    jp_txn_t *txn;
-    if (theirs <= atomic_load(&s->term) || jp_db_begin(s->db, true, &txn, NULL))
-        return;
-    if (srv_fence_put(txn, theirs, jp_now_ms()) == 0 && jp_txn_commit(&txn, NULL) == 0) {
+    else if (srv_fence_if_above(s->db, ep, theirs))
         atomic_store(&s->fenced, true);
-        srv_log("fenced: the partner %s is the group's primary (term %llu, this server's "
-                "%llu): this server serves no store; `" SRV_PROG
-                " rejoin` makes it that primary's standby",
-                ep, (unsigned long long)theirs, (unsigned long long)atomic_load(&s->term));
-    }
-    jp_txn_abort(&txn);
 }
 
 /* A standby promoted (jipan-server promote, another process): it stops
@@ -2284,20 +2271,18 @@ s_open(s_srv_t *s, const srv_conf_t *conf, jp_err_t *err)
     if (added)
         srv_log("indexed the group log by record: %llu entries",
                 (unsigned long long)added);
-    uint64_t len0 = 0;
-    if (jp_db_begin(s->db, false, &txn, err) == 0) {
-        jp_txn_glog_len(txn, &len0);
-        jp_txn_abort(&txn);
-    }
-    atomic_store(&s->log_len, len0);
     if ((rc = srv_hold_new(&s->hold)))
         return jp_err_set(err, rc, "out of memory");
-    /* A standby until promoted, a primary until fenced (standby.h). */
+    /* The log's length; a standby until promoted, a primary until fenced
+     * (standby.h). */
+    uint64_t len0 = 0;
     if ((rc = jp_db_begin(s->db, false, &txn, err)))
         return rc;
+    jp_txn_glog_len(txn, &len0);
     srv_as_t as = srv_as(txn, conf);
     atomic_store(&s->term, srv_term(txn));
     jp_txn_abort(&txn);
+    atomic_store(&s->log_len, len0);
     atomic_store(&s->standby, as == SRV_AS_STANDBY);
     atomic_store(&s->fenced, as == SRV_AS_FENCED);
     snprintf(path, sizeof path, "%s/%s", conf->data, SRV_STANDBY_STATE);

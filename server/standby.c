@@ -36,11 +36,6 @@ struct srv_follow {
     uint8_t primary[32]; /* its Curve key */
     jp_buf_t sigs;       /* the SIGNED before the next CHANGES: batches | receipts */
     size_t nbatch;       /* bytes of batches at the start of sigs */
-    struct {             /* store keys found enrolled, for the batches */
-        uint16_t store;
-        uint8_t pub[JP_PUB_LEN];
-    } known[16];
-    unsigned nknown;
     srv_follow_cb merged;
     void *arg;
     pthread_t thread;
@@ -51,10 +46,11 @@ struct srv_follow {
  * is tried again. */
 enum { S_LOST = 1, S_FAULT = 2 };
 
+/* Sleep ms, or less if stop is set meanwhile (seen within 50 ms). */
 static void
-s_nap(srv_follow_t *f, int ms)
+s_nap(atomic_bool *stop, int ms)
 {
-    for (int t = 0; t < ms && !atomic_load(&f->stop); t += 50)
+    for (int t = 0; t < ms && !atomic_load(stop); t += 50)
         nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
 }
 
@@ -256,23 +252,17 @@ s_keyfind(void *arg, const uint8_t *k, size_t kn, const uint8_t *v, size_t vn)
 }
 
 /* Whether pub signs store's batches: the server's (store 0), or a key
- * enrolled here for the store, revoked since or not (old batches). */
+ * enrolled here for the store, revoked since or not (old batches).  A
+ * scan of the enrolled keys: a batch is up to max_batch of changes, so a
+ * CHANGES carries a few signatures at most. */
 static bool
-s_signs_for(srv_follow_t *f, jp_txn_t *txn, uint16_t store, const uint8_t *pub,
+s_signs_for(jp_txn_t *txn, uint16_t store, const uint8_t *pub,
             const uint8_t server[JP_PUB_LEN])
 {
     if (store == 0)
         return memcmp(pub, server, JP_PUB_LEN) == 0;
-    for (unsigned i = 0; i < f->nknown; i++)
-        if (f->known[i].store == store && !memcmp(f->known[i].pub, pub, JP_PUB_LEN))
-            return true;
     s_keyfind_t x = {txn, store, pub, false};
-    if (jp_txn_tb_each(txn, JP_TB_KEYS, NULL, 0, s_keyfind, &x) < 0 || !x.found)
-        return false;
-    unsigned at = f->nknown < 16 ? f->nknown++ : (unsigned)(store % 16);
-    f->known[at].store = store;
-    memcpy(f->known[at].pub, pub, JP_PUB_LEN);
-    return true;
+    return jp_txn_tb_each(txn, JP_TB_KEYS, NULL, 0, s_keyfind, &x) >= 0 && x.found;
 }
 
 /* The hash of store's change seq, as this base holds it. */
@@ -306,7 +296,7 @@ s_apply_sigs(srv_follow_t *f, jp_txn_t *txn, const uint8_t server[JP_PUB_LEN],
         if (b.first < 1 || b.first > b.last || s_hash_at(txn, b.store, b.last, head))
             return s_fault(err, strcat(what, " names a change this standby lacks"));
         jp_batch_msg(b.store, b.first, b.last, head, msg);
-        if (!s_signs_for(f, txn, b.store, b.pub, server) ||
+        if (!s_signs_for(txn, b.store, b.pub, server) ||
             jp_sig_verify(b.pub, msg, sizeof msg, b.sig))
             return s_fault(err, strcat(what, " does not verify by an enrolled key"));
         if (jp_txn_batch_put(txn, &b))
@@ -471,7 +461,7 @@ s_session(srv_follow_t *f, jp_asker_t *as, jp_err_t *err)
             if (more && jp_ask_send(as, &c, err))
                 return S_LOST;
         }
-        s_nap(f, S_IDLE_MS);
+        s_nap(&f->stop, S_IDLE_MS);
     }
     return 0;
 }
@@ -505,7 +495,7 @@ s_follow(void *arg)
                     a.endpoint, err.msg, S_RETRY_MS / 1000);
             unreached = true;
         }
-        s_nap(f, S_RETRY_MS);
+        s_nap(&f->stop, S_RETRY_MS);
     }
     return NULL;
 }
@@ -610,12 +600,11 @@ s_look(srv_watch_t *w, uint64_t *term, jp_err_t *err)
     return rc;
 }
 
-/* The partner's term seen: fence db if it is above its own.  True if so. */
-static bool
-s_fence_if_above(srv_watch_t *w, uint64_t theirs)
+bool
+srv_fence_if_above(jp_db_t *db, const char *endpoint, uint64_t theirs)
 {
     jp_txn_t *txn;
-    if (jp_db_begin(w->db, true, &txn, NULL))
+    if (jp_db_begin(db, true, &txn, NULL))
         return false;
     uint64_t mine = srv_term(txn);
     srv_fence_t fc;
@@ -623,13 +612,11 @@ s_fence_if_above(srv_watch_t *w, uint64_t theirs)
     if (above && (srv_fence_put(txn, theirs, jp_now_ms()) || jp_txn_commit(&txn, NULL)))
         above = false;
     jp_txn_abort(&txn);
-    if (above) {
+    if (above)
         srv_log("fenced: the partner %s is the group's primary (term %llu, this server's "
                 "%llu): this server serves no store any more; `" SRV_PROG
                 " rejoin` makes it that primary's standby",
-                w->endpoint, (unsigned long long)theirs, (unsigned long long)mine);
-        w->fenced(w->arg, theirs);
-    }
+                endpoint, (unsigned long long)theirs, (unsigned long long)mine);
     return above;
 }
 
@@ -639,16 +626,17 @@ s_watch(void *arg)
     srv_watch_t *w = arg;
     bool unreached = false;
     while (!atomic_load(&w->stop)) { /* the first look was the server's, at its start */
-        for (int t = 0; t < S_WATCH_MS && !atomic_load(&w->stop); t += 50)
-            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+        s_nap(&w->stop, S_WATCH_MS);
         if (atomic_load(&w->stop))
             break;
         uint64_t term = 0;
         jp_err_t err = {0};
         if (s_look(w, &term, &err) == 0) {
             unreached = false;
-            if (s_fence_if_above(w, term))
+            if (srv_fence_if_above(w->db, w->endpoint, term)) {
+                w->fenced(w->arg);
                 break;
+            }
         } else if (!unreached) {
             srv_log("partner %s not reached: %s (looking every %d s)", w->endpoint, err.msg,
                     S_WATCH_MS / 1000);

@@ -131,11 +131,15 @@ void srv_partner_key(const srv_conf_t *conf, const uint8_t own[32], uint8_t out[
 int srv_partner_term(const char *endpoint, const uint8_t pub[32], const jp_curve_t *key,
                      int timeout_ms, uint64_t *term, jp_err_t *err);
 
+/* The partner at endpoint has term theirs: if it is above db's, write the
+ * fence (once) and log it.  True if db was fenced now. */
+bool srv_fence_if_above(jp_db_t *db, const char *endpoint, uint64_t theirs);
+
 /* The watch of a primary with a partner: every 5 s, its term; one above
  * db's writes the fence (logged) and calls fenced, then the watch ends.
  * endpoint is borrowed for the watch's life. */
 typedef struct srv_watch srv_watch_t;
-typedef void (*srv_fenced_cb)(void *arg, uint64_t term);
+typedef void (*srv_fenced_cb)(void *arg);
 int srv_watch_start(srv_watch_t **self, jp_db_t *db, const char *endpoint,
                     const uint8_t pub[32], const jp_curve_t *key, srv_fenced_cb fenced,
                     void *arg, jp_err_t *err);
